@@ -1,0 +1,270 @@
+"""The scriptable command line: a thin adapter over ceremony.core.
+
+It parses options, asks for secrets without echo (or reads them from files
+named on the command line, never from argv itself), prints results, and turns
+every ``CeremonyError`` into one line ``error: <sentence>`` with a non-zero
+exit. Any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from ceremony import __version__, core
+from ceremony.errors import CeremonyError, InputFileError, PassphraseError, UsageError, VerificationError
+
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def _fail(err: CeremonyError) -> NoReturn:
+    """Print one line for the operator and exit non-zero."""
+    message = f"error: {err}"
+    if err.hint:
+        message += f" ({err.hint})"
+    click.echo(message.replace("\n", " "), err=True)
+    sys.exit(EXIT_USAGE if isinstance(err, UsageError) else EXIT_INVALID)
+
+
+class _Group(click.Group):
+    """A click group that reports CeremonyError as one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CeremonyError as err:
+            _fail(err)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted; the workspace was left as it was before this command", err=True)
+            sys.exit(130)
+
+
+def _read_secret_file(path: Path) -> str:
+    """First line of a passphrase file, without its newline.
+
+    Raises:
+        InputFileError: unreadable or empty.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot read passphrase file ({err.strerror})") from err
+    except UnicodeDecodeError as err:
+        raise InputFileError(f"{path}: passphrase file is not UTF-8 text") from err
+    line = text.splitlines()[0] if text else ""
+    if not line:
+        raise InputFileError(f"{path}: passphrase file is empty")
+    return line
+
+
+def _passphrase_provider(files: Sequence[Path], confirm: bool) -> Callable[[str], str]:
+    """Passphrases from files (one per key in order, or one shared) or typed without echo."""
+    if files:
+        secrets = [_read_secret_file(f) for f in files]
+        used = iter(range(10**6))
+
+        def from_files(label: str) -> str:
+            index = next(used)
+            if len(secrets) == 1:
+                return secrets[0]
+            if index >= len(secrets):
+                raise UsageError(f"not enough --passphrase-file options: none left for key {label}")
+            return secrets[index]
+
+        return from_files
+
+    def prompt(label: str) -> str:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"no terminal to ask the passphrase for {label} on; use --passphrase-file for drills and automation"
+            )
+        click.echo(f"\nKeyholder of {label}: type your passphrase (it is not shown).", err=True)
+        first = click.prompt(f"Passphrase for {label}", hide_input=True, err=True)
+        if confirm:
+            second = click.prompt(f"Repeat the passphrase for {label}", hide_input=True, err=True)
+            if first != second:
+                raise PassphraseError(f"the two passphrases for {label} differ; nothing was written")
+        return first
+
+    return prompt
+
+
+def _parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
+    """Turn ROLE=VALUE options into a dict."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        role, sep, rest = value.partition("=")
+        if not sep or not role or not rest:
+            raise UsageError(f"{option} {value!r}: expected ROLE=VALUE")
+        if role in pairs:
+            raise UsageError(f"{option} names role {role!r} twice")
+        pairs[role] = rest
+    return pairs
+
+
+@click.group(cls=_Group, invoke_without_command=False)
+@click.version_option(__version__, prog_name="ceremony")
+def main() -> None:
+    """ceremony: create and guard the root of trust of a TUF repository."""
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--root-keys", type=int, default=3, show_default=True, help="Number of root keys (N).")
+@click.option("--threshold", type=int, default=2, show_default=True, help="Root signatures required (M).")
+@click.option(
+    "--key-type",
+    type=click.Choice(list(core.KEY_TYPES)),
+    default=core.DEFAULT_KEY_TYPE,
+    show_default=True,
+    help="Type of every key generated here.",
+)
+@click.option("--online-key", "online_keys", multiple=True, metavar="ROLE=PUBKEY.pem",
+              help="Import the public key of a targets/snapshot/timestamp key held by the online service.")
+@click.option("--expires", "expires", multiple=True, metavar="ROLE=DAYS",
+              help="Expiry per role in days (default root=365 targets=90 snapshot=7 timestamp=1).")
+@click.option("--no-spare-root-key", is_flag=True, help="Allow threshold equal to the number of root keys.")
+@click.option("--passphrase-file", "passphrase_files", multiple=True, type=click.Path(path_type=Path),
+              help="Drills/automation: read passphrases from files (first line), one per key in order, "
+              "or one file for every key.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def init(
+    workspace: Path,
+    root_keys: int,
+    threshold: int,
+    key_type: str,
+    online_keys: tuple[str, ...],
+    expires: tuple[str, ...],
+    no_spare_root_key: bool,
+    passphrase_files: tuple[Path, ...],
+    yes: bool,
+) -> None:
+    """Create WORKSPACE with repository version 1 (root, targets, snapshot, timestamp)."""
+    expiry: dict[str, int] = {}
+    for role, days in _parse_pairs(expires, "--expires").items():
+        try:
+            expiry[role] = int(days)
+        except ValueError:
+            raise UsageError(f"--expires {role}={days}: DAYS must be a whole number") from None
+    options = core.InitOptions(
+        root_keys=root_keys,
+        threshold=threshold,
+        key_type=key_type,
+        expiry_days=expiry,
+        online_keys={role: Path(p) for role, p in _parse_pairs(online_keys, "--online-key").items()},
+        no_spare_root_key=no_spare_root_key,
+    )
+    days = {**core.DEFAULT_EXPIRY_DAYS, **expiry}
+    click.echo(f"New TUF repository in {workspace}")
+    click.echo(f"  root: {threshold} of {root_keys} {key_type} keys, expires in {days['root']} days")
+    for role in ("targets", "snapshot", "timestamp"):
+        held = "imported public key (online service)" if role in options.online_keys else f"new {key_type} key"
+        click.echo(f"  {role}: {held}, expires in {days[role]} days")
+    caveat = core.KEY_TYPES[key_type].caveat
+    if caveat:
+        click.echo(f"  warning: {caveat}", err=True)
+    if len(passphrase_files) == 1 and root_keys > 1:
+        click.echo("  note: one passphrase file for every key (drill mode): real keyholders each use their own", err=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("no terminal to confirm on; pass --yes to create the repository without asking")
+        click.confirm("Create this repository?", abort=True, err=True)
+    result = core.init_workspace(workspace, options, _passphrase_provider(passphrase_files, confirm=True))
+    click.echo(f"Created {result.path}")
+    for record in result.keys:
+        click.echo(f"  {record.label:<12} {record.keyid}  {record.key_type:<12} {record.location}")
+    for role in result.skipped_roles:
+        click.echo(f"  {role}.json not written: the online service holds its key and signs it")
+    click.echo(f"  metadata: {result.path / 'metadata'} (clients trust metadata/1.root.json)")
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(workspace: Path, as_json: bool) -> None:
+    """Show versions, roles, keys, thresholds, expiry and warnings of WORKSPACE."""
+    st = core.workspace_status(core.Workspace.load(workspace))
+    if as_json:
+        click.echo(json.dumps(st.to_dict(), indent=2))
+        return
+    click.echo(f"Workspace {st.path} (profile {st.profile})")
+    click.echo(f"Root versions: {', '.join(map(str, st.root_versions)) or 'none'}")
+    click.echo(f"{'role':<10} {'version':>7} {'threshold':>9}  {'expires':<20} {'days left':>9}")
+    for role in st.roles:
+        version = "-" if role.version is None else str(role.version)
+        days_left = "-" if role.days_left is None else f"{role.days_left:g}"
+        threshold = f"{role.threshold}/{len(role.keyids)}"
+        click.echo(f"{role.role:<10} {version:>7} {threshold:>9}  {role.expires or '-':<20} {days_left:>9}")
+    click.echo("Keys:")
+    for key in st.keys:
+        click.echo(f"  {key.label:<14} {key.keyid[:16]}  {key.key_type:<12} {','.join(key.roles):<10} {key.location}")
+    if st.warnings:
+        click.echo("Warnings:")
+        for warning in st.warnings:
+            click.echo(f"  ! {warning}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--trusted-root", type=click.Path(path_type=Path), help="Root the client trusts (default: lowest N.root.json).")
+@click.option("--at", "at", help="Check expiry as of this date or time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def verify(directory: Path, trusted_root: Path | None, at: str | None, as_json: bool) -> None:
+    """Verify a metadata DIRECTORY the way a TUF client would."""
+    when = core.parse_at(at) if at else datetime.now(UTC)
+    try:
+        report = core.verify_directory(directory, trusted_root, when)
+    except VerificationError as err:
+        if as_json:
+            click.echo(json.dumps({"valid": False, "error": str(err), "file": err.file, "check": err.check}))
+        click.echo(f"error: {err} [{err.check} check]", err=True)
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        click.echo(json.dumps({"valid": True, **report.to_dict()}, indent=2))
+        return
+    click.echo(f"Verified as of {report.at}, trusting {report.trusted_root}:")
+    for check in report.checks:
+        note = f"  ({check.note})" if check.note else ""
+        click.echo(f"  ok  {check.file:<28} {check.role:<12} v{check.version:<5} expires {check.expires}  {check.signatures}{note}")
+    for skipped in report.skipped:
+        click.echo(f"  --  {skipped}")
+    click.echo(f"valid: root chain to version {report.newest_root_version}")
+
+
+@main.group()
+def transcript() -> None:
+    """The workspace's hash-chained transcript."""
+
+
+@transcript.command("verify")
+@click.argument("workspace", type=click.Path(path_type=Path))
+def transcript_verify(workspace: Path) -> None:
+    """Check the transcript's hash chain and that the files it names still match."""
+    report = core.verify_workspace_transcript(core.Workspace.load(workspace))
+    click.echo(
+        f"transcript ok: {report.entries} entries, {len(report.files_checked)} files match their last recorded SHA-256"
+    )
+
+
+@main.group()
+def key() -> None:
+    """Keyholder operations on keys in a workspace."""
+
+
+@key.command("check")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.argument("keyid")
+@click.option("--passphrase-file", type=click.Path(path_type=Path), help="Drills/automation: passphrase file.")
+def key_check(workspace: Path, keyid: str, passphrase_file: Path | None) -> None:
+    """Prove the keyholder can unlock KEYID (id prefix or label) by test-signing."""
+    ws = core.Workspace.load(workspace)
+    provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=False)
+    result = core.check_key(ws, keyid, provider)
+    click.echo(f"ok: {result.record.label} ({result.record.keyid}) unlocked and test-signed a random challenge")

@@ -1,0 +1,151 @@
+"""The workspace transcript: an append-only, hash-chained record of every change.
+
+Each command that changes the workspace adds one JSON line to
+``transcript.jsonl``: UTC time, command, what changed, the SHA-256 of every
+file written, the key ids used, and ``prev``: the SHA-256 of the previous line's
+exact bytes (64 zeros for the first). Editing, reordering or deleting a line
+breaks the chain; deleting the last line leaves files that no line accounts
+for. ``verify_transcript`` checks both.
+
+Never a secret: callers pass only public facts; the entry builder takes no
+passphrase or PIN arguments by construction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ceremony import __version__
+from ceremony.core._fs import sha256_hex, write_atomic
+from ceremony.core._json import loads_strict
+from ceremony.errors import InputFileError, TranscriptError
+
+TRANSCRIPT_NAME = "transcript.jsonl"
+GENESIS = "0" * 64
+
+
+def _lines(path: Path) -> list[bytes]:
+    """The transcript's lines with their newline, as stored."""
+    if not path.exists():
+        return []
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def build_entry(
+    previous: list[bytes],
+    command: str,
+    changes: list[str],
+    files: dict[str, str],
+    keyids: list[str],
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> bytes:
+    """One transcript line (bytes, newline-terminated) chained to ``previous``."""
+    prev = sha256_hex(previous[-1]) if previous else GENESIS
+    entry = {
+        "seq": len(previous) + 1,
+        "time": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tool": f"ceremony {__version__}",
+        "command": command,
+        "changes": changes,
+        "files": files,
+        "keyids": keyids,
+        "details": details or {},
+        "prev": prev,
+    }
+    return (json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+def append(
+    workspace: Path,
+    command: str,
+    changes: list[str],
+    files: dict[str, str],
+    keyids: list[str],
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> str:
+    """Append an entry to the workspace transcript atomically; return its line hash.
+
+    The whole file is rewritten through a temp file and rename, so a crash
+    leaves the old transcript or the new one, never a torn last line.
+    """
+    path = Path(workspace) / TRANSCRIPT_NAME
+    previous = _lines(path)
+    line = build_entry(previous, command, changes, files, keyids, now, details)
+    write_atomic(path, b"".join(previous) + line)
+    return sha256_hex(line)
+
+
+@dataclass
+class TranscriptReport:
+    """Result of checking a transcript."""
+
+    entries: int = 0
+    files_checked: dict[str, str] = field(default_factory=dict)
+    superseded: int = 0
+
+
+def verify_transcript(workspace: Path, tracked: list[str]) -> TranscriptReport:
+    """Check the hash chain and that the files it names still match.
+
+    Args:
+        workspace: the workspace directory.
+        tracked: workspace-relative paths of every file that must be accounted
+            for by the transcript (metadata, keys, config).
+
+    Raises:
+        TranscriptError: a broken chain, a malformed line, a file that differs
+            from its last recorded hash, or a file no line records.
+    """
+    path = Path(workspace) / TRANSCRIPT_NAME
+    if not path.exists():
+        raise TranscriptError(f"{path}: transcript not found")
+    lines = _lines(path)
+    if not lines:
+        raise TranscriptError(f"{path}: the transcript is empty")
+    prev = GENESIS
+    latest: dict[str, str | None] = {}
+    report = TranscriptReport(entries=len(lines))
+    for number, line in enumerate(lines, start=1):
+        if not line.endswith(b"\n"):
+            raise TranscriptError(f"{path}: line {number} is incomplete (no newline)")
+        try:
+            entry = loads_strict(line, f"{path} line {number}")
+        except InputFileError as err:
+            raise TranscriptError(str(err)) from err
+        if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
+            raise TranscriptError(f"{path}: line {number} is not a transcript entry")
+        if entry.get("prev") != prev:
+            raise TranscriptError(
+                f"{path}: line {number} does not follow line {number - 1} "
+                "(the chain is broken: a line was edited, removed or reordered)"
+            )
+        if entry.get("seq") != number:
+            raise TranscriptError(f"{path}: line {number} carries sequence number {entry.get('seq')}")
+        for name, digest in entry["files"].items():
+            if name in latest:
+                report.superseded += 1
+            latest[name] = digest
+        prev = sha256_hex(line)
+    root = Path(workspace)
+    for name, digest in sorted(latest.items()):
+        file_path = root / name
+        if digest is None:
+            if file_path.exists():
+                raise TranscriptError(f"{name}: the transcript records it as removed, but it exists")
+            continue
+        if not file_path.is_file():
+            raise TranscriptError(f"{name}: named in the transcript but missing from the workspace")
+        actual = sha256_hex(file_path.read_bytes())
+        if actual != digest:
+            raise TranscriptError(f"{name}: differs from the SHA-256 the transcript last recorded for it")
+        report.files_checked[name] = digest
+    for name in tracked:
+        if name not in latest:
+            raise TranscriptError(f"{name}: present in the workspace but not recorded in the transcript")
+    return report

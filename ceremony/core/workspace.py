@@ -1,0 +1,563 @@
+"""The workspace: one directory that holds one repository's root of trust.
+
+Layout (docs/workspace.md)::
+
+    WS/                      0700
+      ceremony.json          config: profile, roles, thresholds, expiry policy, key references
+      transcript.jsonl       hash-chained record of every change
+      metadata/              every published N.root.json, root.json, targets/snapshot/timestamp.json
+      keys/                  encrypted software private keys, <keyid>.p12, 0600
+
+The config never holds a secret. The metadata directory is exactly what a TUF
+client (or ``ceremony verify``) reads. A new workspace is assembled in a hidden
+sibling directory and renamed into place in one step, so an interrupted
+``init`` leaves nothing half-made behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import Key
+
+from ceremony import __version__
+from ceremony.core import keys as _keys
+from ceremony.core import metadata as _md
+from ceremony.core import transcript as _transcript
+from ceremony.core import verify as _verify
+from ceremony.core._fs import fsync_dir, make_private_dir, write_atomic
+from ceremony.core._json import dumps_pretty, read_json
+from ceremony.errors import (
+    InputFileError,
+    PolicyError,
+    SigningKeyError,
+    UsageError,
+    WorkspaceError,
+)
+
+CONFIG_NAME = "ceremony.json"
+METADATA_DIR = "metadata"
+KEYS_DIR = "keys"
+CONFIG_FORMAT = 1
+PROFILE = "tuf"
+DEFAULT_EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 7, "timestamp": 1}
+ROLES = ("root", "targets", "snapshot", "timestamp")
+WARN_DAYS = 30
+
+#: Returns the passphrase for a key, given its label ("root-1", "timestamp").
+PassphraseProvider = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """What ``ceremony init`` was asked to create."""
+
+    root_keys: int = 3
+    threshold: int = 2
+    key_type: str = _keys.DEFAULT_KEY_TYPE
+    expiry_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_EXPIRY_DAYS))
+    online_keys: Mapping[str, Path] = field(default_factory=dict)
+    no_spare_root_key: bool = False
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """How the workspace refers to one key; never a secret."""
+
+    keyid: str
+    label: str
+    roles: tuple[str, ...]
+    key_type: str
+    uri: str | None  # "file:keys/<keyid>.p12", or None for a key held elsewhere
+
+    @property
+    def location(self) -> str:
+        """Where the private key lives, for display."""
+        if self.uri is None:
+            return "held elsewhere (public key imported)"
+        if self.uri.startswith("file:"):
+            return f"software key {self.uri.removeprefix('file:')} (encrypted)"
+        return self.uri
+
+    def to_dict(self) -> dict[str, Any]:
+        """Config form."""
+        return {"label": self.label, "roles": list(self.roles), "key_type": self.key_type, "uri": self.uri}
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``init`` created, for the caller to show."""
+
+    path: Path
+    files: dict[str, str]
+    keys: list[KeyRecord]
+    skipped_roles: list[str]
+
+
+def _validate_init(path: Path, options: InitOptions, now: datetime) -> dict[str, int]:
+    """Refuse, before any key is made, every request that would produce a bad root.
+
+    Raises:
+        WorkspaceError: the workspace exists.
+        PolicyError / UsageError: threshold, spare key, expiry, key type problems.
+    """
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise WorkspaceError(f"{path}: already exists; refusing to overwrite a workspace")
+    if options.key_type not in _keys.KEY_TYPES:
+        raise UsageError(f"unknown key type {options.key_type!r}; choose one of: {', '.join(_keys.KEY_TYPES)}")
+    if options.root_keys < 1:
+        raise PolicyError("a root needs at least one key")
+    if options.threshold < 1:
+        raise PolicyError(f"threshold {options.threshold} is not allowed; it must be at least 1")
+    if options.threshold > options.root_keys:
+        raise PolicyError(
+            f"threshold {options.threshold} is above the {options.root_keys} root keys; "
+            "the root could never be signed"
+        )
+    if options.threshold == options.root_keys and not options.no_spare_root_key:
+        raise PolicyError(
+            f"threshold {options.threshold} of {options.root_keys} root keys leaves no spare key: "
+            "losing any one key would lock the root forever",
+            hint="add a root key, lower the threshold, or pass --no-spare-root-key to accept the risk",
+        )
+    unknown = set(options.expiry_days) - set(ROLES)
+    if unknown:
+        raise UsageError(f"--expires names unknown role(s): {', '.join(sorted(unknown))}")
+    days = {**DEFAULT_EXPIRY_DAYS, **options.expiry_days}
+    for role, value in days.items():
+        if value < 1:
+            raise PolicyError(f"{role}: an expiry of {value} days is not in the future; use at least 1 day")
+    unknown = set(options.online_keys) - set(_md.ONLINE_ROLES)
+    if unknown:
+        raise UsageError(
+            f"--online-key names role(s) {', '.join(sorted(unknown))}; only targets, snapshot and timestamp keys can be imported"
+        )
+    return days
+
+
+def init_workspace(
+    path: Path, options: InitOptions, passphrase_for: PassphraseProvider, now: datetime | None = None
+) -> InitResult:
+    """Create a new workspace with repository version 1.
+
+    Generates the root keys (each under its keyholder's own passphrase) and the
+    online role keys not imported, builds and signs root, targets, snapshot and
+    timestamp, verifies the result as a client would, and only then writes it.
+
+    Args:
+        path: the workspace directory to create (must not exist, or be empty).
+        options: keys, thresholds and expiry policy.
+        passphrase_for: returns the passphrase for a key label; called once per key.
+        now: the current time (UTC); injectable for tests.
+
+    Raises:
+        WorkspaceError: the workspace exists or cannot be created.
+        PolicyError: the request would lock clients out or leave no spare root key.
+        UsageError: unknown key type or role.
+        InputFileError: an online public key file cannot be read.
+        PassphraseError: a passphrase is too short.
+
+    Returns:
+        InitResult naming every file written with its SHA-256.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    path = Path(path)
+    days = _validate_init(path, options, now)
+    imported = {role: _keys.public_key_from_pem(pem) for role, pem in options.online_keys.items()}
+
+    generated: dict[str, _keys.GeneratedKey] = {}
+    records: list[KeyRecord] = []
+    plans: dict[str, _md.RolePlan] = {}
+    signers: dict[str, list[Any]] = {role: [] for role in ROLES}
+
+    root_keys: list[Key] = []
+    for index in range(1, options.root_keys + 1):
+        label = f"root-{index}"
+        key = _keys.generate_key(options.key_type, passphrase_for(label), label)
+        generated[key.public.keyid] = key
+        root_keys.append(key.public)
+        signers["root"].append(key.signer)
+        records.append(KeyRecord(key.public.keyid, label, ("root",), options.key_type, f"file:{KEYS_DIR}/{key.public.keyid}.p12"))
+    plans["root"] = _md.RolePlan(tuple(root_keys), options.threshold, now + timedelta(days=days["root"]))
+
+    skipped: list[str] = []
+    for role in _md.ONLINE_ROLES:
+        if role in imported:
+            public = imported[role]
+            existing = next((r for r in records if r.keyid == public.keyid), None)
+            if existing is not None:
+                records[records.index(existing)] = KeyRecord(
+                    existing.keyid, existing.label, (*existing.roles, role), existing.key_type, existing.uri
+                )
+            else:
+                records.append(KeyRecord(public.keyid, f"{role}-online", (role,), _keys.key_type_name(public), None))
+            skipped.append(role)
+        else:
+            gen = _keys.generate_key(options.key_type, passphrase_for(role), role)
+            generated[gen.public.keyid] = gen
+            public = gen.public
+            signers[role].append(gen.signer)
+            records.append(KeyRecord(public.keyid, role, (role,), options.key_type, f"file:{KEYS_DIR}/{public.keyid}.p12"))
+        plans[role] = _md.RolePlan((public,), 1, now + timedelta(days=days[role]))
+    for role, plan in plans.items():
+        _md.check_role_plan(role, plan, now)
+
+    files = _build_initial_metadata(plans, signers, skipped)
+    _verify.verify_files(files, files["1.root.json"], now, "1.root.json")
+
+    config = {
+        "format": CONFIG_FORMAT,
+        "profile": PROFILE,
+        "tool": f"ceremony {__version__}",
+        "created": _verify.format_date(now),
+        "consistent_snapshot": False,
+        "roles": {
+            role: {
+                "threshold": plans[role].threshold,
+                "keyids": [k.keyid for k in plans[role].keys],
+                "expiry_days": days[role],
+            }
+            for role in ROLES
+        },
+        "keys": {r.keyid: r.to_dict() for r in records},
+    }
+    written = _write_new_workspace(path, files, generated, config, records, skipped, options, now)
+    return InitResult(path=path, files=written, keys=records, skipped_roles=skipped)
+
+
+def _build_initial_metadata(
+    plans: Mapping[str, _md.RolePlan], signers: Mapping[str, list[Any]], skipped: list[str]
+) -> dict[str, bytes]:
+    """Sign version 1 of every top-level role we hold keys for."""
+    root = _md.build_root(plans)
+    _md.sign_metadata(root, signers["root"])
+    root_bytes = _md.to_bytes(root)
+    files = {"1.root.json": root_bytes, "root.json": root_bytes}
+    if "targets" in skipped:
+        return files
+    targets = _md.build_targets(plans["targets"].expires)
+    _md.sign_metadata(targets, signers["targets"])
+    files["targets.json"] = _md.to_bytes(targets)
+    if "snapshot" in skipped:
+        return files
+    snapshot = _md.build_snapshot(plans["snapshot"].expires, targets_version=1)
+    _md.sign_metadata(snapshot, signers["snapshot"])
+    files["snapshot.json"] = _md.to_bytes(snapshot)
+    if "timestamp" in skipped:
+        return files
+    timestamp = _md.build_timestamp(plans["timestamp"].expires, files["snapshot.json"], snapshot_version=1)
+    _md.sign_metadata(timestamp, signers["timestamp"])
+    files["timestamp.json"] = _md.to_bytes(timestamp)
+    return files
+
+
+def _write_new_workspace(
+    path: Path,
+    files: Mapping[str, bytes],
+    generated: Mapping[str, _keys.GeneratedKey],
+    config: dict[str, Any],
+    records: list[KeyRecord],
+    skipped: list[str],
+    options: InitOptions,
+    now: datetime,
+) -> dict[str, str]:
+    """Write the workspace into a hidden sibling, then rename it into place."""
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise WorkspaceError(f"{parent}: the parent directory does not exist")
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=parent))
+    except OSError as err:
+        raise WorkspaceError(f"{parent}: cannot create the workspace here ({err.strerror})") from err
+    try:
+        staging.chmod(0o700)
+        make_private_dir(staging / METADATA_DIR)
+        make_private_dir(staging / KEYS_DIR)
+        written: dict[str, str] = {}
+        for name, data in files.items():
+            written[f"{METADATA_DIR}/{name}"] = write_atomic(staging / METADATA_DIR / name, data)
+        for keyid, key in generated.items():
+            written[f"{KEYS_DIR}/{keyid}.p12"] = write_atomic(staging / KEYS_DIR / f"{keyid}.p12", key.encrypted)
+        written[CONFIG_NAME] = write_atomic(staging / CONFIG_NAME, dumps_pretty(config))
+        changes = [
+            f"created repository version 1: root {options.threshold}-of-{options.root_keys} {options.key_type}",
+            *[f"generated {r.label} key {r.keyid}" for r in records if r.uri],
+            *[f"imported {r.label} public key {r.keyid}" for r in records if not r.uri],
+            *[f"{role}.json left to the online service that holds its key" for role in skipped],
+        ]
+        _transcript.append(
+            staging,
+            "init",
+            changes,
+            written,
+            [r.keyid for r in records],
+            now,
+            {"expiry_days": {r: v["expiry_days"] for r, v in config["roles"].items()}},
+        )
+        fsync_dir(staging)
+        if path.exists():
+            path.rmdir()  # empty, checked by _validate_init
+        os.rename(staging, path)
+        fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return written
+
+
+class Workspace:
+    """An existing workspace, loaded and checked enough to be used."""
+
+    def __init__(self, path: Path, config: dict[str, Any]) -> None:
+        self.path = path
+        self.config = config
+
+    @classmethod
+    def load(cls, path: Path) -> Workspace:
+        """Open the workspace at ``path``.
+
+        Raises:
+            WorkspaceError: not a directory, or no ceremony.json.
+            InputFileError: ceremony.json is malformed.
+        """
+        path = Path(path)
+        if not path.is_dir():
+            raise WorkspaceError(f"{path}: workspace not found")
+        config_path = path / CONFIG_NAME
+        if not config_path.is_file():
+            raise WorkspaceError(f"{path}: not a ceremony workspace (no {CONFIG_NAME})")
+        config = read_json(config_path, "workspace config")
+        if not isinstance(config, dict) or config.get("format") != CONFIG_FORMAT:
+            raise InputFileError(f"{config_path}: not a ceremony workspace config of format {CONFIG_FORMAT}")
+        if not isinstance(config.get("keys"), dict) or not isinstance(config.get("roles"), dict):
+            raise InputFileError(f"{config_path}: 'keys' and 'roles' must be objects")
+        return cls(path, config)
+
+    @property
+    def metadata_dir(self) -> Path:
+        """The directory a TUF client reads."""
+        return self.path / METADATA_DIR
+
+    def key_records(self) -> list[KeyRecord]:
+        """Every key the workspace refers to."""
+        records = []
+        for keyid, entry in self.config["keys"].items():
+            records.append(
+                KeyRecord(
+                    keyid,
+                    str(entry.get("label", keyid[:8])),
+                    tuple(entry.get("roles", ())),
+                    str(entry.get("key_type", "")),
+                    entry.get("uri"),
+                )
+            )
+        role_order = {role: i for i, role in enumerate(ROLES)}
+        records.sort(key=lambda r: (min((role_order.get(x, 9) for x in r.roles), default=9), r.label))
+        return records
+
+    def find_key(self, keyid_prefix: str) -> KeyRecord:
+        """The one key whose id starts with ``keyid_prefix`` (or whose label matches).
+
+        Raises:
+            UsageError: no key or several keys match.
+        """
+        matches = [r for r in self.key_records() if r.keyid.startswith(keyid_prefix.lower()) or r.label == keyid_prefix]
+        if not matches:
+            raise UsageError(f"{self.path}: no key matches {keyid_prefix!r}")
+        if len(matches) > 1:
+            raise UsageError(
+                f"{self.path}: {keyid_prefix!r} matches {len(matches)} keys ({', '.join(m.label for m in matches)}); give more of the key id"
+            )
+        return matches[0]
+
+    def newest_root_bytes(self) -> bytes:
+        """Bytes of metadata/root.json.
+
+        Raises:
+            InputFileError: missing or unreadable.
+        """
+        from ceremony.core._json import read_bytes
+
+        return read_bytes(self.metadata_dir / "root.json", "root metadata")
+
+    def tracked_files(self) -> list[str]:
+        """Workspace-relative paths the transcript must account for."""
+        names = [CONFIG_NAME]
+        for sub in (METADATA_DIR, KEYS_DIR):
+            directory = self.path / sub
+            if directory.is_dir():
+                names += [f"{sub}/{p.name}" for p in sorted(directory.iterdir()) if p.is_file()]
+        return names
+
+    def public_key(self, keyid: str) -> Key:
+        """The public key ``keyid`` as the newest root lists it.
+
+        Raises:
+            InputFileError / SigningKeyError: root unreadable or key not in it.
+        """
+        env = _verify.parse_envelope("root.json", self.newest_root_bytes(), "root")
+        key_obj = (env.signed.get("keys") or {}).get(keyid)
+        if key_obj is None:
+            raise SigningKeyError(f"key {keyid[:12]} is not in the newest root")
+        return _keys.public_key_from_metadata(keyid, key_obj)
+
+
+@dataclass(frozen=True)
+class KeyCheckResult:
+    """A keyholder proved they can unlock and sign with their key."""
+
+    record: KeyRecord
+    challenge: str
+
+
+def check_key(ws: Workspace, keyid_prefix: str, passphrase_for: PassphraseProvider, now: datetime | None = None) -> KeyCheckResult:
+    """Unlock a software key and test-sign a random challenge with it.
+
+    Records the successful check in the transcript (key id and challenge only).
+
+    Raises:
+        UsageError: no single key matches.
+        SigningKeyError: the key is held elsewhere, or does not match its public key.
+        PassphraseError: the passphrase is wrong.
+    """
+    record = ws.find_key(keyid_prefix)
+    if record.uri is None:
+        raise SigningKeyError(f"key {record.label} ({record.keyid[:12]}) is held elsewhere; it cannot be checked here")
+    if not record.uri.startswith("file:"):
+        raise SigningKeyError(f"key {record.label}: {record.uri} is not a software key")
+    public = ws.public_key(record.keyid)
+    signer = _keys.unlock_signer(ws.path / record.uri.removeprefix("file:"), public, passphrase_for(record.label))
+    challenge = _keys.prove_signing(signer)
+    _transcript.append(
+        ws.path,
+        "key check",
+        [f"keyholder of {record.label} unlocked key {record.keyid} and test-signed a challenge"],
+        {},
+        [record.keyid],
+        (now or datetime.now(UTC)),
+        {"challenge": challenge},
+    )
+    return KeyCheckResult(record, challenge)
+
+
+@dataclass
+class RoleStatus:
+    """One role's state for ``status``."""
+
+    role: str
+    version: int | None
+    threshold: int
+    keyids: list[str]
+    expires: str | None
+    days_left: float | None
+    expiry_policy_days: int | None
+
+
+@dataclass
+class Status:
+    """The workspace at a glance: what ``status`` prints and the TUI draws."""
+
+    path: str
+    profile: str
+    root_versions: list[int]
+    roles: list[RoleStatus]
+    keys: list[KeyRecord]
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for ``--json``."""
+        return {
+            "workspace": self.path,
+            "profile": self.profile,
+            "root_versions": self.root_versions,
+            "roles": [vars(r) for r in self.roles],
+            "keys": [{"keyid": k.keyid, **k.to_dict(), "location": k.location} for k in self.keys],
+            "warnings": self.warnings,
+        }
+
+
+def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
+    """Describe the workspace; never raises for a problem it can report as a warning.
+
+    Raises:
+        InputFileError: root.json is unreadable (nothing can be shown without it).
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    root = _verify.parse_envelope("root.json", ws.newest_root_bytes(), "root")
+    warnings: list[str] = []
+    roles: list[RoleStatus] = []
+    versions = sorted(
+        int(p.name.split(".")[0]) for p in ws.metadata_dir.glob("*.root.json") if p.name.split(".")[0].isdigit()
+    )
+    role_defs = root.signed.get("roles", {})
+    for role in ROLES:
+        definition = role_defs.get(role, {})
+        keyids = list(definition.get("keyids", []))
+        threshold = int(definition.get("threshold", 0))
+        version: int | None = None
+        expires_text: str | None = None
+        if role == "root":
+            version, expires_text = root.version, root.signed.get("expires")
+        else:
+            file = ws.metadata_dir / f"{role}.json"
+            if file.is_file():
+                try:
+                    env = _verify.parse_envelope(file.name, file.read_bytes(), role)
+                    version, expires_text = env.version, env.signed.get("expires")
+                except _verify.VerificationError as err:
+                    warnings.append(str(err))
+            else:
+                warnings.append(f"{role}.json is not in the workspace (its key is held by the online service)")
+        days_left = None
+        if expires_text is not None:
+            expires = _verify.parse_tuf_date(expires_text, role)
+            days_left = round((expires - now).total_seconds() / 86400, 1)
+            if days_left <= 0:
+                warnings.append(f"{role} EXPIRED on {_verify.format_date(expires)}")
+            elif days_left <= WARN_DAYS:
+                warnings.append(f"{role} expires in {days_left:g} days ({_verify.format_date(expires)})")
+        policy = ws.config["roles"].get(role, {}).get("expiry_days")
+        roles.append(RoleStatus(role, version, threshold, keyids, expires_text, days_left, policy))
+    root_role = roles[0]
+    if root_role.threshold >= len(root_role.keyids):
+        warnings.append(
+            f"root threshold {root_role.threshold} of {len(root_role.keyids)} keys leaves no spare key: losing one key locks the root"
+        )
+    owners: dict[str, list[str]] = {}
+    for status in roles:
+        for keyid in status.keyids:
+            owners.setdefault(keyid, []).append(status.role)
+    for keyid, owning in owners.items():
+        if len(owning) > 1:
+            warnings.append(f"key {keyid[:12]} is shared by roles {', '.join(owning)}")
+    return Status(str(ws.path), str(ws.config.get("profile", PROFILE)), versions, roles, ws.key_records(), warnings)
+
+
+def verify_workspace_transcript(ws: Workspace) -> _transcript.TranscriptReport:
+    """Check the transcript chain and that every workspace file is accounted for.
+
+    Raises:
+        TranscriptError: see transcript.verify_transcript.
+    """
+    return _transcript.verify_transcript(ws.path, ws.tracked_files())
+
+
+__all__ = [
+    "InitOptions",
+    "InitResult",
+    "KeyCheckResult",
+    "KeyRecord",
+    "Status",
+    "Workspace",
+    "check_key",
+    "init_workspace",
+    "verify_workspace_transcript",
+    "workspace_status",
+]

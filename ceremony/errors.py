@@ -1,0 +1,85 @@
+"""Typed errors written for the operator.
+
+Every fault the operator can cause or fix (a missing file, a wrong passphrase,
+a threshold that would lock clients out) is a ``CeremonyError``; ``str(err)``
+is one sentence they can act on, and ``hint`` says what to do next. Anything
+that is not a ``CeremonyError`` is a bug and is allowed to crash loudly, so a
+ceremony fails closed instead of carrying on in an unknown state.
+
+Messages never contain a passphrase or PIN: callers pass secrets to the core
+as callables and the core never formats them.
+"""
+
+from __future__ import annotations
+
+
+class CeremonyError(Exception):
+    """Base of every fault the operator should see as a sentence, not a traceback."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(CeremonyError):
+    """The request itself is not acceptable (bad option values, refused policy)."""
+
+
+class PolicyError(CeremonyError):
+    """The request would produce metadata that locks clients out or weakens the root."""
+
+
+class WorkspaceError(CeremonyError):
+    """The workspace is missing, already exists, or is not in a state we can use."""
+
+
+class InputFileError(CeremonyError):
+    """A file given to us is missing, unreadable or malformed."""
+
+
+class SigningKeyError(CeremonyError):
+    """A key cannot be generated, loaded or used."""
+
+
+class PassphraseError(SigningKeyError):
+    """A passphrase was refused: wrong for the key, empty, or the two entries differ."""
+
+
+class MetadataError(CeremonyError):
+    """Metadata cannot be built, signed or verified."""
+
+
+class ThresholdNotMetError(MetadataError):
+    """Fewer valid signatures than a role's threshold."""
+
+
+class VerificationError(MetadataError):
+    """A repository failed verification the way a TUF client would fail it."""
+
+    def __init__(self, message: str, file: str | None = None, check: str | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.check = check
+
+
+class TranscriptError(CeremonyError):
+    """The transcript's hash chain or the files it names do not match."""
+
+
+__all__ = [
+    "CeremonyError",
+    "InputFileError",
+    "MetadataError",
+    "PassphraseError",
+    "PolicyError",
+    "SigningKeyError",
+    "ThresholdNotMetError",
+    "TranscriptError",
+    "UsageError",
+    "VerificationError",
+    "WorkspaceError",
+]

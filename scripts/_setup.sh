@@ -1,0 +1,39 @@
+# Shared set-up for scripts/test and scripts/demo (sourced, not run).
+# Creates .venv and installs from the hash-pinned lock files in scripts/lock/,
+# so what runs is exactly what was reviewed. Needs Python >= 3.11.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python3}"
+
+_have() { command -v "$1" >/dev/null 2>&1; }
+
+# Install Debian packages that are missing, when apt is there and we may use it.
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! _have apt-get; then
+    echo "setup: missing Debian packages ${missing[*]} and no apt-get here; install them by hand" >&2
+    return 1
+  fi
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing ${missing[*]} with apt-get" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Create .venv and install ceremony from a lock file (scripts/lock/requirements*.txt).
+venv_install() {
+  local lock="$1"
+  if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+  fi
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
+  # The project itself: built with the pinned setuptools from the lock, no download.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+}

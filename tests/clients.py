@@ -1,0 +1,154 @@
+"""Independent TUF clients for the test suite.
+
+These helpers run real TUF client implementations against a directory of
+metadata, to prove that what ``ceremony`` writes is accepted by clients that
+we did not write:
+
+* :func:`python_tuf_refresh` uses python-tuf's ``tuf.ngclient.Updater``;
+* :func:`tufjs_refresh` runs ``tests/js/refresh.mjs`` (the npm package
+  ``tuf-js``) under Node.  It needs ``npm ci`` to have been run in
+  ``tests/js``.
+
+Both serve the metadata directory over HTTP on 127.0.0.1, start from a fresh
+client cache that trusts only the given root file, use the real clock, and
+return the same shape of result::
+
+    {"ok": True, "root_version": 1, "timestamp_version": 1,
+     "snapshot_version": 1, "targets_version": 1,
+     "targets": {"path/asked/for": True}}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+TUFJS_DIR = Path(__file__).resolve().parent / "js"
+TUFJS_TIMEOUT = 60  # seconds
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@contextlib.contextmanager
+def serve_directory(path: Path | str) -> Iterator[str]:
+    """Serve ``path`` over HTTP on 127.0.0.1 (ephemeral port); yield the base URL.
+
+    The URL ends with "/". The server runs in a background thread and is shut
+    down when the context exits.
+    """
+    directory = Path(path).resolve()
+    if not directory.is_dir():
+        raise FileNotFoundError(f"not a directory: {directory}")
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, name="tuf-test-http", daemon=True
+    )
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _signed_version(path: Path) -> int:
+    return json.loads(path.read_bytes())["signed"]["version"]
+
+
+def python_tuf_refresh(
+    metadata_dir: Path, trusted_root: Path, targets: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Refresh with python-tuf's ngclient, trusting ``trusted_root``.
+
+    Looks up every path in ``targets`` (walking delegations). Returns the
+    versions of the trusted top-level metadata and which targets were found.
+    python-tuf's exceptions propagate unchanged on failure.
+    """
+    from tuf.ngclient import Updater
+
+    root_bytes = Path(trusted_root).read_bytes()
+    with (
+        serve_directory(metadata_dir) as url,
+        tempfile.TemporaryDirectory(prefix="ceremony-python-tuf-") as cache,
+    ):
+        updater = Updater(
+            metadata_dir=cache,
+            metadata_base_url=url,
+            target_dir=str(Path(cache) / "targets"),
+            target_base_url=url + "targets/",
+            bootstrap=root_bytes,
+        )
+        updater.refresh()
+        found = {path: updater.get_targetinfo(path) is not None for path in targets}
+        # The updater persists metadata only after verifying it, so the
+        # cache holds the trusted set (root.json links to the newest root).
+        cache_dir = Path(cache)
+        return {
+            "ok": True,
+            "root_version": _signed_version(cache_dir / "root.json"),
+            "timestamp_version": _signed_version(cache_dir / "timestamp.json"),
+            "snapshot_version": _signed_version(cache_dir / "snapshot.json"),
+            "targets_version": _signed_version(cache_dir / "targets.json"),
+            "targets": found,
+        }
+
+
+def tufjs_refresh(
+    metadata_dir: Path, trusted_root: Path, targets: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Refresh with tuf-js (``node tests/js/refresh.mjs``), trusting ``trusted_root``.
+
+    Returns the script's JSON result. Raises ``AssertionError`` carrying
+    tuf-js's error text when the client rejects the repository, and
+    ``RuntimeError`` when Node or the npm dependencies are missing.
+    """
+    script = TUFJS_DIR / "refresh.mjs"
+    if not (TUFJS_DIR / "node_modules" / "tuf-js" / "package.json").is_file():
+        raise RuntimeError(
+            f"tuf-js is not installed in {TUFJS_DIR}: run `npm ci` in "
+            f"{TUFJS_DIR} (needs Node >= 20.17) before running these tests"
+        )
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("`node` not found on PATH; Node >= 20.17 is required")
+
+    target_args = [arg for path in targets for arg in ("--target", path)]
+    root = str(Path(trusted_root).resolve())
+    with serve_directory(metadata_dir) as url:
+        proc = subprocess.run(
+            [node, str(script), "--metadata-url", url, "--root", root, *target_args],
+            cwd=TUFJS_DIR,
+            capture_output=True,
+            text=True,
+            timeout=TUFJS_TIMEOUT,
+            check=False,
+        )
+    lines = proc.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise AssertionError(
+            f"tuf-js produced no JSON result (exit {proc.returncode}):\n"
+            f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+        ) from None
+    if proc.returncode != 0 or not result.get("ok"):
+        raise AssertionError(
+            f"tuf-js rejected the repository: {result.get('error', result)}"
+        )
+    return result
