@@ -126,14 +126,29 @@ def main() -> None:
     show_default=True,
     help="Type of every key generated here.",
 )
-@click.option("--online-key", "online_keys", multiple=True, metavar="ROLE=PUBKEY.pem",
-              help="Import the public key of a targets/snapshot/timestamp key held by the online service.")
-@click.option("--expires", "expires", multiple=True, metavar="ROLE=DAYS",
-              help="Expiry per role in days (default root=365 targets=90 snapshot=7 timestamp=1).")
+@click.option(
+    "--online-key",
+    "online_keys",
+    multiple=True,
+    metavar="ROLE=PUBKEY.pem",
+    help="Import the public key of a targets/snapshot/timestamp key held by the online service.",
+)
+@click.option(
+    "--expires",
+    "expires",
+    multiple=True,
+    metavar="ROLE=DAYS",
+    help="Expiry per role in days (default root=365 targets=90 snapshot=7 timestamp=1).",
+)
 @click.option("--no-spare-root-key", is_flag=True, help="Allow threshold equal to the number of root keys.")
-@click.option("--passphrase-file", "passphrase_files", multiple=True, type=click.Path(path_type=Path),
-              help="Drills/automation: read passphrases from files (first line), one per key in order, "
-              "or one file for every key.")
+@click.option(
+    "--passphrase-file",
+    "passphrase_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Drills/automation: read passphrases from files (first line), one per key in order, "
+    "or one file for every key.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def init(
     workspace: Path,
@@ -171,7 +186,9 @@ def init(
     if caveat:
         click.echo(f"  warning: {caveat}", err=True)
     if len(passphrase_files) == 1 and root_keys > 1:
-        click.echo("  note: one passphrase file for every key (drill mode): real keyholders each use their own", err=True)
+        click.echo(
+            "  note: one passphrase file for every key (drill mode): real keyholders each use their own", err=True
+        )
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError("no terminal to confirm on; pass --yes to create the repository without asking")
@@ -183,6 +200,7 @@ def init(
     for role in result.skipped_roles:
         click.echo(f"  {role}.json not written: the online service holds its key and signs it")
     click.echo(f"  metadata: {result.path / 'metadata'} (clients trust metadata/1.root.json)")
+    click.echo(f"transcript head: {result.transcript_head} (witness: note the first 16 digits)")
 
 
 @main.command()
@@ -213,7 +231,9 @@ def status(workspace: Path, as_json: bool) -> None:
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--trusted-root", type=click.Path(path_type=Path), help="Root the client trusts (default: lowest N.root.json).")
+@click.option(
+    "--trusted-root", type=click.Path(path_type=Path), help="Root the client trusts (default: lowest N.root.json)."
+)
 @click.option("--at", "at", help="Check expiry as of this date or time (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def verify(directory: Path, trusted_root: Path | None, at: str | None, as_json: bool) -> None:
@@ -232,7 +252,9 @@ def verify(directory: Path, trusted_root: Path | None, at: str | None, as_json: 
     click.echo(f"Verified as of {report.at}, trusting {report.trusted_root}:")
     for check in report.checks:
         note = f"  ({check.note})" if check.note else ""
-        click.echo(f"  ok  {check.file:<28} {check.role:<12} v{check.version:<5} expires {check.expires}  {check.signatures}{note}")
+        click.echo(
+            f"  ok  {check.file:<28} {check.role:<12} v{check.version:<5} expires {check.expires}  {check.signatures}{note}"
+        )
     for skipped in report.skipped:
         click.echo(f"  --  {skipped}")
     click.echo(f"valid: root chain to version {report.newest_root_version}")
@@ -245,12 +267,14 @@ def transcript() -> None:
 
 @transcript.command("verify")
 @click.argument("workspace", type=click.Path(path_type=Path))
-def transcript_verify(workspace: Path) -> None:
+@click.option("--expect-head", metavar="HASH", help="A head hash a witness noted; it must still be in the chain.")
+def transcript_verify(workspace: Path, expect_head: str | None) -> None:
     """Check the transcript's hash chain and that the files it names still match."""
-    report = core.verify_workspace_transcript(core.Workspace.load(workspace))
+    report = core.verify_workspace_transcript(core.Workspace.load(workspace), expect_head)
     click.echo(
         f"transcript ok: {report.entries} entries, {len(report.files_checked)} files match their last recorded SHA-256"
     )
+    click.echo(f"transcript head: {report.head}")
 
 
 @main.group()
@@ -268,3 +292,4 @@ def key_check(workspace: Path, keyid: str, passphrase_file: Path | None) -> None
     provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=False)
     result = core.check_key(ws, keyid, provider)
     click.echo(f"ok: {result.record.label} ({result.record.keyid}) unlocked and test-signed a random challenge")
+    click.echo(f"transcript head: {result.transcript_head}")

@@ -37,7 +37,7 @@ TUFJS_TIMEOUT = 60  # seconds
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -54,9 +54,7 @@ def serve_directory(path: Path | str) -> Iterator[str]:
     handler = functools.partial(_QuietHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, name="tuf-test-http", daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, name="tuf-test-http", daemon=True)
     thread.start()
     try:
         host, port = server.server_address[:2]
@@ -71,9 +69,7 @@ def _signed_version(path: Path) -> int:
     return json.loads(path.read_bytes())["signed"]["version"]
 
 
-def python_tuf_refresh(
-    metadata_dir: Path, trusted_root: Path, targets: Sequence[str] = ()
-) -> dict[str, Any]:
+def python_tuf_refresh(metadata_dir: Path, trusted_root: Path, targets: Sequence[str] = ()) -> dict[str, Any]:
     """Refresh with python-tuf's ngclient, trusting ``trusted_root``.
 
     Looks up every path in ``targets`` (walking delegations). Returns the
@@ -109,9 +105,7 @@ def python_tuf_refresh(
         }
 
 
-def tufjs_refresh(
-    metadata_dir: Path, trusted_root: Path, targets: Sequence[str] = ()
-) -> dict[str, Any]:
+def tufjs_refresh(metadata_dir: Path, trusted_root: Path, targets: Sequence[str] = ()) -> dict[str, Any]:
     """Refresh with tuf-js (``node tests/js/refresh.mjs``), trusting ``trusted_root``.
 
     Returns the script's JSON result. Raises ``AssertionError`` carrying
@@ -144,11 +138,8 @@ def tufjs_refresh(
         result = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
         raise AssertionError(
-            f"tuf-js produced no JSON result (exit {proc.returncode}):\n"
-            f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+            f"tuf-js produced no JSON result (exit {proc.returncode}):\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
         ) from None
     if proc.returncode != 0 or not result.get("ok"):
-        raise AssertionError(
-            f"tuf-js rejected the repository: {result.get('error', result)}"
-        )
+        raise AssertionError(f"tuf-js rejected the repository: {result.get('error', result)}")
     return result

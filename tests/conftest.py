@@ -36,7 +36,9 @@ def vectors() -> Path:
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def _run(*args: str | os.PathLike[str], cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    *args: str | os.PathLike[str], cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``ceremony ARGS`` in a subprocess, as an operator would, without a terminal."""
     return subprocess.run(
         [sys.executable, "-m", "ceremony", *map(str, args)],

@@ -45,7 +45,7 @@ def test_serve_directory(tmp_path: Path) -> None:
     (tmp_path / "hello.txt").write_bytes(b"hi")
     with serve_directory(tmp_path) as url:
         assert url.startswith("http://127.0.0.1:")
-        with urllib.request.urlopen(url + "hello.txt", timeout=10) as resp:
+        with urllib.request.urlopen(url + "hello.txt", timeout=10) as resp:  # noqa: S310 - loopback http
             assert resp.read() == b"hi"
 
 
@@ -82,7 +82,7 @@ def _tampered_copy(repo: Path, tmp_path: Path) -> Path:
     new = b'"expires": "2030-01-01T00:00:01Z"'
     assert original.count(old) == 1
     tampered = original.replace(old, new)
-    assert sum(a != b for a, b in zip(original, tampered)) == 1
+    assert sum(a != b for a, b in zip(original, tampered, strict=True)) == 1
     ts.write_bytes(tampered)
     assert json.loads(tampered)["signed"]["expires"] == "2030-01-01T00:00:01Z"
     return copy
@@ -100,9 +100,7 @@ def test_tufjs_rejects_tampered_timestamp(repo: Path, tmp_path: Path) -> None:
         tufjs_refresh(copy, copy / "1.root.json")
 
 
-def test_tufjs_missing_dependencies_is_an_error(
-    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_tufjs_missing_dependencies_is_an_error(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clients, "TUFJS_DIR", tmp_path)
     with pytest.raises(RuntimeError, match="npm ci"):
         tufjs_refresh(repo, repo / "1.root.json")

@@ -25,8 +25,17 @@ def initialised(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     pf = top / "pf"
     pf.write_text(PASSPHRASE + "\n")
     result = _run(
-        "init", top / "ws", "--root-keys", "3", "--threshold", "2", "--key-type", key_type,
-        "--passphrase-file", pf, "--yes",
+        "init",
+        top / "ws",
+        "--root-keys",
+        "3",
+        "--threshold",
+        "2",
+        "--key-type",
+        key_type,
+        "--passphrase-file",
+        pf,
+        "--yes",
     )
     assert result.returncode == 0, result.stderr
     return key_type, top / "ws"
@@ -34,7 +43,12 @@ def initialised(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 def _expect_versions(result: dict) -> None:
     assert result["ok"] is True
-    assert (result["root_version"], result["timestamp_version"], result["snapshot_version"], result["targets_version"]) == (1, 1, 1, 1)
+    assert (
+        result["root_version"],
+        result["timestamp_version"],
+        result["snapshot_version"],
+        result["targets_version"],
+    ) == (1, 1, 1, 1)
 
 
 def test_root_is_2_of_3_of_the_requested_type(initialised: tuple[str, Path]) -> None:

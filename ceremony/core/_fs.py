@@ -60,4 +60,3 @@ def write_atomic(path: Path, data: bytes) -> str:
         raise
     fsync_dir(path.parent)
     return sha256_hex(data)
-

@@ -69,9 +69,7 @@ def loads_strict(data: bytes, source: str) -> Any:
     except _JsonRefusedError as err:
         raise InputFileError(f"{source}: {err}") from err
     except json.JSONDecodeError as err:
-        raise InputFileError(
-            f"{source}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})"
-        ) from err
+        raise InputFileError(f"{source}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from err
     except RecursionError as err:
         raise InputFileError(f"{source}: JSON nested too deeply") from err
 

@@ -146,9 +146,7 @@ def generate_key(key_type_name_: str, passphrase: str, label: str) -> GeneratedK
 
     key_type = KEY_TYPES.get(key_type_name_)
     if key_type is None:
-        raise UsageError(
-            f"unknown key type {key_type_name_!r}; choose one of: {', '.join(KEY_TYPES)}"
-        )
+        raise UsageError(f"unknown key type {key_type_name_!r}; choose one of: {', '.join(KEY_TYPES)}")
     check_passphrase(passphrase, label)
     private = _generate_private(key_type)
     public = SSlibKey.from_crypto(private.public_key(), scheme=key_type.scheme)
@@ -166,7 +164,11 @@ def encrypt_private_key(private: object, passphrase: str, label: str) -> bytes:
         .build(passphrase.encode("utf-8"))
     )
     return pkcs12.serialize_key_and_certificates(
-        label.encode("utf-8"), private, None, None, encryption  # type: ignore[arg-type]
+        label.encode("utf-8"),
+        private,
+        None,
+        None,
+        encryption,  # type: ignore[arg-type]
     )
 
 
@@ -201,9 +203,7 @@ def unlock_signer(path: Path, public: Key, passphrase: str) -> CryptoSigner:
     try:
         return CryptoSigner(private, public)  # type: ignore[arg-type]
     except (ValueError, TypeError) as err:
-        raise SigningKeyError(
-            f"{path}: this private key does not match key {public.keyid[:12]}"
-        ) from err
+        raise SigningKeyError(f"{path}: this private key does not match key {public.keyid[:12]}") from err
 
 
 def sign_verified(signer: CryptoSigner | object, payload: bytes) -> Signature:
@@ -296,9 +296,7 @@ def public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKe
             point = ec.EllipticCurvePublicKey.from_encoded_point(curve, bytes.fromhex(public))
         except ValueError as err:
             raise SigningKeyError(f"key {keyid[:12]} holds an invalid ECDSA point") from err
-        pem = point.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        pem = point.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         key = SSlibKey(keyid, key.keytype, key.scheme, {**key.keyval, "public": pem})
     return key
 

@@ -127,7 +127,9 @@ def build_snapshot(expires: datetime, targets_version: int, version: int = 1) ->
     return Metadata(snapshot)
 
 
-def build_timestamp(expires: datetime, snapshot_raw: bytes, snapshot_version: int, version: int = 1) -> Metadata[Timestamp]:
+def build_timestamp(
+    expires: datetime, snapshot_raw: bytes, snapshot_version: int, version: int = 1
+) -> Metadata[Timestamp]:
     """Unsigned timestamp metadata pinning the exact snapshot bytes (length and SHA-256)."""
     timestamp = Timestamp(version=version, spec_version=SPEC_VERSION, expires=_at_second(expires))
     timestamp.snapshot_meta = MetaFile(

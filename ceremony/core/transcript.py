@@ -86,17 +86,24 @@ class TranscriptReport:
     """Result of checking a transcript."""
 
     entries: int = 0
+    head: str = ""
     files_checked: dict[str, str] = field(default_factory=dict)
     superseded: int = 0
 
 
-def verify_transcript(workspace: Path, tracked: list[str]) -> TranscriptReport:
+def verify_transcript(workspace: Path, tracked: list[str], expect_head: str | None = None) -> TranscriptReport:
     """Check the hash chain and that the files it names still match.
+
+    The chain alone cannot reveal that its newest lines were cut off; files
+    they wrote then no longer match, and a witness who noted the head hash
+    printed after a command can pass it as ``expect_head``.
 
     Args:
         workspace: the workspace directory.
         tracked: workspace-relative paths of every file that must be accounted
             for by the transcript (metadata, keys, config).
+        expect_head: a line hash (or a prefix of at least 12 hex digits) that
+            must still be in the chain.
 
     Raises:
         TranscriptError: a broken chain, a malformed line, a file that differs
@@ -132,6 +139,15 @@ def verify_transcript(workspace: Path, tracked: list[str]) -> TranscriptReport:
                 report.superseded += 1
             latest[name] = digest
         prev = sha256_hex(line)
+    report.head = prev
+    if expect_head is not None:
+        wanted = expect_head.strip().lower()
+        if len(wanted) < 12:
+            raise TranscriptError("--expect-head needs at least 12 hex digits of the recorded head")
+        if not any(sha256_hex(line).startswith(wanted) for line in lines):
+            raise TranscriptError(
+                f"{path}: no line has hash {wanted[:16]}...: lines recorded by a witness were removed"
+            )
     root = Path(workspace)
     for name, digest in sorted(latest.items()):
         file_path = root / name

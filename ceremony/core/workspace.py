@@ -99,6 +99,7 @@ class InitResult:
     files: dict[str, str]
     keys: list[KeyRecord]
     skipped_roles: list[str]
+    transcript_head: str
 
 
 def _validate_init(path: Path, options: InitOptions, now: datetime) -> dict[str, int]:
@@ -118,8 +119,7 @@ def _validate_init(path: Path, options: InitOptions, now: datetime) -> dict[str,
         raise PolicyError(f"threshold {options.threshold} is not allowed; it must be at least 1")
     if options.threshold > options.root_keys:
         raise PolicyError(
-            f"threshold {options.threshold} is above the {options.root_keys} root keys; "
-            "the root could never be signed"
+            f"threshold {options.threshold} is above the {options.root_keys} root keys; the root could never be signed"
         )
     if options.threshold == options.root_keys and not options.no_spare_root_key:
         raise PolicyError(
@@ -184,7 +184,9 @@ def init_workspace(
         generated[key.public.keyid] = key
         root_keys.append(key.public)
         signers["root"].append(key.signer)
-        records.append(KeyRecord(key.public.keyid, label, ("root",), options.key_type, f"file:{KEYS_DIR}/{key.public.keyid}.p12"))
+        records.append(
+            KeyRecord(key.public.keyid, label, ("root",), options.key_type, f"file:{KEYS_DIR}/{key.public.keyid}.p12")
+        )
     plans["root"] = _md.RolePlan(tuple(root_keys), options.threshold, now + timedelta(days=days["root"]))
 
     skipped: list[str] = []
@@ -204,7 +206,9 @@ def init_workspace(
             generated[gen.public.keyid] = gen
             public = gen.public
             signers[role].append(gen.signer)
-            records.append(KeyRecord(public.keyid, role, (role,), options.key_type, f"file:{KEYS_DIR}/{public.keyid}.p12"))
+            records.append(
+                KeyRecord(public.keyid, role, (role,), options.key_type, f"file:{KEYS_DIR}/{public.keyid}.p12")
+            )
         plans[role] = _md.RolePlan((public,), 1, now + timedelta(days=days[role]))
     for role, plan in plans.items():
         _md.check_role_plan(role, plan, now)
@@ -228,8 +232,8 @@ def init_workspace(
         },
         "keys": {r.keyid: r.to_dict() for r in records},
     }
-    written = _write_new_workspace(path, files, generated, config, records, skipped, options, now)
-    return InitResult(path=path, files=written, keys=records, skipped_roles=skipped)
+    written, head = _write_new_workspace(path, files, generated, config, records, skipped, options, now)
+    return InitResult(path=path, files=written, keys=records, skipped_roles=skipped, transcript_head=head)
 
 
 def _build_initial_metadata(
@@ -267,8 +271,8 @@ def _write_new_workspace(
     skipped: list[str],
     options: InitOptions,
     now: datetime,
-) -> dict[str, str]:
-    """Write the workspace into a hidden sibling, then rename it into place."""
+) -> tuple[dict[str, str], str]:
+    """Write the workspace into a hidden sibling, then rename it into place; return hashes and transcript head."""
     parent = path.absolute().parent
     if not parent.is_dir():
         raise WorkspaceError(f"{parent}: the parent directory does not exist")
@@ -292,7 +296,7 @@ def _write_new_workspace(
             *[f"imported {r.label} public key {r.keyid}" for r in records if not r.uri],
             *[f"{role}.json left to the online service that holds its key" for role in skipped],
         ]
-        _transcript.append(
+        head = _transcript.append(
             staging,
             "init",
             changes,
@@ -309,7 +313,7 @@ def _write_new_workspace(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return written
+    return written, head
 
 
 class Workspace:
@@ -415,9 +419,12 @@ class KeyCheckResult:
 
     record: KeyRecord
     challenge: str
+    transcript_head: str
 
 
-def check_key(ws: Workspace, keyid_prefix: str, passphrase_for: PassphraseProvider, now: datetime | None = None) -> KeyCheckResult:
+def check_key(
+    ws: Workspace, keyid_prefix: str, passphrase_for: PassphraseProvider, now: datetime | None = None
+) -> KeyCheckResult:
     """Unlock a software key and test-sign a random challenge with it.
 
     Records the successful check in the transcript (key id and challenge only).
@@ -435,7 +442,7 @@ def check_key(ws: Workspace, keyid_prefix: str, passphrase_for: PassphraseProvid
     public = ws.public_key(record.keyid)
     signer = _keys.unlock_signer(ws.path / record.uri.removeprefix("file:"), public, passphrase_for(record.label))
     challenge = _keys.prove_signing(signer)
-    _transcript.append(
+    head = _transcript.append(
         ws.path,
         "key check",
         [f"keyholder of {record.label} unlocked key {record.keyid} and test-signed a challenge"],
@@ -444,7 +451,7 @@ def check_key(ws: Workspace, keyid_prefix: str, passphrase_for: PassphraseProvid
         (now or datetime.now(UTC)),
         {"challenge": challenge},
     )
-    return KeyCheckResult(record, challenge)
+    return KeyCheckResult(record, challenge, head)
 
 
 @dataclass
@@ -540,13 +547,13 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
     return Status(str(ws.path), str(ws.config.get("profile", PROFILE)), versions, roles, ws.key_records(), warnings)
 
 
-def verify_workspace_transcript(ws: Workspace) -> _transcript.TranscriptReport:
+def verify_workspace_transcript(ws: Workspace, expect_head: str | None = None) -> _transcript.TranscriptReport:
     """Check the transcript chain and that every workspace file is accounted for.
 
     Raises:
         TranscriptError: see transcript.verify_transcript.
     """
-    return _transcript.verify_transcript(ws.path, ws.tracked_files())
+    return _transcript.verify_transcript(ws.path, ws.tracked_files(), expect_head)
 
 
 __all__ = [
