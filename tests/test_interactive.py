@@ -1,0 +1,129 @@
+"""The interactive path: a real terminal (pty), keyholders typing passphrases twice, nothing echoed."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import CliRunner
+
+
+class Terminal:
+    """`ceremony` on a pseudo-terminal, answered prompt by prompt like an operator would."""
+
+    def __init__(self, *args: str | Path) -> None:
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ceremony", *map(str, args)],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.output = b""
+
+    def expect(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.output:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {text!r} on the terminal; got:\n{self.output.decode(errors='replace')}")
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if ready:
+                try:
+                    self.output += os.read(self.master, 4096)
+                except OSError:
+                    break
+        # Consume up to and including the prompt so the next expect waits for a new one.
+        index = self.output.index(text.encode()) + len(text)
+        self.seen = getattr(self, "seen", b"") + self.output[:index]
+        self.output = self.output[index:]
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\r")
+
+    def finish(self, timeout: float = 120) -> tuple[int, str]:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None or select.select([self.master], [], [], 0)[0]:
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                raise AssertionError("ceremony did not finish")
+            if select.select([self.master], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                self.output += chunk
+        os.close(self.master)
+        return self.proc.wait(), (getattr(self, "seen", b"") + self.output).decode(errors="replace")
+
+
+LABELS = ["root-1", "root-2", "targets", "snapshot", "timestamp"]
+
+
+def test_each_keyholder_types_their_own_passphrase(cli: CliRunner, tmp_path: Path) -> None:
+    term = Terminal("init", tmp_path / "ws", "--root-keys", "2", "--threshold", "1")
+    term.expect("Create this repository? [y/N]:")
+    term.type("y")
+    secrets = {label: f"secret words of {label} keyholder" for label in LABELS}
+    for label in LABELS:
+        term.expect(f"Passphrase for {label}:")
+        term.type(secrets[label])
+        term.expect(f"Repeat the passphrase for {label}:")
+        term.type(secrets[label])
+    code, screen = term.finish()
+    assert code == 0, screen
+    assert "Created" in screen
+    for secret in secrets.values():
+        assert secret not in screen, "a passphrase was echoed"
+    # Each key opens with its own keyholder's passphrase only.
+    pf = tmp_path / "pf"
+    pf.write_text(secrets["root-2"] + "\n")
+    assert cli("key", "check", tmp_path / "ws", "root-2", "--passphrase-file", pf).returncode == 0
+    assert cli("key", "check", tmp_path / "ws", "root-1", "--passphrase-file", pf).returncode == 1
+
+
+def test_mismatched_repeat_writes_nothing(tmp_path: Path) -> None:
+    term = Terminal("init", tmp_path / "ws", "--root-keys", "2", "--threshold", "1")
+    term.expect("Create this repository? [y/N]:")
+    term.type("y")
+    term.expect("Passphrase for root-1:")
+    term.type("first passphrase typed")
+    term.expect("Repeat the passphrase for root-1:")
+    term.type("second passphrase typed")
+    code, screen = term.finish()
+    assert code == 1
+    assert "error: the two passphrases for root-1 differ; nothing was written" in screen
+    assert "Traceback" not in screen
+    assert not (tmp_path / "ws").exists()
+
+
+def test_declining_confirmation_writes_nothing(tmp_path: Path) -> None:
+    term = Terminal("init", tmp_path / "ws")
+    term.expect("Create this repository? [y/N]:")
+    term.type("n")
+    code, _screen = term.finish()
+    assert code != 0
+    assert not (tmp_path / "ws").exists()
+
+
+def test_ctrl_c_at_a_passphrase_prompt_leaves_nothing(tmp_path: Path) -> None:
+    term = Terminal("init", tmp_path / "ws", "--root-keys", "2", "--threshold", "1")
+    term.expect("Create this repository? [y/N]:")
+    term.type("y")
+    term.expect("Passphrase for root-1:")
+    term.proc.send_signal(signal.SIGINT)  # what Ctrl-C on the operator's terminal delivers
+    code, screen = term.finish()
+    assert code != 0
+    assert "Traceback" not in screen
+    assert not (tmp_path / "ws").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ws.")]
