@@ -11,7 +11,10 @@ signature covers:
 * a ``signatures`` list naming one keyid twice rejects the file, as both
   python-tuf and tuf-js do;
 * root N+1 needs a threshold of root N's root keys and of its own (spec 5.3.4),
-  and every ``N.root.json`` must carry version N, with no gap;
+  and every ``N.root.json`` must carry version N, with no gap (the trusted
+  root too, when it is taken from the directory);
+* ``root.json`` may differ from the newest ``N.root.json`` in layout only: same
+  version and canonical ``signed``, and a threshold of valid signatures;
 * only the newest root, timestamp, snapshot and targets must be unexpired.
 
 It works on an in-memory ``{file name: bytes}`` mapping, so ``init`` can verify
@@ -36,10 +39,9 @@ from ceremony.core._json import canonical_bytes, loads_strict, read_bytes
 from ceremony.errors import InputFileError, SigningKeyError, UsageError, VerificationError
 
 _ROOT_FILE = re.compile(r"^([1-9][0-9]*)\.root\.json$")
-_DATE = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})$"
-)
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})$")
 TOP_LEVEL_ROLES = ("root", "targets", "snapshot", "timestamp")
+_MAX_SUCCINCT_BITS = 16  # 65,536 bins; more than any published repository uses
 
 
 def parse_tuf_date(text: object, source: str) -> datetime:
@@ -125,7 +127,11 @@ def parse_envelope(name: str, data: bytes, expected_type: str | None = None) -> 
         raise VerificationError(f"{name}: 'signatures' is not a list", name, "format")
     signatures: dict[str, str] = {}
     for entry in sig_list:
-        if not isinstance(entry, dict) or not isinstance(entry.get("keyid"), str) or not isinstance(entry.get("sig"), str):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("keyid"), str)
+            or not isinstance(entry.get("sig"), str)
+        ):
             raise VerificationError(f"{name}: a signature entry lacks 'keyid' or 'sig'", name, "format")
         if entry["keyid"] in signatures:
             raise VerificationError(
@@ -140,12 +146,10 @@ def parse_envelope(name: str, data: bytes, expected_type: str | None = None) -> 
     if not isinstance(signed.get("_type"), str):
         raise VerificationError(f"{name}: '_type' is missing", name, "format")
     if expected_type and signed["_type"].lower() != expected_type:
-        raise VerificationError(
-            f"{name}: is a {signed['_type']} file where {expected_type} was expected", name, "type"
-        )
+        raise VerificationError(f"{name}: is a {signed['_type']} file where {expected_type} was expected", name, "type")
     try:
         payload = canonical_bytes(signed)
-    except Exception as err:  # noqa: BLE001 - securesystemslib raises FormatError for unencodable values
+    except Exception as err:
         raise VerificationError(f"{name}: 'signed' cannot be canonicalised ({err})", name, "format") from err
     return Envelope(name=name, raw=data, signed=signed, signatures=signatures, payload=payload)
 
@@ -168,7 +172,9 @@ def _role_keys(source: Envelope, keys_dict: object, role_dict: object, role: str
     if not isinstance(keyids, list) or not all(isinstance(k, str) for k in keyids):
         raise VerificationError(f"{source.name}: role {role!r} has no keyid list", source.name, "format")
     if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
-        raise VerificationError(f"{source.name}: role {role!r} has threshold {threshold!r}; it must be at least 1", source.name, "format")
+        raise VerificationError(
+            f"{source.name}: role {role!r} has threshold {threshold!r}; it must be at least 1", source.name, "format"
+        )
     if len(set(keyids)) != len(keyids):
         raise VerificationError(f"{source.name}: role {role!r} lists a keyid twice", source.name, "format")
     resolved: dict[str, Any] = {}
@@ -199,7 +205,7 @@ class SignatureCount:
         return len(self.valid) >= self.threshold
 
     def describe(self) -> str:
-        """"2 of 3 keys, threshold 2"."""
+        """ "2 of 3 keys, threshold 2"."""
         return f"{len(self.valid)} valid of {self.total} keys, threshold {self.threshold}"
 
 
@@ -287,9 +293,7 @@ def _root_role(env: Envelope, role: str) -> RoleKeys:
     return _role_keys(env, env.signed.get("keys"), env.signed["roles"].get(role), role)
 
 
-def verify_root_chain(
-    files: Mapping[str, bytes], trusted: Envelope, report: Report
-) -> Envelope:
+def verify_root_chain(files: Mapping[str, bytes], trusted: Envelope, report: Report) -> Envelope:
     """Walk N.root.json from the trusted root; return the newest root.
 
     Raises:
@@ -297,7 +301,9 @@ def verify_root_chain(
     """
     count = _require_threshold(trusted, _root_role(trusted, "root"), f"its own root role (version {trusted.version})")
     report.checks.append(
-        Check(trusted.name, "root", trusted.version, str(trusted.signed.get("expires")), count.describe(), "trusted root")
+        Check(
+            trusted.name, "root", trusted.version, str(trusted.signed.get("expires")), count.describe(), "trusted root"
+        )
     )
     current = trusted
     while (name := f"{current.version + 1}.root.json") in files:
@@ -320,9 +326,7 @@ def verify_root_chain(
             )
         )
         current = new
-    later = sorted(
-        int(m.group(1)) for n in files if (m := _ROOT_FILE.match(n)) and int(m.group(1)) > current.version
-    )
+    later = sorted(int(m.group(1)) for n in files if (m := _ROOT_FILE.match(n)) and int(m.group(1)) > current.version)
     if later:
         missing = f"{current.version + 1}.root.json"
         raise VerificationError(
@@ -339,7 +343,18 @@ def verify_root_chain(
                 "root.json",
                 "root-json",
             )
+        # Same signed content in another layout is fine, but a client bootstrapping
+        # from root.json checks its signatures too: stripped or broken ones must fail.
+        _require_threshold(plain, _root_role(current, "root"), f"root version {current.version}")
     return current
+
+
+def _meta(env: Envelope) -> dict[str, Any]:
+    """The ``meta`` object of a timestamp or snapshot, refusing any other shape."""
+    meta = env.signed.get("meta")
+    if not isinstance(meta, dict):
+        raise VerificationError(f"{env.name}: 'meta' is not an object", env.name, "format")
+    return meta
 
 
 def _find_file(files: Mapping[str, bytes], role: str, version: int, consistent: bool) -> str | None:
@@ -366,7 +381,9 @@ def _check_meta(env: Envelope, meta: object, delegator: str) -> None:
         )
     length = meta.get("length")
     if length is not None and length != len(env.raw):
-        raise VerificationError(f"{env.name}: length {len(env.raw)} differs from {length} in {delegator}", env.name, "length")
+        raise VerificationError(
+            f"{env.name}: length {len(env.raw)} differs from {length} in {delegator}", env.name, "length"
+        )
     hashes = meta.get("hashes") or {}
     if isinstance(hashes, dict):
         import hashlib
@@ -396,13 +413,20 @@ def _verify_delegated(
     roles = list(delegations.get("roles") or [])
     succinct = delegations.get("succinct_roles")
     if isinstance(succinct, dict):
-        bits = int(succinct.get("bit_length", 0))
-        prefix = succinct.get("name_prefix", "")
+        bits = succinct.get("bit_length")
+        prefix = succinct.get("name_prefix")
+        # The spec allows 1..32 bits; we expand the bin names, so cap what we walk.
+        if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= _MAX_SUCCINCT_BITS:
+            raise VerificationError(
+                f"{parent.name}: succinct_roles bit_length {bits!r} is not an integer from 1 to {_MAX_SUCCINCT_BITS}",
+                parent.name,
+                "format",
+            )
+        if not isinstance(prefix, str):
+            raise VerificationError(f"{parent.name}: succinct_roles has no name_prefix", parent.name, "format")
         width = len(f"{2**bits - 1:x}")
-        roles += [
-            {**succinct, "name": f"{prefix}-{i:0{width}x}"} for i in range(2**bits)
-        ]
-    snapshot_meta = snapshot.signed.get("meta") or {}
+        roles += [{**succinct, "name": f"{prefix}-{i:0{width}x}"} for i in range(2**bits)]
+    snapshot_meta = _meta(snapshot)
     for role_dict in roles:
         name = role_dict.get("name") if isinstance(role_dict, dict) else None
         if not isinstance(name, str) or name in seen:
@@ -421,11 +445,15 @@ def _verify_delegated(
         role_keys = _role_keys(parent, delegations.get("keys"), role_dict, name)
         count = _require_threshold(env, role_keys, f"role {name!r} as delegated by {parent.name}")
         expires = _require_unexpired(env, at)
-        report.checks.append(Check(file_name, name, env.version, format_date(expires), count.describe(), f"delegated by {parent.name}"))
+        report.checks.append(
+            Check(file_name, name, env.version, format_date(expires), count.describe(), f"delegated by {parent.name}")
+        )
         _verify_delegated(files, snapshot, env, consistent, at, report, seen)
 
 
-def verify_files(files: Mapping[str, bytes], trusted_root: bytes | None, at: datetime, trusted_name: str | None = None) -> Report:
+def verify_files(
+    files: Mapping[str, bytes], trusted_root: bytes | None, at: datetime, trusted_name: str | None = None
+) -> Report:
     """Verify a repository held as ``{file name: bytes}``.
 
     Args:
@@ -441,6 +469,7 @@ def verify_files(files: Mapping[str, bytes], trusted_root: bytes | None, at: dat
         A Report of every check that passed and what was not present.
     """
     report = Report(at=format_date(at))
+    from_directory = trusted_root is None
     if trusted_root is None:
         numbered = sorted((int(m.group(1)), n) for n in files if (m := _ROOT_FILE.match(n)))
         if numbered:
@@ -453,6 +482,15 @@ def verify_files(files: Mapping[str, bytes], trusted_root: bytes | None, at: dat
     trusted_name = trusted_name or "trusted root"
     report.trusted_root = trusted_name
     trusted = _load_root_envelope(trusted_name, trusted_root)
+    named = _ROOT_FILE.match(trusted_name) if from_directory else None
+    if named and trusted.version != int(named.group(1)):
+        # Without this, swapping 1.root.json and 2.root.json was accepted: the chain
+        # started from version 2 and never looked at the file holding version 1.
+        raise VerificationError(
+            f"{trusted_name}: holds root version {trusted.version}, expected {named.group(1)} (swapped or replayed file)",
+            trusted_name,
+            "version",
+        )
     root = verify_root_chain(files, trusted, report)
     report.newest_root_version = root.version
     _require_unexpired(root, at)
@@ -462,11 +500,15 @@ def verify_files(files: Mapping[str, bytes], trusted_root: bytes | None, at: dat
         report.skipped.append("timestamp.json not present: only the root chain was verified")
         return report
     timestamp = parse_envelope("timestamp.json", files["timestamp.json"], "timestamp")
-    count = _require_threshold(timestamp, _root_role(root, "timestamp"), f"the timestamp role of root version {root.version}")
+    count = _require_threshold(
+        timestamp, _root_role(root, "timestamp"), f"the timestamp role of root version {root.version}"
+    )
     expires = _require_unexpired(timestamp, at)
-    report.checks.append(Check("timestamp.json", "timestamp", timestamp.version, format_date(expires), count.describe()))
+    report.checks.append(
+        Check("timestamp.json", "timestamp", timestamp.version, format_date(expires), count.describe())
+    )
 
-    snap_meta = (timestamp.signed.get("meta") or {}).get("snapshot.json")
+    snap_meta = _meta(timestamp).get("snapshot.json")
     if not isinstance(snap_meta, dict):
         raise VerificationError("timestamp.json: has no entry for snapshot.json", "timestamp.json", "meta")
     snapshot_name = _find_file(files, "snapshot", snap_meta.get("version", 0), consistent)
@@ -475,11 +517,13 @@ def verify_files(files: Mapping[str, bytes], trusted_root: bytes | None, at: dat
         return report
     snapshot = parse_envelope(snapshot_name, files[snapshot_name], "snapshot")
     _check_meta(snapshot, snap_meta, "timestamp.json")
-    count = _require_threshold(snapshot, _root_role(root, "snapshot"), f"the snapshot role of root version {root.version}")
+    count = _require_threshold(
+        snapshot, _root_role(root, "snapshot"), f"the snapshot role of root version {root.version}"
+    )
     expires = _require_unexpired(snapshot, at)
     report.checks.append(Check(snapshot_name, "snapshot", snapshot.version, format_date(expires), count.describe()))
 
-    targets_meta = (snapshot.signed.get("meta") or {}).get("targets.json")
+    targets_meta = _meta(snapshot).get("targets.json")
     if not isinstance(targets_meta, dict):
         raise VerificationError(f"{snapshot_name}: has no entry for targets.json", snapshot_name, "meta")
     targets_name = _find_file(files, "targets", targets_meta.get("version", 0), consistent)
