@@ -301,6 +301,23 @@ def public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKe
     return key
 
 
+def public_key_identity(key: Key) -> bytes:
+    """The key's public material in one normal form (DER SubjectPublicKeyInfo).
+
+    Two keyids can name the same key (a re-encoded PEM, a changed keytype
+    string); thresholds must count keys, not keyids, or one key could sign
+    twice under two names.
+    """
+    public = key.keyval.get("public", "")
+    try:
+        if key.keytype == "ed25519" and not public.startswith("-----BEGIN"):
+            return b"ed25519:" + bytes.fromhex(public)
+        loaded = serialization.load_pem_public_key(public.encode())
+        return loaded.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, TypeError):
+        return f"unparsed:{key.keytype}:{public}".encode()
+
+
 def signature_is_valid(key: Key, sig_hex: str, payload: bytes) -> bool:
     """True when ``sig_hex`` is a valid signature by ``key`` over ``payload``.
 

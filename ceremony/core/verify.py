@@ -210,15 +210,20 @@ class SignatureCount:
 
 
 def count_signatures(envelope: Envelope, role_keys: RoleKeys) -> SignatureCount:
-    """Count distinct role keys with a valid signature over the envelope."""
+    """Count distinct role keys (by public key, not keyid) with a valid signature over the envelope."""
     valid = []
+    counted: set[bytes] = set()
     for keyid in role_keys.keyids:
         key = role_keys.keys.get(keyid)
         sig = envelope.signatures.get(keyid)
         if sig is None or isinstance(key, str) or key is None:
             continue
+        identity = _keys.public_key_identity(key)
+        if identity in counted:
+            continue  # the same key listed under a second keyid counts once
         if _keys.signature_is_valid(key, sig, envelope.payload):
             valid.append(keyid)
+            counted.add(identity)
     return SignatureCount(tuple(valid), role_keys.threshold, len(role_keys.keyids))
 
 
