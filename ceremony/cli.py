@@ -96,6 +96,24 @@ def _passphrase_provider(files: Sequence[Path], confirm: bool) -> Callable[[str]
     return prompt
 
 
+def _describe_spec(spec: str) -> str:
+    """How init will get a key, in words."""
+    if spec in core.KEY_TYPES:
+        return f"new {spec} software key"
+    if spec.startswith("pkcs11:"):
+        return f"token key {spec.split('?')[0]}"
+    return f"public key from {spec} (held elsewhere)"
+
+
+def _pin_prompt(prompt: str) -> str:
+    """Ask for a token PIN without echo; the prompt names the token and its PIN flags."""
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"no terminal to ask for the {prompt.split(' [')[0]}; use pin-source=file:... in the URI for drills"
+        )
+    return click.prompt(prompt, hide_input=True, err=True)
+
+
 def _parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
     """Turn ROLE=VALUE options into a dict."""
     pairs: dict[str, str] = {}
@@ -127,12 +145,22 @@ def main() -> None:
     help="Type of every key generated here.",
 )
 @click.option(
+    "--root-key",
+    "root_key_specs",
+    multiple=True,
+    metavar="KEYSPEC",
+    help="A root key, repeatable (replaces --root-keys): a key type to generate in software, "
+    "a pkcs11: URI of a token key, or a public key file of a key held elsewhere.",
+)
+@click.option(
     "--online-key",
     "online_keys",
     multiple=True,
-    metavar="ROLE=PUBKEY.pem",
-    help="Import the public key of a targets/snapshot/timestamp key held by the online service.",
+    metavar="ROLE=KEYSPEC",
+    help="Key for targets/snapshot/timestamp: a public key file (held by the online service), "
+    "a pkcs11: URI, or a key type.",
 )
+@click.option("--module", type=click.Path(path_type=Path), help="PKCS#11 module for URIs that name none.")
 @click.option(
     "--expires",
     "expires",
@@ -155,7 +183,9 @@ def init(
     root_keys: int,
     threshold: int,
     key_type: str,
+    root_key_specs: tuple[str, ...],
     online_keys: tuple[str, ...],
+    module: Path | None,
     expires: tuple[str, ...],
     no_spare_root_key: bool,
     passphrase_files: tuple[Path, ...],
@@ -173,19 +203,22 @@ def init(
         threshold=threshold,
         key_type=key_type,
         expiry_days=expiry,
-        online_keys={role: Path(p) for role, p in _parse_pairs(online_keys, "--online-key").items()},
+        online_keys=_parse_pairs(online_keys, "--online-key"),
         no_spare_root_key=no_spare_root_key,
+        root_key_specs=root_key_specs,
     )
+    count = len(root_key_specs) or root_keys
     days = {**core.DEFAULT_EXPIRY_DAYS, **expiry}
     click.echo(f"New TUF repository in {workspace}")
-    click.echo(f"  root: {threshold} of {root_keys} {key_type} keys, expires in {days['root']} days")
+    click.echo(f"  root: {threshold} of {count} keys, expires in {days['root']} days")
+    for index, spec in enumerate(root_key_specs or [key_type] * root_keys, start=1):
+        click.echo(f"    root-{index}: {_describe_spec(spec)}")
     for role in ("targets", "snapshot", "timestamp"):
-        held = "imported public key (online service)" if role in options.online_keys else f"new {key_type} key"
-        click.echo(f"  {role}: {held}, expires in {days[role]} days")
+        click.echo(f"  {role}: {_describe_spec(options.online_keys.get(role, key_type))}, expires in {days[role]} days")
     caveat = core.KEY_TYPES[key_type].caveat
     if caveat:
         click.echo(f"  warning: {caveat}", err=True)
-    if len(passphrase_files) == 1 and root_keys > 1:
+    if len(passphrase_files) == 1 and count > 1:
         click.echo(
             "  note: one passphrase file for every key (drill mode): real keyholders each use their own", err=True
         )
@@ -193,7 +226,13 @@ def init(
         if not sys.stdin.isatty():
             raise UsageError("no terminal to confirm on; pass --yes to create the repository without asking")
         click.confirm("Create this repository?", abort=True, err=True)
-    result = core.init_workspace(workspace, options, _passphrase_provider(passphrase_files, confirm=True))
+    result = core.init_workspace(
+        workspace,
+        options,
+        _passphrase_provider(passphrase_files, confirm=True),
+        pin_for=_pin_prompt,
+        module=str(module) if module else None,
+    )
     click.echo(f"Created {result.path}")
     for record in result.keys:
         click.echo(f"  {record.label:<12} {record.keyid}  {record.key_type:<12} {record.location}")
@@ -286,10 +325,71 @@ def key() -> None:
 @click.argument("workspace", type=click.Path(path_type=Path))
 @click.argument("keyid")
 @click.option("--passphrase-file", type=click.Path(path_type=Path), help="Drills/automation: passphrase file.")
-def key_check(workspace: Path, keyid: str, passphrase_file: Path | None) -> None:
-    """Prove the keyholder can unlock KEYID (id prefix or label) by test-signing."""
+@click.option("--pin-file", type=click.Path(path_type=Path), help="Drills/automation: token PIN file.")
+def key_check(workspace: Path, keyid: str, passphrase_file: Path | None, pin_file: Path | None) -> None:
+    """Prove the keyholder can use KEYID (id prefix or label) by test-signing."""
     ws = core.Workspace.load(workspace)
     provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=False)
-    result = core.check_key(ws, keyid, provider)
+    result = core.check_key(ws, keyid, provider, pin_for=_pin_prompt, pin_file=pin_file)
     click.echo(f"ok: {result.record.label} ({result.record.keyid}) unlocked and test-signed a random challenge")
     click.echo(f"transcript head: {result.transcript_head}")
+
+
+@main.group()
+def hsm() -> None:
+    """PKCS#11 tokens: list them and generate keys on them."""
+
+
+@hsm.command("list")
+@click.option("--module", type=click.Path(path_type=Path), help="PKCS#11 module (default: SoftHSM2's).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def hsm_list(module: Path | None, as_json: bool) -> None:
+    """Slots and tokens, their PIN flags, and the TUF key types each can generate and sign with."""
+    path = core.hsm.resolve_module(option=str(module) if module else None)
+    tokens = core.hsm.list_tokens(path)
+    if as_json:
+        click.echo(json.dumps({"module": path, "tokens": [t.to_dict() for t in tokens]}, indent=2))
+        return
+    click.echo(f"Module {path}: {len(tokens)} slot(s) with a token")
+    for t in tokens:
+        if not t.initialized:
+            click.echo(f"  slot {t.slot}: uninitialised token ({t.manufacturer} {t.model})")
+            continue
+        click.echo(f"  slot {t.slot}: token '{t.label}' serial {t.serial} ({t.manufacturer}, {t.model})")
+        click.echo(
+            f"      initialised: yes  login required: {'yes' if t.login_required else 'no'}  PIN: {t.pin_flags()}"
+        )
+        click.echo(f"      key types: {', '.join(t.key_types) or 'none that TUF uses'}")
+        click.echo(f"      uri: pkcs11:token={t.label};serial={t.serial}")
+
+
+@hsm.command("keygen")
+@click.option("--token", "token_uri", required=True, metavar="URI", help="pkcs11: URI of the token (token=, serial=).")
+@click.option("--label", required=True, help="Label of the new key on the token.")
+@click.option("--key-type", type=click.Choice(list(core.hsm.TOKEN_KEY_TYPES)), default="ecdsa-p256", show_default=True)
+@click.option("--pin-file", type=click.Path(path_type=Path), help="Drills/automation: PIN file.")
+@click.option("--module", type=click.Path(path_type=Path), help="PKCS#11 module if the URI names none.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def hsm_keygen(
+    token_uri: str, label: str, key_type: str, pin_file: Path | None, module: Path | None, as_json: bool
+) -> None:
+    """Generate a non-extractable key pair on a token, test-sign with it, print its URI and key id."""
+    key = core.hsm.generate_key(token_uri, label, key_type, _pin_prompt, str(module) if module else None, pin_file)
+    record = {
+        "uri": key.uri,
+        "keyid": key.public.keyid,
+        "key_type": key.key_type,
+        "token": {"label": key.token.label, "serial": key.token.serial, "model": key.token.model},
+        "attributes": key.attributes.to_dict(),
+        "test_signature": "verified",
+        "public_key": key.public.to_dict(),
+    }
+    if as_json:
+        click.echo(json.dumps(record, indent=2))
+        return
+    click.echo(f"Generated {key_type} key '{label}' on {key.token.describe()}")
+    click.echo(f"  uri:    {key.uri}")
+    click.echo(f"  keyid:  {key.public.keyid}")
+    attrs = "  ".join(f"{k}={'true' if v else 'false'}" for k, v in key.attributes.to_dict().items())
+    click.echo(f"  read back: {attrs}")
+    click.echo("  test signature over a random challenge: verified with the public key read from the token")

@@ -49,6 +49,30 @@ class PassphraseError(SigningKeyError):
     """A passphrase was refused: wrong for the key, empty, or the two entries differ."""
 
 
+class HsmError(CeremonyError):
+    """A PKCS#11 module, token or operation failed."""
+
+
+class PinIncorrectError(HsmError):
+    """The token rejected the PIN (CKR_PIN_INCORRECT); never retried automatically."""
+
+
+class PinLockedError(HsmError):
+    """The token's user PIN is locked, or too close to locking to try unattended."""
+
+
+class TokenNotFoundError(HsmError):
+    """No token, or more than one, matches a PKCS#11 URI."""
+
+
+class KeyNotFoundError(HsmError):
+    """No private key, or more than one, matches a PKCS#11 URI on its token."""
+
+
+class MechanismError(HsmError):
+    """The token lacks a mechanism the key type needs."""
+
+
 class MetadataError(CeremonyError):
     """Metadata cannot be built, signed or verified."""
 
@@ -72,12 +96,18 @@ class TranscriptError(CeremonyError):
 
 __all__ = [
     "CeremonyError",
+    "HsmError",
     "InputFileError",
+    "KeyNotFoundError",
+    "MechanismError",
     "MetadataError",
     "PassphraseError",
+    "PinIncorrectError",
+    "PinLockedError",
     "PolicyError",
     "SigningKeyError",
     "ThresholdNotMetError",
+    "TokenNotFoundError",
     "TranscriptError",
     "UsageError",
     "VerificationError",

@@ -16,18 +16,20 @@ sibling directory and renamed into place in one step, so an interrupted
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from securesystemslib.signer import Key
+from securesystemslib.signer import Key, SecretsHandler
 
 from ceremony import __version__
+from ceremony.core import hsm as _hsm
 from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
 from ceremony.core import transcript as _transcript
@@ -63,8 +65,9 @@ class InitOptions:
     threshold: int = 2
     key_type: str = _keys.DEFAULT_KEY_TYPE
     expiry_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_EXPIRY_DAYS))
-    online_keys: Mapping[str, Path] = field(default_factory=dict)
+    online_keys: Mapping[str, str] = field(default_factory=dict)  # role -> KEYSPEC
     no_spare_root_key: bool = False
+    root_key_specs: tuple[str, ...] = ()  # KEYSPECs; when given, they replace root_keys x key_type
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ class KeyRecord:
             return "held elsewhere (public key imported)"
         if self.uri.startswith("file:"):
             return f"software key {self.uri.removeprefix('file:')} (encrypted)"
+        if self.uri.startswith("pkcs11:"):
+            uri = _hsm.Pkcs11Uri.parse(self.uri)
+            return f"token '{uri.token}' (serial {uri.serial}) key '{uri.object}'"
         return self.uri
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,7 +119,9 @@ def _validate_init(path: Path, options: InitOptions, now: datetime) -> dict[str,
         raise WorkspaceError(f"{path}: already exists; refusing to overwrite a workspace")
     if options.key_type not in _keys.KEY_TYPES:
         raise UsageError(f"unknown key type {options.key_type!r}; choose one of: {', '.join(_keys.KEY_TYPES)}")
-    if options.root_keys < 1:
+    count = len(options.root_key_specs) or options.root_keys
+    options = replace(options, root_keys=count)
+    if count < 1:
         raise PolicyError("a root needs at least one key")
     if options.threshold < 1:
         raise PolicyError(f"threshold {options.threshold} is not allowed; it must be at least 1")
@@ -142,27 +150,74 @@ def _validate_init(path: Path, options: InitOptions, now: datetime) -> dict[str,
     return days
 
 
+@dataclass
+class _AcquiredKey:
+    """A key ready for init: public key, how to sign with it (if we can), and what to record."""
+
+    public: Key
+    record: KeyRecord
+    signer: Any | None = None
+    encrypted: bytes | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _acquire_key(
+    spec: str,
+    label: str,
+    role: str,
+    passphrase_for: PassphraseProvider,
+    pin_for: SecretsHandler | None,
+    module: str | None,
+    stack: contextlib.ExitStack,
+) -> _AcquiredKey:
+    """Turn a KEYSPEC into a key: a key type (new software key), a pkcs11: URI, or a public key file."""
+    if spec in _keys.KEY_TYPES:
+        key = _keys.generate_key(spec, passphrase_for(label), label)
+        uri = f"file:{KEYS_DIR}/{key.public.keyid}.p12"
+        record = KeyRecord(key.public.keyid, label, (role,), spec, uri)
+        return _AcquiredKey(key.public, record, key.signer, key.encrypted, {"generated": spec})
+    if _hsm.is_pkcs11_uri(spec):
+        signer = stack.enter_context(_hsm.open_key(spec, pin_for, module))
+        token_key = signer.token_key
+        record = KeyRecord(token_key.public.keyid, label, (role,), token_key.key_type, token_key.uri)
+        return _AcquiredKey(token_key.public, record, signer, None, token_key.transcript_details())
+    public = _keys.public_key_from_pem(Path(spec))
+    record = KeyRecord(public.keyid, label, (role,), _keys.key_type_name(public), None)
+    return _AcquiredKey(public, record, None, None, {"imported_from": Path(spec).name})
+
+
 def init_workspace(
-    path: Path, options: InitOptions, passphrase_for: PassphraseProvider, now: datetime | None = None
+    path: Path,
+    options: InitOptions,
+    passphrase_for: PassphraseProvider,
+    now: datetime | None = None,
+    pin_for: SecretsHandler | None = None,
+    module: str | None = None,
 ) -> InitResult:
     """Create a new workspace with repository version 1.
 
-    Generates the root keys (each under its keyholder's own passphrase) and the
-    online role keys not imported, builds and signs root, targets, snapshot and
-    timestamp, verifies the result as a client would, and only then writes it.
+    Acquires every key (new software keys, each under its keyholder's own
+    passphrase; keys on PKCS#11 tokens, each behind its own PIN; public keys of
+    keys held elsewhere), builds and signs root, targets, snapshot and
+    timestamp with the keys that can sign here, verifies the result as a client
+    would, and only then writes it.
 
     Args:
         path: the workspace directory to create (must not exist, or be empty).
         options: keys, thresholds and expiry policy.
-        passphrase_for: returns the passphrase for a key label; called once per key.
+        passphrase_for: returns the passphrase for a key label; called once per software key.
         now: the current time (UTC); injectable for tests.
+        pin_for: asks for a token PIN (the prompt names the token and its PIN flags).
+        module: the PKCS#11 module for URIs that do not name one.
 
     Raises:
         WorkspaceError: the workspace exists or cannot be created.
-        PolicyError: the request would lock clients out or leave no spare root key.
-        UsageError: unknown key type or role.
-        InputFileError: an online public key file cannot be read.
+        PolicyError: the request would lock clients out, leave no spare root key,
+            or too few root keys can sign here.
+        UsageError: unknown key type or role, or a malformed KEYSPEC.
+        InputFileError: a public key file cannot be read.
         PassphraseError: a passphrase is too short.
+        HsmError: a token, PIN or module problem (see hsm.open_key).
 
     Returns:
         InitResult naming every file written with its SHA-256.
@@ -170,52 +225,50 @@ def init_workspace(
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     path = Path(path)
     days = _validate_init(path, options, now)
-    imported = {role: _keys.public_key_from_pem(pem) for role, pem in options.online_keys.items()}
+    root_specs = list(options.root_key_specs) or [options.key_type] * options.root_keys
 
-    generated: dict[str, _keys.GeneratedKey] = {}
+    with contextlib.ExitStack() as stack:
+        acquired: dict[str, list[_AcquiredKey]] = {role: [] for role in ROLES}
+        for index, spec in enumerate(root_specs, start=1):
+            acquired["root"].append(_acquire_key(spec, f"root-{index}", "root", passphrase_for, pin_for, module, stack))
+        for role in _md.ONLINE_ROLES:
+            spec = options.online_keys.get(role, options.key_type)
+            label = role if spec in _keys.KEY_TYPES else f"{role}-online"
+            acquired[role].append(_acquire_key(spec, label, role, passphrase_for, pin_for, module, stack))
+
+        root_signers = [k.signer for k in acquired["root"] if k.signer is not None]
+        if len(root_signers) < options.threshold:
+            raise PolicyError(
+                f"only {len(root_signers)} of the {options.threshold} root signatures needed can be made here "
+                "(the other root keys are public keys held elsewhere)"
+            )
+        plans = {
+            role: _md.RolePlan(
+                tuple(k.public for k in acquired[role]),
+                options.threshold if role == "root" else 1,
+                now + timedelta(days=days[role]),
+            )
+            for role in ROLES
+        }
+        for role, plan in plans.items():
+            _md.check_role_plan(role, plan, now)
+        signers = {role: [k.signer for k in acquired[role] if k.signer is not None] for role in ROLES}
+        skipped = [role for role in _md.ONLINE_ROLES if not signers[role]]
+        files = _build_initial_metadata(plans, signers, skipped)
+    _verify.verify_files(files, files["1.root.json"], now, "1.root.json")
+
     records: list[KeyRecord] = []
-    plans: dict[str, _md.RolePlan] = {}
-    signers: dict[str, list[Any]] = {role: [] for role in ROLES}
-
-    root_keys: list[Key] = []
-    for index in range(1, options.root_keys + 1):
-        label = f"root-{index}"
-        key = _keys.generate_key(options.key_type, passphrase_for(label), label)
-        generated[key.public.keyid] = key
-        root_keys.append(key.public)
-        signers["root"].append(key.signer)
-        records.append(
-            KeyRecord(key.public.keyid, label, ("root",), options.key_type, f"file:{KEYS_DIR}/{key.public.keyid}.p12")
-        )
-    plans["root"] = _md.RolePlan(tuple(root_keys), options.threshold, now + timedelta(days=days["root"]))
-
-    skipped: list[str] = []
-    for role in _md.ONLINE_ROLES:
-        if role in imported:
-            public = imported[role]
-            existing = next((r for r in records if r.keyid == public.keyid), None)
-            if existing is not None:
+    for role in ROLES:
+        for key in acquired[role]:
+            existing = next((r for r in records if r.keyid == key.record.keyid), None)
+            if existing is None:
+                records.append(key.record)
+            else:
                 records[records.index(existing)] = KeyRecord(
                     existing.keyid, existing.label, (*existing.roles, role), existing.key_type, existing.uri
                 )
-            else:
-                records.append(KeyRecord(public.keyid, f"{role}-online", (role,), _keys.key_type_name(public), None))
-            skipped.append(role)
-        else:
-            gen = _keys.generate_key(options.key_type, passphrase_for(role), role)
-            generated[gen.public.keyid] = gen
-            public = gen.public
-            signers[role].append(gen.signer)
-            records.append(
-                KeyRecord(public.keyid, role, (role,), options.key_type, f"file:{KEYS_DIR}/{public.keyid}.p12")
-            )
-        plans[role] = _md.RolePlan((public,), 1, now + timedelta(days=days[role]))
-    for role, plan in plans.items():
-        _md.check_role_plan(role, plan, now)
-
-    files = _build_initial_metadata(plans, signers, skipped)
-    _verify.verify_files(files, files["1.root.json"], now, "1.root.json")
-
+    generated = {k.public.keyid: k.encrypted for keys in acquired.values() for k in keys if k.encrypted}
+    details = {k.record.label: k.details for keys in acquired.values() for k in keys}
     config = {
         "format": CONFIG_FORMAT,
         "profile": PROFILE,
@@ -232,7 +285,10 @@ def init_workspace(
         },
         "keys": {r.keyid: r.to_dict() for r in records},
     }
-    written, head = _write_new_workspace(path, files, generated, config, records, skipped, options, now)
+    if module:
+        config["pkcs11_module"] = module
+    summary = f"root {options.threshold}-of-{len(root_specs)}"
+    written, head = _write_new_workspace(path, files, generated, config, records, skipped, summary, details, now)
     return InitResult(path=path, files=written, keys=records, skipped_roles=skipped, transcript_head=head)
 
 
@@ -265,11 +321,12 @@ def _build_initial_metadata(
 def _write_new_workspace(
     path: Path,
     files: Mapping[str, bytes],
-    generated: Mapping[str, _keys.GeneratedKey],
+    generated: Mapping[str, bytes],
     config: dict[str, Any],
     records: list[KeyRecord],
     skipped: list[str],
-    options: InitOptions,
+    summary: str,
+    key_details: dict[str, dict[str, Any]],
     now: datetime,
 ) -> tuple[dict[str, str], str]:
     """Write the workspace into a hidden sibling, then rename it into place; return hashes and transcript head."""
@@ -287,13 +344,18 @@ def _write_new_workspace(
         written: dict[str, str] = {}
         for name, data in files.items():
             written[f"{METADATA_DIR}/{name}"] = write_atomic(staging / METADATA_DIR / name, data)
-        for keyid, key in generated.items():
-            written[f"{KEYS_DIR}/{keyid}.p12"] = write_atomic(staging / KEYS_DIR / f"{keyid}.p12", key.encrypted)
+        for keyid, encrypted in generated.items():
+            written[f"{KEYS_DIR}/{keyid}.p12"] = write_atomic(staging / KEYS_DIR / f"{keyid}.p12", encrypted)
         written[CONFIG_NAME] = write_atomic(staging / CONFIG_NAME, dumps_pretty(config))
         changes = [
-            f"created repository version 1: root {options.threshold}-of-{options.root_keys} {options.key_type}",
-            *[f"generated {r.label} key {r.keyid}" for r in records if r.uri],
-            *[f"imported {r.label} public key {r.keyid}" for r in records if not r.uri],
+            f"created repository version 1: {summary}",
+            *[f"generated software key {r.label} {r.keyid}" for r in records if r.uri and r.uri.startswith("file:")],
+            *[
+                f"added token key {r.label} {r.keyid} ({r.uri})"
+                for r in records
+                if r.uri and r.uri.startswith("pkcs11:")
+            ],
+            *[f"imported public key {r.label} {r.keyid}" for r in records if not r.uri],
             *[f"{role}.json left to the online service that holds its key" for role in skipped],
         ]
         head = _transcript.append(
@@ -303,7 +365,7 @@ def _write_new_workspace(
             written,
             [r.keyid for r in records],
             now,
-            {"expiry_days": {r: v["expiry_days"] for r, v in config["roles"].items()}},
+            {"expiry_days": {r: v["expiry_days"] for r, v in config["roles"].items()}, "keys": key_details},
         )
         fsync_dir(staging)
         if path.exists():
@@ -423,33 +485,51 @@ class KeyCheckResult:
 
 
 def check_key(
-    ws: Workspace, keyid_prefix: str, passphrase_for: PassphraseProvider, now: datetime | None = None
+    ws: Workspace,
+    keyid_prefix: str,
+    passphrase_for: PassphraseProvider,
+    now: datetime | None = None,
+    pin_for: SecretsHandler | None = None,
+    pin_file: Path | None = None,
 ) -> KeyCheckResult:
-    """Unlock a software key and test-sign a random challenge with it.
+    """Prove a keyholder can use their key: unlock it and test-sign a random challenge.
 
-    Records the successful check in the transcript (key id and challenge only).
+    Works for software keys (passphrase) and token keys (PIN). Records the
+    successful check in the transcript (key id, challenge, token serial; never
+    a secret).
 
     Raises:
         UsageError: no single key matches.
         SigningKeyError: the key is held elsewhere, or does not match its public key.
         PassphraseError: the passphrase is wrong.
+        HsmError: a token, PIN or module problem.
     """
     record = ws.find_key(keyid_prefix)
     if record.uri is None:
         raise SigningKeyError(f"key {record.label} ({record.keyid[:12]}) is held elsewhere; it cannot be checked here")
-    if not record.uri.startswith("file:"):
-        raise SigningKeyError(f"key {record.label}: {record.uri} is not a software key")
     public = ws.public_key(record.keyid)
-    signer = _keys.unlock_signer(ws.path / record.uri.removeprefix("file:"), public, passphrase_for(record.label))
-    challenge = _keys.prove_signing(signer)
+    details: dict[str, Any] = {}
+    if record.uri.startswith("pkcs11:"):
+        with _hsm.open_key(record.uri, pin_for, ws.config.get("pkcs11_module"), pin_file) as signer:
+            if signer.public_key.keyid != public.keyid or _keys.public_key_identity(
+                signer.public_key
+            ) != _keys.public_key_identity(public):
+                raise SigningKeyError(f"the token key at {record.uri} is not key {record.label} ({record.keyid[:12]})")
+            challenge = signer.token_key.challenge
+            details = signer.token_key.transcript_details()
+    elif record.uri.startswith("file:"):
+        signer = _keys.unlock_signer(ws.path / record.uri.removeprefix("file:"), public, passphrase_for(record.label))
+        challenge = _keys.prove_signing(signer)
+    else:
+        raise SigningKeyError(f"key {record.label}: {record.uri} is not a key reference this tool can use")
     head = _transcript.append(
         ws.path,
         "key check",
-        [f"keyholder of {record.label} unlocked key {record.keyid} and test-signed a challenge"],
+        [f"keyholder of {record.label} used key {record.keyid} to test-sign a random challenge"],
         {},
         [record.keyid],
         (now or datetime.now(UTC)),
-        {"challenge": challenge},
+        {"challenge": challenge, **details},
     )
     return KeyCheckResult(record, challenge, head)
 
