@@ -37,7 +37,10 @@ CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _run(
-    *args: str | os.PathLike[str], cwd: Path | None = None, stdin: str | None = None
+    *args: str | os.PathLike[str],
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``ceremony ARGS`` in a subprocess, as an operator would, without a terminal."""
     return subprocess.run(
@@ -48,6 +51,7 @@ def _run(
         input=stdin if stdin is not None else "",
         timeout=300,
         check=False,
+        env=env,
     )
 
 
