@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CliRunner
 
 
@@ -127,3 +129,29 @@ def test_ctrl_c_at_a_passphrase_prompt_leaves_nothing(tmp_path: Path) -> None:
     assert "Traceback" not in screen
     assert not (tmp_path / "ws").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ws.")]
+
+
+def test_token_pin_is_asked_without_echo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.softhsm import USER_PIN, new_softhsm
+
+    hsm = new_softhsm(tmp_path / "softhsm")
+    serial = hsm.make_token("root-1")
+    monkeypatch.setenv("SOFTHSM2_CONF", str(hsm.conf))
+    term = Terminal("hsm", "keygen", "--token", f"pkcs11:token=root-1;serial={serial}", "--label", "root-key")
+    term.expect(f"PIN for token 'root-1' (serial {serial}) [no failed PIN attempts reported]:")
+    term.type(USER_PIN)
+    code, screen = term.finish()
+    assert code == 0, screen
+    assert "test signature over a random challenge: verified" in screen
+    assert USER_PIN not in screen
+    # A wrong PIN is reported once; the next prompt shows the token's warning flag.
+    term = Terminal("hsm", "keygen", "--token", f"pkcs11:token=root-1;serial={serial}", "--label", "other")
+    term.expect("PIN for token 'root-1'")
+    term.type("0000")
+    code, screen = term.finish()
+    assert code == 1 and "rejected the PIN" in screen and "Traceback" not in screen
+    term = Terminal("hsm", "keygen", "--token", f"pkcs11:token=root-1;serial={serial}", "--label", "other")
+    term.expect("[PIN count low]:")
+    term.type(USER_PIN)
+    code, screen = term.finish()
+    assert code == 0, screen
