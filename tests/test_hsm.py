@@ -281,7 +281,7 @@ def test_key_uri_must_name_one_key(cli: CliRunner, softhsm: SoftHsm, tmp_path: P
     _keygen(cli, softhsm, "root-1", "root-key")
     uri = softhsm.uri("root-1", key="other-key")
     line = one_line_error(_init_with(cli, softhsm, tmp_path / "ws", passphrase_file, [uri, "ed25519", "ed25519"]))
-    assert "no private key match" in line
+    assert "no private key match" in line and "keys on the token: object=root-key id=" in line
     line = one_line_error(
         _init_with(cli, softhsm, tmp_path / "ws", passphrase_file, [softhsm.uri("root-1"), "ed25519", "ed25519"])
     )

@@ -670,7 +670,14 @@ def open_key(
         handles = session.find_private_keys(uri.object, uri.id)
         if len(handles) != 1:
             what = "no private key" if not handles else f"{len(handles)} private keys"
-            raise KeyNotFoundError(f"{session.token.describe()}: {what} match {uri.to_string()}")
+            present = []
+            for handle in session.find_private_keys():
+                label, key_id = session.attributes(handle, [PyKCS11.CKA_LABEL, PyKCS11.CKA_ID])
+                present.append(f"object={_text(label)} id={bytes(key_id).hex()}")
+            raise KeyNotFoundError(
+                f"{session.token.describe()}: {what} match {uri.to_string()} "
+                f"(keys on the token: {'; '.join(present) or 'none'})"
+            )
         key_type, public = session.public_key_for(handles[0])
         label_raw, id_raw = session.attributes(handles[0], [PyKCS11.CKA_LABEL, PyKCS11.CKA_ID])
         exact = Pkcs11Uri(
