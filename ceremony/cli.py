@@ -8,6 +8,7 @@ exit. Any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -18,7 +19,14 @@ from typing import Any, NoReturn
 import click
 
 from ceremony import __version__, core
-from ceremony.errors import CeremonyError, InputFileError, PassphraseError, UsageError, VerificationError
+from ceremony.errors import (
+    CeremonyError,
+    InputFileError,
+    PassphraseError,
+    ThresholdNotMetError,
+    UsageError,
+    VerificationError,
+)
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -64,8 +72,11 @@ def _read_secret_file(path: Path) -> str:
     return line
 
 
-def _passphrase_provider(files: Sequence[Path], confirm: bool) -> Callable[[str], str]:
-    """Passphrases from files (one per key in order, or one shared) or typed without echo."""
+def _passphrase_provider(files: Sequence[Path], confirm: bool | Callable[[str], bool]) -> Callable[[str], str]:
+    """Passphrases from files (one per key in order, or one shared) or typed without echo.
+
+    ``confirm`` says whether to ask twice (for a new key), for every label or per label.
+    """
     if files:
         secrets = [_read_secret_file(f) for f in files]
         used = iter(range(10**6))
@@ -87,7 +98,7 @@ def _passphrase_provider(files: Sequence[Path], confirm: bool) -> Callable[[str]
             )
         click.echo(f"\nKeyholder of {label}: type your passphrase (it is not shown).", err=True)
         first = click.prompt(f"Passphrase for {label}", hide_input=True, err=True)
-        if confirm:
+        if confirm(label) if callable(confirm) else confirm:
             second = click.prompt(f"Repeat the passphrase for {label}", hide_input=True, err=True)
             if first != second:
                 raise PassphraseError(f"the two passphrases for {label} differ; nothing was written")
@@ -335,6 +346,18 @@ def key_check(workspace: Path, keyid: str, passphrase_file: Path | None, pin_fil
     click.echo(f"transcript head: {result.transcript_head}")
 
 
+@key.command("generate")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--key-type", type=click.Choice(list(core.KEY_TYPES)), default=core.DEFAULT_KEY_TYPE, show_default=True)
+@click.option("--passphrase-file", type=click.Path(path_type=Path), help="Drills/automation: passphrase file.")
+def key_generate(out: Path, key_type: str, passphrase_file: Path | None) -> None:
+    """Generate a keyholder's own software key OUT (.p12) and OUT.pub.pem, outside any workspace."""
+    provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=True)
+    public = core.keys.generate_key_file(out, key_type, provider(out.name))
+    click.echo(f"wrote {out} (encrypted) and {out}.pub.pem")
+    click.echo(f"keyid: {public.keyid}")
+
+
 @main.group()
 def hsm() -> None:
     """PKCS#11 tokens: list them and generate keys on them."""
@@ -393,3 +416,262 @@ def hsm_keygen(
     attrs = "  ".join(f"{k}={'true' if v else 'false'}" for k, v in key.attributes.to_dict().items())
     click.echo(f"  read back: {attrs}")
     click.echo("  test signature over a random challenge: verified with the public key read from the token")
+
+
+# --------------------------------------------------------------------------- changes to a live repository
+
+_passphrase_option = click.option(
+    "--passphrase-file",
+    "passphrase_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Drills/automation: passphrases from files, one per key in the order asked, or one for all.",
+)
+_pin_option = click.option("--pin-file", type=click.Path(path_type=Path), help="Drills/automation: token PIN file.")
+_yes_option = click.option("--yes", is_flag=True, help="Skip the confirmation (the change is still shown).")
+_request_option = click.option(
+    "--request",
+    "request_out",
+    type=click.Path(path_type=Path),
+    help="Do not sign here: write a sign request for keyholders to sign (ceremony sign) and merge later.",
+)
+
+
+def _is_new_key(label: str) -> bool:
+    """New keys' passphrases are typed twice."""
+    return label.startswith("new key ")
+
+
+def _show_and_confirm(lines: list[str], digest_hex: str, words: str, yes: bool, verb: str = "sign") -> None:
+    """Show what will be signed and the digest to read aloud; ask for 'yes' unless --yes."""
+    click.echo("What will change:")
+    for line in lines:
+        click.echo(f"  {line}")
+    click.echo(f"SHA-256 of what will be signed: {digest_hex}")
+    click.echo(f"  as words (BIP-39): {words}")
+    click.echo("  keyholders: compare these words with what the administrator reads aloud")
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"no terminal to confirm on; pass --yes to {verb} without asking")
+    answer = click.prompt(f"Type 'yes' to {verb}", default="", show_default=False, err=True)
+    if answer.strip().lower() != "yes":
+        raise UsageError(
+            f"not confirmed; nothing was {verb}ed" if verb == "sign" else "not confirmed; nothing was written"
+        )
+
+
+def _run_change(
+    workspace: Path,
+    plan: Callable[[core.changes.ChangeContext], tuple[Any, Any]],
+    request_out: Path | None,
+    yes: bool,
+    passphrase_files: Sequence[Path],
+    pin_file: Path | None,
+) -> None:
+    """Plan a change, show it, then sign and publish it here or write a sign request."""
+    ws = core.Workspace.load(workspace)
+    provider = _passphrase_provider(passphrase_files, confirm=_is_new_key)
+    with contextlib.ExitStack() as stack:
+        ctx = core.changes.ChangeContext(ws, provider, _pin_prompt, stack, datetime.now(UTC), pin_file)
+        state, proposal = plan(ctx)
+        lines, digest_hex, words = core.changes.describe_proposal(state, proposal)
+        _show_and_confirm(lines, digest_hex, words, yes)
+        if request_out is not None:
+            request_id, head = core.changes.write_request(ctx, state, proposal, request_out)
+            click.echo(f"Wrote sign request {request_id} to {request_out}")
+            click.echo(
+                "  each keyholder: ceremony sign REQUEST --key KEYSPEC; then: ceremony merge WORKSPACE REQUEST..."
+            )
+            click.echo(f"transcript head: {head}")
+            return
+        used = core.changes.sign_here(ctx, state, proposal)
+        result = core.changes.publish(ctx, state, proposal, used)
+    _print_published(result)
+
+
+def _print_published(result: Any) -> None:
+    """Thresholds reached and files written."""
+    for status in result.statuses:
+        click.echo(f"  {status.role}: {status.describe()}")
+    for name, digest in result.files.items():
+        click.echo(f"  {'removed' if digest is None else 'wrote':<8} {name}")
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+    click.echo("published")
+    click.echo(f"transcript head: {result.transcript_head}")
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--role", required=True, help="root, targets, snapshot or timestamp.")
+@click.option("--revoke", multiple=True, metavar="KEYID", help="Key to remove (id prefix or label), repeatable.")
+@click.option("--add", multiple=True, metavar="KEYSPEC", help="Key to add: key type, pkcs11: URI or public key file.")
+@click.option("--threshold", type=int, help="New threshold (default: unchanged).")
+@click.option("--no-spare-root-key", is_flag=True, help="Allow a root threshold equal to the number of root keys.")
+@_request_option
+@_passphrase_option
+@_pin_option
+@_yes_option
+def rotate(
+    workspace: Path,
+    role: str,
+    revoke: tuple[str, ...],
+    add: tuple[str, ...],
+    threshold: int | None,
+    no_spare_root_key: bool,
+    request_out: Path | None,
+    passphrase_files: tuple[Path, ...],
+    pin_file: Path | None,
+    yes: bool,
+) -> None:
+    """Replace keys of a role: root N+1 signed by a threshold of root N's keys and of its own."""
+    _run_change(
+        workspace,
+        lambda ctx: core.changes.plan_rotation(ctx, role, list(revoke), list(add), threshold, no_spare_root_key),
+        request_out,
+        yes,
+        passphrase_files,
+        pin_file,
+    )
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--role", required=True, help="root, targets, snapshot, timestamp or a delegated role.")
+@click.option("--days", type=int, required=True, help="New expiry, in days from now.")
+@_request_option
+@_passphrase_option
+@_pin_option
+@_yes_option
+def extend(
+    workspace: Path,
+    role: str,
+    days: int,
+    request_out: Path | None,
+    passphrase_files: tuple[Path, ...],
+    pin_file: Path | None,
+    yes: bool,
+) -> None:
+    """Re-sign ROLE with a new expiry (version + 1), and the files that list it."""
+    _run_change(
+        workspace,
+        lambda ctx: core.changes.plan_extension(ctx, role, days),
+        request_out,
+        yes,
+        passphrase_files,
+        pin_file,
+    )
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.argument("role")
+@click.option("--paths", multiple=True, metavar="PATTERN", help="Target path patterns delegated (TUF spec globs).")
+@click.option("--key", "key_specs", multiple=True, metavar="KEYSPEC", help="A key of the role, repeatable.")
+@click.option("--keys", "generate", type=int, default=0, help="Generate N new software keys for the role.")
+@click.option("--key-type", type=click.Choice(list(core.KEY_TYPES)), default=core.DEFAULT_KEY_TYPE, show_default=True)
+@click.option("--threshold", type=int, default=1, show_default=True)
+@click.option("--terminating", is_flag=True, help="Clients stop searching other roles for these paths.")
+@click.option("--expires-days", type=int, help="Expiry of the role's metadata (default: the targets policy).")
+@click.option("--from", "parent", default="targets", show_default=True, help="Delegating role.")
+@click.option("--remove", is_flag=True, help="Remove the delegated role instead.")
+@_request_option
+@_passphrase_option
+@_pin_option
+@_yes_option
+def delegate(
+    workspace: Path,
+    role: str,
+    paths: tuple[str, ...],
+    key_specs: tuple[str, ...],
+    generate: int,
+    key_type: str,
+    threshold: int,
+    terminating: bool,
+    expires_days: int | None,
+    parent: str,
+    remove: bool,
+    request_out: Path | None,
+    passphrase_files: tuple[Path, ...],
+    pin_file: Path | None,
+    yes: bool,
+) -> None:
+    """Delegate target paths to a new role ROLE (or remove it with --remove)."""
+    if remove:
+        plan = lambda ctx: core.changes.plan_undelegation(ctx, role)  # noqa: E731
+    else:
+        plan = lambda ctx: core.changes.plan_delegation(  # noqa: E731
+            ctx, role, list(paths), list(key_specs), generate, key_type, threshold, terminating, expires_days, parent
+        )
+    _run_change(workspace, plan, request_out, yes, passphrase_files, pin_file)
+
+
+@main.command()
+@click.argument("request", type=click.Path(path_type=Path))
+@click.option(
+    "--key", "keyspec", required=True, metavar="KEYSPEC", help="Your key: a pkcs11: URI or a software key file (.p12)."
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Write the signed request here (default: in place).")
+@_passphrase_option
+@_pin_option
+@_yes_option
+def sign(
+    request: Path, keyspec: str, out: Path | None, passphrase_files: tuple[Path, ...], pin_file: Path | None, yes: bool
+) -> None:
+    """Review a sign request, sign it with your key, verify the signature, and add it to the request."""
+    req = core.changes.load_request(request)
+    lines, digest_hex, words = req.describe()
+    _show_and_confirm(lines, digest_hex, words, yes)
+    provider = _passphrase_provider(passphrase_files, confirm=False)
+    with contextlib.ExitStack() as stack:
+        roles = core.changes.sign_request(req, keyspec, provider, _pin_prompt, stack, pin_file)
+    core.changes.save_request(req, out)
+    click.echo(f"signed {', '.join(roles)}; every signature verified; wrote {out or request}")
+    for status in req.statuses():
+        click.echo(f"  {status.role}: {status.describe()}")
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.argument("requests", nargs=-1, required=True, type=click.Path(path_type=Path))
+def merge(workspace: Path, requests: tuple[Path, ...]) -> None:
+    """Check every signature of signed requests; publish the change when every threshold is met."""
+    ws = core.Workspace.load(workspace)
+    with contextlib.ExitStack() as stack:
+        ctx = core.changes.ChangeContext(ws, _passphrase_provider([], False), None, stack, datetime.now(UTC))
+        try:
+            result, _statuses = core.changes.merge(ctx, list(requests))
+        except ThresholdNotMetError as err:
+            for status in getattr(err, "statuses", []):
+                click.echo(f"  {status.role}: {status.describe()}")
+            raise
+    _print_published(result)
+
+
+@main.command("diff")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.argument("a", type=int, required=False)
+@click.argument("b", type=int, required=False)
+def diff_cmd(workspace: Path, a: int | None, b: int | None) -> None:
+    """Show what changed between root versions A and B (default: the newest two)."""
+    lines, digest_hex, words = core.changes.diff_roots(core.Workspace.load(workspace), a, b)
+    for line in lines:
+        click.echo(line)
+    click.echo(f"SHA-256 of the signed bytes: {digest_hex}")
+    click.echo(f"  as words (BIP-39): {words}")
+
+
+@main.command("import")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--from", "source", required=True, type=click.Path(path_type=Path), help="Metadata directory.")
+@click.option("--trusted-root", type=click.Path(path_type=Path), help="Root to trust (default: lowest N.root.json).")
+@click.option("--at", "at", help="Verify as of this date or time (default: now).")
+def import_cmd(workspace: Path, source: Path, trusted_root: Path | None, at: str | None) -> None:
+    """Verify a real repository and make a workspace from it, without private keys."""
+    when = core.parse_at(at) if at else datetime.now(UTC)
+    ws, report = core.changes.import_repository(workspace, source, trusted_root, when)
+    click.echo(
+        f"Imported {source} into {ws.path}: root chain verified to version {report.newest_root_version} as of {report.at}"
+    )
+    click.echo(f"  {len(ws.config['keys'])} keys, all held elsewhere: changes go through sign requests (--request)")

@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -172,21 +173,12 @@ def encrypt_private_key(private: object, passphrase: str, label: str) -> bytes:
     )
 
 
-def unlock_signer(path: Path, public: Key, passphrase: str) -> CryptoSigner:
-    """Decrypt the key file at ``path`` into a signer for ``public``.
-
-    Args:
-        path: the PKCS#12 key file.
-        public: the TUF public key it must match (its keyid names it).
-        passphrase: the keyholder's passphrase.
+def unlock_private(path: Path, passphrase: str) -> Any:
+    """Decrypt the key file at ``path``; the private key stays in memory only.
 
     Raises:
-        InputFileError: the key file is missing or unreadable.
+        InputFileError: the key file is missing, unreadable, or holds no key.
         PassphraseError: wrong passphrase, or the file is damaged.
-        SigningKeyError: the key does not match ``public``.
-
-    Returns:
-        A CryptoSigner whose public_key is ``public``.
     """
     data = read_bytes(path, "key file")
     try:
@@ -198,12 +190,41 @@ def unlock_signer(path: Path, public: Key, passphrase: str) -> CryptoSigner:
         ) from err
     if private is None:
         raise InputFileError(f"{path}: the file holds no private key")
+    return private
+
+
+def public_identity_of_private(private: Any) -> bytes:
+    """public_key_identity of a private key's public half."""
+    return public_key_identity(SSlibKey.from_crypto(private.public_key()))
+
+
+def signer_from_private(private: Any, public: Key, source: str) -> CryptoSigner:
+    """A signer for ``public`` (its keyid and scheme as the metadata lists them).
+
+    Raises:
+        SigningKeyError: the private key does not match ``public``.
+    """
     if not isinstance(public, SSlibKey):
         public = SSlibKey(public.keyid, public.keytype, public.scheme, public.keyval)
+    if public.keyval.get("public", "").startswith("-----BEGIN") or public.keytype == "ed25519":
+        normal = public
+    else:  # hex-encoded ECDSA (old Sigstore roots): re-encode for signing only
+        normal = public_key_from_metadata(public.keyid, public.to_dict())
     try:
-        return CryptoSigner(private, public)  # type: ignore[arg-type]
+        return CryptoSigner(private, normal)
     except (ValueError, TypeError) as err:
-        raise SigningKeyError(f"{path}: this private key does not match key {public.keyid[:12]}") from err
+        raise SigningKeyError(f"{source}: this private key does not match key {public.keyid[:12]}") from err
+
+
+def unlock_signer(path: Path, public: Key, passphrase: str) -> CryptoSigner:
+    """Decrypt the key file at ``path`` into a signer for ``public``.
+
+    Raises:
+        InputFileError: the key file is missing or unreadable.
+        PassphraseError: wrong passphrase, or the file is damaged.
+        SigningKeyError: the key does not match ``public``.
+    """
+    return signer_from_private(unlock_private(path, passphrase), public, str(path))
 
 
 def sign_verified(signer: CryptoSigner | object, payload: bytes) -> Signature:
@@ -334,3 +355,32 @@ def signature_is_valid(key: Key, sig_hex: str, payload: bytes) -> bool:
     except Exception:  # noqa: BLE001 - an unsupported key/scheme verifies nothing
         return False
     return True
+
+
+def generate_key_file(path: Path, key_type_name_: str, passphrase: str) -> SSlibKey:
+    """Generate a software key for a keyholder who keeps it outside any workspace.
+
+    Writes the encrypted key to ``path`` (0600, atomically) and its public key
+    next to it as ``<path>.pub.pem``, to hand to the administrator.
+
+    Raises:
+        UsageError: unknown key type, or ``path`` exists.
+        PassphraseError: passphrase too short.
+    """
+    from ceremony.core._fs import write_atomic
+    from ceremony.errors import UsageError
+
+    path = Path(path)
+    public_path = path.with_name(path.name + ".pub.pem")
+    for target in (path, public_path):
+        if target.exists():
+            raise UsageError(f"{target}: already exists; refusing to overwrite a key")
+    key = generate_key(key_type_name_, passphrase, path.stem)
+    public_pem = serialization.load_pem_public_key(key.public.keyval["public"].encode()).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) if key.public.keytype != "ed25519" else key.signer._private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    write_atomic(path, key.encrypted)
+    write_atomic(public_path, public_pem)
+    return key.public

@@ -8,6 +8,7 @@ including real ones python-tuf refuses to parse, lives in verify.py.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from datetime import UTC, datetime
 from securesystemslib.signer import Key, Signer
 from tuf.api.metadata import (
     TOP_LEVEL_ROLE_NAMES,
+    DelegatedRole,
+    Delegations,
     Metadata,
     MetaFile,
     Role,
@@ -156,3 +159,195 @@ def load_root(data: bytes, source: str) -> Metadata[Root]:
 def role_keys(root: Root, role: str) -> list[Key]:
     """The keys ``root`` assigns to ``role``, in the order it lists them."""
     return [root.keys[keyid] for keyid in root.roles[role].keyids]
+
+
+# --------------------------------------------------------------------------- editing existing metadata
+# The functions below let changes.py edit metadata without importing tuf.api.
+# Unknown fields (x-tuf-on-ci-*, keyid_hash_algorithms, ...) live in python-tuf's
+# unrecognized_fields and survive every edit unchanged.
+
+
+def parse(data: bytes, source: str) -> Metadata:
+    """Parse any TUF metadata with python-tuf's strict rules.
+
+    Raises:
+        InputFileError: not valid metadata.
+    """
+    try:
+        return Metadata.from_bytes(data)
+    except DeserializationError as err:
+        raise InputFileError(f"{source}: not valid TUF metadata ({err})") from err
+
+
+def from_dict(obj: dict, source: str) -> Metadata:
+    """Metadata from a parsed JSON object (as carried in a sign request).
+
+    Raises:
+        InputFileError: not valid metadata.
+    """
+    try:
+        return Metadata.from_dict(copy.deepcopy(obj))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InputFileError(f"{source}: not valid TUF metadata ({err})") from err
+
+
+def to_dict(md: Metadata) -> dict:
+    """The metadata as a JSON-ready dict (signed and signatures)."""
+    return md.to_dict()
+
+
+def signed_dict(md: Metadata) -> dict:
+    """The ``signed`` part as a dict."""
+    return md.signed.to_dict()
+
+
+def role_type(md: Metadata) -> str:
+    """ "root", "targets", "snapshot" or "timestamp"."""
+    return md.signed.type
+
+
+def version(md: Metadata) -> int:
+    """The metadata version."""
+    return md.signed.version
+
+
+def expires(md: Metadata) -> datetime:
+    """The expiry (UTC)."""
+    return md.signed.expires
+
+
+def signatures(md: Metadata) -> dict[str, str]:
+    """keyid -> hex signature."""
+    return {keyid: sig.signature for keyid, sig in md.signatures.items()}
+
+
+def add_signature(md: Metadata, keyid: str, sig_hex: str) -> None:
+    """Attach a signature (already verified by the caller)."""
+    from securesystemslib.signer import Signature
+
+    md.signatures[keyid] = Signature(keyid, sig_hex)
+
+
+def next_version(md: Metadata, expires_at: datetime) -> Metadata:
+    """A deep copy with version + 1, a new expiry and no signatures."""
+    new = Metadata.from_dict(copy.deepcopy(md.to_dict()))
+    new.signed.version += 1
+    new.signed.expires = _at_second(expires_at)
+    new.signatures.clear()
+    return new
+
+
+def root_role(root_md: Metadata[Root], role: str) -> tuple[dict[str, Key], int]:
+    """keyid -> key and threshold of a top-level role."""
+    root = root_md.signed
+    role_obj = root.roles[role]
+    return {keyid: root.keys[keyid] for keyid in role_obj.keyids if keyid in root.keys}, role_obj.threshold
+
+
+def edit_root_role(
+    root_md: Metadata[Root], role: str, remove: Sequence[str], add: Sequence[Key], threshold: int
+) -> None:
+    """Remove and add keys of a top-level role and set its threshold.
+
+    Raises:
+        PolicyError: a key added twice, or a key to remove that the role does not have.
+    """
+    root = root_md.signed
+    for keyid in remove:
+        if keyid not in root.roles[role].keyids:
+            raise PolicyError(f"{role}: key {keyid[:12]} is not one of its keys")
+        root.revoke_key(keyid, role)
+    for key in add:
+        if key.keyid in root.roles[role].keyids:
+            raise PolicyError(f"{role}: key {key.keyid[:12]} is listed twice")
+        root.add_key(key, role)
+    root.roles[role].threshold = threshold
+
+
+def delegated_roles(md: Metadata[Targets]) -> list[str]:
+    """Names of the roles a targets metadata delegates to (explicit roles only)."""
+    delegations = md.signed.delegations
+    if delegations is None or delegations.roles is None:
+        return []
+    return list(delegations.roles)
+
+
+def delegation(md: Metadata[Targets], name: str) -> tuple[dict[str, Key], int] | None:
+    """keyid -> key and threshold that ``md`` gives delegated role ``name``, or None."""
+    delegations = md.signed.delegations
+    if delegations is None:
+        return None
+    if delegations.roles and name in delegations.roles:
+        role = delegations.roles[name]
+    elif delegations.succinct_roles is not None and delegations.succinct_roles.is_delegated_role(name):
+        role = delegations.succinct_roles
+    else:
+        return None
+    return {k: delegations.keys[k] for k in role.keyids if k in delegations.keys}, role.threshold
+
+
+def add_delegation(
+    md: Metadata[Targets], name: str, keys: Sequence[Key], threshold: int, terminating: bool, paths: Sequence[str]
+) -> None:
+    """Delegate ``paths`` to a new role ``name`` signed by ``threshold`` of ``keys``.
+
+    Raises:
+        PolicyError: the role exists already.
+    """
+    targets = md.signed
+    if targets.delegations is None:
+        targets.delegations = Delegations(keys={}, roles={})
+    if targets.delegations.roles is None:
+        raise PolicyError(f"{name}: this role delegates with succinct hash bins; it cannot also name roles")
+    if name in targets.delegations.roles:
+        raise PolicyError(f"role {name!r} is already delegated")
+    targets.delegations.roles[name] = DelegatedRole(name, [], threshold, terminating, list(paths))
+    for key in keys:
+        targets.add_key(key, name)
+
+
+def remove_delegation(md: Metadata[Targets], name: str) -> None:
+    """Remove delegated role ``name`` and the keys only it used.
+
+    Raises:
+        PolicyError: no such role.
+    """
+    delegations = md.signed.delegations
+    if delegations is None or not delegations.roles or name not in delegations.roles:
+        raise PolicyError(f"role {name!r} is not delegated here")
+    for keyid in list(delegations.roles[name].keyids):
+        md.signed.revoke_key(keyid, name)
+    del delegations.roles[name]
+
+
+def set_snapshot_meta(md: Metadata[Snapshot], file: str, version_: int | None) -> None:
+    """List ``file`` at ``version_`` in a snapshot (None removes it).
+
+    Only the version is listed: hashes would pin bytes that, with offline
+    signing, are not final until the last signature arrives.
+    """
+    if version_ is None:
+        md.signed.meta.pop(file, None)
+    else:
+        md.signed.meta[file] = MetaFile(version=version_)
+
+
+def snapshot_meta_version(md: Metadata[Snapshot], file: str) -> int | None:
+    """Version a snapshot lists for ``file``."""
+    meta = md.signed.meta.get(file)
+    return None if meta is None else meta.version
+
+
+def set_timestamp_snapshot(md: Metadata[Timestamp], snapshot_version: int) -> None:
+    """Point a timestamp at snapshot version ``snapshot_version`` (version only, see set_snapshot_meta)."""
+    md.signed.snapshot_meta = MetaFile(version=snapshot_version)
+
+
+def timestamp_snapshot_version(md: Metadata[Timestamp]) -> int:
+    """The snapshot version a timestamp names."""
+    return md.signed.snapshot_meta.version
+
+
+def consistent_snapshot(root_md: Metadata[Root]) -> bool:
+    """Whether clients fetch version-prefixed file names."""
+    return bool(root_md.signed.consistent_snapshot)

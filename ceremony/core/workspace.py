@@ -151,7 +151,7 @@ def _validate_init(path: Path, options: InitOptions, now: datetime) -> dict[str,
 
 
 @dataclass
-class _AcquiredKey:
+class AcquiredKey:
     """A key ready for init: public key, how to sign with it (if we can), and what to record."""
 
     public: Key
@@ -161,7 +161,7 @@ class _AcquiredKey:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _acquire_key(
+def acquire_key(
     spec: str,
     label: str,
     role: str,
@@ -169,21 +169,28 @@ def _acquire_key(
     pin_for: SecretsHandler | None,
     module: str | None,
     stack: contextlib.ExitStack,
-) -> _AcquiredKey:
-    """Turn a KEYSPEC into a key: a key type (new software key), a pkcs11: URI, or a public key file."""
+    pin_file: Path | None = None,
+) -> AcquiredKey:
+    """Turn a KEYSPEC into a key: a key type (new software key), a pkcs11: URI, or a public key file.
+
+    A token key's session stays open on ``stack`` so the key can sign later in the same command.
+
+    Raises:
+        UsageError / InputFileError / PassphraseError / HsmError: the KEYSPEC cannot be used.
+    """
     if spec in _keys.KEY_TYPES:
         key = _keys.generate_key(spec, passphrase_for(label), label)
         uri = f"file:{KEYS_DIR}/{key.public.keyid}.p12"
         record = KeyRecord(key.public.keyid, label, (role,), spec, uri)
-        return _AcquiredKey(key.public, record, key.signer, key.encrypted, {"generated": spec})
+        return AcquiredKey(key.public, record, key.signer, key.encrypted, {"generated": spec})
     if _hsm.is_pkcs11_uri(spec):
-        signer = stack.enter_context(_hsm.open_key(spec, pin_for, module))
+        signer = stack.enter_context(_hsm.open_key(spec, pin_for, module, pin_file))
         token_key = signer.token_key
         record = KeyRecord(token_key.public.keyid, label, (role,), token_key.key_type, token_key.uri)
-        return _AcquiredKey(token_key.public, record, signer, None, token_key.transcript_details())
+        return AcquiredKey(token_key.public, record, signer, None, token_key.transcript_details())
     public = _keys.public_key_from_pem(Path(spec))
     record = KeyRecord(public.keyid, label, (role,), _keys.key_type_name(public), None)
-    return _AcquiredKey(public, record, None, None, {"imported_from": Path(spec).name})
+    return AcquiredKey(public, record, None, None, {"imported_from": Path(spec).name})
 
 
 def init_workspace(
@@ -228,13 +235,13 @@ def init_workspace(
     root_specs = list(options.root_key_specs) or [options.key_type] * options.root_keys
 
     with contextlib.ExitStack() as stack:
-        acquired: dict[str, list[_AcquiredKey]] = {role: [] for role in ROLES}
+        acquired: dict[str, list[AcquiredKey]] = {role: [] for role in ROLES}
         for index, spec in enumerate(root_specs, start=1):
-            acquired["root"].append(_acquire_key(spec, f"root-{index}", "root", passphrase_for, pin_for, module, stack))
+            acquired["root"].append(acquire_key(spec, f"root-{index}", "root", passphrase_for, pin_for, module, stack))
         for role in _md.ONLINE_ROLES:
             spec = options.online_keys.get(role, options.key_type)
             label = role if spec in _keys.KEY_TYPES else f"{role}-online"
-            acquired[role].append(_acquire_key(spec, label, role, passphrase_for, pin_for, module, stack))
+            acquired[role].append(acquire_key(spec, label, role, passphrase_for, pin_for, module, stack))
 
         root_signers = [k.signer for k in acquired["root"] if k.signer is not None]
         if len(root_signers) < options.threshold:
@@ -269,11 +276,7 @@ def init_workspace(
                 )
     generated = {k.public.keyid: k.encrypted for keys in acquired.values() for k in keys if k.encrypted}
     details = {k.record.label: k.details for keys in acquired.values() for k in keys}
-    config = {
-        "format": CONFIG_FORMAT,
-        "profile": PROFILE,
-        "tool": f"ceremony {__version__}",
-        "created": _verify.format_date(now),
+    config: dict[str, Any] = {
         "consistent_snapshot": False,
         "roles": {
             role: {
@@ -329,7 +332,52 @@ def _write_new_workspace(
     key_details: dict[str, dict[str, Any]],
     now: datetime,
 ) -> tuple[dict[str, str], str]:
-    """Write the workspace into a hidden sibling, then rename it into place; return hashes and transcript head."""
+    """Write a workspace made by init; return the file hashes and the transcript head."""
+    changes = [
+        f"created repository version 1: {summary}",
+        *[f"generated software key {r.label} {r.keyid}" for r in records if r.uri and r.uri.startswith("file:")],
+        *[f"added token key {r.label} {r.keyid} ({r.uri})" for r in records if r.uri and r.uri.startswith("pkcs11:")],
+        *[f"imported public key {r.label} {r.keyid}" for r in records if not r.uri],
+        *[f"{role}.json left to the online service that holds its key" for role in skipped],
+    ]
+    details = {"expiry_days": {r: v["expiry_days"] for r, v in config["roles"].items()}, "keys": key_details}
+    _ws, written, head = create_workspace(path, files, generated, config, "init", changes, details, now)
+    return written, head
+
+
+def create_workspace(
+    path: Path,
+    metadata_files: Mapping[str, bytes],
+    key_files: Mapping[str, bytes],
+    config: dict[str, Any],
+    command: str,
+    changes: list[str],
+    details: dict[str, Any],
+    now: datetime,
+) -> tuple[Workspace, dict[str, str], str]:
+    """Assemble a workspace in a hidden sibling directory, then rename it into place in one step.
+
+    Args:
+        path: the workspace to create; it must not exist (or be an empty directory).
+        metadata_files: file name -> bytes for metadata/.
+        key_files: keyid -> encrypted PKCS#12 bytes for keys/.
+        config: the config without format/profile/tool/created (added here).
+        command, changes, details: the first transcript entry.
+        now: the time recorded.
+
+    Raises:
+        WorkspaceError: the workspace exists or cannot be created here.
+    """
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise WorkspaceError(f"{path}: already exists; refusing to overwrite a workspace")
+    config = {
+        "format": CONFIG_FORMAT,
+        "profile": PROFILE,
+        "tool": f"ceremony {__version__}",
+        "created": _verify.format_date(now),
+        **config,
+    }
     parent = path.absolute().parent
     if not parent.is_dir():
         raise WorkspaceError(f"{parent}: the parent directory does not exist")
@@ -342,40 +390,21 @@ def _write_new_workspace(
         make_private_dir(staging / METADATA_DIR)
         make_private_dir(staging / KEYS_DIR)
         written: dict[str, str] = {}
-        for name, data in files.items():
+        for name, data in metadata_files.items():
             written[f"{METADATA_DIR}/{name}"] = write_atomic(staging / METADATA_DIR / name, data)
-        for keyid, encrypted in generated.items():
+        for keyid, encrypted in key_files.items():
             written[f"{KEYS_DIR}/{keyid}.p12"] = write_atomic(staging / KEYS_DIR / f"{keyid}.p12", encrypted)
         written[CONFIG_NAME] = write_atomic(staging / CONFIG_NAME, dumps_pretty(config))
-        changes = [
-            f"created repository version 1: {summary}",
-            *[f"generated software key {r.label} {r.keyid}" for r in records if r.uri and r.uri.startswith("file:")],
-            *[
-                f"added token key {r.label} {r.keyid} ({r.uri})"
-                for r in records
-                if r.uri and r.uri.startswith("pkcs11:")
-            ],
-            *[f"imported public key {r.label} {r.keyid}" for r in records if not r.uri],
-            *[f"{role}.json left to the online service that holds its key" for role in skipped],
-        ]
-        head = _transcript.append(
-            staging,
-            "init",
-            changes,
-            written,
-            [r.keyid for r in records],
-            now,
-            {"expiry_days": {r: v["expiry_days"] for r, v in config["roles"].items()}, "keys": key_details},
-        )
+        head = _transcript.append(staging, command, changes, written, sorted(config.get("keys", {})), now, details)
         fsync_dir(staging)
         if path.exists():
-            path.rmdir()  # empty, checked by _validate_init
+            path.rmdir()  # empty, checked above
         os.rename(staging, path)
         fsync_dir(parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return written, head
+    return Workspace(path, config), written, head
 
 
 class Workspace:
@@ -456,7 +485,7 @@ class Workspace:
     def tracked_files(self) -> list[str]:
         """Workspace-relative paths the transcript must account for."""
         names = [CONFIG_NAME]
-        for sub in (METADATA_DIR, KEYS_DIR):
+        for sub in (METADATA_DIR, KEYS_DIR, "pending"):
             directory = self.path / sub
             if directory.is_dir():
                 names += [f"{sub}/{p.name}" for p in sorted(directory.iterdir()) if p.is_file()]

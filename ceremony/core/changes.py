@@ -1,0 +1,1224 @@
+"""Changes to a live repository: rotate keys, extend expiry, delegate; sign here or by request; merge.
+
+Every change is first built as a ``Proposal``: the new versions of the files it
+touches, unsigned, plus what the workspace will record once it is published.
+From there it is either signed in the workspace with the keys held here, or
+written out as a self-contained sign request that keyholders sign wherever
+their key is (``sign_request``) and that ``merge`` publishes once every
+threshold is met. Nothing is written to the metadata directory until every
+threshold is met and the whole repository verifies as a client would verify it.
+
+Which keys must sign is never taken from a request: it is derived from the
+previous root (root N+1 needs a threshold of root N's root keys and of its own,
+spec 5.3.4), from the new root for the top-level roles, and from the delegating
+metadata for delegated roles.
+
+Refused, with the rule named: a threshold above the number of keys, a key
+listed twice, an expiry in the past, a root threshold with no spare key (unless
+accepted), a version that is not previous + 1, and publishing below any
+threshold.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import Key, SecretsHandler
+
+from ceremony.core import diff as _diff
+from ceremony.core import hsm as _hsm
+from ceremony.core import keys as _keys
+from ceremony.core import metadata as _md
+from ceremony.core import transcript as _transcript
+from ceremony.core import verify as _verify
+from ceremony.core._fs import make_private_dir, write_atomic
+from ceremony.core._json import dumps_pretty, loads_strict, read_bytes, read_json
+from ceremony.core.workspace import (
+    CONFIG_NAME,
+    DEFAULT_EXPIRY_DAYS,
+    KEYS_DIR,
+    METADATA_DIR,
+    AcquiredKey,
+    KeyRecord,
+    PassphraseProvider,
+    Workspace,
+    acquire_key,
+)
+from ceremony.errors import (
+    InputFileError,
+    PolicyError,
+    SigningKeyError,
+    ThresholdNotMetError,
+    UsageError,
+    VerificationError,
+    WorkspaceError,
+)
+
+TOP_LEVEL = ("root", "targets", "snapshot", "timestamp")
+PENDING_DIR = "pending"
+REQUEST_TYPE = "ceremony-sign-request"
+REQUEST_FORMAT = 1
+_ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class TamperedRequestError(VerificationError):
+    """A sign request's content or signatures do not match what was made or signed."""
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass
+class State:
+    """The published repository in a workspace, parsed once per command."""
+
+    ws: Workspace
+    files: dict[str, bytes]
+    root: Any  # Metadata[Root]
+    consistent: bool
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def role_file(self, role: str) -> str | None:
+        """The file that holds the current version of ``role``, if any."""
+        if role == "root":
+            return f"{_md.version(self.root)}.root.json"
+        if role == "timestamp":
+            return "timestamp.json" if "timestamp.json" in self.files else None
+        if role == "snapshot":
+            timestamp = self.current("timestamp")
+            version = _md.timestamp_snapshot_version(timestamp) if timestamp else None
+        else:
+            snapshot = self.current("snapshot")
+            version = _md.snapshot_meta_version(snapshot, f"{role}.json") if snapshot else None
+        numbered = f"{version}.{role}.json"
+        if version is not None and self.consistent and numbered in self.files:
+            return numbered
+        return f"{role}.json" if f"{role}.json" in self.files else None
+
+    def current(self, role: str) -> Any | None:
+        """The current metadata of ``role`` (None when the workspace does not hold it)."""
+        if role == "root":
+            return self.root
+        if role not in self._cache:
+            name = self.role_file(role)
+            self._cache[role] = _md.parse(self.files[name], name) if name else None
+        return self._cache[role]
+
+    def parent_of(self, role: str) -> str | None:
+        """The role that delegates to ``role`` (targets first, then delegated roles, breadth first)."""
+        queue, seen = ["targets"], set()
+        while queue:
+            name = queue.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            md = self.current(name)
+            if md is None:
+                continue
+            if _md.delegation(md, role) is not None:
+                return name
+            queue += _md.delegated_roles(md)
+        return None
+
+
+def load_state(ws: Workspace) -> State:
+    """Read the workspace's published metadata.
+
+    Raises:
+        InputFileError: a metadata file is unreadable or not valid metadata.
+    """
+    files = _verify.read_metadata_dir(ws.metadata_dir)
+    if "root.json" not in files:
+        raise InputFileError(f"{ws.metadata_dir}/root.json: root metadata not found")
+    root = _md.parse(files["root.json"], "root.json")
+    return State(ws, files, root, _md.consistent_snapshot(root))
+
+
+# --------------------------------------------------------------------------- proposals
+
+
+@dataclass
+class Requirement:
+    """A set of keys of which ``threshold`` must sign one file."""
+
+    label: str
+    keys: dict[str, Key]
+    threshold: int
+
+
+@dataclass
+class ThresholdStatus:
+    """Where one requirement stands."""
+
+    role: str
+    label: str
+    signed: list[str]
+    missing: list[str]
+    threshold: int
+
+    @property
+    def met(self) -> bool:
+        """Threshold reached."""
+        return len(self.signed) >= self.threshold
+
+    def describe(self) -> str:
+        """ "new root (version 2): 1 of 2"."""
+        return f"{self.label}: {len(self.signed)} of {self.threshold}"
+
+
+@dataclass
+class Proposal:
+    """A change, unsigned or partly signed, and what publishing it records."""
+
+    command: str
+    summary: list[str]
+    base_root_version: int
+    metadata: dict[str, Any]  # role -> Metadata (new version)
+    parents: dict[str, str] = field(default_factory=dict)  # delegated role -> delegating role
+    removed_roles: list[str] = field(default_factory=list)
+    new_key_files: dict[str, bytes] = field(default_factory=dict)  # keyid -> encrypted PKCS#12
+    config: dict[str, Any] = field(default_factory=dict)
+    revoked: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    signers: dict[bytes, Any] = field(default_factory=dict)  # public identity -> signer (keys made here)
+
+
+@dataclass
+class ChangeContext:
+    """How a command reaches keys: secrets callbacks and the sessions it holds open."""
+
+    ws: Workspace
+    passphrase_for: PassphraseProvider
+    pin_for: SecretsHandler | None
+    stack: contextlib.ExitStack
+    now: datetime
+    pin_file: Path | None = None
+    module: str | None = None
+
+
+def _policy_days(ws: Workspace, role: str) -> int:
+    """Expiry policy of a role in days (config, else the defaults; delegated roles like targets)."""
+    entry = ws.config.get("roles", {}).get(role) or {}
+    return int(entry.get("expiry_days") or DEFAULT_EXPIRY_DAYS.get(role, DEFAULT_EXPIRY_DAYS["targets"]))
+
+
+def requirements_for(
+    previous_root: Any, metadata: Mapping[str, Any], parents: Mapping[str, str], context: Mapping[str, Any]
+) -> dict[str, list[Requirement]]:
+    """Which keys must sign each proposed file, derived from the metadata itself."""
+    new_root = metadata.get("root")
+    result: dict[str, list[Requirement]] = {}
+    for role, md in metadata.items():
+        if role == "root":
+            old_keys, old_threshold = _md.root_role(previous_root, "root")
+            new_keys, new_threshold = _md.root_role(md, "root")
+            result[role] = [
+                Requirement(f"old root (version {_md.version(previous_root)})", old_keys, old_threshold),
+                Requirement(f"new root (version {_md.version(md)})", new_keys, new_threshold),
+            ]
+        elif role in TOP_LEVEL:
+            keys, threshold = _md.root_role(new_root or previous_root, role)
+            result[role] = [Requirement(f"{role} role", keys, threshold)]
+        else:
+            parent = parents.get(role)
+            parent_md = metadata.get(parent) if parent in metadata else context.get(parent or "")
+            delegation = _md.delegation(parent_md, role) if parent_md is not None else None
+            if delegation is None:
+                raise VerificationError(f"{role}: no delegating metadata names this role", role, "delegation")
+            result[role] = [Requirement(f"role {role!r} (delegated by {parent})", delegation[0], delegation[1])]
+    return result
+
+
+def status_of(role: str, md: Any, requirement: Requirement) -> ThresholdStatus:
+    """Count valid signatures by distinct keys for one requirement."""
+    payload = _md.signed_bytes(md)
+    sigs = _md.signatures(md)
+    signed, missing, counted = [], [], set()
+    for keyid, key in requirement.keys.items():
+        identity = _keys.public_key_identity(key)
+        sig = sigs.get(keyid)
+        if identity not in counted and sig is not None and _keys.signature_is_valid(key, sig, payload):
+            signed.append(keyid)
+            counted.add(identity)
+        elif identity not in counted:
+            missing.append(keyid)
+    return ThresholdStatus(role, requirement.label, signed, missing, requirement.threshold)
+
+
+def statuses(reqs: Mapping[str, list[Requirement]], metadata: Mapping[str, Any]) -> list[ThresholdStatus]:
+    """Status of every requirement of every proposed file."""
+    return [status_of(role, metadata[role], req) for role, role_reqs in reqs.items() for req in role_reqs]
+
+
+def _context_parents(state: State, proposal: Proposal) -> dict[str, Any]:
+    """Current delegating metadata for proposed delegated roles whose parent is not changing."""
+    return {
+        parent: state.current(parent)
+        for role, parent in proposal.parents.items()
+        if role in proposal.metadata and parent not in proposal.metadata
+    }
+
+
+def proposal_requirements(state: State, proposal: Proposal) -> dict[str, list[Requirement]]:
+    """requirements_for applied to a proposal against the workspace's state."""
+    return requirements_for(state.root, proposal.metadata, proposal.parents, _context_parents(state, proposal))
+
+
+def proposal_payloads(proposal: Proposal) -> dict[str, bytes]:
+    """role -> canonical bytes to be signed."""
+    return {role: _md.signed_bytes(md) for role, md in proposal.metadata.items()}
+
+
+def describe_proposal(state: State, proposal: Proposal) -> tuple[list[str], str, str]:
+    """Diff lines against the current version, and the digest in hex and as words."""
+    lines = list(proposal.summary)
+    for role, md in proposal.metadata.items():
+        current = state.current(role)
+        name = f"{_md.version(md)}.root.json" if role == "root" else f"{role}.json"
+        lines += _diff.describe_change(
+            name, _md.signed_dict(current) if current is not None else None, _md.signed_dict(md)
+        )
+    for role in proposal.removed_roles:
+        lines.append(f"{role}.json: REMOVED")
+    lines += [f"note: {note}" for note in proposal.notes]
+    digest = _diff.payload_digest(proposal_payloads(proposal))
+    return lines, digest.hex(), _diff.digest_words(digest)
+
+
+# --------------------------------------------------------------------------- acquiring keys
+
+
+def _acquire(ctx: ChangeContext, spec: str, label: str, role: str) -> AcquiredKey:
+    """A key added by a change (see workspace.acquire_key); new passphrases are asked as "new key LABEL"."""
+    return acquire_key(
+        spec,
+        label,
+        role,
+        lambda name: ctx.passphrase_for(f"new key {name}"),
+        ctx.pin_for,
+        ctx.module or ctx.ws.config.get("pkcs11_module"),
+        ctx.stack,
+        ctx.pin_file,
+    )
+
+
+def _next_label(config: dict[str, Any], role: str) -> str:
+    """The next free label for a key of ``role`` (root-4, releases-2, ...)."""
+    used = {entry.get("label") for entry in config.get("keys", {}).values()}
+    index = 1
+    while f"{role}-{index}" in used:
+        index += 1
+    return f"{role}-{index}"
+
+
+def _copy_config(ws: Workspace) -> dict[str, Any]:
+    """A deep copy of the config to edit."""
+    return loads_strict(dumps_pretty(ws.config), CONFIG_NAME)
+
+
+def _record_key(config: dict[str, Any], record: KeyRecord) -> None:
+    """Add a key to the config, or add a role to an existing entry."""
+    entry = config.setdefault("keys", {}).get(record.keyid)
+    if entry is None:
+        config["keys"][record.keyid] = record.to_dict()
+    elif record.roles[0] not in entry["roles"]:
+        entry["roles"].append(record.roles[0])
+
+
+def _resolve_keyids(keys: Mapping[str, Key], prefixes: list[str], role: str, config: dict[str, Any]) -> list[str]:
+    """Key ids of ``role`` named by id prefix or label.
+
+    Raises:
+        UsageError: a name matches no key of the role, or several.
+    """
+    result = []
+    for prefix in prefixes:
+        matches = [
+            keyid
+            for keyid in keys
+            if keyid.startswith(prefix.lower()) or config.get("keys", {}).get(keyid, {}).get("label") == prefix
+        ]
+        if len(matches) != 1:
+            found = "no key" if not matches else f"{len(matches)} keys"
+            raise UsageError(
+                f"--revoke {prefix}: {found} of role {role} match; its keys are {', '.join(k[:12] for k in keys)}"
+            )
+        result.append(matches[0])
+    return result
+
+
+def _check_threshold(role: str, threshold: int, count: int, no_spare: bool) -> None:
+    """Refuse thresholds that lock clients out (or leave the root no spare key)."""
+    if threshold < 1:
+        raise PolicyError(f"{role}: threshold {threshold} is not allowed; it must be at least 1")
+    if threshold > count:
+        raise PolicyError(f"{role}: threshold {threshold} is above its {count} key(s); the role could never be signed")
+    if role == "root" and threshold == count and not no_spare:
+        raise PolicyError(
+            f"root threshold {threshold} of {count} keys leaves no spare key: losing any one key would lock the root",
+            hint="add a key, lower the threshold, or pass --no-spare-root-key to accept the risk",
+        )
+
+
+def _check_expiry(role: str, expires_at: datetime, now: datetime) -> None:
+    """Refuse an expiry that is not in the future."""
+    if expires_at <= now:
+        raise PolicyError(f"{role}: expiry {_verify.format_date(expires_at)} is not in the future")
+
+
+def _can_sign_here(ctx: ChangeContext, keys: Mapping[str, Key], proposal: Proposal) -> bool:
+    """True when at least one of ``keys`` is held in this workspace or was made by this change."""
+    for keyid, key in keys.items():
+        if _keys.public_key_identity(key) in proposal.signers:
+            return True
+        uri = ctx.ws.config.get("keys", {}).get(keyid, {}).get("uri")
+        if uri and keyid not in proposal.revoked:
+            return True
+    return False
+
+
+def _cascade(ctx: ChangeContext, state: State, proposal: Proposal) -> None:
+    """Re-sign snapshot and timestamp after targets-level files change, where we hold their keys."""
+    changed = [r for r in proposal.metadata if r not in ("root", "snapshot", "timestamp")]
+    root = proposal.metadata.get("root", state.root)
+    if (changed or proposal.removed_roles) and "snapshot" not in proposal.metadata:
+        current = state.current("snapshot")
+        keys, _threshold = _md.root_role(root, "snapshot")
+        if current is None or not _can_sign_here(ctx, keys, proposal):
+            proposal.notes.append("snapshot.json is left to the online service that holds the snapshot key")
+        else:
+            snapshot = _md.next_version(current, ctx.now + timedelta(days=_policy_days(ctx.ws, "snapshot")))
+            for role in changed:
+                _md.set_snapshot_meta(snapshot, f"{role}.json", _md.version(proposal.metadata[role]))
+            for role in proposal.removed_roles:
+                _md.set_snapshot_meta(snapshot, f"{role}.json", None)
+            proposal.metadata["snapshot"] = snapshot
+    if "snapshot" in proposal.metadata and "timestamp" not in proposal.metadata:
+        current = state.current("timestamp")
+        keys, _threshold = _md.root_role(root, "timestamp")
+        if current is None or not _can_sign_here(ctx, keys, proposal):
+            proposal.notes.append("timestamp.json is left to the online service that holds the timestamp key")
+        else:
+            timestamp = _md.next_version(current, ctx.now + timedelta(days=_policy_days(ctx.ws, "timestamp")))
+            _md.set_timestamp_snapshot(timestamp, _md.version(proposal.metadata["snapshot"]))
+            proposal.metadata["timestamp"] = timestamp
+
+
+def _new_root(ctx: ChangeContext, state: State, days: int | None = None) -> Any:
+    """Root N+1: same content, version + 1, expiry from policy (or ``days``), no signatures."""
+    expires_at = ctx.now + timedelta(days=days if days is not None else _policy_days(ctx.ws, "root"))
+    _check_expiry("root", expires_at, ctx.now)
+    return _md.next_version(state.root, expires_at)
+
+
+def plan_rotation(
+    ctx: ChangeContext,
+    role: str,
+    revoke: list[str],
+    add: list[str],
+    threshold: int | None,
+    no_spare_root_key: bool = False,
+) -> tuple[State, Proposal]:
+    """Replace keys of a top-level role; root N+1 and, where we hold the keys, the role's re-signed metadata.
+
+    Raises:
+        UsageError: unknown role, or a --revoke that names no single key of the role.
+        PolicyError: the result would lock clients out.
+        HsmError / InputFileError / PassphraseError: acquiring an added key failed.
+    """
+    if role not in TOP_LEVEL:
+        raise UsageError(f"--role {role}: rotate changes the keys of root, targets, snapshot or timestamp")
+    if not revoke and not add and threshold is None:
+        raise UsageError("nothing to rotate: give --revoke, --add or --threshold")
+    state = load_state(ctx.ws)
+    config = _copy_config(ctx.ws)
+    keys, current_threshold = _md.root_role(state.root, role)
+    revoked = _resolve_keyids(keys, revoke, role, config)
+    new_threshold = threshold if threshold is not None else current_threshold
+    _check_threshold(role, new_threshold, len(keys) - len(revoked) + len(add), no_spare_root_key)
+
+    proposal = Proposal(
+        command="rotate",
+        summary=[
+            f"rotate {role}: revoke {len(revoked)} key(s), add {len(add)}, threshold {current_threshold} -> {new_threshold}"
+        ],
+        base_root_version=_md.version(state.root),
+        metadata={},
+        revoked=set(revoked),
+    )
+    added = []
+    for spec in add:
+        label = _next_label(config, role)
+        new = _acquire(ctx, spec, label, role)
+        _record_key(config, new.record)
+        added.append(new.public)
+        if new.signer is not None:
+            proposal.signers[_keys.public_key_identity(new.public)] = new.signer
+        if new.encrypted:
+            proposal.new_key_files[new.public.keyid] = new.encrypted
+        proposal.details[label] = new.details
+    root = _new_root(ctx, state)
+    _md.edit_root_role(root, role, revoked, added, new_threshold)
+    proposal.metadata["root"] = root
+    for keyid in revoked:
+        entry = config["keys"].get(keyid)
+        if entry is not None:
+            entry["roles"] = [r for r in entry["roles"] if r != role]
+            if not entry["roles"]:
+                del config["keys"][keyid]
+    final_keys, _t = _md.root_role(root, role)
+    config.setdefault("roles", {}).setdefault(role, {}).update({"threshold": new_threshold, "keyids": list(final_keys)})
+    proposal.config = config
+
+    if role != "root":
+        current = state.current(role)
+        if current is not None and _can_sign_here(ctx, final_keys, proposal):
+            proposal.metadata[role] = _md.next_version(current, ctx.now + timedelta(days=_policy_days(ctx.ws, role)))
+            if role == "targets" or role == "snapshot":
+                _cascade(ctx, state, proposal)
+        else:
+            proposal.notes.append(f"{role}.json must be re-signed by the online service with the new key")
+    return state, proposal
+
+
+def plan_extension(ctx: ChangeContext, role: str, days: int) -> tuple[State, Proposal]:
+    """A new version of ``role`` expiring ``days`` from now, and the files that must follow it.
+
+    Raises:
+        UsageError: the workspace does not hold the role.
+        PolicyError: days < 1.
+    """
+    if days < 1:
+        raise PolicyError(f"{role}: an expiry of {days} days is not in the future; use at least 1 day")
+    state = load_state(ctx.ws)
+    proposal = Proposal(
+        command="extend",
+        summary=[f"extend {role}: expires {days} days from now"],
+        base_root_version=_md.version(state.root),
+        metadata={},
+        config=_copy_config(ctx.ws),
+    )
+    if role == "root":
+        proposal.metadata["root"] = _new_root(ctx, state, days)
+        return state, proposal
+    current = state.current(role)
+    if current is None:
+        raise UsageError(f"{role}: this workspace does not hold {role} metadata")
+    proposal.metadata[role] = _md.next_version(current, ctx.now + timedelta(days=days))
+    if role not in TOP_LEVEL:
+        parent = state.parent_of(role)
+        if parent is None:
+            raise UsageError(f"{role}: no role delegates to it")
+        proposal.parents[role] = parent
+    if role == "snapshot" or role != "timestamp":
+        _cascade(ctx, state, proposal)
+    return state, proposal
+
+
+def plan_delegation(
+    ctx: ChangeContext,
+    name: str,
+    paths: list[str],
+    key_specs: list[str],
+    generate: int,
+    key_type: str,
+    threshold: int,
+    terminating: bool,
+    expires_days: int | None,
+    parent: str = "targets",
+) -> tuple[State, Proposal]:
+    """Delegate ``paths`` to a new role, create its first metadata, and re-sign what lists it.
+
+    Raises:
+        UsageError: a bad role name, no paths, no keys, or an unknown parent.
+        PolicyError: a threshold that locks the role out, or the role exists.
+    """
+    if not _ROLE_NAME.match(name) or name in TOP_LEVEL:
+        raise UsageError(f"{name!r} is not a valid delegated role name (letters, digits, . _ -; not a top-level role)")
+    if not paths:
+        raise UsageError("a delegation needs at least one --paths pattern")
+    specs = list(key_specs) + [key_type] * generate
+    if not specs:
+        raise UsageError("a delegation needs keys: --key KEYSPEC or --keys N --key-type T")
+    _check_threshold(name, threshold, len(specs), no_spare=True)
+    days = expires_days if expires_days is not None else _policy_days(ctx.ws, "targets")
+    _check_expiry(name, ctx.now + timedelta(days=days), ctx.now)
+    state = load_state(ctx.ws)
+    parent_md = state.current(parent)
+    if parent_md is None:
+        raise UsageError(f"--from {parent}: this workspace does not hold that role's metadata")
+    if state.parent_of(name) is not None:
+        raise PolicyError(f"role {name!r} is already delegated")
+    config = _copy_config(ctx.ws)
+    proposal = Proposal(
+        command="delegate",
+        summary=[f"delegate {paths} from {parent} to new role {name!r}: {threshold} of {len(specs)} keys"],
+        base_root_version=_md.version(state.root),
+        metadata={},
+        parents={name: parent},
+    )
+    new_keys = []
+    for spec in specs:
+        new = _acquire(ctx, spec, _next_label(config, name), name)
+        _record_key(config, new.record)
+        new_keys.append(new.public)
+        if new.signer is not None:
+            proposal.signers[_keys.public_key_identity(new.public)] = new.signer
+        if new.encrypted:
+            proposal.new_key_files[new.public.keyid] = new.encrypted
+        proposal.details[new.record.label] = new.details
+    parent_new = _md.next_version(parent_md, ctx.now + timedelta(days=_policy_days(ctx.ws, parent)))
+    _md.add_delegation(parent_new, name, new_keys, threshold, terminating, paths)
+    proposal.metadata[parent] = parent_new
+    if parent != "targets":
+        proposal.parents[parent] = state.parent_of(parent) or "targets"
+    proposal.metadata[name] = _md.build_targets(ctx.now + timedelta(days=days))
+    config.setdefault("delegations", {})[name] = {
+        "parent": parent,
+        "paths": paths,
+        "threshold": threshold,
+        "expiry_days": days,
+    }
+    proposal.config = config
+    _cascade(ctx, state, proposal)
+    return state, proposal
+
+
+def plan_undelegation(ctx: ChangeContext, name: str) -> tuple[State, Proposal]:
+    """Remove a delegated role: its parent stops naming it and its metadata is removed.
+
+    Raises:
+        UsageError: no such delegated role.
+    """
+    state = load_state(ctx.ws)
+    parent = state.parent_of(name)
+    if parent is None:
+        raise UsageError(f"role {name!r} is not delegated in this repository")
+    parent_new = _md.next_version(state.current(parent), ctx.now + timedelta(days=_policy_days(ctx.ws, parent)))
+    _md.remove_delegation(parent_new, name)
+    config = _copy_config(ctx.ws)
+    config.get("delegations", {}).pop(name, None)
+    for keyid in [k for k, e in config.get("keys", {}).items() if e.get("roles") == [name]]:
+        del config["keys"][keyid]
+    proposal = Proposal(
+        command="delegate --remove",
+        summary=[f"remove delegated role {name!r} from {parent}"],
+        base_root_version=_md.version(state.root),
+        metadata={parent: parent_new},
+        removed_roles=[name],
+        config=config,
+    )
+    if parent != "targets":
+        proposal.parents[parent] = state.parent_of(parent) or "targets"
+    _cascade(ctx, state, proposal)
+    return state, proposal
+
+
+# --------------------------------------------------------------------------- signing in the workspace
+
+
+def _workspace_signer(ctx: ChangeContext, keyid: str, key: Key) -> Any | None:
+    """A signer for a key the workspace holds (asks for its passphrase or PIN), or None."""
+    entry = ctx.ws.config.get("keys", {}).get(keyid)
+    uri = (entry or {}).get("uri")
+    if not uri:
+        return None
+    label = entry.get("label", keyid[:12])
+    if uri.startswith("file:"):
+        return _keys.unlock_signer(ctx.ws.path / uri.removeprefix("file:"), key, ctx.passphrase_for(label))
+    if uri.startswith("pkcs11:"):
+        signer = ctx.stack.enter_context(
+            _hsm.open_key(uri, ctx.pin_for, ctx.module or ctx.ws.config.get("pkcs11_module"), ctx.pin_file)
+        )
+        if _keys.public_key_identity(signer.public_key) != _keys.public_key_identity(key):
+            raise SigningKeyError(f"the token key at {uri} is not key {label} ({keyid[:12]})")
+        return signer
+    return None
+
+
+def _sign_as(signer: Any, key: Key, payload: bytes) -> str:
+    """Sign ``payload`` with ``signer`` and verify it as ``key`` (the metadata's own key object and keyid)."""
+    signature = signer.sign(payload)
+    if not _keys.signature_is_valid(key, signature.signature, payload):
+        raise SigningKeyError(f"the signature just made with key {key.keyid[:12]} does not verify; nothing was written")
+    return signature.signature
+
+
+def sign_here(ctx: ChangeContext, state: State, proposal: Proposal, only_new_keys: bool = False) -> list[str]:
+    """Sign every proposed file with keys held here, until each threshold is met.
+
+    Revoked keys are never used. Keys made by this change sign first; then
+    workspace keys in the order the metadata lists them, each unlocked once.
+    Returns the labels of the keys that signed.
+
+    Raises:
+        PassphraseError / HsmError / SigningKeyError: unlocking or signing failed.
+    """
+    reqs = proposal_requirements(state, proposal)
+    unlocked: dict[bytes, Any] = dict(proposal.signers)
+    used: list[str] = []
+    for role, md in proposal.metadata.items():
+        payload = _md.signed_bytes(md)
+        for req in reqs[role]:
+            status = status_of(role, md, req)
+            for keyid, key in req.keys.items():
+                if status.met:
+                    break
+                if keyid in status.signed or keyid in proposal.revoked:
+                    continue
+                identity = _keys.public_key_identity(key)
+                signer = unlocked.get(identity)
+                if signer is None and not only_new_keys:
+                    signer = _workspace_signer(ctx, keyid, key)
+                    if signer is not None:
+                        unlocked[identity] = signer
+                if signer is None:
+                    continue
+                _md.add_signature(md, keyid, _sign_as(signer, key, payload))
+                used.append(
+                    ctx.ws.config.get("keys", {}).get(keyid, {}).get("label")
+                    or proposal.config.get("keys", {}).get(keyid, {}).get("label")
+                    or keyid[:12]
+                )
+                status = status_of(role, md, req)
+    return sorted(set(used))
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+@dataclass
+class PublishResult:
+    """What was published."""
+
+    files: dict[str, str | None]
+    statuses: list[ThresholdStatus]
+    warnings: list[str]
+    transcript_head: str
+
+
+def _file_names(role: str, version: int, consistent: bool) -> list[str]:
+    """Files a new version is written as."""
+    if role == "root":
+        return [f"{version}.root.json", "root.json"]
+    return [f"{role}.json", *([f"{version}.{role}.json"] if consistent else [])]
+
+
+def threshold_error(
+    unmet: list[ThresholdStatus], all_statuses: list[ThresholdStatus], config: dict[str, Any]
+) -> ThresholdNotMetError:
+    """One sentence naming where each threshold stands and which keys could still sign."""
+
+    def name(keyid: str) -> str:
+        label = config.get("keys", {}).get(keyid, {}).get("label")
+        return f"{label} ({keyid[:12]})" if label else keyid[:12]
+
+    standing = "; ".join(f"{s.role} {s.describe()}" for s in all_statuses)
+    needed = "; ".join(
+        f"{s.label} needs {s.threshold - len(s.signed)} more of: {', '.join(name(k) for k in s.missing)}" for s in unmet
+    )
+    err = ThresholdNotMetError(f"not published: {standing}. Still needed: {needed}")
+    err.statuses = all_statuses  # type: ignore[attr-defined]
+    return err
+
+
+def publish(ctx: ChangeContext, state: State, proposal: Proposal, used: list[str]) -> PublishResult:
+    """Write a fully signed proposal: metadata, keys, config and a transcript entry.
+
+    Raises:
+        ThresholdNotMetError: a threshold is not met (nothing written).
+        VerificationError: the result would not verify for a client (nothing written).
+        WorkspaceError: the workspace moved on since the proposal was made.
+    """
+    current = load_state(ctx.ws)
+    if _md.version(current.root) != proposal.base_root_version:
+        raise WorkspaceError(
+            f"{ctx.ws.path}: the change was made against root version {proposal.base_root_version}, "
+            f"but the workspace is now at version {_md.version(current.root)}; make the change again"
+        )
+    reqs = proposal_requirements(state, proposal)
+    all_statuses = statuses(reqs, proposal.metadata)
+    unmet = [s for s in all_statuses if not s.met]
+    if unmet:
+        raise threshold_error(
+            unmet,
+            all_statuses,
+            {**ctx.ws.config, "keys": {**ctx.ws.config.get("keys", {}), **proposal.config.get("keys", {})}},
+        )
+    for role, md in proposal.metadata.items():
+        expected = (_md.version(state.current(role)) + 1) if state.current(role) is not None else 1
+        if _md.version(md) != expected:
+            raise PolicyError(f"{role}: version {_md.version(md)} is not the previous version + 1 ({expected})")
+        _check_expiry(role, _md.expires(md), ctx.now)
+
+    new_files = dict(state.files)
+    outputs: dict[str, bytes] = {}
+    for role, md in proposal.metadata.items():
+        data = _md.to_bytes(md)
+        for name in _file_names(role, _md.version(md), state.consistent):
+            outputs[name] = data
+    removed = [
+        n for role in proposal.removed_roles for n in state.files if n == f"{role}.json" or n.endswith(f".{role}.json")
+    ]
+    new_files.update(outputs)
+    for name in removed:
+        new_files.pop(name, None)
+    warnings = _verify_result(new_files, set(outputs), ctx.now)
+
+    written: dict[str, str | None] = {}
+    make_private_dir(ctx.ws.path / KEYS_DIR)
+    for keyid, encrypted in proposal.new_key_files.items():
+        written[f"{KEYS_DIR}/{keyid}.p12"] = write_atomic(ctx.ws.path / KEYS_DIR / f"{keyid}.p12", encrypted)
+    for name, data in outputs.items():
+        if name != "root.json":
+            written[f"{METADATA_DIR}/{name}"] = write_atomic(ctx.ws.metadata_dir / name, data)
+    if "root.json" in outputs:  # last: root.json only ever names a root whose N.root.json exists
+        written[f"{METADATA_DIR}/root.json"] = write_atomic(ctx.ws.metadata_dir / "root.json", outputs["root.json"])
+    for name in removed:
+        (ctx.ws.metadata_dir / name).unlink(missing_ok=True)
+        written[f"{METADATA_DIR}/{name}"] = None
+    # Key files of revoked keys stay in keys/: a revoked key is kept for the record, never deleted silently.
+    written[CONFIG_NAME] = write_atomic(ctx.ws.path / CONFIG_NAME, dumps_pretty(proposal.config))
+    ctx.ws.config = proposal.config
+    pending = ctx.ws.path / PENDING_DIR / f"{proposal.details.get('request_id', '')}.json"
+    if proposal.details.get("request_id") and pending.exists():
+        pending.unlink()
+        written[f"{PENDING_DIR}/{pending.name}"] = None
+    signed_by = {role: sorted(_md.signatures(md)) for role, md in proposal.metadata.items()}
+    versions = {role: _md.version(md) for role, md in proposal.metadata.items()}
+    head = _transcript.append(
+        ctx.ws.path,
+        proposal.command,
+        [
+            *proposal.summary,
+            *[f"published {role} version {v}" for role, v in versions.items()],
+            *[f"removed {n}" for n in removed],
+        ],
+        written,
+        sorted({k for keys in signed_by.values() for k in keys}),
+        ctx.now,
+        {
+            "signed_by": signed_by,
+            "signers": used,
+            "thresholds": [s.describe() for s in all_statuses],
+            "keys": {k: v for k, v in proposal.details.items() if k != "request_id"},
+            "notes": proposal.notes,
+        },
+    )
+    return PublishResult(written, all_statuses, warnings + proposal.notes, head)
+
+
+def _verify_result(files: dict[str, bytes], changed: set[str], now: datetime) -> list[str]:
+    """Verify the repository as it will be; tolerate only staleness of files this change does not touch."""
+    try:
+        _verify.verify_files(files, None, now)
+    except VerificationError as err:
+        if err.check == "expiry" and err.file not in changed:
+            return [f"{err} (not part of this change; the online service must renew it)"]
+        raise
+    return []
+
+
+# --------------------------------------------------------------------------- sign requests
+
+
+@dataclass
+class SignRequest:
+    """A sign request file, parsed and checked against its own digest and signatures."""
+
+    path: Path
+    raw: dict[str, Any]
+    id: str
+    previous_root: Any
+    metadata: dict[str, Any]
+    parents: dict[str, str]
+    context: dict[str, Any]
+    summary: list[str]
+
+    def requirements(self) -> dict[str, list[Requirement]]:
+        """Which keys must sign each file."""
+        return requirements_for(self.previous_root, self.metadata, self.parents, self.context)
+
+    def statuses(self) -> list[ThresholdStatus]:
+        """Where every threshold stands."""
+        return statuses(self.requirements(), self.metadata)
+
+    def digest(self) -> bytes:
+        """The digest over every proposed file's canonical bytes."""
+        return _diff.payload_digest({role: _md.signed_bytes(md) for role, md in self.metadata.items()})
+
+    def describe(self) -> tuple[list[str], str, str]:
+        """Diff lines against the previous root (and delegating files), digest hex and words."""
+        lines = list(self.summary)
+        for role, md in self.metadata.items():
+            old = self.previous_root if role == "root" else None
+            name = f"{_md.version(md)}.root.json" if role == "root" else f"{role}.json"
+            lines += _diff.describe_change(name, _md.signed_dict(old) if old is not None else None, _md.signed_dict(md))
+        digest = self.digest()
+        return lines, digest.hex(), _diff.digest_words(digest)
+
+    def to_json(self) -> bytes:
+        """The request file's bytes with the current signatures."""
+        obj = dict(self.raw)
+        obj["metadata"] = {role: _md.to_dict(md) for role, md in self.metadata.items()}
+        return dumps_pretty(obj)
+
+
+def write_request(ctx: ChangeContext, state: State, proposal: Proposal, out: Path) -> tuple[str, str]:
+    """Write a self-contained sign request and keep what publishing needs in the workspace.
+
+    Keys made by the change sign before the request is written (their
+    passphrase was just typed). Returns the request id and the transcript head.
+
+    Raises:
+        WorkspaceError: ``out`` exists.
+    """
+    if out.exists():
+        raise WorkspaceError(f"{out}: already exists; refusing to overwrite a sign request")
+    sign_here(ctx, state, proposal, only_new_keys=True)
+    request_id = secrets.token_hex(8)
+    context = _context_parents(state, proposal)
+    payloads = proposal_payloads(proposal)
+    request = {
+        "type": REQUEST_TYPE,
+        "format": REQUEST_FORMAT,
+        "id": request_id,
+        "created": _verify.format_date(ctx.now),
+        "command": proposal.command,
+        "summary": proposal.summary,
+        "previous_root": _md.to_dict(state.root),
+        "context": {role: _md.to_dict(md) for role, md in context.items()},
+        "parents": proposal.parents,
+        "metadata": {role: _md.to_dict(md) for role, md in proposal.metadata.items()},
+        "digest": _diff.payload_digest(payloads).hex(),
+    }
+    pending = {
+        "request_id": request_id,
+        "base_root_version": proposal.base_root_version,
+        "command": proposal.command,
+        "summary": proposal.summary,
+        "notes": proposal.notes,
+        "details": proposal.details,
+        "parents": proposal.parents,
+        "removed_roles": proposal.removed_roles,
+        "revoked": sorted(proposal.revoked),
+        "config": proposal.config,
+        "metadata": request["metadata"],
+        "new_key_files": {k: base64.b64encode(v).decode() for k, v in proposal.new_key_files.items()},
+    }
+    make_private_dir(ctx.ws.path / PENDING_DIR)
+    digest = write_atomic(ctx.ws.path / PENDING_DIR / f"{request_id}.json", dumps_pretty(pending))
+    write_atomic(out, dumps_pretty(request))
+    head = _transcript.append(
+        ctx.ws.path,
+        f"{proposal.command} --request",
+        [*proposal.summary, f"wrote sign request {request_id} to {out.name}"],
+        {f"{PENDING_DIR}/{request_id}.json": digest},
+        [],
+        ctx.now,
+        {"request_digest": request["digest"], "notes": proposal.notes},
+    )
+    return request_id, head
+
+
+def load_request(path: Path) -> SignRequest:
+    """Read a sign request and check it: digest, versions, and every signature it carries.
+
+    Raises:
+        InputFileError: not a sign request, or malformed.
+        TamperedRequestError: the content differs from its digest, or a signature does not verify.
+    """
+    obj = read_json(path, "sign request")
+    if not isinstance(obj, dict) or obj.get("type") != REQUEST_TYPE or obj.get("format") != REQUEST_FORMAT:
+        raise InputFileError(f"{path}: not a ceremony sign request (format {REQUEST_FORMAT})")
+    try:
+        previous = _md.from_dict(obj["previous_root"], f"{path} previous_root")
+        metadata = {role: _md.from_dict(md, f"{path} {role}") for role, md in obj["metadata"].items()}
+        context = {role: _md.from_dict(md, f"{path} {role}") for role, md in obj.get("context", {}).items()}
+        request = SignRequest(
+            path,
+            obj,
+            str(obj["id"]),
+            previous,
+            metadata,
+            dict(obj.get("parents") or {}),
+            context,
+            list(obj.get("summary") or []),
+        )
+    except (KeyError, TypeError, AttributeError) as err:
+        raise InputFileError(f"{path}: malformed sign request (missing {err})") from err
+    if request.digest().hex() != obj.get("digest"):
+        raise TamperedRequestError(
+            f"{path}: the proposed metadata does not match the request's digest: it was changed after it was made",
+            str(path),
+            "digest",
+        )
+    if "root" in metadata and _md.version(metadata["root"]) != _md.version(previous) + 1:
+        raise TamperedRequestError(
+            f"{path}: proposes root version {_md.version(metadata['root'])} after version {_md.version(previous)}",
+            str(path),
+            "version",
+        )
+    reqs = request.requirements()
+    for role, md in metadata.items():
+        payload = _md.signed_bytes(md)
+        allowed = {keyid: key for req in reqs[role] for keyid, key in req.keys.items()}
+        for keyid, sig in _md.signatures(md).items():
+            key = allowed.get(keyid)
+            if key is None or not _keys.signature_is_valid(key, sig, payload):
+                raise TamperedRequestError(
+                    f"{path}: the signature by {keyid[:12]} on {role} does not verify; the request was tampered with",
+                    str(path),
+                    "signature",
+                )
+    return request
+
+
+def sign_request(
+    request: SignRequest,
+    keyspec: str,
+    passphrase_for: PassphraseProvider,
+    pin_for: SecretsHandler | None,
+    stack: contextlib.ExitStack,
+    pin_file: Path | None = None,
+) -> list[str]:
+    """Sign every file of the request that the keyholder's key must sign; verify each signature.
+
+    KEYSPEC is the keyholder's own key: a ``pkcs11:`` URI, or a software key file (PKCS#12).
+    Returns the roles signed.
+
+    Raises:
+        SigningKeyError: the key is not one of the keys this request needs, or has signed already.
+        PassphraseError / HsmError: unlocking the key failed.
+    """
+    reqs = request.requirements()
+    if _hsm.is_pkcs11_uri(keyspec):
+        token_signer = stack.enter_context(_hsm.open_key(keyspec, pin_for, None, pin_file))
+        identity = _keys.public_key_identity(token_signer.public_key)
+
+        def signer_for(key: Key) -> Any:
+            return token_signer
+    else:
+        private = _keys.unlock_private(Path(keyspec), passphrase_for(Path(keyspec).name))
+        identity = _keys.public_identity_of_private(private)
+
+        def signer_for(key: Key) -> Any:
+            return _keys.signer_from_private(private, key, keyspec)
+
+    signed_roles = []
+    needed_anywhere = False
+    for role, md in request.metadata.items():
+        payload = _md.signed_bytes(md)
+        for req in reqs[role]:
+            for keyid, key in req.keys.items():
+                if _keys.public_key_identity(key) != identity:
+                    continue
+                needed_anywhere = True
+                if keyid in _md.signatures(md) and _keys.signature_is_valid(key, _md.signatures(md)[keyid], payload):
+                    continue
+                _md.add_signature(md, keyid, _sign_as(signer_for(key), key, payload))
+                if role not in signed_roles:
+                    signed_roles.append(role)
+    if not needed_anywhere:
+        needed = "; ".join(
+            f"{r.label}: {', '.join(k[:12] for k in r.keys)}" for role_reqs in reqs.values() for r in role_reqs
+        )
+        raise SigningKeyError(f"this key is not one of the keys this request needs ({needed})")
+    if not signed_roles:
+        raise SigningKeyError("this key has already signed everything it can sign in this request")
+    return signed_roles
+
+
+def save_request(request: SignRequest, out: Path | None = None) -> None:
+    """Write the request (with its new signatures) atomically."""
+    write_atomic(out or request.path, request.to_json())
+
+
+def _load_pending(ws: Workspace, request_id: str) -> dict[str, Any]:
+    """The workspace's record of a request it made.
+
+    Raises:
+        WorkspaceError: this workspace did not make the request, or already merged it.
+    """
+    path = ws.path / PENDING_DIR / f"{request_id}.json"
+    if not path.is_file():
+        raise WorkspaceError(
+            f"{ws.path}: sign request {request_id} was not made by this workspace, or was merged already"
+        )
+    return read_json(path, "pending change")
+
+
+def merge(ctx: ChangeContext, paths: list[Path]) -> tuple[PublishResult | None, list[ThresholdStatus]]:
+    """Check every signature of one or more signed copies of a request; publish when every threshold is met.
+
+    Raises:
+        TamperedRequestError: a request's content differs from what this workspace made, or a signature is bad.
+        ThresholdNotMetError: thresholds not met (nothing written; ``statuses`` attribute lists them).
+        WorkspaceError: unknown request, or the workspace moved on.
+    """
+    if not paths:
+        raise UsageError("merge needs at least one sign request")
+    requests = [load_request(p) for p in paths]
+    ids = {r.id for r in requests}
+    if len(ids) != 1:
+        raise UsageError(
+            f"these files are copies of different sign requests ({', '.join(sorted(ids))}); merge one change at a time"
+        )
+    pending = _load_pending(ctx.ws, requests[0].id)
+    state = load_state(ctx.ws)
+    if _md.version(state.root) != pending["base_root_version"]:
+        raise WorkspaceError(
+            f"{ctx.ws.path}: request {requests[0].id} was made against root version {pending['base_root_version']}, "
+            f"but the workspace is now at version {_md.version(state.root)}; make the change again"
+        )
+    base = {role: _md.from_dict(md, f"pending {role}") for role, md in pending["metadata"].items()}
+    for request in requests:
+        if set(request.metadata) != set(base) or any(
+            _md.signed_bytes(request.metadata[r]) != _md.signed_bytes(base[r]) for r in base
+        ):
+            raise TamperedRequestError(
+                f"{request.path}: its proposed metadata differs from what this workspace put in request {request.id}",
+                str(request.path),
+                "content",
+            )
+    for request in requests:
+        for role, md in request.metadata.items():
+            for keyid, sig in _md.signatures(md).items():
+                _md.add_signature(base[role], keyid, sig)
+    proposal = Proposal(
+        command=str(pending["command"]),
+        summary=list(pending["summary"]),
+        base_root_version=int(pending["base_root_version"]),
+        metadata=base,
+        parents=dict(pending["parents"]),
+        removed_roles=list(pending["removed_roles"]),
+        new_key_files={k: base64.b64decode(v) for k, v in pending["new_key_files"].items()},
+        config=pending["config"],
+        revoked=set(pending["revoked"]),
+        notes=list(pending["notes"]),
+        details={**pending["details"], "request_id": requests[0].id},
+    )
+    reqs = proposal_requirements(state, proposal)
+    all_statuses = statuses(reqs, proposal.metadata)
+    unmet = [s for s in all_statuses if not s.met]
+    if unmet:
+        raise threshold_error(
+            unmet, all_statuses, {"keys": {**ctx.ws.config.get("keys", {}), **proposal.config.get("keys", {})}}
+        )
+    result = publish(ctx, state, proposal, [f"request {requests[0].id}"])
+    return result, all_statuses
+
+
+# --------------------------------------------------------------------------- import and diff
+
+
+def import_repository(
+    path: Path, source: Path, trusted_root: Path | None, at: datetime, now: datetime | None = None
+) -> tuple[Workspace, _verify.Report]:
+    """Make a workspace from a real repository after verifying it, without private keys.
+
+    Every file is copied byte for byte (unknown fields included); every key is
+    recorded as held elsewhere, labelled with its owner where the metadata says
+    (tuf-on-ci's x-tuf-on-ci-keyowner). New versions keep the repository's
+    keyids; new keys get the spec's keyid.
+
+    Raises:
+        VerificationError: the repository does not verify.
+        WorkspaceError: the workspace exists.
+    """
+    from ceremony.core.workspace import create_workspace  # local: avoids a cycle at import time
+
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    report = _verify.verify_directory(source, trusted_root, at)
+    files = _verify.read_metadata_dir(source)
+    root = (
+        _md.parse(files["root.json"], "root.json")
+        if "root.json" in files
+        else _md.parse(files[f"{report.newest_root_version}.root.json"], f"{report.newest_root_version}.root.json")
+    )
+    files.setdefault("root.json", _md.to_bytes(root) if "root.json" not in files else files["root.json"])
+    root_dict = _md.signed_dict(root)
+    keys_config: dict[str, Any] = {}
+    for role in TOP_LEVEL:
+        for keyid in root_dict["roles"][role]["keyids"]:
+            key = root_dict["keys"].get(keyid, {})
+            owner = key.get("x-tuf-on-ci-keyowner")
+            entry = keys_config.setdefault(
+                keyid,
+                {
+                    "label": owner or f"{role}-{keyid[:8]}",
+                    "roles": [],
+                    "key_type": _keys.key_type_name(_keys.public_key_from_metadata(keyid, key)),
+                    "uri": None,
+                },
+            )
+            entry["roles"].append(role)
+    config = {
+        "roles": {
+            role: {
+                "threshold": root_dict["roles"][role]["threshold"],
+                "keyids": root_dict["roles"][role]["keyids"],
+                "expiry_days": DEFAULT_EXPIRY_DAYS[role],
+            }
+            for role in TOP_LEVEL
+        },
+        "keys": keys_config,
+        "consistent_snapshot": bool(root_dict.get("consistent_snapshot")),
+        "imported_from": {
+            "trusted_root": report.trusted_root,
+            "verified_at": report.at,
+            "newest_root": report.newest_root_version,
+        },
+    }
+    ws = create_workspace(
+        path,
+        files,
+        {},
+        config,
+        "import",
+        [
+            f"imported a verified repository: root chain {report.trusted_root} to version {report.newest_root_version}",
+            f"every key recorded as held elsewhere ({len(keys_config)} keys)",
+        ],
+        {"verified_at": report.at, "source_files": sorted(files)},
+        now,
+    )
+    return ws, report
+
+
+def root_versions(ws: Workspace) -> list[int]:
+    """Published root versions in the workspace."""
+    return sorted(
+        int(p.name.split(".")[0]) for p in ws.metadata_dir.glob("*.root.json") if p.name.split(".")[0].isdigit()
+    )
+
+
+def diff_roots(ws: Workspace, a: int | None, b: int | None) -> tuple[list[str], str, str]:
+    """What changed from root version ``a`` to ``b`` (default: the newest two), with b's digest.
+
+    Raises:
+        UsageError: a version the workspace does not have.
+    """
+    versions = root_versions(ws)
+    if b is None:
+        b = versions[-1]
+    if a is None:
+        a = b - 1
+    lines: list[str] = []
+    for v in (a, b):
+        if v not in versions:
+            raise UsageError(f"root version {v} is not in {ws.metadata_dir} (it has {', '.join(map(str, versions))})")
+    old = _verify.parse_envelope(f"{a}.root.json", read_bytes(ws.metadata_dir / f"{a}.root.json"), "root")
+    new = _verify.parse_envelope(f"{b}.root.json", read_bytes(ws.metadata_dir / f"{b}.root.json"), "root")
+    lines += _diff.describe_change(f"{b}.root.json", old.signed, new.signed)
+    digest = _diff.payload_digest({"root": new.payload})
+    return lines, digest.hex(), _diff.digest_words(digest)
