@@ -473,8 +473,8 @@ def plan_rotation(
         entry = config["keys"].get(keyid)
         if entry is not None:
             entry["roles"] = [r for r in entry["roles"] if r != role]
-            if not entry["roles"]:
-                del config["keys"][keyid]
+            # Kept, marked, never reused: the record of which key was revoked when outlives the key.
+            entry.setdefault("revoked", []).append({"role": role, "at": _verify.format_date(ctx.now)})
     final_keys, _t = _md.root_role(root, role)
     config.setdefault("roles", {}).setdefault(role, {}).update({"threshold": new_threshold, "keyids": list(final_keys)})
     proposal.config = config
@@ -607,8 +607,10 @@ def plan_undelegation(ctx: ChangeContext, name: str) -> tuple[State, Proposal]:
     _md.remove_delegation(parent_new, name)
     config = _copy_config(ctx.ws)
     config.get("delegations", {}).pop(name, None)
-    for keyid in [k for k, e in config.get("keys", {}).items() if e.get("roles") == [name]]:
-        del config["keys"][keyid]
+    for entry in config.get("keys", {}).values():
+        if name in entry.get("roles", []):
+            entry["roles"] = [r for r in entry["roles"] if r != name]
+            entry.setdefault("revoked", []).append({"role": name, "at": _verify.format_date(ctx.now)})
     proposal = Proposal(
         command="delegate --remove",
         summary=[f"remove delegated role {name!r} from {parent}"],

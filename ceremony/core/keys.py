@@ -376,10 +376,14 @@ def generate_key_file(path: Path, key_type_name_: str, passphrase: str) -> SSlib
         if target.exists():
             raise UsageError(f"{target}: already exists; refusing to overwrite a key")
     key = generate_key(key_type_name_, passphrase, path.stem)
-    public_pem = serialization.load_pem_public_key(key.public.keyval["public"].encode()).public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ) if key.public.keytype != "ed25519" else key.signer._private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    public_pem = (
+        serialization.load_pem_public_key(key.public.keyval["public"].encode()).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        if key.public.keytype != "ed25519"
+        else key.signer._private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
     write_atomic(path, key.encrypted)
     write_atomic(public_path, public_pem)

@@ -79,6 +79,7 @@ class KeyRecord:
     roles: tuple[str, ...]
     key_type: str
     uri: str | None  # "file:keys/<keyid>.p12", or None for a key held elsewhere
+    revoked: bool = False  # no longer in any role; kept for the record
 
     @property
     def location(self) -> str:
@@ -93,7 +94,7 @@ class KeyRecord:
         return self.uri
 
     def to_dict(self) -> dict[str, Any]:
-        """Config form."""
+        """Config form (the revocation history is kept by changes.py, not here)."""
         return {"label": self.label, "roles": list(self.roles), "key_type": self.key_type, "uri": self.uri}
 
 
@@ -451,6 +452,7 @@ class Workspace:
                     tuple(entry.get("roles", ())),
                     str(entry.get("key_type", "")),
                     entry.get("uri"),
+                    bool(entry.get("revoked")) and not entry.get("roles"),
                 )
             )
         role_order = {role: i for i, role in enumerate(ROLES)}
@@ -463,7 +465,11 @@ class Workspace:
         Raises:
             UsageError: no key or several keys match.
         """
-        matches = [r for r in self.key_records() if r.keyid.startswith(keyid_prefix.lower()) or r.label == keyid_prefix]
+        matches = [
+            r
+            for r in self.key_records()
+            if not r.revoked and (r.keyid.startswith(keyid_prefix.lower()) or r.label == keyid_prefix)
+        ]
         if not matches:
             raise UsageError(f"{self.path}: no key matches {keyid_prefix!r}")
         if len(matches) > 1:
@@ -594,7 +600,9 @@ class Status:
             "profile": self.profile,
             "root_versions": self.root_versions,
             "roles": [vars(r) for r in self.roles],
-            "keys": [{"keyid": k.keyid, **k.to_dict(), "location": k.location} for k in self.keys],
+            "keys": [
+                {"keyid": k.keyid, **k.to_dict(), "location": k.location, "revoked": k.revoked} for k in self.keys
+            ],
             "warnings": self.warnings,
         }
 
