@@ -264,15 +264,20 @@ def status(workspace: Path, as_json: bool) -> None:
         return
     click.echo(f"Workspace {st.path} (profile {st.profile})")
     click.echo(f"Root versions: {', '.join(map(str, st.root_versions)) or 'none'}")
-    click.echo(f"{'role':<10} {'version':>7} {'threshold':>9}  {'expires':<20} {'days left':>9}")
+    click.echo(f"{'role':<14} {'version':>7} {'threshold':>9}  {'expires':<20} {'days left':>9}")
     for role in st.roles:
         version = "-" if role.version is None else str(role.version)
         days_left = "-" if role.days_left is None else f"{role.days_left:g}"
         threshold = f"{role.threshold}/{len(role.keyids)}"
-        click.echo(f"{role.role:<10} {version:>7} {threshold:>9}  {role.expires or '-':<20} {days_left:>9}")
+        click.echo(f"{role.role:<14} {version:>7} {threshold:>9}  {role.expires or '-':<20} {days_left:>9}")
+    click.echo("Expiry calendar (re-sign by):")
+    for role in st.calendar:
+        click.echo(f"  {role.resign_by}  {role.role:<14} expires {role.expires}")
     click.echo("Keys:")
     for key in st.keys:
-        click.echo(f"  {key.label:<14} {key.keyid[:16]}  {key.key_type:<12} {','.join(key.roles):<10} {key.location}")
+        roles = ",".join(key.roles) or "-"
+        where = "REVOKED, kept for the record" if key.revoked else key.location
+        click.echo(f"  {key.label:<14} {key.keyid[:16]}  {key.key_type:<12} {roles:<10} {where}")
     if st.warnings:
         click.echo("Warnings:")
         for warning in st.warnings:

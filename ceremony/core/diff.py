@@ -93,12 +93,13 @@ def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, 
         removed = [k for k in (before or {}).get("keyids", []) if k not in after.get("keyids", [])]
         threshold_before = (before or {}).get("threshold")
         if before is None or added or removed or threshold_before != after.get("threshold"):
-            lines.append(
-                f"  role {role}: threshold {threshold_before} -> {after.get('threshold')}, "
-                f"{len(after.get('keyids', []))} keys"
-                if before is not None
-                else f"  role {role}: threshold {after.get('threshold')}, {len(after.get('keyids', []))} keys"
-            )
+            count = len(after.get("keyids", []))
+            if before is None or threshold_before == after.get("threshold"):
+                lines.append(
+                    f"  role {role}: threshold {after.get('threshold')}{' (unchanged)' if before else ''}, {count} keys"
+                )
+            else:
+                lines.append(f"  role {role}: threshold {threshold_before} -> {after.get('threshold')}, {count} keys")
             lines += [f"    + key {_key_label(k, new_keys)}" for k in added]
             lines += [f"    - key {_key_label(k, old_keys)}" for k in removed]
         if before is not None and kind != "root" and before.get("paths") != after.get("paths"):

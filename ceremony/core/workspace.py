@@ -569,6 +569,12 @@ def check_key(
     return KeyCheckResult(record, challenge, head)
 
 
+#: Days before expiry by which a role must be re-signed: time to gather keyholders
+#: (root), to re-sign and publish (targets), or for the online service (snapshot,
+#: timestamp). Configurable per role as ``signing_period_days`` in ceremony.json.
+DEFAULT_SIGNING_PERIOD_DAYS = {"root": 60, "targets": 30, "snapshot": 2, "timestamp": 0}
+
+
 @dataclass
 class RoleStatus:
     """One role's state for ``status``."""
@@ -580,6 +586,8 @@ class RoleStatus:
     expires: str | None
     days_left: float | None
     expiry_policy_days: int | None
+    resign_by: str | None = None
+    delegated_by: str | None = None
 
 
 @dataclass
@@ -593,6 +601,11 @@ class Status:
     keys: list[KeyRecord]
     warnings: list[str]
 
+    @property
+    def calendar(self) -> list[RoleStatus]:
+        """Roles ordered by the date they must be re-signed by."""
+        return sorted((r for r in self.roles if r.resign_by), key=lambda r: r.resign_by or "")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for ``--json``."""
         return {
@@ -600,11 +613,30 @@ class Status:
             "profile": self.profile,
             "root_versions": self.root_versions,
             "roles": [vars(r) for r in self.roles],
+            "calendar": [{"role": r.role, "resign_by": r.resign_by, "expires": r.expires} for r in self.calendar],
             "keys": [
                 {"keyid": k.keyid, **k.to_dict(), "location": k.location, "revoked": k.revoked} for k in self.keys
             ],
             "warnings": self.warnings,
         }
+
+
+def _delegations(ws: Workspace) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Delegated role name -> (delegating file's role, role definition), from the metadata present."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for path in sorted(ws.metadata_dir.glob("*.json")):
+        if path.name.split(".")[0].isdigit():
+            continue
+        try:
+            env = _verify.parse_envelope(path.name, path.read_bytes())
+        except _verify.VerificationError:
+            continue
+        if env.type != "targets":
+            continue
+        for role in (env.signed.get("delegations") or {}).get("roles") or []:
+            if isinstance(role, dict) and isinstance(role.get("name"), str):
+                found[role["name"]] = (path.stem, role)
+    return found
 
 
 def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
@@ -620,9 +652,11 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
     versions = sorted(
         int(p.name.split(".")[0]) for p in ws.metadata_dir.glob("*.root.json") if p.name.split(".")[0].isdigit()
     )
-    role_defs = root.signed.get("roles", {})
-    for role in ROLES:
-        definition = role_defs.get(role, {})
+    role_defs: dict[str, tuple[str | None, dict[str, Any]]] = {
+        role: (None, root.signed.get("roles", {}).get(role, {})) for role in ROLES
+    }
+    role_defs.update(_delegations(ws))
+    for role, (delegator, definition) in role_defs.items():
         keyids = list(definition.get("keyids", []))
         threshold = int(definition.get("threshold", 0))
         version: int | None = None
@@ -633,22 +667,39 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
             file = ws.metadata_dir / f"{role}.json"
             if file.is_file():
                 try:
-                    env = _verify.parse_envelope(file.name, file.read_bytes(), role)
+                    env = _verify.parse_envelope(file.name, file.read_bytes())
                     version, expires_text = env.version, env.signed.get("expires")
                 except _verify.VerificationError as err:
                     warnings.append(str(err))
-            else:
+            elif delegator is None:
                 warnings.append(f"{role}.json is not in the workspace (its key is held by the online service)")
-        days_left = None
+        policy_entry = ws.config.get("roles", {}).get(role) or ws.config.get("delegations", {}).get(role) or {}
+        days_left = resign_by = None
         if expires_text is not None:
             expires = _verify.parse_tuf_date(expires_text, role)
             days_left = round((expires - now).total_seconds() / 86400, 1)
+            period = policy_entry.get("signing_period_days", DEFAULT_SIGNING_PERIOD_DAYS.get(role, 30))
+            due = expires - timedelta(days=period)
+            resign_by = _verify.format_date(due)
             if days_left <= 0:
                 warnings.append(f"{role} EXPIRED on {_verify.format_date(expires)}")
             elif days_left <= WARN_DAYS:
                 warnings.append(f"{role} expires in {days_left:g} days ({_verify.format_date(expires)})")
-        policy = ws.config["roles"].get(role, {}).get("expiry_days")
-        roles.append(RoleStatus(role, version, threshold, keyids, expires_text, days_left, policy))
+            elif due <= now:
+                warnings.append(f"{role} is past its re-sign date {resign_by} (expires {_verify.format_date(expires)})")
+        roles.append(
+            RoleStatus(
+                role,
+                version,
+                threshold,
+                keyids,
+                expires_text,
+                days_left,
+                policy_entry.get("expiry_days"),
+                resign_by,
+                delegator,
+            )
+        )
     root_role = roles[0]
     if root_role.threshold >= len(root_role.keyids):
         warnings.append(
