@@ -414,8 +414,15 @@ def _cascade(ctx: ChangeContext, state: State, proposal: Proposal) -> None:
 
 
 def _new_root(ctx: ChangeContext, state: State, days: int | None = None) -> Any:
-    """Root N+1: same content, version + 1, expiry from policy (or ``days``), no signatures."""
-    expires_at = ctx.now + timedelta(days=days if days is not None else _policy_days(ctx.ws, "root"))
+    """Root N+1: same content, version + 1, no signatures.
+
+    Expiry: ``days`` from now when given (extend); otherwise the policy, but never
+    earlier than the current root's (a rotation should not shorten the root's life).
+    """
+    if days is not None:
+        expires_at = ctx.now + timedelta(days=days)
+    else:
+        expires_at = max(ctx.now + timedelta(days=_policy_days(ctx.ws, "root")), _md.expires(state.root))
     _check_expiry("root", expires_at, ctx.now)
     return _md.next_version(state.root, expires_at)
 
