@@ -1188,7 +1188,7 @@ def import_repository(
             "newest_root": report.newest_root_version,
         },
     }
-    ws = create_workspace(
+    ws, _written, _head = create_workspace(
         path,
         files,
         {},
