@@ -680,3 +680,93 @@ def import_cmd(workspace: Path, source: Path, trusted_root: Path | None, at: str
         f"Imported {source} into {ws.path}: root chain verified to version {report.newest_root_version} as of {report.at}"
     )
     click.echo(f"  {len(ws.config['keys'])} keys, all held elsewhere: changes go through sign requests (--request)")
+
+
+# --------------------------------------------------------------------------- cold backup
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Directory for the backup files.")
+@click.option("--versions", type=click.Choice(["all", "latest"]), default="all", show_default=True)
+@click.option("--formats", default="files,png,svg,pdf,txt", show_default=True, help="Comma-separated.")
+@click.option("--qr-bytes", type=int, default=core.recovery._backup.DEFAULT_QR_BYTES, show_default=True,
+              help="Maximum payload bytes per QR code.")
+@click.option("--ecc", type=click.Choice(["L", "M", "Q", "H"]), default="M", show_default=True)
+@click.option("--all-metadata", is_flag=True, help="Also back up targets, snapshot, timestamp and delegated roles.")
+def export(workspace: Path, out: Path, versions: str, formats: str, qr_bytes: int, ecc: str, all_metadata: bool) -> None:
+    """Back up signed metadata as exact files, QR codes (PNG, SVG), printable PDFs and text fallbacks."""
+    ws = core.Workspace.load(workspace)
+    result = core.recovery.export_workspace(
+        ws, out, versions, [f.strip() for f in formats.split(",") if f.strip()], qr_bytes, ecc, all_metadata
+    )
+    for b in result.backups:
+        click.echo(f"  {b.name}: set {b.set_id}, {b.parts} QR part(s), sha256 {b.sha256}")
+    click.echo(f"wrote {sum(len(b.files) for b in result.backups)} files to {out}")
+    click.echo("  print the PDFs, then prove they restore: ceremony restore --out DIR <scans or PDFs>")
+    click.echo(f"transcript head: {result.transcript_head}")
+
+
+@main.command()
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Directory for the restored files.")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def restore(out: Path, inputs: tuple[Path, ...]) -> None:
+    """Restore metadata from QR scans or photos (PNG/JPEG), PDFs and text fallbacks, in any order."""
+    result = core.recovery.restore_to(list(inputs), out)
+    for item in result.restored:
+        click.echo(f"  restored {item.name} from set {item.set_id}: sha256 {item.sha256}")
+        click.echo(f"    as words: {core.changes._diff.digest_words(bytes.fromhex(item.sha256))}")
+    click.echo(f"  {result.chain}")
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+    click.echo(f"restored {len(result.restored)} file(s) into {out}, byte-identical to what was exported")
+
+
+@main.command("backup-key")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.argument("keyid")
+@click.option("--shares", type=int, required=True, help="Number of custodians (N).")
+@click.option("--threshold", type=int, required=True, help="Shares needed to restore (K).")
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True)
+@click.option("--passphrase-file", type=click.Path(path_type=Path), help="Drills/automation: the key's passphrase.")
+def backup_key(workspace: Path, keyid: str, shares: int, threshold: int, out: Path, paper: str,
+               passphrase_file: Path | None) -> None:
+    """Split a software key's protection into SLIP-39 shares, one PDF per custodian."""
+    ws = core.Workspace.load(workspace)
+    provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=False)
+    result = core.recovery.backup_key(ws, keyid, shares, threshold, out, provider, paper)
+    for name in result.files:
+        click.echo(f"  wrote {out / name}")
+    click.echo(f"any {threshold} of {shares} custodians restore key {result.keyid[:16]}; give each custodian only "
+               "their own sheet, then destroy the share PDFs on this machine")
+    click.echo(f"transcript head: {result.transcript_head}")
+
+
+@main.command("restore-key")
+@click.option("--backup", "backup_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory with the key backup manifest and encrypted key.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The rebuilt encrypted key file (.p12).")
+@click.option("--keyid", help="Which key, when the directory holds several backups.")
+@click.option("--passphrase-file", type=click.Path(path_type=Path), help="Drills/automation: the new passphrase.")
+@click.argument("shares", nargs=-1, required=True, type=click.Path(path_type=Path))
+def restore_key(backup_dir: Path, out: Path, keyid: str | None, passphrase_file: Path | None,
+                shares: tuple[Path, ...]) -> None:
+    """Rebuild an encrypted key from K shares (text files, scans or PDFs) under a new passphrase."""
+    provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=True)
+    restored = core.recovery.restore_key(backup_dir, list(shares), out, provider(f"restored key {out.name}"), keyid)
+    click.echo(f"restored key {restored} into {out} (encrypted under the new passphrase); it matches its key id")
+
+
+@main.command("drill")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--backup", "backup_dir", required=True, type=click.Path(path_type=Path))
+def drill_cmd(workspace: Path, backup_dir: Path) -> None:
+    """Recovery drill: restore every backup into a temporary place and check it; writes a dated report."""
+    report = core.recovery.drill(core.Workspace.load(workspace), backup_dir)
+    for check in report.checks:
+        click.echo(f"  {'pass' if check.passed else 'FAIL'}  {check.name} ({check.seconds:.1f}s): {check.detail}")
+    click.echo(f"drill {'PASSED' if report.passed else 'FAILED'}; report {report.report_file}")
+    click.echo(f"transcript head: {report.transcript_head}")
+    if not report.passed:
+        sys.exit(EXIT_INVALID)

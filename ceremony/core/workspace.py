@@ -491,7 +491,7 @@ class Workspace:
     def tracked_files(self) -> list[str]:
         """Workspace-relative paths the transcript must account for."""
         names = [CONFIG_NAME]
-        for sub in (METADATA_DIR, KEYS_DIR, "pending"):
+        for sub in (METADATA_DIR, KEYS_DIR, "pending", "drills"):
             directory = self.path / sub
             if directory.is_dir():
                 names += [f"{sub}/{p.name}" for p in sorted(directory.iterdir()) if p.is_file()]

@@ -1,0 +1,169 @@
+"""Printable sheets (fpdf2) and reading PDFs back as images (pypdfium2).
+
+The only importer of fpdf2 and pypdfium2. Sheets use the PDF core fonts
+(Helvetica, Courier), so every string is reduced to Latin-1 first: a sheet
+must print on any printer without embedded fonts.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import pypdfium2
+from fpdf import FPDF
+
+from ceremony import __version__
+
+PAPER = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
+MARGIN = 15.0
+QR_SIZE = 55.0  # mm: at 150 dpi a version-15 symbol still gets 4 pixels per module
+GAP = 6.0
+
+
+def _latin1(text: str) -> str:
+    """Core PDF fonts are Latin-1 only."""
+    return text.replace("\u2014", "-").replace("\u2192", "->").encode("latin-1", "replace").decode("latin-1")
+
+
+class _Sheet(FPDF):
+    """A page setup with a footer naming the sheet, so loose pages can be put back in order."""
+
+    def __init__(self, paper: str, footer: str) -> None:
+        width, height = PAPER[paper]
+        super().__init__(unit="mm", format=(width, height))
+        self.footer_text = _latin1(footer)
+        self.set_margins(MARGIN, MARGIN, MARGIN)
+        self.set_auto_page_break(True, margin=MARGIN + 5)
+
+    def footer(self) -> None:
+        self.set_y(-MARGIN)
+        self.set_font("Helvetica", size=7)
+        self.cell(0, 5, f"{self.footer_text} - page {self.page_no()}", align="C")
+
+    def text(self, value: str, size: float = 9, style: str = "", font: str = "Helvetica", height: float = 4.5) -> None:
+        self.set_font(font, style=style, size=size)
+        self.multi_cell(0, height, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+
+    def heading(self, value: str) -> None:
+        self.ln(2)
+        self.text(value, size=11, style="B", height=6)
+
+
+def _png(image: Any) -> io.BytesIO:
+    """A PIL image as an in-memory PNG for fpdf2."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    buffer.seek(0)
+    return buffer
+
+
+def _qr_grid(pdf: _Sheet, images: list[Any], caption: str) -> None:
+    """QR codes in a grid, each captioned with its part number."""
+    usable = pdf.w - 2 * MARGIN
+    columns = max(1, int((usable + GAP) // (QR_SIZE + GAP)))
+    rows = math.ceil(len(images) / columns)
+    for row in range(rows):
+        if pdf.get_y() + QR_SIZE + 8 > pdf.h - MARGIN - 5:
+            pdf.add_page()
+        top = pdf.get_y()
+        for column in range(columns):
+            index = row * columns + column
+            if index >= len(images):
+                break
+            x = MARGIN + column * (QR_SIZE + GAP)
+            pdf.image(_png(images[index]), x=x, y=top, w=QR_SIZE, h=QR_SIZE)
+            pdf.set_xy(x, top + QR_SIZE)
+            pdf.set_font("Helvetica", size=8)
+            pdf.cell(QR_SIZE, 4, _latin1(caption.format(i=index + 1, n=len(images))), align="C")
+        pdf.set_xy(MARGIN, top + QR_SIZE + 6)
+
+
+def _signoff(pdf: _Sheet) -> None:
+    """A box for the people who made, checked and stored the backup."""
+    pdf.heading("Sign-off")
+    if pdf.get_y() + 45 > pdf.h - MARGIN - 5:
+        pdf.add_page()
+    labels = ["Date (UTC)", "Administrator (name, signature)", "Witness (name, signature)",
+              "Test restore done (yes / no, by whom)", "Where stored (place, bag serial)"]
+    pdf.set_font("Helvetica", size=9)
+    for label in labels:
+        y = pdf.get_y()
+        pdf.rect(MARGIN, y, pdf.w - 2 * MARGIN, 8)
+        pdf.set_xy(MARGIN + 2, y + 1.5)
+        pdf.cell(0, 5, label)
+        pdf.set_xy(MARGIN, y + 8)
+
+
+def backup_sheet(
+    *,
+    paper: str,
+    name: str,
+    set_id: str,
+    sha256: str,
+    words: str,
+    summary: list[str],
+    images: list[Any],
+    fallback: str,
+    created: str,
+) -> bytes:
+    """The printable backup of one file: QR codes, what it holds, hashes, text fallback, sign-off."""
+    pdf = _Sheet(paper, f"ceremony backup {name} set {set_id}")
+    pdf.add_page()
+    pdf.text(f"TUF metadata backup: {name}", size=15, style="B", height=8)
+    pdf.text(f"Made {created} by ceremony {__version__}. Backup set {set_id}, {len(images)} QR code(s). "
+             "Signed metadata is public: this sheet protects integrity, not secrecy.", size=8)
+    pdf.heading("What this backup holds")
+    for line in summary:
+        pdf.text(line, size=9, height=4.2)
+    pdf.heading("SHA-256 of the exact file")
+    pdf.text("  ".join(sha256[i : i + 16] for i in range(0, 64, 16)), font="Courier", size=9)
+    pdf.text(f"As words (BIP-39): {words}", size=9)
+    pdf.heading("QR codes (restore in any order)")
+    _qr_grid(pdf, images, "part {i} of {n}")
+    pdf.heading("Restore")
+    pdf.text(
+        "1. Scan or photograph every QR code (any order), or type the text fallback below into a file.\n"
+        "2. On the offline host: ceremony restore --out DIR scans/*.png (PDFs, photos and .txt files also work).\n"
+        "3. The tool checks every part, the SHA-256 above and the root chain, and writes the exact file.\n"
+        "4. Compare the SHA-256 it prints with the one on this sheet, reading the words aloud.",
+        size=9,
+    )
+    pdf.heading("Text fallback (each line: number, base32 data, CRC-32 of number and data)")
+    pdf.text(fallback, font="Courier", size=7.5, height=3.4)
+    _signoff(pdf)
+    return bytes(pdf.output())
+
+
+def share_sheet(*, paper: str, label: str, keyid: str, index: int, count: int, threshold: int,
+                words: str, qr: Any, created: str) -> bytes:
+    """One custodian's SLIP-39 share: words and QR, and no other share."""
+    pdf = _Sheet(paper, f"ceremony key share {index} of {count} for {label}")
+    pdf.add_page()
+    pdf.text(f"SECRET - key backup share {index} of {count}", size=15, style="B", height=8)
+    pdf.text(f"Key {label}, key id {keyid}. Any {threshold} of the {count} shares restore the key; fewer reveal "
+             f"nothing. Made {created} by ceremony {__version__}.", size=9)
+    pdf.text("Keep this sheet sealed and apart from every other share. Never photograph or scan it except to "
+             "restore the key on the offline host.", size=9, style="B")
+    pdf.heading("Share words (SLIP-39)")
+    numbered = words.split()
+    for start in range(0, len(numbered), 5):
+        pdf.text("   ".join(f"{n + 1:>2}. {w:<10}" for n, w in enumerate(numbered[start : start + 5], start=start)),
+                 font="Courier", size=10, height=6)
+    pdf.heading("The same share as a QR code")
+    _qr_grid(pdf, [qr], f"share {index} of {count}")
+    pdf.heading("Restore")
+    pdf.text(f"ceremony restore-key --backup DIR --out KEY.p12 SHARE... with any {threshold} shares (words in .txt "
+             "files as 'share: word word ...', or scans of the QR codes).", size=9)
+    _signoff(pdf)
+    return bytes(pdf.output())
+
+
+def render_pdf(data: bytes, dpi: int = 200) -> list[Any]:
+    """Every page of a PDF as a PIL image, as a scanner would see it."""
+    document = pypdfium2.PdfDocument(data)
+    try:
+        return [page.render(scale=dpi / 72).to_pil() for page in document]
+    finally:
+        document.close()

@@ -1,0 +1,401 @@
+"""Export, restore, key backups and recovery drills for a workspace.
+
+Orchestration over backup.py (encoding) and _paper.py (sheets): which files to
+back up, where the results go, what the transcript records, and the dated
+drill report that proves a backup restores before anyone needs it to.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ceremony.core import _paper
+from ceremony.core import backup as _backup
+from ceremony.core import keys as _keys
+from ceremony.core import transcript as _transcript
+from ceremony.core import verify as _verify
+from ceremony.core._fs import make_private_dir, sha256_hex, write_atomic
+from ceremony.core._json import dumps_pretty, read_bytes
+from ceremony.core.workspace import PassphraseProvider, Workspace
+from ceremony.errors import BackupError, CeremonyError, UsageError, VerificationError
+
+DRILLS_DIR = "drills"
+_EPOCH = datetime(1970, 1, 2, tzinfo=UTC)
+
+
+def describe_file(name: str, data: bytes) -> list[str]:
+    """What a metadata file holds, for the printed sheet."""
+    try:
+        env = _verify.parse_envelope(name, data)
+    except VerificationError as err:
+        return [f"{name}: {err}"]
+    signed = env.signed
+    lines = [f"{name}: {env.type} version {env.version}, expires {signed.get('expires')}, "
+             f"spec {signed.get('spec_version')}, {len(data)} bytes, {len(env.signatures)} signature(s)"]
+    if env.type == "root":
+        keys = signed.get("keys") or {}
+        for role, definition in sorted((signed.get("roles") or {}).items()):
+            ids = definition.get("keyids", [])
+            owners = [keys.get(k, {}).get("x-tuf-on-ci-keyowner") or k[:12] for k in ids]
+            lines.append(f"  {role}: {definition.get('threshold')} of {len(ids)} keys: {', '.join(owners)}")
+    return lines
+
+
+@dataclass
+class ExportResult:
+    """What export wrote."""
+
+    out: Path
+    backups: list[_backup.ExportedBackup]
+    transcript_head: str
+
+
+def export_workspace(
+    ws: Workspace,
+    out: Path,
+    versions: str = "all",
+    formats: Sequence[str] = _backup.FORMATS,
+    qr_bytes: int = _backup.DEFAULT_QR_BYTES,
+    ecc: str = "M",
+    all_metadata: bool = False,
+    now: datetime | None = None,
+) -> ExportResult:
+    """Back up the workspace's signed root metadata (and optionally the other roles).
+
+    Raises:
+        UsageError: bad versions, formats or ECC level.
+        QrCapacityError: a part does not fit one QR symbol.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    roots = sorted(
+        (int(p.name.split(".")[0]), p) for p in ws.metadata_dir.glob("*.root.json") if p.name.split(".")[0].isdigit()
+    )
+    if versions == "latest":
+        roots = roots[-1:]
+    elif versions != "all":
+        raise UsageError(f"--versions {versions}: choose all or latest")
+    sources = [(p.name, read_bytes(p, "metadata")) for _v, p in roots]
+    if all_metadata:
+        for path in sorted(ws.metadata_dir.glob("*.json")):
+            if not path.name.split(".")[0].isdigit() and path.name != "root.json":
+                sources.append((path.name, read_bytes(path, "metadata")))
+    def describe(name: str, data: bytes) -> list[str]:
+        return [f"Repository: workspace {ws.path.name} (profile {ws.config.get('profile', 'tuf')})", *describe_file(name, data)]
+
+    backups = _backup.export_files(sources, Path(out), formats, qr_bytes, ecc, describe, _verify.format_date(now))
+    head = _transcript.append(
+        ws.path,
+        "export",
+        [f"exported {b.name} as backup set {b.set_id} ({b.parts} QR parts) to {Path(out).name}" for b in backups],
+        {},
+        [],
+        now,
+        {"backups": [{"file": b.name, "set": b.set_id, "sha256": b.sha256, "parts": b.parts} for b in backups],
+         "formats": list(formats), "qr_bytes": qr_bytes, "ecc": ecc},
+    )
+    return ExportResult(Path(out), backups, head)
+
+
+@dataclass
+class RestoreResult:
+    """What restore wrote and what it checked."""
+
+    restored: list[_backup.Restored]
+    chain: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_restored(restored: Sequence[_backup.Restored], at: datetime | None = None) -> tuple[str, list[str]]:
+    """Verify restored files as a root chain (signatures and versions; expiry reported, not required).
+
+    Raises:
+        VerificationError: the restored files do not form a valid chain.
+    """
+    files = {r.name: r.data for r in restored}
+    if not any(name.endswith("root.json") for name in files):
+        return "no root metadata restored; nothing to chain", []
+    report = _verify.verify_files(files, None, _EPOCH)
+    warnings = []
+    try:
+        _verify.verify_files(files, None, at or datetime.now(UTC))
+    except VerificationError as err:
+        if err.check != "expiry":
+            raise
+        warnings.append(f"{err} (a backup of older metadata)")
+    return f"root chain {report.trusted_root} to version {report.newest_root_version} verified", warnings
+
+
+def restore_to(inputs: Sequence[Path], out: Path) -> RestoreResult:
+    """Restore backups from scans, photos, PDFs or text files into ``out``, then verify them.
+
+    Raises:
+        BackupError: missing, duplicate, foreign or corrupted parts; bad text lines.
+        VerificationError: the restored metadata does not verify.
+        UsageError: ``out`` already holds a different file of the same name.
+    """
+    restored = _backup.restore(inputs)
+    chain, warnings = check_restored(restored)
+    make_private_dir(Path(out))
+    for item in restored:
+        target = Path(out) / item.name
+        if target.exists() and target.read_bytes() != item.data:
+            raise UsageError(f"{target}: already exists with other content; restore into an empty directory")
+    for item in restored:
+        write_atomic(Path(out) / item.name, item.data)
+    return RestoreResult(restored, chain, warnings)
+
+
+# --------------------------------------------------------------------------- key backups
+
+
+@dataclass
+class KeyBackupResult:
+    """What backup-key wrote."""
+
+    keyid: str
+    files: list[str]
+    transcript_head: str
+
+
+def backup_key(
+    ws: Workspace,
+    keyid_prefix: str,
+    shares: int,
+    threshold: int,
+    out: Path,
+    passphrase_for: PassphraseProvider,
+    paper: str = "a4",
+    now: datetime | None = None,
+) -> KeyBackupResult:
+    """Split a software key's protection into SLIP-39 shares, one printable sheet per custodian.
+
+    Raises:
+        BackupError: the key lives on a token (never exported) or is held elsewhere.
+        PassphraseError: the keyholder's passphrase is wrong.
+        UsageError: bad share counts.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    record = ws.find_key(keyid_prefix)
+    if record.uri and record.uri.startswith("pkcs11:"):
+        raise BackupError(
+            f"key {record.label} lives on a token and cannot be exported: its backup is k-of-n independent keys "
+            "(keep the root threshold below the number of root keys and store spare tokens apart)"
+        )
+    if not record.uri or not record.uri.startswith("file:"):
+        raise BackupError(f"key {record.label} is held elsewhere; only its holder can back it up")
+    public = ws.public_key(record.keyid) if record.roles else None
+    path = ws.path / record.uri.removeprefix("file:")
+    private = _keys.unlock_private(path, passphrase_for(record.label))
+    if public is not None:
+        _keys.signer_from_private(private, public, str(path))  # the key file holds the key the root names
+    backup = _backup.split_key(private, record.keyid, shares, threshold)
+    make_private_dir(Path(out))
+    stem = f"key-{record.keyid[:16]}"
+    files = {f"{stem}.p12": backup.encrypted, f"{stem}.json": _backup.key_backup_manifest(backup, record.label)}
+    created = _verify.format_date(now)
+    for index, words in enumerate(backup.shares, start=1):
+        qr = _backup.qr_image(words.upper(), "M")
+        files[f"{stem}-share-{index}of{shares}.pdf"] = _paper.share_sheet(
+            paper=paper, label=record.label, keyid=record.keyid, index=index, count=shares,
+            threshold=threshold, words=words, qr=qr, created=created,
+        )
+    for name, data in files.items():
+        write_atomic(Path(out) / name, data)
+    head = _transcript.append(
+        ws.path,
+        "backup-key",
+        [f"split key {record.label} {record.keyid} into {shares} SLIP-39 shares, any {threshold} restore it"],
+        {},
+        [record.keyid],
+        now,
+        {"files": sorted(files), "encrypted_key_sha256": sha256_hex(backup.encrypted)},
+    )
+    return KeyBackupResult(record.keyid, sorted(files), head)
+
+
+def _manifest_in(backup_dir: Path, keyid_prefix: str | None) -> tuple[Path, dict[str, Any]]:
+    """The key backup manifest in ``backup_dir`` (the one matching ``keyid_prefix`` if several)."""
+    manifests = sorted(Path(backup_dir).glob("key-*.json"))
+    chosen = [m for m in manifests if keyid_prefix is None or m.name.startswith(f"key-{keyid_prefix[:16]}")]
+    if len(chosen) != 1:
+        found = ", ".join(m.name for m in manifests) or "none"
+        raise BackupError(f"{backup_dir}: expected one key backup manifest, found {found}; name the key with --keyid")
+    return chosen[0], _backup.read_key_manifest(chosen[0])
+
+
+def recover_private(backup_dir: Path, share_inputs: Sequence[Path], keyid_prefix: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """Recombine shares and open the key backup, proving it is the key the manifest names.
+
+    Raises:
+        BackupError: too few or wrong shares, or the key is not the one named.
+    """
+    manifest_path, manifest = _manifest_in(Path(backup_dir), keyid_prefix)
+    encrypted_path = Path(backup_dir) / manifest["encrypted_key"]
+    encrypted = read_bytes(encrypted_path, "encrypted key backup")
+    if sha256_hex(encrypted) != manifest["encrypted_key_sha256"]:
+        raise BackupError(f"{encrypted_path}: does not match the SHA-256 in {manifest_path.name}")
+    mnemonics = _backup.share_texts_from(share_inputs)
+    if len(mnemonics) < manifest["threshold"]:
+        raise BackupError(
+            f"{len(mnemonics)} share(s) given; any {manifest['threshold']} of {manifest['shares']} are needed to restore key {manifest['label']}"
+        )
+    private = _backup.combine_key(mnemonics, encrypted, str(manifest_path))
+    keyid = _keys.SSlibKey.from_crypto(private.public_key()).keyid
+    if keyid != manifest["keyid"]:
+        raise BackupError(f"the restored key has key id {keyid[:12]}, not {manifest['keyid'][:12]} as the backup says")
+    return private, manifest
+
+
+def restore_key(
+    backup_dir: Path, share_inputs: Sequence[Path], out: Path, new_passphrase: str, keyid_prefix: str | None = None
+) -> str:
+    """Rebuild the encrypted key file from K shares under the keyholder's new passphrase; return the key id.
+
+    The key is never written unencrypted.
+
+    Raises:
+        BackupError: see recover_private.
+        PassphraseError: the new passphrase is too short.
+        UsageError: ``out`` exists.
+    """
+    if Path(out).exists():
+        raise UsageError(f"{out}: already exists; refusing to overwrite a key")
+    private, manifest = recover_private(backup_dir, share_inputs, keyid_prefix)
+    _keys.check_passphrase(new_passphrase, manifest["label"])
+    write_atomic(Path(out), _keys.encrypt_private_key(private, new_passphrase, manifest["label"]))
+    return str(manifest["keyid"])
+
+
+# --------------------------------------------------------------------------- drills
+
+
+@dataclass
+class DrillCheck:
+    """One check of a drill."""
+
+    name: str
+    passed: bool
+    detail: str
+    seconds: float
+
+
+@dataclass
+class DrillReport:
+    """A dated drill report."""
+
+    started: str
+    backup_dir: str
+    checks: list[DrillCheck]
+    report_file: str = ""
+    transcript_head: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """Every check passed (and there was at least one)."""
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form written to drills/."""
+        return {"started": self.started, "backup_dir": self.backup_dir, "passed": self.passed,
+                "checks": [vars(c) for c in self.checks]}
+
+
+def _timed(checks: list[DrillCheck], name: str, action: Callable[[], str]) -> None:
+    """Run one drill check, recording pass or fail with its duration; never raises for an operator fault."""
+    start = time.monotonic()
+    try:
+        detail = action()
+        checks.append(DrillCheck(name, True, detail, round(time.monotonic() - start, 3)))
+    except CeremonyError as err:
+        checks.append(DrillCheck(name, False, str(err), round(time.monotonic() - start, 3)))
+
+
+def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> DrillReport:
+    """Restore every backup in ``backup_dir`` into a temporary place and check it; touch nothing in production.
+
+    Metadata backups restore from their QR images (PNG, else PDF) and from their
+    text fallback, separately; each must be byte-identical to the workspace's
+    file and verify as a chain. Key backups recombine their shares (the share
+    sheets in the directory) and test-sign a challenge verified against the
+    workspace's public key. The report is written to drills/ in the workspace
+    and recorded in the transcript.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    backup_dir = Path(backup_dir)
+    report = DrillReport(_verify.format_date(now), str(backup_dir), [])
+    if not backup_dir.is_dir():
+        raise UsageError(f"{backup_dir}: backup directory not found")
+    sets: dict[str, dict[str, list[Path]]] = {}
+    for path in sorted(backup_dir.iterdir()):
+        if path.name.startswith("key-"):
+            continue
+        stem = path.name.split("-part")[0].removesuffix(".txt").removesuffix("-a4.pdf").removesuffix("-letter.pdf")
+        kind = {".png": "qr", ".txt": "text"}.get(path.suffix.lower())
+        if path.suffix.lower() == ".pdf" and path.name.endswith("-a4.pdf"):
+            kind = "pdf"
+        if kind:
+            sets.setdefault(stem, {}).setdefault(kind, []).append(path)
+    with tempfile.TemporaryDirectory(prefix="ceremony-drill-") as scratch:
+        for stem, kinds in sorted(sets.items()):
+            for kind in ("qr", "pdf", "text"):
+                if kind not in kinds or (kind == "pdf" and "qr" in kinds):
+                    continue
+
+                def restore_and_compare(kind: str = kind, paths: list[Path] = kinds[kind], stem: str = stem) -> str:
+                    target = Path(scratch) / f"{stem}-{kind}"
+                    result = restore_to(paths, target)
+                    details = []
+                    for item in result.restored:
+                        current = ws.metadata_dir / item.name
+                        if not current.is_file():
+                            raise BackupError(f"{item.name}: not in the workspace any more")
+                        if current.read_bytes() != item.data:
+                            raise BackupError(f"{item.name}: restored bytes differ from the workspace's file")
+                        details.append(f"{item.name} byte-identical (sha256 {item.sha256[:16]})")
+                    return "; ".join([*details, result.chain])
+
+                _timed(report.checks, f"restore {stem} from {kind}", restore_and_compare)
+        for manifest_path in sorted(backup_dir.rglob("key-*.json")):
+
+            def recombine(manifest_path: Path = manifest_path) -> str:
+                manifest = _backup.read_key_manifest(manifest_path)
+                stem = manifest_path.name.removesuffix(".json")
+                shares = sorted(manifest_path.parent.glob(f"{stem}-share-*"))[: manifest["threshold"]]
+                private, manifest = recover_private(manifest_path.parent, shares, manifest["keyid"])
+                public = ws.public_key(manifest["keyid"])
+                signer = _keys.signer_from_private(private, public, manifest_path.name)
+                challenge = _keys.prove_signing(signer)
+                return (f"{manifest['label']}: {len(shares)} of {manifest['shares']} shares recombined, "
+                        f"challenge {challenge[:16]} signed and verified")
+
+            _timed(report.checks, f"key backup {manifest_path.name}", recombine)
+    if not report.checks:
+        report.checks.append(DrillCheck("find backups", False, f"no backups found in {backup_dir}", 0.0))
+    make_private_dir(ws.path / DRILLS_DIR)
+    name = f"{DRILLS_DIR}/drill-{now.strftime('%Y%m%dT%H%M%SZ')}.json"
+    digest = write_atomic(ws.path / name, dumps_pretty(report.to_dict()))
+    report.report_file = name
+    report.transcript_head = _transcript.append(
+        ws.path,
+        "drill",
+        [f"recovery drill over {backup_dir.name}: {'PASSED' if report.passed else 'FAILED'} "
+         f"({sum(c.passed for c in report.checks)} of {len(report.checks)} checks)"],
+        {name: digest},
+        [],
+        now,
+        # Durations in whole milliseconds: transcript lines are strict JSON, without floats.
+        {"checks": [{"name": c.name, "passed": c.passed, "ms": round(c.seconds * 1000)} for c in report.checks]},
+    )
+    return report
+
+
+def read_json_report(path: Path) -> dict[str, Any]:
+    """Parse a drill report (for the TUI and tests)."""
+    return json.loads(read_bytes(path, "drill report"))
