@@ -78,7 +78,14 @@ _TEXT_LINE = re.compile(r"^\s*(\d{4})\s+([a-z2-7]+)\s+([0-9a-f]{8})\s*$")
 def pack(name: str, data: bytes) -> bytes:
     """The container: magic, version, SHA-256 of ``data``, name, compressed ``data``."""
     encoded = name.encode("utf-8")
-    return MAGIC + bytes([CONTAINER_VERSION]) + hashlib.sha256(data).digest() + bytes([len(encoded)]) + encoded + zlib.compress(data, 9)
+    return (
+        MAGIC
+        + bytes([CONTAINER_VERSION])
+        + hashlib.sha256(data).digest()
+        + bytes([len(encoded)])
+        + encoded
+        + zlib.compress(data, 9)
+    )
 
 
 def unpack(container: bytes, source: str) -> tuple[str, bytes]:
@@ -133,7 +140,9 @@ class Part:
         except ValueError as err:
             raise BackupError(f"{source}: part {index} of {count} of backup set {set_id} is corrupted") from err
         if f"{zlib.crc32(data):08X}" != crc:
-            raise BackupError(f"{source}: part {index} of {count} of backup set {set_id} is corrupted (checksum mismatch)")
+            raise BackupError(
+                f"{source}: part {index} of {count} of backup set {set_id} is corrupted (checksum mismatch)"
+            )
         if not 1 <= int(index) <= int(count):
             raise BackupError(f"{source}: part {index} of {count} of backup set {set_id} is out of range")
         return cls(set_id, int(index), int(count), prefix, data, source)
@@ -159,7 +168,7 @@ def qr_image(text: str, ecc: str, box_size: int = 10) -> Any:
     code.add_data(QRData(text.encode("ascii"), mode=MODE_ALPHA_NUM))
     try:
         code.make(fit=True)
-    except qrcode.exceptions.DataOverflowError as err:
+    except (qrcode.exceptions.DataOverflowError, ValueError) as err:  # qrcode raises ValueError past version 40
         raise QrCapacityError(
             f"{len(text)} characters do not fit one QR symbol at ECC {ecc}; lower --qr-bytes"
         ) from err
@@ -168,12 +177,16 @@ def qr_image(text: str, ecc: str, box_size: int = 10) -> Any:
 
 def qr_svg(text: str, ecc: str) -> bytes:
     """The same symbol as SVG (vector, for printing at any size)."""
-    code = qrcode.QRCode(error_correction=ECC_LEVELS[ecc], box_size=10, border=4, image_factory=qrcode.image.svg.SvgPathImage)
+    code = qrcode.QRCode(
+        error_correction=ECC_LEVELS[ecc], box_size=10, border=4, image_factory=qrcode.image.svg.SvgPathImage
+    )
     code.add_data(QRData(text.encode("ascii"), mode=MODE_ALPHA_NUM))
     try:
         code.make(fit=True)
-    except qrcode.exceptions.DataOverflowError as err:
-        raise QrCapacityError(f"{len(text)} characters do not fit one QR symbol at ECC {ecc}; lower --qr-bytes") from err
+    except (qrcode.exceptions.DataOverflowError, ValueError) as err:  # qrcode raises ValueError past version 40
+        raise QrCapacityError(
+            f"{len(text)} characters do not fit one QR symbol at ECC {ecc}; lower --qr-bytes"
+        ) from err
     buffer = io.BytesIO()
     code.make_image().save(buffer)
     return buffer.getvalue()
@@ -184,8 +197,12 @@ def decode_image(image: Any, source: str) -> list[str]:
     image = image.convert("L")
     texts = [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
     if not texts:  # a second chance for faint or noisy scans
-        texts = [r.text for r in zxingcpp.read_barcodes(image.point(lambda p: 255 if p > 140 else 0),
-                                                        formats=zxingcpp.BarcodeFormat.QRCode)]
+        texts = [
+            r.text
+            for r in zxingcpp.read_barcodes(
+                image.point(lambda p: 255 if p > 140 else 0), formats=zxingcpp.BarcodeFormat.QRCode
+            )
+        ]
     return texts
 
 
@@ -330,8 +347,15 @@ def export_files(
             for paper in ("a4", "letter"):
                 file = f"{stem}-{paper}.pdf"
                 pdf = _paper.backup_sheet(
-                    paper=paper, name=name, set_id=set_id, sha256=digest, words=words, summary=describe(name, data),
-                    images=images, fallback=fallback, created=created,
+                    paper=paper,
+                    name=name,
+                    set_id=set_id,
+                    sha256=digest,
+                    words=words,
+                    summary=describe(name, data),
+                    images=images,
+                    fallback=fallback,
+                    created=created,
                 )
                 write_atomic(out / file, pdf)
                 result.files.append(file)
@@ -359,7 +383,9 @@ def _images_of(path: Path) -> list[tuple[str, Any]]:
 
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        return [(f"{path} page {i}", image) for i, image in enumerate(_paper.render_pdf(read_bytes(path, "PDF")), start=1)]
+        return [
+            (f"{path} page {i}", image) for i, image in enumerate(_paper.render_pdf(read_bytes(path, "PDF")), start=1)
+        ]
     try:
         with Image.open(path) as image:
             image.load()
@@ -370,8 +396,11 @@ def _images_of(path: Path) -> list[tuple[str, Any]]:
         raise InputFileError(f"{path}: not an image this tool can read (PNG, JPEG) or a PDF") from err
 
 
-def collect(inputs: Sequence[Path]) -> tuple[dict[str, dict[int, Part]], dict[str, tuple[bytes, str]]]:
-    """QR parts by set (from images and PDFs) and containers from text fallbacks.
+def collect(inputs: Sequence[Path]) -> tuple[dict[str, dict[int, Part]], dict[str, tuple[bytes, str]], list[str]]:
+    """QR parts by set (from images and PDFs), containers from text fallbacks, and inputs with no code.
+
+    A page with no code is not an error by itself (the text pages of a printed
+    sheet have none); it is named if parts turn out to be missing.
 
     Raises:
         BackupError: a duplicate or corrupted part, a bad text line.
@@ -379,6 +408,7 @@ def collect(inputs: Sequence[Path]) -> tuple[dict[str, dict[int, Part]], dict[st
     """
     sets: dict[str, dict[int, Part]] = {}
     texts: dict[str, tuple[bytes, str]] = {}
+    unreadable: list[str] = []
     for path in inputs:
         path = Path(path)
         if path.suffix.lower() == ".txt":
@@ -401,11 +431,13 @@ def collect(inputs: Sequence[Path]) -> tuple[dict[str, dict[int, Part]], dict[st
                     )
                 sets[part.set_id][part.index] = part
         if not found_any:
-            raise BackupError(f"{path}: no ceremony backup QR code could be read (rescan it sharper, or use the text fallback)")
-    return sets, texts
+            unreadable.append(path.name)
+    return sets, texts, unreadable
 
 
-def assemble(sets: dict[str, dict[int, Part]], texts: dict[str, tuple[bytes, str]]) -> list[Restored]:
+def assemble(
+    sets: dict[str, dict[int, Part]], texts: dict[str, tuple[bytes, str]], unreadable: Sequence[str] = ()
+) -> list[Restored]:
     """Reassemble every set; every part present, consistent, and the digest right.
 
     Raises:
@@ -441,10 +473,15 @@ def assemble(sets: dict[str, dict[int, Part]], texts: dict[str, tuple[bytes, str
             continue
         name, data = unpack(container, source)
         restored.append(Restored(name, data, set_id, sha256_hex(data), [source]))
+    hint = (
+        f" (no QR code could be read from {', '.join(unreadable)}: rescan sharper, or use the text fallback)"
+        if unreadable
+        else ""
+    )
     if problems:
-        raise BackupError("; ".join(problems))
+        raise BackupError("; ".join(problems) + hint)
     if not restored:
-        raise BackupError("nothing to restore: no backup parts were found in the inputs")
+        raise BackupError("nothing to restore: no backup parts were found in the inputs" + hint)
     return restored
 
 
@@ -525,16 +562,22 @@ def key_backup_manifest(backup: KeyBackup, label: str) -> bytes:
     """A small JSON manifest naming the key, the share scheme, and the encrypted key file."""
     import json
 
-    return (json.dumps({
-        "type": "ceremony-key-backup",
-        "format": 1,
-        "keyid": backup.keyid,
-        "label": label,
-        "threshold": backup.threshold,
-        "shares": len(backup.shares),
-        "encrypted_key": f"key-{backup.keyid[:16]}.p12",
-        "encrypted_key_sha256": sha256_hex(backup.encrypted),
-    }, indent=2) + "\n").encode()
+    return (
+        json.dumps(
+            {
+                "type": "ceremony-key-backup",
+                "format": 1,
+                "keyid": backup.keyid,
+                "label": label,
+                "threshold": backup.threshold,
+                "shares": len(backup.shares),
+                "encrypted_key": f"key-{backup.keyid[:16]}.p12",
+                "encrypted_key_sha256": sha256_hex(backup.encrypted),
+            },
+            indent=2,
+        )
+        + "\n"
+    ).encode()
 
 
 def read_key_manifest(path: Path) -> dict[str, Any]:

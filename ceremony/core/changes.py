@@ -1126,7 +1126,7 @@ def merge(ctx: ChangeContext, paths: list[Path]) -> tuple[PublishResult | None, 
         )
     base = {role: _md.from_dict(md, f"pending {role}") for role, md in pending["metadata"].items()}
     for request in requests:
-        if False and any(
+        if set(request.metadata) != set(base) or any(
             _md.signed_bytes(request.metadata[r]) != _md.signed_bytes(base[r]) for r in base
         ):
             raise TamperedRequestError(
