@@ -18,7 +18,7 @@ from ceremony import __version__
 
 PAPER = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
 MARGIN = 15.0
-QR_SIZE = 55.0  # mm: at 150 dpi a version-15 symbol still gets 4 pixels per module
+QR_SIZE = 75.0  # mm: at 150 dpi a version-15 symbol gets about 5.5 pixels per module, enough to survive blur
 GAP = 6.0
 
 

@@ -47,7 +47,7 @@ import qrcode.exceptions
 import qrcode.image.svg
 import shamir_mnemonic
 import zxingcpp
-from PIL import Image
+from PIL import Image, ImageFilter, ImageOps
 from qrcode.util import MODE_ALPHA_NUM, QRData
 
 from ceremony.core import diff as _diff
@@ -192,18 +192,32 @@ def qr_svg(text: str, ecc: str) -> bytes:
     return buffer.getvalue()
 
 
+def _decode_passes(image: Any) -> Iterable[Any]:
+    """The same image prepared several ways: scanners and phones blur, tilt and wash out differently."""
+    gray = image.convert("L")
+    yield gray
+    yield gray.filter(ImageFilter.UnsharpMask(radius=3, percent=250, threshold=0))
+    yield gray.resize((gray.width * 2, gray.height * 2), Image.LANCZOS).filter(
+        ImageFilter.UnsharpMask(radius=4, percent=300, threshold=0)
+    )
+    stretched = ImageOps.autocontrast(gray, cutoff=2)
+    for level in (96, 128, 160):
+        yield stretched.point(lambda p, level=level: 255 if p > level else 0)
+
+
 def decode_image(image: Any, source: str) -> list[str]:
-    """Every QR symbol text zxing-cpp finds in an image (scans, photos, rendered pages)."""
-    image = image.convert("L")
-    texts = [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
-    if not texts:  # a second chance for faint or noisy scans
-        texts = [
-            r.text
-            for r in zxingcpp.read_barcodes(
-                image.point(lambda p: 255 if p > 140 else 0), formats=zxingcpp.BarcodeFormat.QRCode
-            )
-        ]
-    return texts
+    """Every QR symbol text zxing-cpp finds in an image (scans, photos, rendered pages), in order found.
+
+    Several preparations and both of zxing-cpp's general binarizers are tried
+    and their results united, so one blurred or washed-out symbol on a page
+    does not hide behind the others.
+    """
+    found: dict[str, None] = {}
+    for prepared in _decode_passes(image):
+        for binarizer in (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram):
+            for result in zxingcpp.read_barcodes(prepared, formats=zxingcpp.BarcodeFormat.QRCode, binarizer=binarizer):
+                found.setdefault(result.text, None)
+    return list(found)
 
 
 # --------------------------------------------------------------------------- text fallback
