@@ -690,11 +690,18 @@ def import_cmd(workspace: Path, source: Path, trusted_root: Path | None, at: str
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Directory for the backup files.")
 @click.option("--versions", type=click.Choice(["all", "latest"]), default="all", show_default=True)
 @click.option("--formats", default="files,png,svg,pdf,txt", show_default=True, help="Comma-separated.")
-@click.option("--qr-bytes", type=int, default=core.recovery._backup.DEFAULT_QR_BYTES, show_default=True,
-              help="Maximum payload bytes per QR code.")
+@click.option(
+    "--qr-bytes",
+    type=int,
+    default=core.recovery._backup.DEFAULT_QR_BYTES,
+    show_default=True,
+    help="Maximum payload bytes per QR code.",
+)
 @click.option("--ecc", type=click.Choice(["L", "M", "Q", "H"]), default="M", show_default=True)
 @click.option("--all-metadata", is_flag=True, help="Also back up targets, snapshot, timestamp and delegated roles.")
-def export(workspace: Path, out: Path, versions: str, formats: str, qr_bytes: int, ecc: str, all_metadata: bool) -> None:
+def export(
+    workspace: Path, out: Path, versions: str, formats: str, qr_bytes: int, ecc: str, all_metadata: bool
+) -> None:
     """Back up signed metadata as exact files, QR codes (PNG, SVG), printable PDFs and text fallbacks."""
     ws = core.Workspace.load(workspace)
     result = core.recovery.export_workspace(
@@ -730,28 +737,37 @@ def restore(out: Path, inputs: tuple[Path, ...]) -> None:
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 @click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True)
 @click.option("--passphrase-file", type=click.Path(path_type=Path), help="Drills/automation: the key's passphrase.")
-def backup_key(workspace: Path, keyid: str, shares: int, threshold: int, out: Path, paper: str,
-               passphrase_file: Path | None) -> None:
+def backup_key(
+    workspace: Path, keyid: str, shares: int, threshold: int, out: Path, paper: str, passphrase_file: Path | None
+) -> None:
     """Split a software key's protection into SLIP-39 shares, one PDF per custodian."""
     ws = core.Workspace.load(workspace)
     provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=False)
     result = core.recovery.backup_key(ws, keyid, shares, threshold, out, provider, paper)
     for name in result.files:
         click.echo(f"  wrote {out / name}")
-    click.echo(f"any {threshold} of {shares} custodians restore key {result.keyid[:16]}; give each custodian only "
-               "their own sheet, then destroy the share PDFs on this machine")
+    click.echo(
+        f"any {threshold} of {shares} custodians restore key {result.keyid[:16]}; give each custodian only "
+        "their own sheet, then destroy the share PDFs on this machine"
+    )
     click.echo(f"transcript head: {result.transcript_head}")
 
 
 @main.command("restore-key")
-@click.option("--backup", "backup_dir", required=True, type=click.Path(path_type=Path),
-              help="Directory with the key backup manifest and encrypted key.")
+@click.option(
+    "--backup",
+    "backup_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory with the key backup manifest and encrypted key.",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="The rebuilt encrypted key file (.p12).")
 @click.option("--keyid", help="Which key, when the directory holds several backups.")
 @click.option("--passphrase-file", type=click.Path(path_type=Path), help="Drills/automation: the new passphrase.")
 @click.argument("shares", nargs=-1, required=True, type=click.Path(path_type=Path))
-def restore_key(backup_dir: Path, out: Path, keyid: str | None, passphrase_file: Path | None,
-                shares: tuple[Path, ...]) -> None:
+def restore_key(
+    backup_dir: Path, out: Path, keyid: str | None, passphrase_file: Path | None, shares: tuple[Path, ...]
+) -> None:
     """Rebuild an encrypted key from K shares (text files, scans or PDFs) under a new passphrase."""
     provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=True)
     restored = core.recovery.restore_key(backup_dir, list(shares), out, provider(f"restored key {out.name}"), keyid)

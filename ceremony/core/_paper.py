@@ -85,8 +85,13 @@ def _signoff(pdf: _Sheet) -> None:
     pdf.heading("Sign-off")
     if pdf.get_y() + 45 > pdf.h - MARGIN - 5:
         pdf.add_page()
-    labels = ["Date (UTC)", "Administrator (name, signature)", "Witness (name, signature)",
-              "Test restore done (yes / no, by whom)", "Where stored (place, bag serial)"]
+    labels = [
+        "Date (UTC)",
+        "Administrator (name, signature)",
+        "Witness (name, signature)",
+        "Test restore done (yes / no, by whom)",
+        "Where stored (place, bag serial)",
+    ]
     pdf.set_font("Helvetica", size=9)
     for label in labels:
         y = pdf.get_y()
@@ -112,8 +117,11 @@ def backup_sheet(
     pdf = _Sheet(paper, f"ceremony backup {name} set {set_id}")
     pdf.add_page()
     pdf.text(f"TUF metadata backup: {name}", size=15, style="B", height=8)
-    pdf.text(f"Made {created} by ceremony {__version__}. Backup set {set_id}, {len(images)} QR code(s). "
-             "Signed metadata is public: this sheet protects integrity, not secrecy.", size=8)
+    pdf.text(
+        f"Made {created} by ceremony {__version__}. Backup set {set_id}, {len(images)} QR code(s). "
+        "Signed metadata is public: this sheet protects integrity, not secrecy.",
+        size=8,
+    )
     pdf.heading("What this backup holds")
     for line in summary:
         pdf.text(line, size=9, height=4.2)
@@ -136,26 +144,41 @@ def backup_sheet(
     return bytes(pdf.output())
 
 
-def share_sheet(*, paper: str, label: str, keyid: str, index: int, count: int, threshold: int,
-                words: str, qr: Any, created: str) -> bytes:
+def share_sheet(
+    *, paper: str, label: str, keyid: str, index: int, count: int, threshold: int, words: str, qr: Any, created: str
+) -> bytes:
     """One custodian's SLIP-39 share: words and QR, and no other share."""
     pdf = _Sheet(paper, f"ceremony key share {index} of {count} for {label}")
     pdf.add_page()
     pdf.text(f"SECRET - key backup share {index} of {count}", size=15, style="B", height=8)
-    pdf.text(f"Key {label}, key id {keyid}. Any {threshold} of the {count} shares restore the key; fewer reveal "
-             f"nothing. Made {created} by ceremony {__version__}.", size=9)
-    pdf.text("Keep this sheet sealed and apart from every other share. Never photograph or scan it except to "
-             "restore the key on the offline host.", size=9, style="B")
+    pdf.text(
+        f"Key {label}, key id {keyid}. Any {threshold} of the {count} shares restore the key; fewer reveal "
+        f"nothing. Made {created} by ceremony {__version__}.",
+        size=9,
+    )
+    pdf.text(
+        "Keep this sheet sealed and apart from every other share. Never photograph or scan it except to "
+        "restore the key on the offline host.",
+        size=9,
+        style="B",
+    )
     pdf.heading("Share words (SLIP-39)")
     numbered = words.split()
     for start in range(0, len(numbered), 5):
-        pdf.text("   ".join(f"{n + 1:>2}. {w:<10}" for n, w in enumerate(numbered[start : start + 5], start=start)),
-                 font="Courier", size=10, height=6)
+        pdf.text(
+            "   ".join(f"{n + 1:>2}. {w:<10}" for n, w in enumerate(numbered[start : start + 5], start=start)),
+            font="Courier",
+            size=10,
+            height=6,
+        )
     pdf.heading("The same share as a QR code")
     _qr_grid(pdf, [qr], f"share {index} of {count}")
     pdf.heading("Restore")
-    pdf.text(f"ceremony restore-key --backup DIR --out KEY.p12 SHARE... with any {threshold} shares (words in .txt "
-             "files as 'share: word word ...', or scans of the QR codes).", size=9)
+    pdf.text(
+        f"ceremony restore-key --backup DIR --out KEY.p12 SHARE... with any {threshold} shares (words in .txt "
+        "files as 'share: word word ...', or scans of the QR codes).",
+        size=9,
+    )
     _signoff(pdf)
     return bytes(pdf.output())
 

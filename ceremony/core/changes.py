@@ -665,9 +665,12 @@ def _sign_as(signer: Any, key: Key, payload: bytes) -> str:
 def sign_here(ctx: ChangeContext, state: State, proposal: Proposal, only_new_keys: bool = False) -> list[str]:
     """Sign every proposed file with keys held here, until each threshold is met.
 
-    Revoked keys are never used. Keys made by this change sign first; then
-    workspace keys in the order the metadata lists them, each unlocked once.
-    Returns the labels of the keys that signed.
+    Keys made by this change sign first; then workspace keys in the order the
+    metadata lists them, each unlocked once. A revoked key signs only the
+    old-root requirement, and only when the keys that stay cannot reach its
+    threshold alone (replacing every root key at once): a revoked key that is
+    lost or compromised is simply never asked for. Returns the labels of the
+    keys that signed.
 
     Raises:
         PassphraseError / HsmError / SigningKeyError: unlocking or signing failed.
@@ -679,10 +682,13 @@ def sign_here(ctx: ChangeContext, state: State, proposal: Proposal, only_new_key
         payload = _md.signed_bytes(md)
         for req in reqs[role]:
             status = status_of(role, md, req)
-            for keyid, key in req.keys.items():
+            kept = [k for k in req.keys if k not in proposal.revoked]
+            revoked_last = [k for k in req.keys if k in proposal.revoked] if req.label.startswith("old root") else []
+            for keyid in [*kept, *revoked_last]:
+                key = req.keys[keyid]
                 if status.met:
                     break
-                if keyid in status.signed or keyid in proposal.revoked:
+                if keyid in status.signed:
                     continue
                 identity = _keys.public_key_identity(key)
                 signer = unlocked.get(identity)
@@ -728,8 +734,10 @@ def threshold_error(
     """One sentence naming where each threshold stands and which keys could still sign."""
 
     def name(keyid: str) -> str:
-        label = config.get("keys", {}).get(keyid, {}).get("label")
-        return f"{label} ({keyid[:12]})" if label else keyid[:12]
+        entry = config.get("keys", {}).get(keyid, {})
+        label = entry.get("label")
+        revoked = " revoked" if entry.get("revoked") else ""
+        return f"{label} ({keyid[:12]}{revoked})" if label else keyid[:12]
 
     standing = "; ".join(f"{s.role} {s.describe()}" for s in all_statuses)
     needed = "; ".join(
@@ -903,8 +911,14 @@ class SignRequest:
     def describe(self) -> tuple[list[str], str, str]:
         """Diff lines against the previous root (and delegating files), digest hex and words."""
         lines = list(self.summary)
+        current = self.raw.get("current") or {}
         for role, md in self.metadata.items():
-            old = self.previous_root if role == "root" else None
+            old_obj = current.get(role) if role != "root" else None
+            old = (
+                self.previous_root
+                if role == "root"
+                else (_md.from_dict(old_obj, f"{self.path} current {role}") if isinstance(old_obj, dict) else None)
+            )
             name = f"{_md.version(md)}.root.json" if role == "root" else f"{role}.json"
             lines += _diff.describe_change(name, _md.signed_dict(old) if old is not None else None, _md.signed_dict(md))
         digest = self.digest()
@@ -942,6 +956,12 @@ def write_request(ctx: ChangeContext, state: State, proposal: Proposal, out: Pat
         "previous_root": _md.to_dict(state.root),
         "context": {role: _md.to_dict(md) for role, md in context.items()},
         "parents": proposal.parents,
+        # What the keyholder's diff compares against (not signed, not trusted for requirements).
+        "current": {
+            role: _md.to_dict(state.current(role))
+            for role in proposal.metadata
+            if role != "root" and state.current(role) is not None
+        },
         "metadata": {role: _md.to_dict(md) for role, md in proposal.metadata.items()},
         "digest": _diff.payload_digest(payloads).hex(),
     }

@@ -371,6 +371,8 @@ def generate_key_file(path: Path, key_type_name_: str, passphrase: str) -> SSlib
     from ceremony.errors import UsageError
 
     path = Path(path)
+    if not path.parent.is_dir():
+        raise UsageError(f"{path.parent}: directory not found; create it first")
     public_path = path.with_name(path.name + ".pub.pem")
     for target in (path, public_path):
         if target.exists():

@@ -37,8 +37,10 @@ def describe_file(name: str, data: bytes) -> list[str]:
     except VerificationError as err:
         return [f"{name}: {err}"]
     signed = env.signed
-    lines = [f"{name}: {env.type} version {env.version}, expires {signed.get('expires')}, "
-             f"spec {signed.get('spec_version')}, {len(data)} bytes, {len(env.signatures)} signature(s)"]
+    lines = [
+        f"{name}: {env.type} version {env.version}, expires {signed.get('expires')}, "
+        f"spec {signed.get('spec_version')}, {len(data)} bytes, {len(env.signatures)} signature(s)"
+    ]
     if env.type == "root":
         keys = signed.get("keys") or {}
         for role, definition in sorted((signed.get("roles") or {}).items()):
@@ -86,8 +88,12 @@ def export_workspace(
         for path in sorted(ws.metadata_dir.glob("*.json")):
             if not path.name.split(".")[0].isdigit() and path.name != "root.json":
                 sources.append((path.name, read_bytes(path, "metadata")))
+
     def describe(name: str, data: bytes) -> list[str]:
-        return [f"Repository: workspace {ws.path.name} (profile {ws.config.get('profile', 'tuf')})", *describe_file(name, data)]
+        return [
+            f"Repository: workspace {ws.path.name} (profile {ws.config.get('profile', 'tuf')})",
+            *describe_file(name, data),
+        ]
 
     backups = _backup.export_files(sources, Path(out), formats, qr_bytes, ecc, describe, _verify.format_date(now))
     head = _transcript.append(
@@ -97,8 +103,12 @@ def export_workspace(
         {},
         [],
         now,
-        {"backups": [{"file": b.name, "set": b.set_id, "sha256": b.sha256, "parts": b.parts} for b in backups],
-         "formats": list(formats), "qr_bytes": qr_bytes, "ecc": ecc},
+        {
+            "backups": [{"file": b.name, "set": b.set_id, "sha256": b.sha256, "parts": b.parts} for b in backups],
+            "formats": list(formats),
+            "qr_bytes": qr_bytes,
+            "ecc": ecc,
+        },
     )
     return ExportResult(Path(out), backups, head)
 
@@ -203,8 +213,15 @@ def backup_key(
     for index, words in enumerate(backup.shares, start=1):
         qr = _backup.qr_image(words.upper(), "M")
         files[f"{stem}-share-{index}of{shares}.pdf"] = _paper.share_sheet(
-            paper=paper, label=record.label, keyid=record.keyid, index=index, count=shares,
-            threshold=threshold, words=words, qr=qr, created=created,
+            paper=paper,
+            label=record.label,
+            keyid=record.keyid,
+            index=index,
+            count=shares,
+            threshold=threshold,
+            words=words,
+            qr=qr,
+            created=created,
         )
     for name, data in files.items():
         write_atomic(Path(out) / name, data)
@@ -230,7 +247,9 @@ def _manifest_in(backup_dir: Path, keyid_prefix: str | None) -> tuple[Path, dict
     return chosen[0], _backup.read_key_manifest(chosen[0])
 
 
-def recover_private(backup_dir: Path, share_inputs: Sequence[Path], keyid_prefix: str | None = None) -> tuple[Any, dict[str, Any]]:
+def recover_private(
+    backup_dir: Path, share_inputs: Sequence[Path], keyid_prefix: str | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Recombine shares and open the key backup, proving it is the key the manifest names.
 
     Raises:
@@ -303,8 +322,12 @@ class DrillReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form written to drills/."""
-        return {"started": self.started, "backup_dir": self.backup_dir, "passed": self.passed,
-                "checks": [vars(c) for c in self.checks]}
+        return {
+            "started": self.started,
+            "backup_dir": self.backup_dir,
+            "passed": self.passed,
+            "checks": [vars(c) for c in self.checks],
+        }
 
 
 def _timed(checks: list[DrillCheck], name: str, action: Callable[[], str]) -> None:
@@ -372,8 +395,10 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
                 public = ws.public_key(manifest["keyid"])
                 signer = _keys.signer_from_private(private, public, manifest_path.name)
                 challenge = _keys.prove_signing(signer)
-                return (f"{manifest['label']}: {len(shares)} of {manifest['shares']} shares recombined, "
-                        f"challenge {challenge[:16]} signed and verified")
+                return (
+                    f"{manifest['label']}: {len(shares)} of {manifest['shares']} shares recombined, "
+                    f"challenge {challenge[:16]} signed and verified"
+                )
 
             _timed(report.checks, f"key backup {manifest_path.name}", recombine)
     if not report.checks:
@@ -385,8 +410,10 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
     report.transcript_head = _transcript.append(
         ws.path,
         "drill",
-        [f"recovery drill over {backup_dir.name}: {'PASSED' if report.passed else 'FAILED'} "
-         f"({sum(c.passed for c in report.checks)} of {len(report.checks)} checks)"],
+        [
+            f"recovery drill over {backup_dir.name}: {'PASSED' if report.passed else 'FAILED'} "
+            f"({sum(c.passed for c in report.checks)} of {len(report.checks)} checks)"
+        ],
         {name: digest},
         [],
         now,
