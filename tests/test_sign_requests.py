@@ -294,3 +294,17 @@ def test_copies_of_two_requests_refused_and_stale_request(
     assert signed_of(ws / "metadata" / "root.json")["version"] == 2
     line = one_line_error(cli("merge", ws, rotation["request"]))
     assert "was made against root version 1, but the workspace is now at version 2; make the change again" in line
+
+
+def test_tampered_previous_root_is_refused(cli: CliRunner, tmp_path: Path, passphrase_file: Path) -> None:
+    ws = tmp_path / "ws"
+    assert cli("init", ws, "--passphrase-file", passphrase_file, "--yes").returncode == 0
+    request = tmp_path / "req.json"
+    result = cli("extend", ws, "--role", "root", "--days", "400", "--request", request, "--yes")
+    assert result.returncode == 0, result.stderr
+    obj = json.loads(request.read_bytes())
+    # Swap in another key set for the previous root: the digest (what is signed) is unchanged.
+    obj["previous_root"]["signed"]["roles"]["root"]["threshold"] = 1
+    request.write_text(json.dumps(obj))
+    line = one_line_error(cli("sign", request, "--key", ws / "keys" / "x.p12", "--yes"))
+    assert "previous root is not signed by a threshold of its own root keys" in line

@@ -1026,6 +1026,25 @@ def load_request(path: Path) -> SignRequest:
             str(path),
             "digest",
         )
+    # The digest covers only what will be signed; the previous root and the
+    # delegating context decide which keys are accepted, so they must carry
+    # valid signatures themselves (a forger has no keys to make those).
+    own_keys, own_threshold = _md.root_role(previous, "root")
+    if not status_of("root", previous, Requirement("previous root", own_keys, own_threshold)).met:
+        raise TamperedRequestError(
+            f"{path}: its previous root is not signed by a threshold of its own root keys; the request was tampered with",
+            str(path),
+            "previous-root",
+        )
+    for role, md in context.items():
+        if role in TOP_LEVEL:
+            keys, threshold = _md.root_role(previous, role)
+            if not status_of(role, md, Requirement(role, keys, threshold)).met:
+                raise TamperedRequestError(
+                    f"{path}: its {role} context is not signed by the {role} keys of the previous root",
+                    str(path),
+                    "context",
+                )
     if "root" in metadata and _md.version(metadata["root"]) != _md.version(previous) + 1:
         raise TamperedRequestError(
             f"{path}: proposes root version {_md.version(metadata['root'])} after version {_md.version(previous)}",
