@@ -170,8 +170,8 @@ def test_corrupted_part_is_named(cli: CliRunner, five_key: tuple[Path, Path], tm
     _ws, out = five_key
     pngs = _pngs(out)
     text = _backup.decode_image(Image.open(pngs[1]), "x")[0]
-    head, data = text.rsplit(":", 1)
-    flipped = head + ":" + data[:10] + ("A" if data[10] != "A" else "B") + data[11:]
+    *fields, data = text.split(":", 5)  # base45 data may itself contain ':'
+    flipped = ":".join(fields) + ":" + data[:10] + ("A" if data[10] != "A" else "B") + data[11:]
     bad = tmp_path / "bad.png"
     _backup.qr_image(flipped, "M").save(bad)
     line = one_line_error(cli("restore", "--out", tmp_path / "r", pngs[0], bad, *pngs[2:]))
