@@ -786,3 +786,12 @@ def drill_cmd(workspace: Path, backup_dir: Path) -> None:
     click.echo(f"transcript head: {report.transcript_head}")
     if not report.passed:
         sys.exit(EXIT_INVALID)
+
+
+@main.command()
+@click.argument("workspace", required=False, type=click.Path(path_type=Path))
+def tui(workspace: Path | None) -> None:
+    """Open the terminal UI (home screen) on WORKSPACE."""
+    from ceremony.tui import make_app  # only the UI command loads Textual
+
+    make_app(workspace).run()

@@ -1,0 +1,44 @@
+"""The TUI's home screen, driven with Textual's pilot over a real workspace."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual.widgets import DataTable, Static
+
+from ceremony.tui.app import ErrorDialog, HomeScreen, make_app, urgency_colour
+
+
+def _cells(table: DataTable) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_home_shows_roles_keys_and_warnings(workspace: Path) -> None:
+    app = make_app(workspace, now=datetime.now(UTC))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, HomeScreen)
+        roles = _cells(screen.query_one("#roles", DataTable))
+        assert [r[0] for r in roles] == ["root", "targets", "snapshot", "timestamp"]
+        assert roles[0][1:3] == ["1", "2/3"]
+        keys = _cells(screen.query_one("#keys", DataTable))
+        assert {k[0] for k in keys} == {"root-1", "root-2", "root-3", "targets", "snapshot", "timestamp"}
+        warnings = str(screen.query_one("#warnings", Static).render())
+        assert "timestamp expires in" in warnings
+
+
+async def test_missing_workspace_shows_error_dialog(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "nope")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDialog)
+        assert "workspace not found" in str(app.screen.query_one("#error-message", Static).render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+
+
+def test_urgency_colours() -> None:
+    assert [urgency_colour(d) for d in (None, -1, 3, 20, 90)] == ["white", "red", "red", "yellow", "green"]
