@@ -158,13 +158,13 @@ def split(container: bytes, qr_bytes: int, set_id: str | None = None) -> list[Pa
     return [Part(set_id, i + 1, len(chunks), prefix, chunk) for i, chunk in enumerate(chunks)]
 
 
-def qr_image(text: str, ecc: str, box_size: int = 10) -> Any:
-    """A QR symbol for ``text`` in alphanumeric mode (PIL image).
+def _qr_code(text: str, ecc: str, **options: Any) -> qrcode.QRCode:
+    """A fitted QR code for ``text`` in alphanumeric mode.
 
     Raises:
         QrCapacityError: the text does not fit one QR symbol at this ECC level.
     """
-    code = qrcode.QRCode(error_correction=ECC_LEVELS[ecc], box_size=box_size, border=4)
+    code = qrcode.QRCode(error_correction=ECC_LEVELS[ecc], border=4, **options)
     code.add_data(QRData(text.encode("ascii"), mode=MODE_ALPHA_NUM))
     try:
         code.make(fit=True)
@@ -172,23 +172,26 @@ def qr_image(text: str, ecc: str, box_size: int = 10) -> Any:
         raise QrCapacityError(
             f"{len(text)} characters do not fit one QR symbol at ECC {ecc}; lower --qr-bytes"
         ) from err
-    return code.make_image(fill_color="black", back_color="white").get_image()
+    return code
+
+
+def qr_image(text: str, ecc: str, box_size: int = 10) -> Any:
+    """A QR symbol for ``text`` (PIL image).
+
+    Raises:
+        QrCapacityError: see _qr_code.
+    """
+    return _qr_code(text, ecc, box_size=box_size).make_image(fill_color="black", back_color="white").get_image()
 
 
 def qr_svg(text: str, ecc: str) -> bytes:
-    """The same symbol as SVG (vector, for printing at any size)."""
-    code = qrcode.QRCode(
-        error_correction=ECC_LEVELS[ecc], box_size=10, border=4, image_factory=qrcode.image.svg.SvgPathImage
-    )
-    code.add_data(QRData(text.encode("ascii"), mode=MODE_ALPHA_NUM))
-    try:
-        code.make(fit=True)
-    except (qrcode.exceptions.DataOverflowError, ValueError) as err:  # qrcode raises ValueError past version 40
-        raise QrCapacityError(
-            f"{len(text)} characters do not fit one QR symbol at ECC {ecc}; lower --qr-bytes"
-        ) from err
+    """The same symbol as SVG (vector, for printing at any size).
+
+    Raises:
+        QrCapacityError: see _qr_code.
+    """
     buffer = io.BytesIO()
-    code.make_image().save(buffer)
+    _qr_code(text, ecc, box_size=10, image_factory=qrcode.image.svg.SvgPathImage).make_image().save(buffer)
     return buffer.getvalue()
 
 

@@ -311,6 +311,21 @@ def _acquire(ctx: ChangeContext, spec: str, label: str, role: str) -> AcquiredKe
     )
 
 
+def _add_keys(ctx: ChangeContext, config: dict[str, Any], proposal: Proposal, specs: list[str], role: str) -> list[Key]:
+    """Acquire the keys a change adds to ``role``, record them in the config, and keep what signs or is written."""
+    publics = []
+    for spec in specs:
+        new = _acquire(ctx, spec, _next_label(config, role), role)
+        _record_key(config, new.record)
+        publics.append(new.public)
+        if new.signer is not None:
+            proposal.signers[_keys.public_key_identity(new.public)] = new.signer
+        if new.encrypted:
+            proposal.new_key_files[new.public.keyid] = new.encrypted
+        proposal.details[new.record.label] = new.details
+    return publics
+
+
 def _next_label(config: dict[str, Any], role: str) -> str:
     """The next free label for a key of ``role`` (root-4, releases-2, ...)."""
     used = {entry.get("label") for entry in config.get("keys", {}).values()}
@@ -462,17 +477,7 @@ def plan_rotation(
         metadata={},
         revoked=set(revoked),
     )
-    added = []
-    for spec in add:
-        label = _next_label(config, role)
-        new = _acquire(ctx, spec, label, role)
-        _record_key(config, new.record)
-        added.append(new.public)
-        if new.signer is not None:
-            proposal.signers[_keys.public_key_identity(new.public)] = new.signer
-        if new.encrypted:
-            proposal.new_key_files[new.public.keyid] = new.encrypted
-        proposal.details[label] = new.details
+    added = _add_keys(ctx, config, proposal, add, role)
     root = _new_root(ctx, state)
     _md.edit_root_role(root, role, revoked, added, new_threshold)
     proposal.metadata["root"] = root
@@ -573,16 +578,7 @@ def plan_delegation(
         metadata={},
         parents={name: parent},
     )
-    new_keys = []
-    for spec in specs:
-        new = _acquire(ctx, spec, _next_label(config, name), name)
-        _record_key(config, new.record)
-        new_keys.append(new.public)
-        if new.signer is not None:
-            proposal.signers[_keys.public_key_identity(new.public)] = new.signer
-        if new.encrypted:
-            proposal.new_key_files[new.public.keyid] = new.encrypted
-        proposal.details[new.record.label] = new.details
+    new_keys = _add_keys(ctx, config, proposal, specs, name)
     parent_new = _md.next_version(parent_md, ctx.now + timedelta(days=_policy_days(ctx.ws, parent)))
     _md.add_delegation(parent_new, name, new_keys, threshold, terminating, paths)
     proposal.metadata[parent] = parent_new
