@@ -19,9 +19,9 @@ from typing import Any, NoReturn
 import click
 
 from ceremony import __version__, core
+from ceremony.core._json import read_secret_file
 from ceremony.errors import (
     CeremonyError,
-    InputFileError,
     PassphraseError,
     ThresholdNotMetError,
     UsageError,
@@ -54,31 +54,13 @@ class _Group(click.Group):
             sys.exit(130)
 
 
-def _read_secret_file(path: Path) -> str:
-    """First line of a passphrase file, without its newline.
-
-    Raises:
-        InputFileError: unreadable or empty.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read passphrase file ({err.strerror})") from err
-    except UnicodeDecodeError as err:
-        raise InputFileError(f"{path}: passphrase file is not UTF-8 text") from err
-    line = text.splitlines()[0] if text else ""
-    if not line:
-        raise InputFileError(f"{path}: passphrase file is empty")
-    return line
-
-
 def _passphrase_provider(files: Sequence[Path], confirm: bool | Callable[[str], bool]) -> Callable[[str], str]:
     """Passphrases from files (one per key in order, or one shared) or typed without echo.
 
     ``confirm`` says whether to ask twice (for a new key), for every label or per label.
     """
     if files:
-        secrets = [_read_secret_file(f) for f in files]
+        secrets = [read_secret_file(f, "passphrase") for f in files]
         used = iter(range(10**6))
 
         def from_files(label: str) -> str:

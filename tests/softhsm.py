@@ -7,6 +7,7 @@ tests skip, unless CEREMONY_REQUIRE_HSM=1 (set by scripts/test), where they fail
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +156,23 @@ print(json.dumps(result))
     import json
 
     return json.loads(out.stdout)
+
+
+def keygen(cli: Any, hsm: SoftHsm, token: str, label: str, key_type: str = "ecdsa-p256") -> dict:
+    """`ceremony hsm keygen ... --json` on a token, as an operator types it; the parsed record."""
+    result = cli(
+        "hsm",
+        "keygen",
+        "--token",
+        hsm.uri(token, pin=False),
+        "--label",
+        label,
+        "--key-type",
+        key_type,
+        "--pin-file",
+        hsm.pin_file,
+        "--json",
+        env=hsm.env,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

@@ -30,7 +30,7 @@ from mnemonic import Mnemonic
 
 from tests.clients import TUFJS_DIR, python_tuf_refresh, tufjs_refresh
 from tests.conftest import CliRunner, one_line_error
-from tests.softhsm import SoftHsm, new_softhsm
+from tests.softhsm import SoftHsm, keygen, new_softhsm
 
 BIP39 = Mnemonic("english")
 DIGEST_LINE = re.compile(r"^SHA-256 of what will be signed: ([0-9a-f]{64})$", re.M)
@@ -117,23 +117,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
 
 def _token_key(cli: CliRunner, hsm: SoftHsm, token: str, label: str, key_type: str) -> dict[str, Any]:
     hsm.make_token(token)
-    result = ok(
-        cli(
-            "hsm",
-            "keygen",
-            "--token",
-            hsm.uri(token, pin=False),
-            "--label",
-            label,
-            "--key-type",
-            key_type,
-            "--pin-file",
-            hsm.pin_file,
-            "--json",
-            env=hsm.env,
-        )
-    )
-    return json.loads(result.stdout)
+    return keygen(cli, hsm, token, label, key_type)
 
 
 @pytest.mark.slow
@@ -563,8 +547,25 @@ def test_replace_every_root_key_at_once_in_the_workspace(cli: CliRunner, tmp_pat
     ws = tmp_path / "ws"
     assert cli("init", ws, "--passphrase-file", passphrase_file, "--yes").returncode == 0
     result = cli(
-        "rotate", ws, "--role", "root", "--revoke", "root-1", "--revoke", "root-2", "--revoke", "root-3",
-        "--add", "ed25519", "--add", "ed25519", "--add", "ed25519", "--passphrase-file", passphrase_file, "--yes",
+        "rotate",
+        ws,
+        "--role",
+        "root",
+        "--revoke",
+        "root-1",
+        "--revoke",
+        "root-2",
+        "--revoke",
+        "root-3",
+        "--add",
+        "ed25519",
+        "--add",
+        "ed25519",
+        "--add",
+        "ed25519",
+        "--passphrase-file",
+        passphrase_file,
+        "--yes",
     )
     assert result.returncode == 0, result.stderr
     assert "old root (version 1): 2 of 2" in result.stdout and "new root (version 2): 2 of 2" in result.stdout

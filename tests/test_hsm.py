@@ -11,7 +11,7 @@ import pytest
 
 from tests.clients import python_tuf_refresh, tufjs_refresh
 from tests.conftest import PASSPHRASE, CliRunner, one_line_error
-from tests.softhsm import MODULE, USER_PIN, SoftHsm, new_softhsm, probe_key
+from tests.softhsm import MODULE, USER_PIN, SoftHsm, keygen, new_softhsm, probe_key
 
 
 @pytest.fixture
@@ -23,23 +23,7 @@ def _tree(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()} if path.exists() else {}
 
 
-def _keygen(cli: CliRunner, hsm: SoftHsm, token: str, label: str, key_type: str = "ecdsa-p256") -> dict:
-    result = cli(
-        "hsm",
-        "keygen",
-        "--token",
-        hsm.uri(token, pin=False),
-        "--label",
-        label,
-        "--key-type",
-        key_type,
-        "--pin-file",
-        hsm.pin_file,
-        "--json",
-        env=hsm.env,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+_keygen = keygen
 
 
 def test_hsm_list_shows_tokens_made_outside(cli: CliRunner, softhsm: SoftHsm) -> None:

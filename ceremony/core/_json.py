@@ -107,3 +107,23 @@ def canonical_bytes(obj: Any) -> bytes:
 def dumps_pretty(obj: Any) -> bytes:
     """Readable, deterministic JSON for files we write that nobody signs."""
     return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """The first line of a passphrase or PIN file (drills and automation), without its newline.
+
+    The secret never appears in the error: only the file and what is wrong with it.
+
+    Raises:
+        InputFileError: unreadable, not UTF-8, or empty.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot read {what} file ({err.strerror})") from err
+    except UnicodeDecodeError as err:
+        raise InputFileError(f"{path}: {what} file is not UTF-8 text") from err
+    line = text.splitlines()[0] if text else ""
+    if not line:
+        raise InputFileError(f"{path}: {what} file is empty")
+    return line

@@ -39,7 +39,7 @@ from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
 from ceremony.core import transcript as _transcript
 from ceremony.core import verify as _verify
-from ceremony.core._fs import make_private_dir, write_atomic
+from ceremony.core._fs import fsync_dir, make_private_dir, write_atomic
 from ceremony.core._json import dumps_pretty, loads_strict, read_bytes, read_json
 from ceremony.core.workspace import (
     CONFIG_NAME,
@@ -799,6 +799,8 @@ def publish(ctx: ChangeContext, state: State, proposal: Proposal, used: list[str
     for name in removed:
         (ctx.ws.metadata_dir / name).unlink(missing_ok=True)
         written[f"{METADATA_DIR}/{name}"] = None
+    if removed:
+        fsync_dir(ctx.ws.metadata_dir)  # the removals are as durable as the writes
     # Key files of revoked keys stay in keys/: a revoked key is kept for the record, never deleted silently.
     written[CONFIG_NAME] = write_atomic(ctx.ws.path / CONFIG_NAME, dumps_pretty(proposal.config))
     ctx.ws.config = proposal.config

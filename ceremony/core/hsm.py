@@ -42,9 +42,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from securesystemslib.signer import Key, SecretsHandler, Signature, Signer, SSlibKey
 
 from ceremony.core import keys as _keys
+from ceremony.core._json import read_secret_file
 from ceremony.errors import (
     HsmError,
-    InputFileError,
     KeyNotFoundError,
     MechanismError,
     PinIncorrectError,
@@ -438,15 +438,7 @@ def find_token(uri: Pkcs11Uri, module: str) -> TokenInfo:
 
 def _read_pin_source(source: str) -> str:
     """The PIN from a ``pin-source=file:`` URI attribute (drills and tests only)."""
-    path = Path(source.removeprefix("file://").removeprefix("file:"))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read PIN file ({err.strerror})") from err
-    pin = text.splitlines()[0] if text else ""
-    if not pin:
-        raise InputFileError(f"{path}: PIN file is empty")
-    return pin
+    return read_secret_file(Path(source.removeprefix("file://").removeprefix("file:")), "PIN")
 
 
 # --------------------------------------------------------------------------- sessions
