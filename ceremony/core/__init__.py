@@ -5,7 +5,7 @@ imports textual, click, prints or reads a terminal; secrets come in through
 callables (``PassphraseProvider``) and are never stored or formatted.
 """
 
-from ceremony.core import changes, hsm, keys, recovery
+from ceremony.core import changes, hsm, keys, recovery, session
 from ceremony.core.keys import DEFAULT_KEY_TYPE, KEY_TYPES, SecretsHandler
 from ceremony.core.transcript import verify_transcript
 from ceremony.core.verify import Report, format_date, parse_at, verify_directory, verify_files
@@ -45,6 +45,7 @@ __all__ = [
     "keys",
     "parse_at",
     "recovery",
+    "session",
     "verify_directory",
     "verify_files",
     "verify_transcript",

@@ -1071,6 +1071,7 @@ def sign_request(
     pin_for: SecretsHandler | None,
     stack: contextlib.ExitStack,
     pin_file: Path | None = None,
+    module: str | None = None,
 ) -> list[str]:
     """Sign every file of the request that the keyholder's key must sign; verify each signature.
 
@@ -1083,7 +1084,7 @@ def sign_request(
     """
     reqs = request.requirements()
     if _hsm.is_pkcs11_uri(keyspec):
-        token_signer = stack.enter_context(_hsm.open_key(keyspec, pin_for, None, pin_file))
+        token_signer = stack.enter_context(_hsm.open_key(keyspec, pin_for, module, pin_file))
         identity = _keys.public_key_identity(token_signer.public_key)
 
         def signer_for(key: Key) -> Any:

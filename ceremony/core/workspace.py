@@ -265,18 +265,31 @@ def init_workspace(
         files = _build_initial_metadata(plans, signers, skipped)
     _verify.verify_files(files, files["1.root.json"], now, "1.root.json")
 
-    records: list[KeyRecord] = []
-    for role in ROLES:
-        for key in acquired[role]:
-            existing = next((r for r in records if r.keyid == key.record.keyid), None)
-            if existing is None:
-                records.append(key.record)
-            else:
-                records[records.index(existing)] = KeyRecord(
-                    existing.keyid, existing.label, (*existing.roles, role), existing.key_type, existing.uri
-                )
+    records = merge_key_records([(role, k.record) for role in ROLES for k in acquired[role]])
     generated = {k.public.keyid: k.encrypted for keys in acquired.values() for k in keys if k.encrypted}
     details = {k.record.label: k.details for keys in acquired.values() for k in keys}
+    config = initial_config(plans, days, records, module)
+    summary = f"root {options.threshold}-of-{len(root_specs)}"
+    written, head = _write_new_workspace(path, files, generated, config, records, skipped, summary, details, now)
+    return InitResult(path=path, files=written, keys=records, skipped_roles=skipped, transcript_head=head)
+
+
+def merge_key_records(pairs: list[tuple[str, KeyRecord]]) -> list[KeyRecord]:
+    """One record per key, listing every role it serves (a key may serve several roles)."""
+    records: list[KeyRecord] = []
+    for role, record in pairs:
+        existing = next((r for r in records if r.keyid == record.keyid), None)
+        if existing is None:
+            records.append(record)
+        elif role not in existing.roles:
+            records[records.index(existing)] = replace(existing, roles=(*existing.roles, role))
+    return records
+
+
+def initial_config(
+    plans: Mapping[str, _md.RolePlan], days: Mapping[str, int], records: list[KeyRecord], module: str | None
+) -> dict[str, Any]:
+    """The config of a new workspace (without the fields create_workspace adds)."""
     config: dict[str, Any] = {
         "consistent_snapshot": False,
         "roles": {
@@ -291,9 +304,7 @@ def init_workspace(
     }
     if module:
         config["pkcs11_module"] = module
-    summary = f"root {options.threshold}-of-{len(root_specs)}"
-    written, head = _write_new_workspace(path, files, generated, config, records, skipped, summary, details, now)
-    return InitResult(path=path, files=written, keys=records, skipped_roles=skipped, transcript_head=head)
+    return config
 
 
 def _build_initial_metadata(
@@ -303,7 +314,18 @@ def _build_initial_metadata(
     root = _md.build_root(plans)
     _md.sign_metadata(root, signers["root"])
     root_bytes = _md.to_bytes(root)
-    files = {"1.root.json": root_bytes, "root.json": root_bytes}
+    return {"1.root.json": root_bytes, "root.json": root_bytes, **build_online_files(plans, signers, skipped)}
+
+
+def build_online_files(
+    plans: Mapping[str, _md.RolePlan], signers: Mapping[str, list[Any]], skipped: list[str]
+) -> dict[str, bytes]:
+    """Version 1 of targets, snapshot and timestamp, each signed by its key if it is held here.
+
+    A role whose key is held elsewhere is skipped, and so is every role after it
+    (snapshot lists targets, timestamp hashes snapshot).
+    """
+    files: dict[str, bytes] = {}
     if "targets" in skipped:
         return files
     targets = _md.build_targets(plans["targets"].expires)
@@ -334,16 +356,20 @@ def _write_new_workspace(
     now: datetime,
 ) -> tuple[dict[str, str], str]:
     """Write a workspace made by init; return the file hashes and the transcript head."""
-    changes = [
-        f"created repository version 1: {summary}",
+    changes = [f"created repository version 1: {summary}", *describe_new_keys(records, skipped)]
+    details = {"expiry_days": {r: v["expiry_days"] for r, v in config["roles"].items()}, "keys": key_details}
+    _ws, written, head = create_workspace(path, files, generated, config, "init", changes, details, now)
+    return written, head
+
+
+def describe_new_keys(records: list[KeyRecord], skipped: list[str]) -> list[str]:
+    """Transcript lines for the keys of a new repository and the files left to the online service."""
+    return [
         *[f"generated software key {r.label} {r.keyid}" for r in records if r.uri and r.uri.startswith("file:")],
         *[f"added token key {r.label} {r.keyid} ({r.uri})" for r in records if r.uri and r.uri.startswith("pkcs11:")],
         *[f"imported public key {r.label} {r.keyid}" for r in records if not r.uri],
         *[f"{role}.json left to the online service that holds its key" for role in skipped],
     ]
-    details = {"expiry_days": {r: v["expiry_days"] for r, v in config["roles"].items()}, "keys": key_details}
-    _ws, written, head = create_workspace(path, files, generated, config, "init", changes, details, now)
-    return written, head
 
 
 def create_workspace(
@@ -372,13 +398,7 @@ def create_workspace(
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise WorkspaceError(f"{path}: already exists; refusing to overwrite a workspace")
-    config = {
-        "format": CONFIG_FORMAT,
-        "profile": PROFILE,
-        "tool": f"ceremony {__version__}",
-        "created": _verify.format_date(now),
-        **config,
-    }
+    config = _full_config(config, now)
     parent = path.absolute().parent
     if not parent.is_dir():
         raise WorkspaceError(f"{parent}: the parent directory does not exist")
@@ -408,6 +428,49 @@ def create_workspace(
     return Workspace(path, config), written, head
 
 
+def _full_config(config: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The config with the fields every workspace carries (format, profile, tool, created)."""
+    return {
+        "format": CONFIG_FORMAT,
+        "profile": PROFILE,
+        "tool": f"ceremony {__version__}",
+        "created": _verify.format_date(now),
+        **config,
+    }
+
+
+def complete_draft(
+    path: Path,
+    metadata_files: Mapping[str, bytes],
+    config: dict[str, Any],
+    command: str,
+    changes: list[str],
+    details: dict[str, Any],
+    now: datetime,
+) -> tuple[Workspace, dict[str, str], str]:
+    """Turn a draft directory (a guided ceremony under way: keys/, transcript) into a workspace.
+
+    The metadata files are written first and ceremony.json last: until the
+    config exists the directory is not a workspace, so a crash in between
+    leaves a draft that can be completed again, never a half-made workspace.
+
+    Raises:
+        WorkspaceError: the directory is already a workspace.
+    """
+    path = Path(path)
+    if (path / CONFIG_NAME).exists():
+        raise WorkspaceError(f"{path}: already a workspace; refusing to overwrite it")
+    config = _full_config(config, now)
+    make_private_dir(path / METADATA_DIR)
+    written: dict[str, str] = {}
+    for name, data in metadata_files.items():
+        written[f"{METADATA_DIR}/{name}"] = write_atomic(path / METADATA_DIR / name, data)
+    fsync_dir(path / METADATA_DIR)
+    written[CONFIG_NAME] = write_atomic(path / CONFIG_NAME, dumps_pretty(config))
+    head = _transcript.append(path, command, changes, written, sorted(config.get("keys", {})), now, details)
+    return Workspace(path, config), written, head
+
+
 class Workspace:
     """An existing workspace, loaded and checked enough to be used."""
 
@@ -428,6 +491,11 @@ class Workspace:
             raise WorkspaceError(f"{path}: workspace not found")
         config_path = path / CONFIG_NAME
         if not config_path.is_file():
+            if (path / "session.json").is_file():
+                raise WorkspaceError(
+                    f"{path}: a new root ceremony is in progress here and has not finished",
+                    hint=f"resume it with: ceremony tui {path}",
+                )
             raise WorkspaceError(f"{path}: not a ceremony workspace (no {CONFIG_NAME})")
         config = read_json(config_path, "workspace config")
         if not isinstance(config, dict) or config.get("format") != CONFIG_FORMAT:
