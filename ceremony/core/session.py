@@ -72,6 +72,8 @@ SESSION_FORMAT = 1
 REQUESTS_DIR = "requests"
 PARTICIPANT_ROLES = ("administrator", "witness", "keyholder", "auditor")
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
+#: Keys a change generates on a token: ECDSA P-256, which every TUF client verifies (docs/interop.md).
+TOKEN_KEY_TYPE = "ecdsa-p256"  # noqa: S105 (a key type, not a secret)
 
 #: The new root ceremony's steps, in order, with the title shown to operators.
 NEW_ROOT_STEPS: tuple[tuple[str, str], ...] = (
@@ -306,7 +308,8 @@ class NewRootCeremony:
             "module": module,
         }
         ceremony = cls(path, data)
-        ceremony._advance("preflight", now, [f"new root ceremony started in {path.name}"])
+        _save(path, data)
+        _record(path, "tui new-root start", [f"new root ceremony started in {path.name}"], now)
         return ceremony
 
     @classmethod
@@ -339,9 +342,11 @@ class NewRootCeremony:
         details: dict[str, Any] | None = None,
         files: dict[str, str] | None = None,
     ) -> str:
+        """Save the session at the next step, then record the step just done (named by the current one)."""
+        done = self.step
         self.data["step"] = step
         _save(self.path, self.data)
-        return _record(self.path, f"tui new-root {step}", lines, now, files, details)
+        return _record(self.path, f"tui new-root {done}", lines, now, files, details)
 
     def _require(self, step: str) -> None:
         if self.step != step:
@@ -982,6 +987,96 @@ class ChangeSession:
         )
 
 
+@dataclass(frozen=True)
+class NewKey:
+    """A key a change adds: how to acquire it, and the secret that protects it."""
+
+    spec: str  # key type, pkcs11: URI or public key file, as changes.plan_* take it
+    secret: str = ""
+
+    def passphrase_for(self, _label: str) -> str:
+        """The new software key's passphrase."""
+        return self.secret
+
+    def pin_for(self, _prompt: str) -> str:
+        """The token's PIN."""
+        return self.secret
+
+
+def new_key(ws: Workspace, source: str, secret: str, role: str, now: datetime, public_file: str = "") -> NewKey:
+    """Turn a choice made on screen into a key a change can add.
+
+    ``source`` is a key type (a new software key under ``secret``), ``import``
+    (a public key file of a key held elsewhere) or ``token:<serial>`` (a new
+    non-extractable key generated now on that token, behind PIN ``secret``).
+
+    Raises:
+        UsageError: no public key file given; an unknown source.
+        HsmError (and subclasses): the token refused.
+    """
+    if source in _keys.KEY_TYPES:
+        _keys.check_passphrase(secret, f"the new {role} key")
+        return NewKey(source, secret)
+    if source == "import":
+        if not public_file.strip():
+            raise UsageError(f"{role}: type the path of the public key file to import")
+        return NewKey(public_file.strip())
+    if source.startswith("token:"):
+        module = ws.config.get("pkcs11_module")
+        serial = source.removeprefix("token:")
+        token = _hsm.find_token(_hsm.Pkcs11Uri.parse(f"pkcs11:serial={serial}"), _hsm.resolve_module(config=module))
+        label = _OBJECT_LABEL.sub("-", f"{ws.path.name}-{role}-{now.strftime('%Y%m%d%H%M%S')}")[:64]
+        key = _hsm.generate_key(
+            f"pkcs11:token={token.label};serial={serial}", label, TOKEN_KEY_TYPE, lambda _p: secret, module
+        )
+        return NewKey(key.uri, secret)
+    raise UsageError(f"unknown key source {source!r}")
+
+
+class OfflineSigning:
+    """A keyholder signing a request file with their own key, away from the workspace."""
+
+    step = "sign"
+
+    def __init__(self, path: Path, out: Path | None = None) -> None:
+        self.path = Path(path)
+        self.out = Path(out) if out else self.path
+        self.saved = False
+
+    def _current(self) -> Path:
+        return self.out if self.saved else self.path
+
+    def request(self) -> _changes.SignRequest:
+        """The request (with the signatures made so far), checked again as it is read."""
+        return _changes.load_request(self._current())
+
+    def build_root(self, now: datetime | None = None) -> tuple[list[str], str, str]:
+        """What will be signed: diff lines, digest hex and words."""
+        return self.request().describe()
+
+    def progress(self) -> list[Progress]:
+        """Every threshold of the request."""
+        return [Progress(s.label, [k[:12] for k in s.signed], s.threshold) for s in self.request().statuses()]
+
+    def signing_keys(self) -> list[SigningKey]:
+        """None listed: the keyholder names their own key file or token URI."""
+        return []
+
+    def sign(self, keyspec: str, secret: str, now: datetime) -> list[Progress]:
+        """Sign with the keyholder's key (software file or pkcs11: URI), verify, and save the request.
+
+        Raises:
+            SigningKeyError: the key is not needed by this request, or signed already.
+            PassphraseError / HsmError: unlocking failed.
+        """
+        request = self.request()
+        with contextlib.ExitStack() as stack:
+            _changes.sign_request(request, keyspec, lambda _n: secret, lambda _p: secret, stack)
+        _changes.save_request(request, self.out)
+        self.saved = True
+        return self.progress()
+
+
 def is_draft(path: Path) -> bool:
     """A new root ceremony in progress (no ceremony.json yet)."""
     return (Path(path) / SESSION_NAME).is_file() and not (Path(path) / CONFIG_NAME).exists()
@@ -993,13 +1088,16 @@ __all__ = [
     "ChangeSession",
     "Check",
     "KeyPlan",
+    "NewKey",
     "NewRootCeremony",
+    "OfflineSigning",
     "Participant",
     "Progress",
     "SessionInfo",
     "SigningKey",
     "backup_with_test_restore",
     "is_draft",
+    "new_key",
     "preflight_checks",
     "read_session",
     "session_info",

@@ -1,29 +1,38 @@
-"""The Textual app: home screen over a workspace, and the error dialog every flow uses.
+"""The Textual app: home over a workspace, and the flow runners that step through each ceremony.
 
-A thin client of ceremony.core: it renders ``workspace_status`` and shows any
-``CeremonyError`` as a dialog with the operator's sentence and what to do.
-Anything else is a bug and crashes, so the ceremony fails closed.
-
-The guided flows (new root ceremony, rotation, signing, backup) are issue #6's
-remaining work; this is their home.
+A thin client of ceremony.core. Home renders ``workspace_status`` and lists
+every flow. Each flow is one ``@work`` coroutine that pushes the screen for
+the step the core session says comes next and waits for it
+(``push_screen_wait``); the session, not the UI, remembers where a ceremony
+stands, so quitting and reopening resumes it. A ``CeremonyError`` is shown as
+a dialog; anything else is a bug and ends the app, so a ceremony fails closed.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
+from rich.text import Text
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
-from ceremony import core
+from ceremony.core import session
+from ceremony.core.workspace import Workspace, workspace_status
 from ceremony.errors import CeremonyError
+from ceremony.tui import flows, newroot
+from ceremony.tui.signing import ReviewSignScreen
+from ceremony.tui.widgets import LEAVE, ConfirmDialog, ErrorDialog
 
 URGENCY = [(0, "red"), (7, "red"), (30, "yellow")]
+
+__all__ = ["CeremonyApp", "ErrorDialog", "HomeScreen", "make_app", "urgency_colour"]
 
 
 def urgency_colour(days_left: float | None) -> str:
@@ -36,68 +45,117 @@ def urgency_colour(days_left: float | None) -> str:
     return "green"
 
 
-class ErrorDialog(ModalScreen[None]):
-    """A core error, as the operator-facing sentence and what to do next; the flow stays where it was."""
+#: Home's actions: id, key, label, needs a workspace.
+ACTIONS: list[tuple[str, str, str, bool]] = [
+    ("new-root", "n", "New root ceremony", False),
+    ("rotate", "e", "Emergency rotation", True),
+    ("extend", "x", "Extend expiry", True),
+    ("delegate", "d", "Delegate repository keys", True),
+    ("sign", "s", "Sign a request (offline)", False),
+    ("backup", "b", "Backup export + test restore", True),
+    ("restore", "t", "Restore from backup", False),
+    ("drill", "l", "Recovery drill", True),
+    ("open", "o", "Open a workspace", False),
+    ("quit", "q", "Quit", False),
+]
 
-    BINDINGS: ClassVar = [Binding("escape,enter", "dismiss", "Close")]
 
-    def __init__(self, title: str, error: CeremonyError) -> None:
-        super().__init__()
-        self.title_text = title
-        self.error = error
+class OpenDialog(ModalScreen[str]):
+    """Ask for a workspace directory."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(f"[b]{self.title_text}[/b]")
-            yield Static(str(self.error), id="error-message")
-            if self.error.hint:
-                yield Static(f"What to do: {self.error.hint}", id="error-hint")
-            yield Button("Close", variant="error", id="close")
+        with Vertical(id="dialog"):
+            yield Label("Workspace directory to open")
+            yield Input(id="path")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss()
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
-        self.dismiss()
+    def action_cancel(self) -> None:
+        self.dismiss("")
 
 
 class HomeScreen(Screen[None]):
-    """The workspace at a glance: roles, expiry calendar, keys and warnings."""
+    """The workspace at a glance (roles, expiry calendar, keys, warnings) and every flow."""
 
-    BINDINGS: ClassVar = [Binding("r", "reload", "Reload"), Binding("q", "app.quit", "Quit")]
+    BINDINGS: ClassVar = [
+        *[Binding(key, f"run('{action}')", label, show=False) for action, key, label, _ws in ACTIONS if key != "q"],
+        Binding("r", "reload", "Reload"),
+        Binding("q", "app.quit", "Quit"),
+    ]
 
     def __init__(self, workspace: Path | None, now: datetime | None = None) -> None:
         super().__init__()
         self.workspace = workspace
         self.now = now
+        self.info: session.SessionInfo | None = None
+        self.loaded = False
 
     def compose(self) -> ComposeResult:
         yield Static("ceremony", id="title")
-        yield Static("Roles", classes="section")
-        yield DataTable(id="roles", cursor_type="row")
-        yield Static("Keys", classes="section")
-        yield DataTable(id="keys", cursor_type="row")
-        yield Static("", id="warnings")
+        with Horizontal(id="main"):
+            with VerticalScroll(id="overview"):
+                yield Static("", id="session", markup=False)
+                yield Static("Roles", classes="section")
+                yield DataTable(id="roles", cursor_type="row")
+                yield Static("Keys", classes="section")
+                yield DataTable(id="keys", cursor_type="row")
+                yield Static("", id="warnings", markup=False)
+            yield OptionList(id="actions")
         yield Footer()
 
     def on_mount(self) -> None:
         self.action_reload()
+        self.query_one("#actions", OptionList).focus()
+
+    def _actions(self) -> None:
+        options = []
+        if self.info is not None:
+            options.append(Option(Text(f"   Resume: {self.info.title}", style="bold"), id="resume"))
+            if self.info.flow != "new-root":
+                options.append(Option(Text("   Discard the change"), id="discard"))
+        for action, key, label, needs_ws in ACTIONS:
+            if needs_ws and not self.loaded:
+                continue
+            options.append(Option(Text(f"{key}  {label}"), id=action))
+        actions = self.query_one("#actions", OptionList)
+        actions.clear_options()
+        actions.add_options(options)
+        actions.highlighted = 0
 
     def action_reload(self) -> None:
         """Read the workspace again and redraw."""
         title = self.query_one("#title", Static)
+        self.loaded = False
+        self.info = None
+        for table in self.query(DataTable):
+            table.clear(columns=True)
+        self.query_one("#warnings", Static).update("")
+        self.query_one("#session", Static).update("")
         if self.workspace is None:
-            title.update("ceremony - no workspace open (run: ceremony tui WORKSPACE)")
+            title.update("ceremony - no workspace open: start a new root ceremony or open a workspace")
+            self._actions()
             return
         try:
-            status = core.workspace_status(core.Workspace.load(self.workspace), self.now or datetime.now(UTC))
+            self.info = session.session_info(self.workspace) if self.workspace.is_dir() else None
+            if self.info is not None:
+                self.query_one("#session", Static).update(f"In progress: {self.info.describe()}")
+            if session.is_draft(self.workspace):
+                title.update(f"ceremony - {self.workspace} (new root ceremony in progress)")
+                self._actions()
+                return
+            status = workspace_status(Workspace.load(self.workspace), self.now or datetime.now(UTC))
         except CeremonyError as err:
+            title.update(f"ceremony - {self.workspace} cannot be opened")
+            self._actions()
             self.app.push_screen(ErrorDialog("Cannot open the workspace", err))
             return
+        self.loaded = True
         title.update(f"ceremony - {status.path} (root versions {', '.join(map(str, status.root_versions))})")
         roles = self.query_one("#roles", DataTable)
-        roles.clear(columns=True)
-        roles.add_columns("role", "version", "threshold", "expires", "days left", "re-sign by")
+        roles.add_columns("role", "ver", "thr", "expires", "days", "re-sign by")
         for role in status.roles:
             colour = urgency_colour(role.days_left)
             days = "-" if role.days_left is None else f"[{colour}]{role.days_left:g}[/{colour}]"
@@ -110,12 +168,42 @@ class HomeScreen(Screen[None]):
                 (role.resign_by or "-")[:10],
             )
         keys = self.query_one("#keys", DataTable)
-        keys.clear(columns=True)
         keys.add_columns("label", "key id", "type", "roles", "held")
         for key in status.keys:
             where = "revoked" if key.revoked else key.location
             keys.add_row(key.label, key.keyid[:12], key.key_type, ",".join(key.roles) or "-", where)
         self.query_one("#warnings", Static).update("\n".join(f"! {w}" for w in status.warnings))
+        self._actions()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_run(str(event.option.id))
+
+    def action_run(self, action: str) -> None:
+        """Start the flow ``action`` (from the list or its key)."""
+        app = cast(CeremonyApp, self.app)
+        if action == "quit":
+            app.exit()
+        elif action == "open":
+            app.push_screen(OpenDialog(), self._opened)
+        elif action == "resume":
+            app.resume()
+        elif action == "discard":
+            app.discard_change()
+        elif action == "new-root":
+            app.new_root_flow(None)
+        elif action in ("rotate", "extend", "delegate") and self.loaded:
+            app.change_flow(action)
+        elif action == "sign":
+            app.offline_sign_flow()
+        elif (action in ("backup", "drill") and self.loaded) or action == "restore":
+            app.simple_flow(action)
+
+    def _opened(self, path: str | None) -> None:
+        if path:
+            self.app.workspace = Path(path)  # type: ignore[attr-defined]
+            self.workspace = Path(path)
+            self.action_reload()
+            self.app.offer_resume()  # type: ignore[attr-defined]
 
 
 class CeremonyApp(App[None]):
@@ -128,9 +216,192 @@ class CeremonyApp(App[None]):
         super().__init__()
         self.workspace = workspace
         self.now = now
+        self.theme = "ansi-dark"
+
+    def clock(self) -> datetime:
+        """The time for the core (fixed in tests, so screens are deterministic)."""
+        return self.now or datetime.now(UTC)
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen(self.workspace, self.now))
+        self.offer_resume()
+
+    def push_screen_error(self, title: str, error: CeremonyError) -> None:
+        """Show a core error; the screen below stays as it was."""
+        self.push_screen(ErrorDialog(title, error))
+
+    def home(self) -> HomeScreen | None:
+        """The home screen (always at the bottom of the stack)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                return screen
+        return None
+
+    def back_home(self, workspace: Path | None = None) -> None:
+        """Return to home, on ``workspace`` if a flow made or chose one, and redraw it."""
+        if workspace is not None:
+            self.workspace = workspace
+        home = self.home()
+        if home is not None:
+            home.workspace = self.workspace
+            home.action_reload()
+
+    # ---- resume
+
+    def offer_resume(self) -> None:
+        """If a ceremony is in progress in the workspace, offer to resume it."""
+        if self.workspace is None or not self.workspace.is_dir():
+            return
+        try:
+            info = session.session_info(self.workspace)
+        except CeremonyError as err:
+            self.push_screen_error("Cannot read the ceremony in progress", err)
+            return
+        if info is None:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.resume()
+
+        self.push_screen(ConfirmDialog(f"A {info.describe()}.\nResume it now?", "Resume", "Later"), answer)
+
+    def resume(self) -> None:
+        """Continue the session in progress at its step."""
+        info = session.session_info(self.workspace) if self.workspace else None
+        if info is None:
+            return
+        if info.flow == "new-root":
+            self.new_root_flow(self.workspace)
+        else:
+            self.change_flow(None)
+
+    def discard_change(self) -> None:
+        """Give up a change in progress (nothing was published), after asking."""
+
+        def answer(yes: bool | None) -> None:
+            if yes and self.workspace is not None:
+                try:
+                    session.ChangeSession.open(Workspace.load(self.workspace)).discard(self.clock())
+                except CeremonyError as err:
+                    self.push_screen_error("Cannot discard the change", err)
+                self.back_home()
+
+        self.push_screen(
+            ConfirmDialog("Discard the change in progress? Nothing of it was published.", "Discard", "Keep"), answer
+        )
+
+    # ---- flows
+
+    async def _step(self, screen: Screen[Any]) -> Any:
+        return await self.push_screen_wait(screen)
+
+    @work(exclusive=True, group="flow")
+    async def new_root_flow(self, path: Path | None) -> None:
+        """The new root ceremony from its first unfinished step to sign-off."""
+        if path is None:
+            default = "" if self.workspace is None or self.workspace.exists() else str(self.workspace)
+            started = await self._step(newroot.StartScreen(self.clock, default))
+            if started == LEAVE:
+                return
+            path = started.path
+            self.workspace = path
+        while True:
+            try:
+                ceremony = session.NewRootCeremony.open(path)
+            except CeremonyError as err:
+                self.push_screen_error("Cannot resume the ceremony", err)
+                break
+            step = ceremony.step
+            if step in ("review", "sign"):
+                screen: Screen[Any] = ReviewSignScreen(
+                    ceremony,
+                    self.clock,
+                    flow_title="New root ceremony",
+                    steps=session.NEW_ROOT_STEPS,
+                    step=step,
+                    finish_label="Continue to verification",
+                    finish=lambda c=ceremony: c.finish_signing(self.clock()),
+                )
+            else:
+                screen = newroot.STEP_SCREENS[step](ceremony, self.clock)
+            if await self._step(screen) == LEAVE or step == "signoff":
+                break
+        self.back_home(path)
+
+    @work(exclusive=True, group="flow")
+    async def change_flow(self, kind: str | None) -> None:
+        """Rotation, extension or delegation: choose, collect signatures, publish (kind None: resume)."""
+        try:
+            ws = Workspace.load(self.workspace) if self.workspace else None
+        except CeremonyError as err:
+            self.push_screen_error("Cannot open the workspace", err)
+            return
+        if ws is None:
+            return
+        if kind is not None:
+            screens = {"rotate": flows.RotateScreen, "extend": flows.ExtendScreen, "delegate": flows.DelegateScreen}
+            if await self._step(screens[kind](ws, self.clock)) == LEAVE:
+                self.back_home()
+                return
+        try:
+            change = session.ChangeSession.open(ws)
+        except CeremonyError as err:
+            self.push_screen_error("Cannot resume the change", err)
+            return
+        title = str(change.data.get("title", change.data["flow"])).capitalize()
+        result = await self._step(
+            ReviewSignScreen(
+                change,
+                self.clock,
+                flow_title=title,
+                steps=session.CHANGE_STEPS,
+                step="sign",
+                finish_label="Publish",
+                finish=lambda: change.publish(self.clock()),
+                copies=True,
+            )
+        )
+        if result != LEAVE:
+            await self._step(flows.PublishedScreen(title, result))
+        self.back_home()
+
+    @work(exclusive=True, group="flow")
+    async def offline_sign_flow(self) -> None:
+        """Open a sign request, review it, sign it with my key, save it."""
+        subject = await self._step(flows.OpenRequestScreen())
+        if subject == LEAVE:
+            return
+        await self._step(
+            ReviewSignScreen(
+                subject,
+                self.clock,
+                flow_title="Offline signing",
+                steps=flows.OpenRequestScreen.STEPS,
+                step="sign",
+                finish_label="Done",
+                finish=None,
+                key_typed=True,
+            )
+        )
+        self.back_home()
+
+    @work(exclusive=True, group="flow")
+    async def simple_flow(self, kind: str) -> None:
+        """Backup export, restore, or a recovery drill."""
+        if kind == "restore":
+            await self._step(flows.RestoreScreen())
+        else:
+            try:
+                ws = Workspace.load(self.workspace) if self.workspace else None
+            except CeremonyError as err:
+                self.push_screen_error("Cannot open the workspace", err)
+                return
+            if ws is None:
+                return
+            screen = flows.BackupExportScreen(ws, self.clock) if kind == "backup" else flows.DrillScreen(ws, self.clock)
+            await self._step(screen)
+        self.back_home()
 
 
 def make_app(workspace: Path | None = None, now: datetime | None = None) -> CeremonyApp:

@@ -1,0 +1,431 @@
+"""The new root ceremony, one screen per step of ``core.session.NewRootCeremony``.
+
+Each screen shows the step indicator, checks nothing itself (the core does),
+and dismisses once the core has recorded the step; the app's flow runner then
+opens the screen for the step the session says comes next. Quitting at any
+point loses nothing: the session file and the transcript hold every finished
+step, and reopening the directory offers to resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from ceremony.core import hsm, keys, session
+from ceremony.errors import CeremonyError, PassphraseError, UsageError
+from ceremony.tui.widgets import StepScreen, password
+
+Clock = Callable[[], datetime]
+
+
+class _RootStep(StepScreen[Any]):
+    FLOW_TITLE = "New root ceremony"
+    STEPS = session.NEW_ROOT_STEPS
+
+    def __init__(self, ceremony: session.NewRootCeremony, clock: Clock) -> None:
+        super().__init__()
+        self.ceremony = ceremony
+        self.clock = clock
+
+
+class StartScreen(StepScreen[Any]):
+    """Where the new repository's workspace will live, and which PKCS#11 module to use."""
+
+    FLOW_TITLE = "New root ceremony"
+    FAILURE = "Cannot start the ceremony here"
+
+    def __init__(self, clock: Clock, default_path: str = "") -> None:
+        super().__init__()
+        self.clock = clock
+        self.default_path = default_path
+
+    def body(self) -> ComposeResult:
+        yield Static("[b]New root ceremony[/b]: a new TUF repository and its root keys.", classes="lead")
+        yield Label("Workspace directory (new or empty; it becomes the workspace when the ceremony ends)")
+        yield Input(self.default_path, placeholder="/media/ceremony/repo", id="path")
+        yield Label("PKCS#11 module (empty: $PYKCS11LIB, else SoftHSM2)")
+        yield Input(placeholder=hsm.DEFAULT_MODULE, id="module")
+        yield Button("Start", variant="primary", id="start")
+
+    def on_input_submitted(self) -> None:
+        self.start()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.start()
+
+    def start(self) -> None:
+        path, module = self.value("#path"), self.value("#module") or None
+        if not path:
+            self.app.push_screen_error(
+                "Cannot start the ceremony here", UsageError("type the directory for the new workspace")
+            )
+            return
+        self.run_core(
+            "Creating the draft directory", lambda: session.NewRootCeremony.start(Path(path), self.clock(), module)
+        )
+
+
+class PreflightScreen(_RootStep):
+    """Network, clock, swap and tokens, checked before any key exists."""
+
+    STEP = "preflight"
+    FAILURE = "Preflight not recorded"
+
+    def body(self) -> ComposeResult:
+        yield Static("Checking the machine...", id="checks", markup=False)
+        yield Static("", id="clock")
+        yield Checkbox("I, the administrator, compared this clock with a trusted clock: it is right", id="clock-ok")
+        yield Static("", id="exception-help")
+        yield Input(placeholder="network: why the ceremony goes on anyway (witness writes)", id="exception-network")
+        yield Input(placeholder="swap: why the ceremony goes on anyway (witness writes)", id="exception-swap")
+        yield Button("Record preflight and continue", variant="primary", id="record")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.checks: list[session.Check] = []
+        self.query_one("#clock", Static).update(f"Clock (UTC): {self.clock().strftime('%Y-%m-%d %H:%M:%S')} UTC")
+        for name in ("network", "swap"):
+            self.query_one(f"#exception-{name}").display = False
+        self.run_core("Checking network, swap and tokens", lambda: session.preflight_checks(self.ceremony.module))
+
+    def core_done(self, result: Any) -> None:
+        if isinstance(result, list):
+            self.checks = result
+            text = "\n".join(f"{'ok  ' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in result)
+            self.query_one("#checks", Static).update(text)
+            failed = [c.name for c in result if not c.passed]
+            for name in failed:
+                self.query_one(f"#exception-{name}").display = True
+            if failed:
+                self.query_one("#exception-help", Static).update(
+                    "A failed check stops the ceremony unless the witness records an exception below."
+                )
+            return
+        self.dismiss(True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        exceptions = {c.name: self.value(f"#exception-{c.name}") for c in self.checks if not c.passed}
+        confirmed = self.query_one("#clock-ok", Checkbox).value
+        self.run_core(
+            "Recording the preflight",
+            lambda: self.ceremony.record_preflight(self.checks, confirmed, exceptions, self.clock()),
+        )
+
+
+class ParticipantsScreen(_RootStep):
+    """Who is present, in which role; keyholders each hold one root key."""
+
+    STEP = "participants"
+    FAILURE = "Participants not recorded"
+
+    def body(self) -> ComposeResult:
+        yield Static("Each root key gets its own keyholder. Names are recorded in the transcript.", classes="lead")
+        yield Label("Ceremony administrator (drives this tool)")
+        yield Input(id="administrator")
+        yield Label("Witness (checks each step; not the administrator)")
+        yield Input(id="witness")
+        yield Label("Keyholders, comma-separated (one root key each)")
+        yield Input(placeholder="Alice, Bob, Carol", id="keyholders")
+        yield Label("Auditor (optional)")
+        yield Input(id="auditor")
+        yield Button("Record participants", variant="primary", id="record")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "auditor":
+            self.record()
+        else:
+            self.focus_next()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.record()
+
+    def record(self) -> None:
+        people = [session.Participant(self.value("#administrator"), "administrator")]
+        people.append(session.Participant(self.value("#witness"), "witness"))
+        people += [
+            session.Participant(n.strip(), "keyholder") for n in self.value("#keyholders").split(",") if n.strip()
+        ]
+        if self.value("#auditor"):
+            people.append(session.Participant(self.value("#auditor"), "auditor"))
+        self.run_core("Recording participants", lambda: self.ceremony.set_participants(people, self.clock()))
+
+
+class PlanScreen(_RootStep):
+    """Per root key: its keyholder, software (passphrase) or a token picked by label and serial."""
+
+    STEP = "plan"
+    FAILURE = "Plan not accepted"
+
+    def body(self) -> ComposeResult:
+        self.holders = self.ceremony.participants("keyholder")
+        yield Static("Listing tokens...", id="tokens", markup=False)
+        for index, holder in enumerate(self.holders, start=1):
+            yield Label(f"root-{index}: held by {holder}")
+            with Horizontal(classes="row"):
+                yield Select(
+                    [("software key (passphrase)", "software")],
+                    value="software",
+                    allow_blank=False,
+                    id=f"backend-{index}",
+                )
+                yield Select(
+                    [(t, t) for t in keys.KEY_TYPES], value=keys.DEFAULT_KEY_TYPE, allow_blank=False, id=f"type-{index}"
+                )
+        with Horizontal(classes="row"):
+            yield Label("Threshold (signatures needed)")
+            default = max(1, min(len(self.holders) - 1, (len(self.holders) // 2) + 1))
+            yield Input(str(default), id="threshold", type="integer")
+        with Horizontal(classes="row"):
+            yield Label("Root expires after (days)")
+            yield Input("365", id="days", type="integer")
+        yield Button("Accept plan", variant="primary", id="accept")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.tokens: list[hsm.TokenInfo] = []
+        self.run_core("Listing tokens", self._list_tokens)
+
+    def _list_tokens(self) -> list[hsm.TokenInfo]:
+        try:
+            return [t for t in hsm.list_tokens(self.ceremony.module) if t.initialized]
+        except hsm.HsmError:
+            return []
+
+    def core_done(self, result: Any) -> None:
+        if isinstance(result, list):
+            self.tokens = result
+            self.query_one("#tokens", Static).update(
+                "Tokens present: " + "; ".join(t.describe() for t in result)
+                if result
+                else "No token present: software keys only."
+            )
+            options = [("software key (passphrase)", "software")] + [
+                (f"token '{t.label}' serial {t.serial}", f"token:{t.serial}") for t in result
+            ]
+            for index in range(1, len(self.holders) + 1):
+                self.query_one(f"#backend-{index}", Select).set_options(options)
+            return
+        self.dismiss(True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        plans = []
+        by_serial = {t.serial: t for t in self.tokens}
+        for index, holder in enumerate(self.holders, start=1):
+            backend = str(self.query_one(f"#backend-{index}", Select).value)
+            key_type = str(self.query_one(f"#type-{index}", Select).value)
+            if backend.startswith("token:"):
+                token = by_serial[backend.removeprefix("token:")]
+                plans.append(session.KeyPlan(holder, "token", key_type, token.label, token.serial))
+            else:
+                plans.append(session.KeyPlan(holder, "software", key_type))
+        try:
+            threshold, days = int(self.value("#threshold") or 0), int(self.value("#days") or 0)
+        except ValueError:
+            threshold, days = 0, 0
+        self.run_core("Checking the plan", lambda: self.ceremony.set_plan(plans, threshold, days, self.clock()))
+
+
+class KeygenScreen(_RootStep):
+    """One root key, generated while its keyholder types their own passphrase or PIN."""
+
+    STEP = "keygen"
+    FAILURE = "Key not generated"
+
+    def body(self) -> ComposeResult:
+        entry = self.ceremony.next_key_to_generate() or {}
+        self.entry = entry
+        done = [k["label"] for k in self.ceremony.root_keys() if k.get("keyid")]
+        yield Static(f"Generated so far: {', '.join(done) or 'none'}", id="done")
+        if entry.get("backend") == "token":
+            yield Static(
+                f"[b]{entry.get('label')}[/b]: {entry.get('key_type')} key on token '{entry.get('token_label')}' "
+                f"serial {entry.get('token_serial')}, held by [b]{entry.get('holder')}[/b].\n"
+                f"{entry.get('holder')}: insert your token and type its user PIN. The key is made on the token and never leaves it.",
+                id="who",
+            )
+            yield password("token user PIN", "secret")
+        else:
+            yield Static(
+                f"[b]{entry.get('label')}[/b]: {entry.get('key_type')} software key held by [b]{entry.get('holder')}[/b].\n"
+                f"{entry.get('holder')}: type a passphrase only you know (at least 12 characters), twice. "
+                "The key file is encrypted under it.",
+                id="who",
+            )
+            yield password("passphrase", "secret")
+            yield password("the same passphrase again", "again")
+        yield Button("Generate key", variant="primary", id="generate")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "secret" and self.entry.get("backend") != "token":
+            self.focus_next()
+        else:
+            self.generate()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.generate()
+
+    def generate(self) -> None:
+        secret = self.take_secret("#secret")
+        if self.entry.get("backend") != "token":
+            again = self.take_secret("#again")
+            if secret != again:
+                self.app.push_screen_error(self.FAILURE, PassphraseError("the two passphrases differ; type them again"))
+                self.query_one("#secret").focus()
+                return
+        label = str(self.entry.get("label"))
+        what = (
+            "Generating the key on the token"
+            if self.entry.get("backend") == "token"
+            else "Generating and encrypting the key"
+        )
+        self.run_core(what, lambda: self.ceremony.generate_root_key(label, secret, self.clock()))
+
+    def core_failed(self, error: CeremonyError) -> None:
+        self.query_one("#secret").focus()
+
+
+class OnlineKeysScreen(_RootStep):
+    """Keys of targets, snapshot and timestamp: generated here, or public keys of an online service."""
+
+    STEP = "online"
+    FAILURE = "Online keys not set"
+    CHOICES: ClassVar = [(f"generate {t} here", t) for t in keys.KEY_TYPES] + [("import a public key file", "import")]
+
+    def body(self) -> ComposeResult:
+        yield Static(
+            "Generated keys are encrypted under the passphrase below and sign version 1 of their files now. "
+            "Imported public keys belong to the online service, which signs its own files.",
+            classes="lead",
+        )
+        for role in session.ONLINE_ROLES:
+            yield Label(role)
+            with Horizontal(classes="row"):
+                yield Select(self.CHOICES, value=keys.DEFAULT_KEY_TYPE, allow_blank=False, id=f"source-{role}")
+                yield Input(placeholder="public key file (PEM), when importing", id=f"file-{role}")
+        yield password("passphrase for the online keys generated here", "secret")
+        yield password("the same passphrase again", "again")
+        yield Button("Set online keys", variant="primary", id="set")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        specs = {}
+        for role in session.ONLINE_ROLES:
+            source = str(self.query_one(f"#source-{role}", Select).value)
+            specs[role] = self.value(f"#file-{role}") if source == "import" else source
+        secret, again = self.take_secret("#secret"), self.take_secret("#again")
+        if secret != again:
+            self.app.push_screen_error(self.FAILURE, PassphraseError("the two passphrases differ; type them again"))
+            return
+        self.run_core(
+            "Generating online keys and signing version 1",
+            lambda: self.ceremony.set_online_keys(specs, lambda _label: secret, self.clock()),
+        )
+
+
+class VerifyScreen(_RootStep):
+    """The whole repository verified as a client would; only then does the draft become the workspace."""
+
+    STEP = "verify"
+    FAILURE = "The repository does not verify"
+
+    def body(self) -> ComposeResult:
+        yield Static("Verifying...", id="report", markup=False)
+        yield Button("Continue to backup", variant="primary", id="continue", disabled=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.run_core("Verifying every file and writing the workspace", lambda: self.ceremony.complete(self.clock()))
+
+    def core_done(self, result: Any) -> None:
+        _ws, summary = result
+        self.query_one("#report", Static).update(
+            "\n".join([*summary, "", f"Workspace written: {self.ceremony.path}. Clients trust metadata/1.root.json."])
+        )
+        button = self.query_one("#continue", Button)
+        button.disabled = False
+        button.focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(True)
+
+
+class BackupScreen(_RootStep):
+    """Export the root for cold backup, then restore it from the printable PDFs and compare."""
+
+    STEP = "backup"
+    FAILURE = "Backup failed"
+
+    def body(self) -> ComposeResult:
+        default = str(self.ceremony.path.absolute().parent / f"{self.ceremony.path.name}-backup")
+        yield Label("Backup directory (removable media; files, QR PNG/SVG, PDF sheets, text fallback)")
+        yield Input(default, id="out")
+        yield Static("", id="report", markup=False)
+        yield Button("Export and test restore", variant="primary", id="export")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "continue":
+            self.dismiss(True)
+            return
+        out = Path(self.value("#out"))
+        self.run_core(
+            "Rendering QR codes and sheets, then restoring them", lambda: self.ceremony.backup(out, self.clock())
+        )
+
+    def core_done(self, result: Any) -> None:
+        self.query_one("#report", Static).update(
+            "\n".join([*result, "", "Print the PDFs (A4 or Letter) for the safe."])
+        )
+        self.query_one("#export", Button).remove()
+        button = Button("Continue to sign-off", variant="primary", id="continue")
+        self.query_one("#body").mount(button)
+        button.focus()
+
+
+class SignoffScreen(_RootStep):
+    """Every participant confirms the record; the transcript head is what the witness writes down."""
+
+    STEP = "signoff"
+    FAILURE = "Sign-off incomplete"
+
+    def body(self) -> ComposeResult:
+        yield Static("Each participant reads the transcript summary and ticks their name.", classes="lead")
+        self.names = list(dict.fromkeys(self.ceremony.participants()))
+        for index, name in enumerate(self.names):
+            yield Checkbox(f"{name} signs off", id=f"who-{index}")
+        yield Button("Finish the ceremony", variant="primary", id="finish")
+        yield Static("", id="head", markup=False)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "done":
+            self.dismiss(True)
+            return
+        names = [n for i, n in enumerate(self.names) if self.query_one(f"#who-{i}", Checkbox).value]
+        self.run_core("Recording the sign-off", lambda: self.ceremony.sign_off(names, self.clock()))
+
+    def core_done(self, result: Any) -> None:
+        self.query_one("#head", Static).update(
+            f"Ceremony complete. Transcript head: {result}\nWitness: write down its first 16 digits."
+        )
+        self.query_one("#finish", Button).remove()
+        button = Button("Back to home", variant="primary", id="done")
+        self.query_one("#body").mount(button)
+        button.focus()
+
+
+#: Which screen does each step (review and sign share the review-and-sign screen in app.py).
+STEP_SCREENS: dict[str, type[_RootStep]] = {
+    "preflight": PreflightScreen,
+    "participants": ParticipantsScreen,
+    "plan": PlanScreen,
+    "keygen": KeygenScreen,
+    "online": OnlineKeysScreen,
+    "verify": VerifyScreen,
+    "backup": BackupScreen,
+    "signoff": SignoffScreen,
+}

@@ -1,0 +1,199 @@
+"""Building blocks every flow uses: the step screen with its worker, the step indicator, dialogs.
+
+A step screen never calls the core on the UI thread: ``run_core`` hands the
+call to a thread worker, shows what is happening, and gets back a ``CoreDone``
+or ``CoreFailed`` message (``post_message`` is thread-safe). A
+``CeremonyError`` becomes a dialog with the operator's sentence and what to
+do, and the screen stays where it was; any other exception is a bug and ends
+the app, so a ceremony fails closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, TypeVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static
+
+from ceremony.errors import CeremonyError
+
+T = TypeVar("T")
+
+#: What a step screen returns when the operator leaves the flow (progress is kept).
+LEAVE = "leave"
+
+
+class ErrorDialog(ModalScreen[None]):
+    """A core error, as the operator-facing sentence and what to do next; the flow stays where it was."""
+
+    BINDINGS: ClassVar = [Binding("escape,enter", "close", "Close")]
+
+    def __init__(self, title: str, error: CeremonyError) -> None:
+        super().__init__()
+        self.title_text = title
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"[b]{self.title_text}[/b]", id="error-title")
+            yield Static(str(self.error), id="error-message", markup=False)
+            if self.error.hint:
+                yield Static(f"What to do: {self.error.hint}", id="error-hint", markup=False)
+            yield Button("Close", variant="error", id="close")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question; Escape answers no."""
+
+    BINDINGS: ClassVar = [Binding("escape", "no", "No")]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question = question
+        self.labels = (yes, no)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.question, id="question", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(self.labels[0], variant="primary", id="yes")
+                yield Button(self.labels[1], id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class StepIndicator(Static):
+    """ "New root ceremony - step 4 of 10: Key generation - next: Online keys"."""
+
+    def __init__(self, flow_title: str, steps: tuple[tuple[str, str], ...], step: str) -> None:
+        names = [name for name, _title in steps]
+        index = names.index(step) if step in names else 0
+        title = steps[index][1]
+        following = steps[index + 1][1] if index + 1 < len(steps) else "done"
+        dots = "".join("#" if i < index else ("@" if i == index else ".") for i in range(len(steps)))
+        super().__init__(
+            f"{flow_title} - step {index + 1} of {len(steps)}: [b]{title}[/b]  [{dots}]\nnext: {following}",
+            id="step-indicator",
+        )
+
+
+class CoreDone(Message):
+    """A core call finished (posted from the worker thread)."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__()
+        self.result = result
+
+
+class CoreFailed(Message):
+    """A core call refused or failed with an operator-facing error."""
+
+    def __init__(self, error: CeremonyError) -> None:
+        super().__init__()
+        self.error = error
+
+
+class StepScreen(Screen[T], Generic[T]):
+    """One step of a flow: a step indicator, the step's body, a busy line and the footer.
+
+    Subclasses yield their widgets from ``body`` and call ``run_core`` with a
+    callable; ``core_done`` receives its result. Secrets are read from their
+    fields and the fields cleared before the worker starts.
+    """
+
+    BINDINGS: ClassVar = [Binding("escape", "leave", "Home (progress kept)")]
+    FLOW_TITLE = ""
+    STEPS: tuple[tuple[str, str], ...] = ()
+    STEP = ""
+    FAILURE = "The step could not be completed"
+
+    def compose(self) -> ComposeResult:
+        if self.STEPS:
+            yield StepIndicator(self.FLOW_TITLE, self.STEPS, self.STEP)
+        with VerticalScroll(id="body"):
+            yield from self.body()
+        with Horizontal(id="busy"):
+            yield LoadingIndicator()
+            yield Static("", id="busy-text")
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        """The step's own widgets."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.query_one("#busy").display = False
+
+    @property
+    def busy(self) -> bool:
+        """A core call is running."""
+        return bool(self.query_one("#busy").display)
+
+    def run_core(self, what: str, call: Callable[[], Any]) -> None:
+        """Run ``call`` in a thread worker, showing ``what`` until it finishes."""
+        if self.busy:
+            return
+        self.query_one("#busy").display = True
+        self.query_one("#busy-text", Static).update(what)
+        self._work(call)
+
+    @work(thread=True, exclusive=True, group="core")
+    def _work(self, call: Callable[[], Any]) -> None:
+        try:
+            result = call()
+        except CeremonyError as err:
+            self.post_message(CoreFailed(err))
+            return
+        self.post_message(CoreDone(result))
+
+    def on_core_done(self, message: CoreDone) -> None:
+        self.query_one("#busy").display = False
+        self.core_done(message.result)
+
+    def on_core_failed(self, message: CoreFailed) -> None:
+        self.query_one("#busy").display = False
+        self.app.push_screen(ErrorDialog(self.FAILURE, message.error))
+        self.core_failed(message.error)
+
+    def core_done(self, result: Any) -> None:
+        """The core call returned ``result``; by default the step is finished."""
+        self.dismiss(result)
+
+    def core_failed(self, error: CeremonyError) -> None:
+        """The core call failed; the dialog is shown already."""
+
+    def take_secret(self, selector: str) -> str:
+        """Read a password field and clear it at once."""
+        field = self.query_one(selector, Input)
+        value = field.value
+        field.value = ""
+        return value
+
+    def value(self, selector: str) -> str:
+        """A text field's value, stripped."""
+        return self.query_one(selector, Input).value.strip()
+
+    def action_leave(self) -> None:
+        if not self.busy:
+            self.dismiss(LEAVE)  # type: ignore[arg-type]
+
+
+def password(placeholder: str, id: str) -> Input:
+    """A password field: typed characters are never shown."""
+    return Input(placeholder=placeholder, password=True, id=id)

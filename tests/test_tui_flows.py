@@ -1,0 +1,211 @@
+"""The guided flows driven end to end with Textual's pilot; every result is refreshed by python-tuf."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ceremony.core import changes, session, verify_workspace_transcript
+from ceremony.core.workspace import Workspace
+from ceremony.tui.app import make_app
+from tests.clients import python_tuf_refresh
+from tests.conftest import PASSPHRASE
+from tests.tui_pilot import (
+    SIZE,
+    generate_next_key,
+    new_root_finish,
+    new_root_until,
+    press_button,
+    publish,
+    rotate,
+    settle,
+    sign_with,
+    tick,
+    type_into,
+)
+
+SOFTWARE_PLAN = {
+    "keyholders": ["Kim", "Lee", "Max"],
+    "backends": ["software", "software", "software"],
+    "key_type": "ed25519",
+    "secrets": ["kim passphrase 1", "lee passphrase 2", "max passphrase 3"],
+    "threshold": 2,
+    "online_secret": "online passphrase",
+    "signers": [("root-1", "kim passphrase 1"), ("root-3", "max passphrase 3")],
+}
+
+
+def _assert_verifies(ws: Path, root_version: int) -> dict:
+    result = python_tuf_refresh(ws / "metadata", ws / "metadata" / "1.root.json")
+    assert result["root_version"] == root_version, result
+    report = verify_workspace_transcript(Workspace.load(ws))
+    assert report.entries > 0
+    assert not (ws / session.SESSION_NAME).exists()
+    return result
+
+
+async def test_new_root_ceremony_software_keys(tmp_path: Path) -> None:
+    ws = tmp_path / "repo"
+    app = make_app(None)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await new_root_until(pilot, ws, SOFTWARE_PLAN)
+        await new_root_finish(pilot, SOFTWARE_PLAN, tmp_path / "backup")
+    _assert_verifies(ws, 1)
+    transcript = (ws / "transcript.jsonl").read_text()
+    for step in ("preflight", "participants", "plan", "keygen", "online", "review", "sign", "verify", "signoff"):
+        assert f'"tui new-root {step}"' in transcript, step
+    assert "test restore of 1.root.json from the printable PDFs: byte-identical" in transcript
+    for secret in [*SOFTWARE_PLAN["secrets"], SOFTWARE_PLAN["online_secret"]]:
+        for path in ws.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+
+
+async def test_quit_mid_ceremony_then_resume_and_finish(tmp_path: Path) -> None:
+    ws = tmp_path / "repo"
+    app = make_app(None)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await new_root_until(pilot, ws, SOFTWARE_PLAN, stop_after_keys=2)
+        await pilot.press("q")  # the step screen has no q binding: quitting is Escape, then q at home
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "HomeScreen"
+        await pilot.press("q")
+    assert not (ws / "ceremony.json").exists()
+    info = session.session_info(ws)
+    assert info is not None and info.step == "keygen"
+    assert len(list((ws / "keys").iterdir())) == 2
+
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConfirmDialog"
+        await pilot.press("enter")  # Resume
+        await settle(pilot)
+        assert type(app.screen).__name__ == "KeygenScreen"
+        assert "root-3" in str(app.screen.query_one("#who").render())
+        await generate_next_key(pilot, SOFTWARE_PLAN["secrets"][2])
+        await new_root_finish(pilot, SOFTWARE_PLAN, tmp_path / "backup")
+    _assert_verifies(ws, 1)
+
+
+async def test_emergency_rotation_software(workspace: Path) -> None:
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await rotate(
+            pilot, "root-2", "ecdsa-p256", "replacement passphrase", [("root-1", PASSPHRASE), ("root-3", PASSPHRASE)]
+        )
+    result = _assert_verifies(workspace, 2)
+    assert result["timestamp_version"] == 1
+    ws = Workspace.load(workspace)
+    assert ws.find_key("root-4").key_type == "ecdsa-p256"
+    assert [r.label for r in ws.key_records() if r.revoked] == ["root-2"]
+
+
+async def test_error_dialog_keeps_the_flow_where_it_was(workspace: Path) -> None:
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("down", "down", "down")  # timestamp
+        await press_button(pilot, "#prepare")
+        assert type(app.screen).__name__ == "ReviewSignScreen"
+        await tick(pilot, "#compared")
+        await type_into(pilot, "#secret", "not the passphrase at all")
+        await press_button(pilot, "#sign")
+        assert type(app.screen).__name__ == "ErrorDialog"
+        message = str(app.screen.query_one("#error-message").render())
+        assert "passphrase" in message and "not the passphrase" not in message
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ReviewSignScreen"
+        assert app.screen.query_one("#secret").value == ""
+        await sign_with(pilot, [("timestamp", PASSPHRASE)], compare=False)
+        await publish(pilot)
+    result = _assert_verifies(workspace, 1)
+    assert result["timestamp_version"] == 2
+
+
+async def test_delegate_then_offline_signing_of_a_request(workspace: Path, cli, tmp_path: Path) -> None:
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        await type_into(pilot, "#name", "releases")
+        await type_into(pilot, "#paths", "releases/*")
+        await type_into(pilot, "#new-secret", "releases passphrase")
+        await type_into(pilot, "#new-again", "releases passphrase")
+        await press_button(pilot, "#prepare")
+        assert type(app.screen).__name__ == "ReviewSignScreen"
+        progress = str(app.screen.query_one("#progress").render())
+        assert "role 'releases' (delegated by targets): 1 of 1" in progress, progress
+        await sign_with(pilot, [("targets", PASSPHRASE), ("snapshot", PASSPHRASE), ("timestamp", PASSPHRASE)])
+        await publish(pilot)
+    _assert_verifies(workspace, 1)
+    targets = json.loads((workspace / "metadata" / "targets.json").read_text())
+    assert [r["name"] for r in targets["signed"]["delegations"]["roles"]] == ["releases"]
+
+    # A keyholder away from the workspace signs a request with the TUI's offline flow.
+    request = tmp_path / "request.json"
+    made = cli("extend", workspace, "--role", "root", "--days", "200", "--request", request, "--yes")
+    assert made.returncode == 0, made.stderr
+    ws = Workspace.load(workspace)
+    for label in ("root-1", "root-2"):
+        key_file = workspace / ws.find_key(label).uri.removeprefix("file:")
+        app = make_app(None)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            await settle(pilot)
+            await type_into(pilot, "#request", str(request))
+            await press_button(pilot, "#open")
+            assert type(app.screen).__name__ == "ReviewSignScreen"
+            words = str(app.screen.query_one("#words").render())
+            expected = changes.load_request(request).describe()[2].split()
+            assert [w.split(".", 1)[1] for w in words.split()] == expected
+            await tick(pilot, "#compared")
+            await type_into(pilot, "#keyspec", str(key_file))
+            await type_into(pilot, "#secret", PASSPHRASE)
+            await press_button(pilot, "#sign")
+            await press_button(pilot, "#finish")
+            assert type(app.screen).__name__ == "HomeScreen"
+    merged = cli("merge", workspace, request)
+    assert merged.returncode == 0, merged.stderr
+    _assert_verifies(workspace, 2)
+
+
+async def test_backup_restore_and_drill(workspace: Path, tmp_path: Path) -> None:
+    backup = tmp_path / "backup"
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        await type_into(pilot, "#out", str(backup))
+        await press_button(pilot, "#export")
+        report = str(app.screen.query_one("#report").render())
+        assert "test restore of 1.root.json from the printable PDFs: byte-identical" in report
+        await press_button(pilot, "#done")
+        await pilot.press("t")
+        await settle(pilot)
+        await type_into(pilot, "#inputs", " ".join(str(p) for p in sorted(backup.glob("*.png"))))
+        await type_into(pilot, "#out", str(tmp_path / "restored"))
+        await press_button(pilot, "#restore")
+        assert "verified" in str(app.screen.query_one("#report").render())
+        await press_button(pilot, "#done")
+        await pilot.press("l")
+        await settle(pilot)
+        await type_into(pilot, "#backup", str(backup))
+        await press_button(pilot, "#drill")
+        assert "drill PASSED" in str(app.screen.query_one("#report").render())
+        await press_button(pilot, "#done")
+    restored = tmp_path / "restored" / "1.root.json"
+    assert restored.read_bytes() == (workspace / "metadata" / "1.root.json").read_bytes()
+    assert python_tuf_refresh(workspace / "metadata", restored)["root_version"] == 1
+    transcript = (workspace / "transcript.jsonl").read_text()
+    assert '"command":"export"' in transcript and '"command":"drill"' in transcript

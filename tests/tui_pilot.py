@@ -1,0 +1,247 @@
+"""Drive the terminal UI with Textual's pilot, keyboard first, the way an operator would.
+
+Used in-process by the TUI tests, and as a script (``python tests/tui_pilot.py
+FLOW ARGS``) for the SoftHSM flows: PyKCS11 loads SoftHSM once per process,
+so a test with its own SOFTHSM2_CONF runs its flow in its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Button, Checkbox, DataTable, Input, Select
+from textual.worker import WorkerState
+
+from ceremony.tui.app import make_app
+
+SIZE = (80, 24)
+
+
+async def settle(pilot: Pilot[Any], seconds: float = 120) -> None:
+    """Wait until no core call is running (flow coroutines wait on screens, so they never finish)."""
+    for _ in range(int(seconds * 20)):
+        await pilot.pause(0.05)
+        running = [
+            w for w in pilot.app.workers if w.group == "core" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        ]
+        if not running:
+            await pilot.pause()
+            return
+    raise AssertionError("a core call did not finish")
+
+
+async def type_into(pilot: Pilot[Any], selector: str, text: str) -> None:
+    """Focus a field and type ``text`` key by key (long non-secret text, like paths, is pasted)."""
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    field.value = ""
+    await pilot.pause()
+    if field.password or len(text) <= 12:
+        await pilot.press(*["space" if char == " " else char for char in text])
+    else:
+        field.insert_text_at_cursor(text)
+        await pilot.pause()
+    assert field.value == text
+
+
+async def press_button(pilot: Pilot[Any], selector: str) -> None:
+    """Focus a button and press Enter on it, then wait for the core."""
+    button = pilot.app.screen.query_one(selector, Button)
+    if button.disabled:
+        shown = pilot.app.screen.query("#progress")
+        raise AssertionError(f"{selector} is disabled; {shown.first().render() if shown else ''}")
+    button.focus()
+    await pilot.pause()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def tick(pilot: Pilot[Any], selector: str) -> None:
+    """Focus a checkbox and tick it with the space bar."""
+    box = pilot.app.screen.query_one(selector, Checkbox)
+    box.focus()
+    await pilot.pause()
+    if not box.value:
+        await pilot.press("space")
+    await pilot.pause()
+    assert box.value
+
+
+def choose(pilot: Pilot[Any], selector: str, value: str) -> None:
+    """Set a drop-down to ``value`` (one of its options)."""
+    select = pilot.app.screen.query_one(selector, Select)
+    select.value = value
+
+
+def screen_name(pilot: Pilot[Any]) -> str:
+    """The class name of the screen on top."""
+    return type(pilot.app.screen).__name__
+
+
+def assert_screen(pilot: Pilot[Any], name: str) -> None:
+    """Fail with the error dialog's text when the expected screen is not on top."""
+    if screen_name(pilot) != name:
+        text = ""
+        if screen_name(pilot) == "ErrorDialog":
+            text = str(pilot.app.screen.query_one("#error-message").render())
+        raise AssertionError(f"expected {name}, got {screen_name(pilot)} {text}")
+
+
+# --------------------------------------------------------------------------- the new root ceremony
+
+
+async def new_root_until(pilot: Pilot[Any], ws: Path, plan: dict[str, Any], stop_after_keys: int | None = None) -> None:
+    """From home with no workspace: start the ceremony and go through key generation.
+
+    ``plan``: keyholders (names), backends (per keyholder: "software" or "token:SERIAL"),
+    key_type, secrets (per keyholder: passphrase or PIN), threshold.
+    """
+    await pilot.press("n")
+    await settle(pilot)
+    assert_screen(pilot, "StartScreen")
+    await type_into(pilot, "#path", str(ws))
+    await pilot.press("enter")
+    await settle(pilot)
+    assert_screen(pilot, "PreflightScreen")
+    for name in ("network", "swap"):
+        field = pilot.app.screen.query_one(f"#exception-{name}", Input)
+        if field.display:
+            await type_into(pilot, f"#exception-{name}", f"test run: {name}")
+    await tick(pilot, "#clock-ok")
+    await press_button(pilot, "#record")
+    assert_screen(pilot, "ParticipantsScreen")
+    await type_into(pilot, "#administrator", "Ada Admin")
+    await type_into(pilot, "#witness", "Wes Witness")
+    await type_into(pilot, "#keyholders", ", ".join(plan["keyholders"]))
+    await type_into(pilot, "#auditor", "Aud")
+    await pilot.press("enter")
+    await settle(pilot)
+    assert_screen(pilot, "PlanScreen")
+    for index, backend in enumerate(plan["backends"], start=1):
+        choose(pilot, f"#backend-{index}", backend)
+        choose(pilot, f"#type-{index}", plan["key_type"])
+    await type_into(pilot, "#threshold", str(plan["threshold"]))
+    await press_button(pilot, "#accept")
+    for index, secret in enumerate(plan["secrets"]):
+        if stop_after_keys is not None and index >= stop_after_keys:
+            return
+        await generate_next_key(pilot, secret)
+
+
+async def generate_next_key(pilot: Pilot[Any], secret: str) -> None:
+    """The keyholder on screen types their secret (twice for a passphrase) and generates."""
+    assert_screen(pilot, "KeygenScreen")
+    await type_into(pilot, "#secret", secret)
+    if pilot.app.screen.query("#again"):
+        await type_into(pilot, "#again", secret)
+    await press_button(pilot, "#generate")
+
+
+async def new_root_finish(pilot: Pilot[Any], plan: dict[str, Any], backup: Path) -> None:
+    """From the online keys step to sign-off."""
+    assert_screen(pilot, "OnlineKeysScreen")
+    await type_into(pilot, "#secret", plan["online_secret"])
+    await type_into(pilot, "#again", plan["online_secret"])
+    await press_button(pilot, "#set")
+    assert_screen(pilot, "ReviewSignScreen")
+    await sign_with(pilot, plan["signers"], compare=True)
+    await press_button(pilot, "#finish")
+    assert_screen(pilot, "VerifyScreen")
+    await press_button(pilot, "#continue")
+    assert_screen(pilot, "BackupScreen")
+    await type_into(pilot, "#out", str(backup))
+    await press_button(pilot, "#export")
+    assert_screen(pilot, "BackupScreen")
+    await press_button(pilot, "#continue")
+    assert_screen(pilot, "SignoffScreen")
+    for box in pilot.app.screen.query(Checkbox):
+        await tick(pilot, f"#{box.id}")
+    await press_button(pilot, "#finish")
+    assert_screen(pilot, "SignoffScreen")
+    await press_button(pilot, "#done")
+    assert_screen(pilot, "HomeScreen")
+
+
+async def sign_with(pilot: Pilot[Any], signers: list[tuple[str, str]], compare: bool = True) -> None:
+    """Each (key label, secret): pick the key in the list, type the secret, sign."""
+    if compare:
+        await tick(pilot, "#compared")
+    for label, secret in signers:
+        select = pilot.app.screen.query_one("#key", Select)
+        options = {str(text).split()[0]: value for text, value in select._options if str(text).strip()}
+        assert label in options, f"{label} not offered: {sorted(options)}"
+        select.value = options[label]
+        await type_into(pilot, "#secret", secret)
+        await press_button(pilot, "#sign")
+        assert_screen(pilot, "ReviewSignScreen")
+
+
+# --------------------------------------------------------------------------- changes
+
+
+async def rotate(pilot: Pilot[Any], label: str, source: str, secret: str, signers: list[tuple[str, str]]) -> None:
+    """Emergency rotation from home: revoke ``label``, add a key from ``source``, collect, publish."""
+    await pilot.press("e")
+    await settle(pilot)
+    assert_screen(pilot, "RotateScreen")
+    table = pilot.app.screen.query_one("#keys", DataTable)
+    labels = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+    table.focus()
+    await pilot.pause()
+    for _ in range(labels.index(label)):
+        await pilot.press("down")
+    choose(pilot, ".source", source)
+    await type_into(pilot, "#new-secret", secret)
+    if source != "import" and not source.startswith("token:"):
+        await type_into(pilot, "#new-again", secret)
+    await press_button(pilot, "#prepare")
+    assert_screen(pilot, "ReviewSignScreen")
+    await sign_with(pilot, signers)
+    await publish(pilot)
+
+
+async def publish(pilot: Pilot[Any]) -> None:
+    """Publish from the review-and-sign screen, read the result, go home."""
+    await press_button(pilot, "#finish")
+    assert_screen(pilot, "PublishedScreen")
+    await press_button(pilot, "#done")
+    assert_screen(pilot, "HomeScreen")
+
+
+# --------------------------------------------------------------------------- as a script, for SoftHSM
+
+
+async def _hsm_new_root(ws: Path, backup: Path, plan: dict[str, Any]) -> None:
+    app = make_app(None)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await new_root_until(pilot, ws, plan)
+        await new_root_finish(pilot, plan, backup)
+
+
+async def _hsm_rotate(ws: Path, label: str, source: str, pin: str, signers: list[tuple[str, str]]) -> None:
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await rotate(pilot, label, source, pin, signers)
+
+
+def main() -> None:
+    """Run one flow described by a JSON object on stdin (secrets never go on the command line)."""
+    job = json.loads(sys.stdin.read())
+    if job["flow"] == "new-root":
+        asyncio.run(_hsm_new_root(Path(job["ws"]), Path(job["backup"]), job["plan"]))
+    elif job["flow"] == "rotate":
+        signers = [(label, secret) for label, secret in job["signers"]]
+        asyncio.run(_hsm_rotate(Path(job["ws"]), job["label"], job["source"], job["secret"], signers))
+    else:
+        raise SystemExit(f"unknown flow {job['flow']}")
+
+
+if __name__ == "__main__":
+    main()
