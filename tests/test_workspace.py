@@ -313,10 +313,14 @@ def test_secrets_never_in_argv_options(cli: CliRunner) -> None:
 def test_key_generate_for_a_keyholder(cli: CliRunner, tmp_path: Path, passphrase_file: Path) -> None:
     line = one_line_error(cli("key", "generate", tmp_path / "missing" / "k.p12", "--passphrase-file", passphrase_file))
     assert "directory not found" in line
-    result = cli("key", "generate", tmp_path / "k.p12", "--key-type", "ecdsa-p256", "--passphrase-file", passphrase_file)
+    result = cli(
+        "key", "generate", tmp_path / "k.p12", "--key-type", "ecdsa-p256", "--passphrase-file", passphrase_file
+    )
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE((tmp_path / "k.p12").stat().st_mode) == 0o600
     assert b"BEGIN PUBLIC KEY" in (tmp_path / "k.p12.pub.pem").read_bytes()
     private, _, _ = pkcs12.load_key_and_certificates((tmp_path / "k.p12").read_bytes(), PASSPHRASE.encode())
     assert private is not None
-    assert "already exists" in one_line_error(cli("key", "generate", tmp_path / "k.p12", "--passphrase-file", passphrase_file))
+    assert "already exists" in one_line_error(
+        cli("key", "generate", tmp_path / "k.p12", "--passphrase-file", passphrase_file)
+    )
