@@ -120,10 +120,16 @@ def _parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
     return pairs
 
 
-@click.group(cls=_Group, invoke_without_command=False)
+@click.group(cls=_Group, invoke_without_command=True)
 @click.version_option(__version__, prog_name="ceremony")
-def main() -> None:
-    """ceremony: create and guard the root of trust of a TUF repository."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """ceremony: create and guard the root of trust of a TUF repository.
+
+    Without a command, opens the terminal UI (as `ceremony tui`).
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(tui)
 
 
 @main.command()
@@ -772,8 +778,10 @@ def drill_cmd(workspace: Path, backup_dir: Path) -> None:
 
 @main.command()
 @click.argument("workspace", required=False, type=click.Path(path_type=Path))
-def tui(workspace: Path | None) -> None:
-    """Open the terminal UI (home screen) on WORKSPACE."""
+def tui(workspace: Path | None = None) -> None:
+    """Open the terminal UI on WORKSPACE (or with none: create or open one there)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the terminal UI needs a terminal; the other commands serve scripts (ceremony --help)")
     from ceremony.tui import make_app  # only the UI command loads Textual
 
     make_app(workspace).run()

@@ -155,3 +155,23 @@ def test_token_pin_is_asked_without_echo(tmp_path: Path, monkeypatch: pytest.Mon
     term.type(USER_PIN)
     code, screen = term.finish()
     assert code == 0, screen
+
+
+def test_no_command_opens_the_terminal_ui(tmp_path: Path) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    term = Terminal()
+    fcntl.ioctl(term.master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    term.expect("no workspace open", timeout=60)
+    os.write(term.master, b"q")
+    code, _out = term.finish(timeout=30)
+    assert code == 0
+
+
+def test_the_terminal_ui_refuses_to_run_without_a_terminal(cli: CliRunner) -> None:
+    from tests.conftest import one_line_error
+
+    assert "needs a terminal" in one_line_error(cli())
+    assert "needs a terminal" in one_line_error(cli("tui"))
