@@ -23,8 +23,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ceremony.core import session
-from ceremony.core.workspace import Workspace, workspace_status
+from ceremony.core import hsm, session
+from ceremony.core.workspace import KeyRecord, Workspace, workspace_status
 from ceremony.errors import CeremonyError
 from ceremony.tui import flows, newroot
 from ceremony.tui.signing import ReviewSignScreen
@@ -43,6 +43,20 @@ def urgency_colour(days_left: float | None) -> str:
         if days_left <= limit:
             return colour
     return "green"
+
+
+def held(key: KeyRecord) -> str:
+    """Where a key is held, short enough for the home table."""
+    if key.revoked:
+        return "REVOKED"
+    if key.uri is None:
+        return "elsewhere"
+    if key.uri.startswith("file:"):
+        return "software, encrypted"
+    if key.uri.startswith("pkcs11:"):
+        uri = hsm.Pkcs11Uri.parse(key.uri)
+        return f"token {uri.token} #{(uri.serial or '')[:8]}"
+    return key.uri
 
 
 #: Home's actions: id, key, label, needs a workspace.
@@ -98,10 +112,10 @@ class HomeScreen(Screen[None]):
         with Horizontal(id="main"):
             with VerticalScroll(id="overview"):
                 yield Static("", id="session", markup=False)
-                yield Static("Roles", classes="section")
-                yield DataTable(id="roles", cursor_type="row")
-                yield Static("Keys", classes="section")
-                yield DataTable(id="keys", cursor_type="row")
+                yield Static("Roles", classes="section ws-only")
+                yield DataTable(id="roles", cursor_type="row", classes="ws-only")
+                yield Static("Keys", classes="section ws-only")
+                yield DataTable(id="keys", cursor_type="row", classes="ws-only")
                 yield Static("", id="warnings", markup=False)
             yield OptionList(id="actions")
         yield Footer()
@@ -134,8 +148,14 @@ class HomeScreen(Screen[None]):
             table.clear(columns=True)
         self.query_one("#warnings", Static).update("")
         self.query_one("#session", Static).update("")
+        for section in self.query(".ws-only"):
+            section.display = False
         if self.workspace is None:
-            title.update("ceremony - no workspace open: start a new root ceremony or open a workspace")
+            title.update("ceremony - no workspace open")
+            self.query_one("#session", Static).update(
+                "Start a new root ceremony (n), open a workspace (o), sign a request someone sent you (s), "
+                "or restore metadata from a paper backup (t)."
+            )
             self._actions()
             return
         try:
@@ -153,9 +173,11 @@ class HomeScreen(Screen[None]):
             self.app.push_screen(ErrorDialog("Cannot open the workspace", err))
             return
         self.loaded = True
+        for section in self.query(".ws-only"):
+            section.display = True
         title.update(f"ceremony - {status.path} (root versions {', '.join(map(str, status.root_versions))})")
         roles = self.query_one("#roles", DataTable)
-        roles.add_columns("role", "ver", "thr", "expires", "days", "re-sign by")
+        roles.add_columns("role", "ver", "thr", "days", "expires", "re-sign by")
         for role in status.roles:
             colour = urgency_colour(role.days_left)
             days = "-" if role.days_left is None else f"[{colour}]{role.days_left:g}[/{colour}]"
@@ -163,15 +185,14 @@ class HomeScreen(Screen[None]):
                 role.role,
                 str(role.version or "-"),
                 f"{role.threshold}/{len(role.keyids)}",
-                (role.expires or "-")[:10],
                 days,
+                (role.expires or "-")[:10],
                 (role.resign_by or "-")[:10],
             )
         keys = self.query_one("#keys", DataTable)
-        keys.add_columns("label", "key id", "type", "roles", "held")
+        keys.add_columns("label", "key id", "held", "type", "roles")
         for key in status.keys:
-            where = "revoked" if key.revoked else key.location
-            keys.add_row(key.label, key.keyid[:12], key.key_type, ",".join(key.roles) or "-", where)
+            keys.add_row(key.label, key.keyid[:10], held(key), key.key_type, ",".join(key.roles) or "-")
         self.query_one("#warnings", Static).update("\n".join(f"! {w}" for w in status.warnings))
         self._actions()
 

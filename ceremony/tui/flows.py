@@ -20,7 +20,7 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, S
 from ceremony.core import changes, hsm, keys, recovery, session
 from ceremony.core.workspace import Workspace, workspace_status
 from ceremony.errors import PassphraseError, UsageError
-from ceremony.tui.widgets import StepScreen, password
+from ceremony.tui.widgets import StepScreen, Tick, password
 
 Clock = Callable[[], datetime]
 
@@ -43,7 +43,7 @@ class KeySource(Vertical):
     def add_tokens(self, tokens: list[hsm.TokenInfo]) -> None:
         """Offer a new key on each token present."""
         choices = [(f"new {t} software key (passphrase)", t) for t in keys.KEY_TYPES]
-        choices += [(f"new key on token '{t.label}' serial {t.serial} (PIN)", f"token:{t.serial}") for t in tokens]
+        choices += [(f"new key on token {t.label} #{t.serial} (PIN)", f"token:{t.serial}") for t in tokens]
         choices.append(("public key file of a key held elsewhere", "import"))
         self.query_one(".source", Select).set_options(choices)
         self.query_one(".source", Select).value = keys.DEFAULT_KEY_TYPE
@@ -66,7 +66,8 @@ class KeySource(Vertical):
 
 def _tokens(ws: Workspace) -> list[hsm.TokenInfo]:
     try:
-        return [t for t in hsm.list_tokens(ws.config.get("pkcs11_module")) if t.initialized]
+        tokens = hsm.list_tokens(ws.config.get("pkcs11_module"))
+        return sorted((t for t in tokens if t.initialized), key=lambda t: t.label)
     except hsm.HsmError:
         return []
 
@@ -212,7 +213,7 @@ class DelegateScreen(_ChangeScreen):
         yield Input("targets", id="parent")
         yield Label("The role's key")
         yield KeySource("delegated", "key")
-        yield Checkbox("Terminating (clients stop searching other roles for these paths)", id="terminating")
+        yield Tick("Terminating (clients stop searching other roles for these paths)", id="terminating")
         yield Button("Prepare delegation", variant="primary", id="prepare")
 
     def on_mount(self) -> None:
@@ -311,7 +312,7 @@ class BackupExportScreen(StepScreen[Any]):
             "\n".join([*lines, "", "Print these sheets for the safe:", *[f"  {out / n}" for n in pdfs]])
         )
         self.query_one("#export", Button).remove()
-        button = Button("Back to home", variant="primary", id="done")
+        button = Button("Back to home", variant="primary", id="done", compact=True)
         self.query_one("#body").mount(button)
         button.focus()
 
@@ -349,7 +350,7 @@ class RestoreScreen(StepScreen[Any]):
         lines += [result.chain, *[f"warning: {w}" for w in result.warnings]]
         self.query_one("#report", Static).update("\n".join(lines))
         self.query_one("#restore", Button).remove()
-        button = Button("Back to home", variant="primary", id="done")
+        button = Button("Back to home", variant="primary", id="done", compact=True)
         self.query_one("#body").mount(button)
         button.focus()
 
@@ -383,7 +384,7 @@ class DrillScreen(StepScreen[Any]):
         lines.append(f"drill {'PASSED' if result.passed else 'FAILED'}; report {result.report_file}")
         self.query_one("#report", Static).update("\n".join(lines))
         self.query_one("#drill", Button).remove()
-        button = Button("Back to home", variant="primary", id="done")
+        button = Button("Back to home", variant="primary", id="done", compact=True)
         self.query_one("#body").mount(button)
         button.focus()
 

@@ -20,7 +20,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ceremony.core import hsm, keys, session
 from ceremony.errors import CeremonyError, PassphraseError, UsageError
-from ceremony.tui.widgets import StepScreen, password
+from ceremony.tui.widgets import StepScreen, Tick, password
 
 Clock = Callable[[], datetime]
 
@@ -48,7 +48,7 @@ class StartScreen(StepScreen[Any]):
 
     def body(self) -> ComposeResult:
         yield Static("[b]New root ceremony[/b]: a new TUF repository and its root keys.", classes="lead")
-        yield Label("Workspace directory (new or empty; it becomes the workspace when the ceremony ends)")
+        yield Label("Directory for the new workspace (new or empty)")
         yield Input(self.default_path, placeholder="/media/ceremony/repo", id="path")
         yield Label("PKCS#11 module (empty: $PYKCS11LIB, else SoftHSM2)")
         yield Input(placeholder=hsm.DEFAULT_MODULE, id="module")
@@ -81,7 +81,7 @@ class PreflightScreen(_RootStep):
     def body(self) -> ComposeResult:
         yield Static("Checking the machine...", id="checks", markup=False)
         yield Static("", id="clock")
-        yield Checkbox("I, the administrator, compared this clock with a trusted clock: it is right", id="clock-ok")
+        yield Tick("Administrator: this clock matches a trusted clock", id="clock-ok")
         yield Static("", id="exception-help")
         yield Input(placeholder="network: why the ceremony goes on anyway (witness writes)", id="exception-network")
         yield Input(placeholder="swap: why the ceremony goes on anyway (witness writes)", id="exception-swap")
@@ -194,7 +194,7 @@ class PlanScreen(_RootStep):
 
     def _list_tokens(self) -> list[hsm.TokenInfo]:
         try:
-            return [t for t in hsm.list_tokens(self.ceremony.module) if t.initialized]
+            return sorted((t for t in hsm.list_tokens(self.ceremony.module) if t.initialized), key=lambda t: t.label)
         except hsm.HsmError:
             return []
 
@@ -207,7 +207,7 @@ class PlanScreen(_RootStep):
                 else "No token present: software keys only."
             )
             options = [("software key (passphrase)", "software")] + [
-                (f"token '{t.label}' serial {t.serial}", f"token:{t.serial}") for t in result
+                (f"token {t.label} #{t.serial}", f"token:{t.serial}") for t in result
             ]
             for index in range(1, len(self.holders) + 1):
                 self.query_one(f"#backend-{index}", Select).set_options(options)
@@ -363,7 +363,7 @@ class BackupScreen(_RootStep):
 
     def body(self) -> ComposeResult:
         default = str(self.ceremony.path.absolute().parent / f"{self.ceremony.path.name}-backup")
-        yield Label("Backup directory (removable media; files, QR PNG/SVG, PDF sheets, text fallback)")
+        yield Label("Backup directory (removable media)")
         yield Input(default, id="out")
         yield Static("", id="report", markup=False)
         yield Button("Export and test restore", variant="primary", id="export")
@@ -382,7 +382,7 @@ class BackupScreen(_RootStep):
             "\n".join([*result, "", "Print the PDFs (A4 or Letter) for the safe."])
         )
         self.query_one("#export", Button).remove()
-        button = Button("Continue to sign-off", variant="primary", id="continue")
+        button = Button("Continue to sign-off", variant="primary", id="continue", compact=True)
         self.query_one("#body").mount(button)
         button.focus()
 
@@ -397,7 +397,7 @@ class SignoffScreen(_RootStep):
         yield Static("Each participant reads the transcript summary and ticks their name.", classes="lead")
         self.names = list(dict.fromkeys(self.ceremony.participants()))
         for index, name in enumerate(self.names):
-            yield Checkbox(f"{name} signs off", id=f"who-{index}")
+            yield Tick(f"{name} signs off", id=f"who-{index}")
         yield Button("Finish the ceremony", variant="primary", id="finish")
         yield Static("", id="head", markup=False)
 
@@ -413,7 +413,7 @@ class SignoffScreen(_RootStep):
             f"Ceremony complete. Transcript head: {result}\nWitness: write down its first 16 digits."
         )
         self.query_one("#finish", Button).remove()
-        button = Button("Back to home", variant="primary", id="done")
+        button = Button("Back to home", variant="primary", id="done", compact=True)
         self.query_one("#body").mount(button)
         button.focus()
 

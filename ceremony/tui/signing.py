@@ -18,10 +18,10 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ceremony.errors import UsageError
-from ceremony.tui.widgets import StepScreen, password
+from ceremony.tui.widgets import StepScreen, Tick, password
 
 
-def word_rows(words: str, per_row: int = 6) -> str:
+def word_rows(words: str, per_row: int = 4) -> str:
     """The digest words numbered in rows, so they can be read aloud and ticked off in groups."""
     items = words.split()
     rows = []
@@ -66,7 +66,7 @@ class ReviewSignScreen(StepScreen[Any]):
         yield Static("", id="words", markup=False)
         yield Static("", id="digest", markup=False)
         yield Static("", id="progress", markup=False)
-        yield Checkbox("The keyholders compared these words with the ones read aloud", id="compared")
+        yield Tick("The keyholders compared these words with the ones read aloud", id="compared")
         if self.key_typed:
             yield Input(placeholder="your key: software key file (.p12) or pkcs11: URI", id="keyspec")
         else:
@@ -119,9 +119,12 @@ class ReviewSignScreen(StepScreen[Any]):
                 self.query_one("#compared", Checkbox).value = True
             self._show_progress()
         elif kind in ("signed", "added"):
+            self.show_step(getattr(self.subject, "step", self.STEP))
             self._show_progress()
             if not self.query_one("#finish", Button).disabled:
                 self.query_one("#finish", Button).focus()
+            elif not self.key_typed:
+                self.query_one("#key", Select).focus()
         elif kind == "finished":
             self.dismiss(value)
 

@@ -17,9 +17,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, LoadingIndicator, Static
 
 from ceremony.errors import CeremonyError
 
@@ -78,19 +79,34 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(False)
 
 
+class Tick(Checkbox):
+    """A checkbox that reads without colour: [X] when ticked, [ ] when not (16-colour consoles)."""
+
+    BUTTON_LEFT = "["
+    BUTTON_RIGHT = "]"
+
+    @property
+    def _button(self) -> Content:
+        return Content.assemble(
+            self.BUTTON_LEFT, ("X" if self.value else " ", self.get_visual_style("toggle--button")), self.BUTTON_RIGHT
+        )
+
+
 class StepIndicator(Static):
     """ "New root ceremony - step 4 of 10: Key generation - next: Online keys"."""
 
     def __init__(self, flow_title: str, steps: tuple[tuple[str, str], ...], step: str) -> None:
+        super().__init__(self.describe(flow_title, steps, step), id="step-indicator", markup=False)
+
+    @staticmethod
+    def describe(flow_title: str, steps: tuple[tuple[str, str], ...], step: str) -> str:
+        """The indicator's two lines."""
         names = [name for name, _title in steps]
         index = names.index(step) if step in names else 0
         title = steps[index][1]
         following = steps[index + 1][1] if index + 1 < len(steps) else "done"
         dots = "".join("#" if i < index else ("@" if i == index else ".") for i in range(len(steps)))
-        super().__init__(
-            f"{flow_title} - step {index + 1} of {len(steps)}: [b]{title}[/b]  [{dots}]\nnext: {following}",
-            id="step-indicator",
-        )
+        return f"{flow_title} - step {index + 1} of {len(steps)}: {title}  [{dots}]\nnext: {following}"
 
 
 class CoreDone(Message):
@@ -139,6 +155,26 @@ class StepScreen(Screen[T], Generic[T]):
 
     def on_mount(self) -> None:
         self.query_one("#busy").display = False
+        self.compact()
+        self.call_after_refresh(self.focus_first)
+
+    def compact(self) -> None:
+        """One-line fields and buttons, so a step fits 80x24."""
+        for widget in self.query("Input, Select, Button, Checkbox"):
+            widget.compact = True  # type: ignore[attr-defined]
+
+    def show_step(self, step: str) -> None:
+        """Move the step indicator (the review step becomes signing without a new screen)."""
+        self.STEP = step
+        if self.STEPS:
+            self.query_one(StepIndicator).update(StepIndicator.describe(self.FLOW_TITLE, self.STEPS, step))
+
+    def focus_first(self) -> None:
+        """Put the cursor in the step's first field, so the operator can type at once."""
+        for widget in self.query_one("#body").query("*"):
+            if widget.focusable and widget.display:
+                widget.focus()
+                return
 
     @property
     def busy(self) -> bool:
