@@ -330,6 +330,11 @@ class NewRootCeremony:
         return str(self.data["step"])
 
     @property
+    def reviewed(self) -> bool:
+        """The keyholders compared the words of root version 1 (recorded at the review step)."""
+        return self.step != "review" and "digest" in self.data
+
+    @property
     def module(self) -> str | None:
         """The PKCS#11 module chosen for this ceremony (None: $PYKCS11LIB or SoftHSM2)."""
         return self.data.get("module")
@@ -867,6 +872,11 @@ class ChangeSession:
         return str(self.data["step"])
 
     @property
+    def reviewed(self) -> bool:
+        """Keyholders compared the request's words before its first signature here."""
+        return bool(self.data.get("reviewed"))
+
+    @property
     def request_path(self) -> Path:
         """The request kept in the workspace (keyholders elsewhere sign copies of it)."""
         return self.ws.path / self.data["request"]
@@ -923,6 +933,9 @@ class ChangeSession:
                 request, spec, lambda _n: secret, lambda _p: secret, stack, module=self.ws.config.get("pkcs11_module")
             )
         _changes.save_request(request)
+        if not self.reviewed:
+            self.data["reviewed"] = True
+            _save(self.ws.path, self.data)
         progress = self.progress()
         _record(
             self.ws.path,
@@ -932,6 +945,7 @@ class ChangeSession:
                 *[p.describe() for p in progress],
             ],
             now,
+            details={"digest": request.digest().hex()},
         )
         return progress
 

@@ -23,12 +23,12 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ceremony.core import hsm, session
-from ceremony.core.workspace import KeyRecord, Workspace, workspace_status
+from ceremony.core import session
+from ceremony.core.workspace import Workspace, workspace_status
 from ceremony.errors import CeremonyError
 from ceremony.tui import flows, newroot
 from ceremony.tui.signing import ReviewSignScreen
-from ceremony.tui.widgets import LEAVE, ConfirmDialog, ErrorDialog
+from ceremony.tui.widgets import LEAVE, ConfirmDialog, ErrorDialog, held
 
 URGENCY = [(0, "red"), (7, "red"), (30, "yellow")]
 
@@ -43,20 +43,6 @@ def urgency_colour(days_left: float | None) -> str:
         if days_left <= limit:
             return colour
     return "green"
-
-
-def held(key: KeyRecord) -> str:
-    """Where a key is held, short enough for the home table."""
-    if key.revoked:
-        return "REVOKED"
-    if key.uri is None:
-        return "elsewhere"
-    if key.uri.startswith("file:"):
-        return "software, encrypted"
-    if key.uri.startswith("pkcs11:"):
-        uri = hsm.Pkcs11Uri.parse(key.uri)
-        return f"token {uri.token} #{(uri.serial or '')[:8]}"
-    return key.uri
 
 
 #: Home's actions: id, key, label, needs a workspace.
@@ -285,7 +271,7 @@ class CeremonyApp(App[None]):
             if yes:
                 self.resume()
 
-        self.push_screen(ConfirmDialog(f"A {info.describe()}.\nResume it now?", "Resume", "Later"), answer)
+        self.push_screen(ConfirmDialog(f"In progress: {info.describe()}.\nResume it now?", "Resume", "Later"), answer)
 
     def resume(self) -> None:
         """Continue the session in progress at its step."""

@@ -20,7 +20,7 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, S
 from ceremony.core import changes, hsm, keys, recovery, session
 from ceremony.core.workspace import Workspace, workspace_status
 from ceremony.errors import PassphraseError, UsageError
-from ceremony.tui.widgets import StepScreen, Tick, password
+from ceremony.tui.widgets import StepScreen, Tick, held, password
 
 Clock = Callable[[], datetime]
 
@@ -117,14 +117,14 @@ class RotateScreen(_ChangeScreen):
     FLOW_TITLE = "Emergency rotation"
 
     def body(self) -> ComposeResult:
-        yield Label("Compromised or lost key (Enter on its row); it is revoked from that role")
+        yield Label("Compromised or lost key (arrows: pick its row); it is revoked from that role")
         yield DataTable(id="keys", cursor_type="row")
         yield Static("", id="picked")
         yield Label("Replacement")
         yield KeySource("root", "replacement")
         with Horizontal(classes="row"):
             yield Label("New threshold (empty: unchanged)")
-            yield Input(id="threshold", type="integer")
+            yield Input(placeholder="unchanged", id="threshold", type="integer")
         yield Button("Prepare rotation", variant="primary", id="prepare")
 
     def on_mount(self) -> None:
@@ -135,7 +135,7 @@ class RotateScreen(_ChangeScreen):
         for record in self.ws.key_records():
             for role in record.roles:
                 if role in changes.TOP_LEVEL and not record.revoked:
-                    table.add_row(role, record.label, record.keyid[:12], record.location[:40])
+                    table.add_row(role, record.label, record.keyid[:12], held(record))
                     self.rows.append((role, record.keyid))
         table.focus()
         self.run_core("Listing tokens", lambda: ("tokens", _tokens(self.ws)))
@@ -172,11 +172,11 @@ class ExtendScreen(_ChangeScreen):
     FLOW_TITLE = "Extend expiry"
 
     def body(self) -> ComposeResult:
-        yield Label("Role to extend (Enter on its row)")
+        yield Label("Role to extend (arrows: pick its row)")
         yield DataTable(id="roles", cursor_type="row")
         with Horizontal(classes="row"):
             yield Label("New expiry, days from now (empty: the role's policy)")
-            yield Input(id="days", type="integer")
+            yield Input(placeholder="policy", id="days", type="integer")
         yield Button("Prepare extension", variant="primary", id="prepare")
 
     def on_mount(self) -> None:

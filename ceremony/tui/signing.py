@@ -115,7 +115,7 @@ class ReviewSignScreen(StepScreen[Any]):
             self.query_one("#changes", Static).update("\n".join(lines))
             self.query_one("#words", Static).update(word_rows(words))
             self.query_one("#digest", Static).update(f"hex: {digest_hex}")
-            if getattr(self.subject, "step", "") == "sign":
+            if getattr(self.subject, "reviewed", False):
                 self.query_one("#compared", Checkbox).value = True
             self._show_progress()
         elif kind in ("signed", "added"):
@@ -156,8 +156,8 @@ class ReviewSignScreen(StepScreen[Any]):
         if self.key_typed:
             key = self.value("#keyspec")
         else:
-            selected = self.query_one("#key", Select).value
-            key = "" if selected is Select.BLANK else str(selected)
+            select = self.query_one("#key", Select)
+            key = "" if select.is_blank() else str(select.value)
         if not key:
             self.app.push_screen_error(self.FAILURE, UsageError("choose the key that signs now"))
             return

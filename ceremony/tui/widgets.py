@@ -22,6 +22,8 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, LoadingIndicator, Static
 
+from ceremony.core import hsm
+from ceremony.core.workspace import KeyRecord
 from ceremony.errors import CeremonyError
 
 T = TypeVar("T")
@@ -142,6 +144,8 @@ class StepScreen(Screen[T], Generic[T]):
     def compose(self) -> ComposeResult:
         if self.STEPS:
             yield StepIndicator(self.FLOW_TITLE, self.STEPS, self.STEP)
+        else:
+            yield Static(self.FLOW_TITLE, id="flow-title", markup=False)
         with VerticalScroll(id="body"):
             yield from self.body()
         with Horizontal(id="busy"):
@@ -228,6 +232,20 @@ class StepScreen(Screen[T], Generic[T]):
     def action_leave(self) -> None:
         if not self.busy:
             self.dismiss(LEAVE)  # type: ignore[arg-type]
+
+
+def held(key: KeyRecord) -> str:
+    """Where a key is held, short enough for the home table."""
+    if key.revoked:
+        return "REVOKED"
+    if key.uri is None:
+        return "elsewhere"
+    if key.uri.startswith("file:"):
+        return "software, encrypted"
+    if key.uri.startswith("pkcs11:"):
+        uri = hsm.Pkcs11Uri.parse(key.uri)
+        return f"token {uri.token} #{(uri.serial or '')[:8]}"
+    return key.uri
 
 
 def password(placeholder: str, id: str) -> Input:
