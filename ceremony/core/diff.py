@@ -41,6 +41,9 @@ def payload_digest(payloads: Mapping[str, bytes]) -> bytes:
     return outer.digest()
 
 
+_TOP_LEVEL = ("root", "targets", "snapshot", "timestamp")
+
+
 def _key_label(keyid: str, keys: Mapping[str, Any]) -> str:
     """A key as the operator recognises it: id prefix, scheme and owner when known."""
     key = keys.get(keyid) or {}
@@ -79,7 +82,10 @@ def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, 
     old_roles = _roles_of(old or {})
     new_roles = _roles_of(new)
     old_keys, new_keys = _keys_of(old or {}), _keys_of(new)
-    for role in [*new_roles, *[r for r in old_roles if r not in new_roles]]:
+    order = [*new_roles, *[r for r in old_roles if r not in new_roles]]
+    if kind == "root":  # python-tuf builds root roles from a set: show them in the spec's order
+        order.sort(key=lambda r: (_TOP_LEVEL.index(r) if r in _TOP_LEVEL else len(_TOP_LEVEL), r))
+    for role in order:
         before, after = old_roles.get(role), new_roles.get(role)
         if after is None:
             lines.append(f"  role {role}: REMOVED")

@@ -125,7 +125,7 @@ class RotateScreen(_ChangeScreen):
         with Horizontal(classes="row"):
             yield Label("New threshold (empty: unchanged)")
             yield Input(placeholder="unchanged", id="threshold", type="integer")
-        yield Button("Prepare rotation", variant="primary", id="prepare")
+        yield Button("Prepare rotation", variant="primary", id="prepare", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -177,7 +177,7 @@ class ExtendScreen(_ChangeScreen):
         with Horizontal(classes="row"):
             yield Label("New expiry, days from now (empty: the role's policy)")
             yield Input(placeholder="policy", id="days", type="integer")
-        yield Button("Prepare extension", variant="primary", id="prepare")
+        yield Button("Prepare extension", variant="primary", id="prepare", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -214,7 +214,7 @@ class DelegateScreen(_ChangeScreen):
         yield Label("The role's key")
         yield KeySource("delegated", "key")
         yield Tick("Terminating (clients stop searching other roles for these paths)", id="terminating")
-        yield Button("Prepare delegation", variant="primary", id="prepare")
+        yield Button("Prepare delegation", variant="primary", id="prepare", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -256,7 +256,7 @@ class OpenRequestScreen(StepScreen[Any]):
         yield Input(placeholder="request.json", id="request")
         yield Label("Save the signed request to (empty: in place)")
         yield Input(id="out")
-        yield Button("Open", variant="primary", id="open")
+        yield Button("Open", variant="primary", id="open", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.open_request()
@@ -293,7 +293,7 @@ class BackupExportScreen(StepScreen[Any]):
         yield Label("Backup directory (new; removable media)")
         yield Input(str(self.ws.path.absolute().parent / f"{self.ws.path.name}-backup-{self.clock():%Y%m%d}"), id="out")
         yield Static("", id="report", markup=False)
-        yield Button("Export and test restore", variant="primary", id="export")
+        yield Button("Export and test restore", variant="primary", id="export", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "done":
@@ -329,7 +329,7 @@ class RestoreScreen(StepScreen[Any]):
         yield Label("Restore into (new or empty directory)")
         yield Input(id="out")
         yield Static("", id="report", markup=False)
-        yield Button("Restore", variant="primary", id="restore")
+        yield Button("Restore", variant="primary", id="restore", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "done":
@@ -370,7 +370,7 @@ class DrillScreen(StepScreen[Any]):
         yield Label("Backup directory to drill")
         yield Input(id="backup")
         yield Static("", id="report", markup=False)
-        yield Button("Run the drill", variant="primary", id="drill")
+        yield Button("Run the drill", variant="primary", id="drill", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "done":
@@ -406,7 +406,7 @@ class PublishedScreen(StepScreen[Any]):
         lines += [f"warning: {w}" for w in self.result.warnings]
         lines += ["", f"Published. Transcript head: {self.result.transcript_head}"]
         yield Static("\n".join(lines), id="report", markup=False)
-        yield Button("Back to home", variant="primary", id="done")
+        yield Button("Back to home", variant="primary", id="done", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(True)

@@ -52,7 +52,7 @@ class StartScreen(StepScreen[Any]):
         yield Input(self.default_path, placeholder="/media/ceremony/repo", id="path")
         yield Label("PKCS#11 module (empty: $PYKCS11LIB, else SoftHSM2)")
         yield Input(placeholder=hsm.DEFAULT_MODULE, id="module")
-        yield Button("Start", variant="primary", id="start")
+        yield Button("Start", variant="primary", id="start", compact=True)
 
     def on_input_submitted(self) -> None:
         self.start()
@@ -85,7 +85,7 @@ class PreflightScreen(_RootStep):
         yield Static("", id="exception-help")
         yield Input(placeholder="network: why the ceremony goes on anyway (witness writes)", id="exception-network")
         yield Input(placeholder="swap: why the ceremony goes on anyway (witness writes)", id="exception-swap")
-        yield Button("Record preflight and continue", variant="primary", id="record")
+        yield Button("Record preflight and continue", variant="primary", id="record", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -135,7 +135,7 @@ class ParticipantsScreen(_RootStep):
         yield Input(placeholder="Alice, Bob, Carol", id="keyholders")
         yield Label("Auditor (optional)")
         yield Input(id="auditor")
-        yield Button("Record participants", variant="primary", id="record")
+        yield Button("Record participants", variant="primary", id="record", compact=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "auditor":
@@ -185,7 +185,7 @@ class PlanScreen(_RootStep):
         with Horizontal(classes="row"):
             yield Label("Root expires after (days)")
             yield Input("365", id="days", type="integer")
-        yield Button("Accept plan", variant="primary", id="accept")
+        yield Button("Accept plan", variant="primary", id="accept", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -260,7 +260,7 @@ class KeygenScreen(_RootStep):
             )
             yield password("passphrase", "secret")
             yield password("the same passphrase again", "again")
-        yield Button("Generate key", variant="primary", id="generate")
+        yield Button("Generate key", variant="primary", id="generate", compact=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "secret" and self.entry.get("backend") != "token":
@@ -311,7 +311,7 @@ class OnlineKeysScreen(_RootStep):
                 yield Input(placeholder="public key file (PEM), when importing", id=f"file-{role}")
         yield password("passphrase for the online keys generated here", "secret")
         yield password("the same passphrase again", "again")
-        yield Button("Set online keys", variant="primary", id="set")
+        yield Button("Set online keys", variant="primary", id="set", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         specs = {}
@@ -336,7 +336,7 @@ class VerifyScreen(_RootStep):
 
     def body(self) -> ComposeResult:
         yield Static("Verifying...", id="report", markup=False)
-        yield Button("Continue to backup", variant="primary", id="continue", disabled=True)
+        yield Button("Continue to backup", variant="primary", id="continue", disabled=True, compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -366,7 +366,7 @@ class BackupScreen(_RootStep):
         yield Label("Backup directory (removable media)")
         yield Input(default, id="out")
         yield Static("", id="report", markup=False)
-        yield Button("Export and test restore", variant="primary", id="export")
+        yield Button("Export and test restore", variant="primary", id="export", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "continue":
@@ -398,7 +398,7 @@ class SignoffScreen(_RootStep):
         self.names = list(dict.fromkeys(self.ceremony.participants()))
         for index, name in enumerate(self.names):
             yield Tick(f"{name} signs off", id=f"who-{index}")
-        yield Button("Finish the ceremony", variant="primary", id="finish")
+        yield Button("Finish the ceremony", variant="primary", id="finish", compact=True)
         yield Static("", id="head", markup=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -73,13 +73,13 @@ class ReviewSignScreen(StepScreen[Any]):
             yield Select([], prompt="Key that signs now", id="key")
         yield password("passphrase or PIN of that key (keyholder types it)", "secret")
         with Horizontal(classes="buttons"):
-            yield Button("Sign", variant="primary", id="sign")
-            yield Button(self.finish_label, variant="success", id="finish", disabled=True)
+            yield Button("Sign", variant="primary", id="sign", compact=True)
+            yield Button(self.finish_label, variant="success", id="finish", disabled=True, compact=True)
         if self.copies:
             yield Label("Signed copy from a keyholder elsewhere (path to their copy of the request)")
             with Horizontal(classes="row"):
                 yield Input(placeholder="signed-copy.json", id="copy")
-                yield Button("Add signatures", id="add-copy")
+                yield Button("Add signatures", id="add-copy", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -118,6 +118,7 @@ class ReviewSignScreen(StepScreen[Any]):
             if getattr(self.subject, "reviewed", False):
                 self.query_one("#compared", Checkbox).value = True
             self._show_progress()
+            self.call_after_refresh(self._focus_next_action)
         elif kind in ("signed", "added"):
             self.show_step(getattr(self.subject, "step", self.STEP))
             self._show_progress()
@@ -127,6 +128,16 @@ class ReviewSignScreen(StepScreen[Any]):
                 self.query_one("#key", Select).focus()
         elif kind == "finished":
             self.dismiss(value)
+
+    def _focus_next_action(self) -> None:
+        """Once the content is in: the words' tick box, or the key for the next keyholder."""
+        compared = self.query_one("#compared", Checkbox)
+        if not compared.value:
+            compared.focus()
+        elif not self.query_one("#finish", Button).disabled:
+            self.query_one("#finish", Button).focus()
+        else:
+            self.query_one("#keyspec" if self.key_typed else "#key").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "sign":

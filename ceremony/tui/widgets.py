@@ -48,7 +48,7 @@ class ErrorDialog(ModalScreen[None]):
             yield Static(str(self.error), id="error-message", markup=False)
             if self.error.hint:
                 yield Static(f"What to do: {self.error.hint}", id="error-hint", markup=False)
-            yield Button("Close", variant="error", id="close")
+            yield Button("Close", variant="error", id="close", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss()
@@ -71,8 +71,8 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical(id="dialog"):
             yield Static(self.question, id="question", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button(self.labels[0], variant="primary", id="yes")
-                yield Button(self.labels[1], id="no")
+                yield Button(self.labels[0], variant="primary", id="yes", compact=True)
+                yield Button(self.labels[1], id="no", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
