@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ceremony.core import changes, session, verify_workspace_transcript
 from ceremony.core.workspace import Workspace
 from ceremony.tui.app import make_app
@@ -23,6 +25,8 @@ from tests.tui_pilot import (
     tick,
     type_into,
 )
+
+pytestmark = pytest.mark.slow
 
 SOFTWARE_PLAN = {
     "keyholders": ["Kim", "Lee", "Max"],
@@ -44,25 +48,8 @@ def _assert_verifies(ws: Path, root_version: int) -> dict:
     return result
 
 
-async def test_new_root_ceremony_software_keys(tmp_path: Path) -> None:
-    ws = tmp_path / "repo"
-    app = make_app(None)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await new_root_until(pilot, ws, SOFTWARE_PLAN)
-        await new_root_finish(pilot, SOFTWARE_PLAN, tmp_path / "backup")
-    _assert_verifies(ws, 1)
-    transcript = (ws / "transcript.jsonl").read_text()
-    for step in ("preflight", "participants", "plan", "keygen", "online", "review", "sign", "verify", "signoff"):
-        assert f'"tui new-root {step}"' in transcript, step
-    assert "test restore of 1.root.json from the printable PDFs: byte-identical" in transcript
-    for secret in [*SOFTWARE_PLAN["secrets"], SOFTWARE_PLAN["online_secret"]]:
-        for path in ws.rglob("*"):
-            if path.is_file():
-                assert secret.encode() not in path.read_bytes(), path
-
-
-async def test_quit_mid_ceremony_then_resume_and_finish(tmp_path: Path) -> None:
+async def test_new_root_ceremony_quit_resume_finish(tmp_path: Path) -> None:
+    """The whole software ceremony, quitting after two of three keys: reopening resumes at the third."""
     ws = tmp_path / "repo"
     app = make_app(None)
     async with app.run_test(size=SIZE) as pilot:
@@ -89,6 +76,25 @@ async def test_quit_mid_ceremony_then_resume_and_finish(tmp_path: Path) -> None:
         await generate_next_key(pilot, SOFTWARE_PLAN["secrets"][2])
         await new_root_finish(pilot, SOFTWARE_PLAN, tmp_path / "backup")
     _assert_verifies(ws, 1)
+    transcript = (ws / "transcript.jsonl").read_text()
+    for step in (
+        "start",
+        "preflight",
+        "participants",
+        "plan",
+        "keygen",
+        "online",
+        "review",
+        "sign",
+        "verify",
+        "signoff",
+    ):
+        assert f'"tui new-root {step}"' in transcript, step
+    assert "test restore of 1.root.json from the printable PDFs: byte-identical" in transcript
+    for secret in [*SOFTWARE_PLAN["secrets"], SOFTWARE_PLAN["online_secret"]]:
+        for path in ws.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
 
 
 async def test_emergency_rotation_software(workspace: Path) -> None:

@@ -12,11 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ceremony.core.workspace import Workspace
 from tests.clients import python_tuf_refresh, tufjs_refresh
 from tests.softhsm import MODULE, USER_PIN, new_softhsm, probe_key
 
 PILOT = Path(__file__).with_name("tui_pilot.py")
+pytestmark = pytest.mark.slow
 
 
 def _drive(job: dict, env: dict[str, str]) -> None:
