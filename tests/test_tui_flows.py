@@ -11,7 +11,7 @@ from ceremony.core import changes, session, verify_workspace_transcript
 from ceremony.core.workspace import Workspace
 from ceremony.tui.app import make_app
 from tests.clients import python_tuf_refresh
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, one_line_error
 from tests.tui_pilot import (
     SIZE,
     generate_next_key,
@@ -48,7 +48,7 @@ def _assert_verifies(ws: Path, root_version: int) -> dict:
     return result
 
 
-async def test_new_root_ceremony_quit_resume_finish(tmp_path: Path) -> None:
+async def test_new_root_ceremony_quit_resume_finish(tmp_path: Path, cli) -> None:
     """The whole software ceremony, quitting after two of three keys: reopening resumes at the third."""
     ws = tmp_path / "repo"
     app = make_app(None)
@@ -64,6 +64,9 @@ async def test_new_root_ceremony_quit_resume_finish(tmp_path: Path) -> None:
     info = session.session_info(ws)
     assert info is not None and info.step == "keygen"
     assert len(list((ws / "keys").iterdir())) == 2
+    # The CLI refuses the draft in one line and says how to resume.
+    line = one_line_error(cli("status", ws))
+    assert "in progress" in line and "ceremony tui" in line
 
     app = make_app(ws)
     async with app.run_test(size=SIZE) as pilot:
