@@ -90,10 +90,15 @@ class PreflightScreen(_RootStep):
     def on_mount(self) -> None:
         super().on_mount()
         self.checks: list[session.Check] = []
-        self.query_one("#clock", Static).update(f"Clock (UTC): {self.clock().strftime('%Y-%m-%d %H:%M:%S')} UTC")
+        self._show_clock()
+        self.set_interval(1, self._show_clock)
         for name in ("network", "swap"):
             self.query_one(f"#exception-{name}").display = False
         self.run_core("Checking network, swap and tokens", lambda: session.preflight_checks(self.ceremony.module))
+
+    def _show_clock(self) -> None:
+        """The clock in UTC, ticking, for the administrator to compare with a trusted clock."""
+        self.query_one("#clock", Static).update(f"Clock (UTC): {self.clock().strftime('%Y-%m-%d %H:%M:%S')} UTC")
 
     def core_done(self, result: Any) -> None:
         if isinstance(result, list):
