@@ -300,6 +300,16 @@ class CeremonyApp(App[None]):
 
     # ---- flows
 
+    def _load_workspace(self) -> Workspace | None:
+        """The open workspace, or None (a dialog says why)."""
+        if self.workspace is None:
+            return None
+        try:
+            return Workspace.load(self.workspace)
+        except CeremonyError as err:
+            self.push_screen_error("Cannot open the workspace", err)
+            return None
+
     async def _step(self, screen: Screen[Any]) -> Any:
         return await self.push_screen_wait(screen)
 
@@ -339,11 +349,7 @@ class CeremonyApp(App[None]):
     @work(exclusive=True, group="flow")
     async def change_flow(self, kind: str | None) -> None:
         """Rotation, extension or delegation: choose, collect signatures, publish (kind None: resume)."""
-        try:
-            ws = Workspace.load(self.workspace) if self.workspace else None
-        except CeremonyError as err:
-            self.push_screen_error("Cannot open the workspace", err)
-            return
+        ws = self._load_workspace()
         if ws is None:
             return
         if kind is not None:
@@ -399,11 +405,7 @@ class CeremonyApp(App[None]):
         if kind == "restore":
             await self._step(flows.RestoreScreen())
         else:
-            try:
-                ws = Workspace.load(self.workspace) if self.workspace else None
-            except CeremonyError as err:
-                self.push_screen_error("Cannot open the workspace", err)
-                return
+            ws = self._load_workspace()
             if ws is None:
                 return
             screen = flows.BackupExportScreen(ws, self.clock) if kind == "backup" else flows.DrillScreen(ws, self.clock)

@@ -278,16 +278,29 @@ class OpenRequestScreen(StepScreen[Any]):
         self.run_core("Checking the request's digest and signatures", call)
 
 
-class BackupExportScreen(StepScreen[Any]):
-    """Export every root version for cold backup and prove the printable sheets restore."""
-
-    FLOW_TITLE = "Backup export"
-    FAILURE = "Backup failed"
+class _WorkspaceScreen(StepScreen[Any]):
+    """A one-screen flow over the open workspace that ends with a report."""
 
     def __init__(self, ws: Workspace, clock: Clock) -> None:
         super().__init__()
         self.ws = ws
         self.clock = clock
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "done":
+            self.dismiss(True)
+        else:
+            self.act()
+
+    def act(self) -> None:
+        """The screen's one action."""
+
+
+class BackupExportScreen(_WorkspaceScreen):
+    """Export every root version for cold backup and prove the printable sheets restore."""
+
+    FLOW_TITLE = "Backup export"
+    FAILURE = "Backup failed"
 
     def body(self) -> ComposeResult:
         yield Label("Backup directory (new; removable media)")
@@ -295,10 +308,7 @@ class BackupExportScreen(StepScreen[Any]):
         yield Static("", id="report", markup=False)
         yield Button("Export and test restore", variant="primary", id="export", compact=True)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "done":
-            self.dismiss(True)
-            return
+    def act(self) -> None:
         out = Path(self.value("#out"))
         self.run_core(
             "Rendering QR codes and sheets, then restoring them",
@@ -308,13 +318,8 @@ class BackupExportScreen(StepScreen[Any]):
     def core_done(self, result: Any) -> None:
         out, lines = result
         pdfs = sorted(p.name for p in out.glob("*.pdf"))
-        self.query_one("#report", Static).update(
-            "\n".join([*lines, "", "Print these sheets for the safe:", *[f"  {out / n}" for n in pdfs]])
-        )
-        self.query_one("#export", Button).remove()
-        button = Button("Back to home", variant="primary", id="done", compact=True)
-        self.query_one("#body").mount(button)
-        button.focus()
+        report = [*lines, "", "Print these sheets for the safe:", *[f"  {out / n}" for n in pdfs]]
+        self.show_report(report, "export", "Back to home")
 
 
 class RestoreScreen(StepScreen[Any]):
@@ -348,23 +353,14 @@ class RestoreScreen(StepScreen[Any]):
     def core_done(self, result: Any) -> None:
         lines = [f"restored {r.name} (set {r.set_id}) sha256 {r.sha256[:16]}..." for r in result.restored]
         lines += [result.chain, *[f"warning: {w}" for w in result.warnings]]
-        self.query_one("#report", Static).update("\n".join(lines))
-        self.query_one("#restore", Button).remove()
-        button = Button("Back to home", variant="primary", id="done", compact=True)
-        self.query_one("#body").mount(button)
-        button.focus()
+        self.show_report(lines, "restore", "Back to home")
 
 
-class DrillScreen(StepScreen[Any]):
+class DrillScreen(_WorkspaceScreen):
     """Recovery drill: restore every backup in a directory somewhere temporary, check it, write a report."""
 
     FLOW_TITLE = "Recovery drill"
     FAILURE = "Drill could not run"
-
-    def __init__(self, ws: Workspace, clock: Clock) -> None:
-        super().__init__()
-        self.ws = ws
-        self.clock = clock
 
     def body(self) -> ComposeResult:
         yield Label("Backup directory to drill")
@@ -372,21 +368,14 @@ class DrillScreen(StepScreen[Any]):
         yield Static("", id="report", markup=False)
         yield Button("Run the drill", variant="primary", id="drill", compact=True)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "done":
-            self.dismiss(True)
-            return
+    def act(self) -> None:
         backup = Path(self.value("#backup"))
         self.run_core("Restoring and checking every backup", lambda: recovery.drill(self.ws, backup, self.clock()))
 
     def core_done(self, result: Any) -> None:
         lines = [f"{'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}" for c in result.checks]
         lines.append(f"drill {'PASSED' if result.passed else 'FAILED'}; report {result.report_file}")
-        self.query_one("#report", Static).update("\n".join(lines))
-        self.query_one("#drill", Button).remove()
-        button = Button("Back to home", variant="primary", id="done", compact=True)
-        self.query_one("#body").mount(button)
-        button.focus()
+        self.show_report(lines, "drill", "Back to home")
 
 
 class PublishedScreen(StepScreen[Any]):

@@ -218,6 +218,14 @@ class StepScreen(Screen[T], Generic[T]):
     def core_failed(self, error: CeremonyError) -> None:
         """The core call failed; the dialog is shown already."""
 
+    def show_report(self, lines: list[str], replace: str, label: str, button_id: str = "done") -> None:
+        """Show a finished step's report and swap its action button for the way on."""
+        self.query_one("#report", Static).update("\n".join(lines))
+        self.query_one(f"#{replace}", Button).remove()
+        button = Button(label, variant="primary", id=button_id, compact=True)
+        self.query_one("#body").mount(button)
+        button.focus()
+
     def take_secret(self, selector: str) -> str:
         """Read a password field and clear it at once."""
         field = self.query_one(selector, Input)
