@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from ceremony.tui.app import ErrorDialog, HomeScreen, make_app, urgency_colour
@@ -42,3 +43,21 @@ async def test_missing_workspace_shows_error_dialog(tmp_path: Path) -> None:
 
 def test_urgency_colours() -> None:
     assert [urgency_colour(d) for d in (None, -1, 3, 20, 90)] == ["white", "red", "red", "yellow", "green"]
+
+
+async def test_a_crash_report_never_shows_local_variables(capfd: pytest.CaptureFixture[str]) -> None:
+    """A bug ends the app with a traceback; a passphrase in a local variable must not be in it."""
+    app = make_app(None)
+
+    def buggy_step() -> None:
+        passphrase = "-".join(["hunter2", "typed", "at", "runtime"])  # as a flow holds it on its way to the core
+        raise RuntimeError(f"bug with {len(passphrase)} characters in hand")
+
+    with pytest.raises(RuntimeError):
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.call_later(buggy_step)
+            await pilot.pause()
+            await pilot.pause()
+    text = capfd.readouterr().err
+    assert "bug with 24 characters in hand" in text
+    assert "hunter2-typed" not in text

@@ -225,6 +225,21 @@ class CeremonyApp(App[None]):
         self.now = now
         self.theme = "ansi-dark"
 
+    def _fatal_error(self) -> None:
+        """A bug ends the app with a traceback, but never with local variables in it.
+
+        Textual's own crash report shows every frame's locals; in this app a
+        local may be a passphrase or PIN on its way to the core, and the report
+        is printed to the terminal (and its scrollback).
+        """
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None)
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
+
     def clock(self) -> datetime:
         """The time for the core (fixed in tests, so screens are deterministic)."""
         return self.now or datetime.now(UTC)
