@@ -14,9 +14,12 @@ from tests.clients import python_tuf_refresh
 from tests.conftest import PASSPHRASE, one_line_error
 from tests.tui_pilot import (
     SIZE,
+    delegate,
+    extend,
     generate_next_key,
     new_root_finish,
     new_root_until,
+    offline_sign,
     press_button,
     publish,
     rotate,
@@ -139,50 +142,35 @@ async def test_error_dialog_keeps_the_flow_where_it_was(workspace: Path) -> None
     assert result["timestamp_version"] == 2
 
 
-async def test_delegate_then_offline_signing_of_a_request(workspace: Path, cli, tmp_path: Path) -> None:
+async def test_extend_root_and_delegate(workspace: Path) -> None:
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("d")
-        await settle(pilot)
-        await type_into(pilot, "#name", "releases")
-        await type_into(pilot, "#paths", "releases/*")
-        await type_into(pilot, "#new-secret", "releases passphrase")
-        await type_into(pilot, "#new-again", "releases passphrase")
-        await press_button(pilot, "#prepare")
-        assert type(app.screen).__name__ == "ReviewSignScreen"
-        progress = str(app.screen.query_one("#progress").render())
-        assert "role 'releases' (delegated by targets): 1 of 1" in progress, progress
-        await sign_with(pilot, [("targets", PASSPHRASE), ("snapshot", PASSPHRASE), ("timestamp", PASSPHRASE)])
-        await publish(pilot)
-    _assert_verifies(workspace, 1)
+        await extend(pilot, "root", 500, [("root-1", PASSPHRASE), ("root-3", PASSPHRASE)])
+        online = [("targets", PASSPHRASE), ("snapshot", PASSPHRASE), ("timestamp", PASSPHRASE)]
+        progress = await delegate(pilot, "releases", "releases/*", "ed25519", "releases passphrase", online)
+    assert "role 'releases' (delegated by targets): 1 of 1" in progress, progress
+    _assert_verifies(workspace, 2)
+    root = json.loads((workspace / "metadata" / "2.root.json").read_text())
+    assert root["signed"]["expires"].startswith("2028-")
     targets = json.loads((workspace / "metadata" / "targets.json").read_text())
     assert [r["name"] for r in targets["signed"]["delegations"]["roles"]] == ["releases"]
 
-    # A keyholder away from the workspace signs a request with the TUI's offline flow.
+
+async def test_offline_signing_of_a_request(workspace: Path, cli, tmp_path: Path) -> None:
+    """Two keyholders away from the workspace each sign the request in the TUI; the workspace merges it."""
     request = tmp_path / "request.json"
     made = cli("extend", workspace, "--role", "root", "--days", "200", "--request", request, "--yes")
     assert made.returncode == 0, made.stderr
+    expected = changes.load_request(request).describe()[2].split()
     ws = Workspace.load(workspace)
     for label in ("root-1", "root-2"):
-        key_file = workspace / ws.find_key(label).uri.removeprefix("file:")
+        key_file = workspace / (ws.find_key(label).uri or "").removeprefix("file:")
         app = make_app(None)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            await pilot.press("s")
-            await settle(pilot)
-            await type_into(pilot, "#request", str(request))
-            await press_button(pilot, "#open")
-            assert type(app.screen).__name__ == "ReviewSignScreen"
-            words = str(app.screen.query_one("#words").render())
-            expected = changes.load_request(request).describe()[2].split()
-            assert [w.split(".", 1)[1] for w in words.split()] == expected
-            await tick(pilot, "#compared")
-            await type_into(pilot, "#keyspec", str(key_file))
-            await type_into(pilot, "#secret", PASSPHRASE)
-            await press_button(pilot, "#sign")
-            await press_button(pilot, "#finish")
-            assert type(app.screen).__name__ == "HomeScreen"
+            words = await offline_sign(pilot, request, str(key_file), PASSPHRASE)
+        assert [w.split(".", 1)[1] for w in words.split()] == expected
     merged = cli("merge", workspace, request)
     assert merged.returncode == 0, merged.stderr
     _assert_verifies(workspace, 2)

@@ -16,7 +16,7 @@ import pytest
 
 from ceremony.core.workspace import Workspace
 from tests.clients import python_tuf_refresh, tufjs_refresh
-from tests.softhsm import MODULE, USER_PIN, new_softhsm, probe_key
+from tests.softhsm import MODULE, USER_PIN, keygen, new_softhsm, probe_key
 
 PILOT = Path(__file__).with_name("tui_pilot.py")
 pytestmark = pytest.mark.slow
@@ -81,3 +81,59 @@ def test_root_ceremony_then_rotation_on_tokens(tmp_path: Path) -> None:
     new = ws_now.find_key("root-4")
     assert new.uri and f"serial={serials[3]}" in new.uri
     assert [r.label for r in ws_now.key_records() if r.revoked] == ["root-2"]
+
+
+def test_extend_delegate_and_offline_signing_on_tokens(tmp_path: Path, cli) -> None:
+    """The other changes with token keys: extend root, delegate to a new token key, sign a request offline."""
+    hsm = new_softhsm(tmp_path / "hsm")
+    serials = [hsm.make_token(f"kh{i}") for i in (1, 2, 3, 4)]
+    ws = tmp_path / "repo"
+    # The starting repository is made by the CLI (the TUI's root ceremony on tokens is the test above).
+    for token in ("kh1", "kh2", "kh3"):
+        keygen(cli, hsm, token, "root")
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("online passphrase\n")
+    root_keys = [arg for token in ("kh1", "kh2", "kh3") for arg in ("--root-key", hsm.uri(token, key="root"))]
+    made = cli(
+        "init", ws, *root_keys, "--key-type", "ecdsa-p256", "--passphrase-file", passphrase, "--yes", env=hsm.env
+    )
+    assert made.returncode == 0, made.stderr
+    _drive(
+        {
+            "flow": "extend",
+            "ws": str(ws),
+            "role": "root",
+            "days": 400,
+            "signers": [("root-1", USER_PIN), ("root-2", USER_PIN)],
+        },
+        hsm.env,
+    )
+    online = [(role, "online passphrase") for role in ("targets", "snapshot", "timestamp")]
+    _drive(
+        {
+            "flow": "delegate",
+            "ws": str(ws),
+            "name": "releases",
+            "paths": "releases/*",
+            "source": f"token:{serials[3]}",
+            "secret": USER_PIN,
+            "signers": online,
+        },
+        hsm.env,
+    )
+    records = {r.label: r for r in Workspace.load(ws).key_records()}
+    assert f"serial={serials[3]}" in (records["releases-1"].uri or "")
+
+    # Keyholders elsewhere sign a request with their tokens in the TUI's offline flow.
+    request = tmp_path / "request.json"
+    made = cli("extend", ws, "--role", "root", "--days", "300", "--request", request, "--yes", env=hsm.env)
+    assert made.returncode == 0, made.stderr
+    for label in ("root-2", "root-3"):
+        job = {"flow": "offline", "request": str(request), "keyspec": records[label].uri, "secret": USER_PIN}
+        _drive(job, hsm.env)
+    merged = cli("merge", ws, request, env=hsm.env)
+    assert merged.returncode == 0, merged.stderr
+
+    trusted = ws / "metadata" / "1.root.json"
+    assert python_tuf_refresh(ws / "metadata", trusted, ["releases/app.tar.gz"])["root_version"] == 3
+    assert tufjs_refresh(ws / "metadata", trusted)["root_version"] == 3

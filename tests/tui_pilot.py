@@ -213,34 +213,87 @@ async def publish(pilot: Pilot[Any]) -> None:
     assert_screen(pilot, "HomeScreen")
 
 
+async def extend(pilot: Pilot[Any], role: str, days: int, signers: list[tuple[str, str]]) -> None:
+    """Extend ``role`` by ``days`` from home; collect signatures; publish."""
+    await pilot.press("x")
+    await settle(pilot)
+    assert_screen(pilot, "ExtendScreen")
+    table = pilot.app.screen.query_one("#roles", DataTable)
+    roles = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    for _ in range(roles.index(role)):
+        await pilot.press("down")
+    await type_into(pilot, "#days", str(days))
+    await press_button(pilot, "#prepare")
+    assert_screen(pilot, "ReviewSignScreen")
+    await sign_with(pilot, signers)
+    await publish(pilot)
+
+
+async def delegate(
+    pilot: Pilot[Any], name: str, paths: str, source: str, secret: str, signers: list[tuple[str, str]]
+) -> str:
+    """Delegate ``paths`` to a new role with a key from ``source``; return the progress shown before signing."""
+    await pilot.press("d")
+    await settle(pilot)
+    assert_screen(pilot, "DelegateScreen")
+    await type_into(pilot, "#name", name)
+    await type_into(pilot, "#paths", paths)
+    choose(pilot, ".source", source)
+    await type_into(pilot, "#new-secret", secret)
+    if not source.startswith("token:"):
+        await type_into(pilot, "#new-again", secret)
+    await press_button(pilot, "#prepare")
+    assert_screen(pilot, "ReviewSignScreen")
+    progress = str(pilot.app.screen.query_one("#progress").render())
+    await sign_with(pilot, signers)
+    await publish(pilot)
+    return progress
+
+
+async def offline_sign(pilot: Pilot[Any], request: Path, keyspec: str, secret: str) -> str:
+    """Offline signing from home: open the request, compare, sign with my key, save; return the words shown."""
+    await pilot.press("s")
+    await settle(pilot)
+    await type_into(pilot, "#request", str(request))
+    await press_button(pilot, "#open")
+    assert_screen(pilot, "ReviewSignScreen")
+    words = str(pilot.app.screen.query_one("#words").render())
+    await tick(pilot, "#compared")
+    await type_into(pilot, "#keyspec", keyspec)
+    await type_into(pilot, "#secret", secret)
+    await press_button(pilot, "#sign")
+    await press_button(pilot, "#finish")
+    assert_screen(pilot, "HomeScreen")
+    return words
+
+
 # --------------------------------------------------------------------------- as a script, for SoftHSM
 
 
-async def _hsm_new_root(ws: Path, backup: Path, plan: dict[str, Any]) -> None:
-    app = make_app(None)
+async def _run(job: dict[str, Any]) -> None:
+    ws = Path(job["ws"]) if job["flow"] != "offline" else None
+    app = make_app(ws if job["flow"] != "new-root" else None)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await new_root_until(pilot, ws, plan)
-        await new_root_finish(pilot, plan, backup)
-
-
-async def _hsm_rotate(ws: Path, label: str, source: str, pin: str, signers: list[tuple[str, str]]) -> None:
-    app = make_app(ws)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await rotate(pilot, label, source, pin, signers)
+        signers = [(label, secret) for label, secret in job.get("signers", [])]
+        if job["flow"] == "new-root":
+            await new_root_until(pilot, Path(job["ws"]), job["plan"])
+            await new_root_finish(pilot, job["plan"], Path(job["backup"]))
+        elif job["flow"] == "rotate":
+            await rotate(pilot, job["label"], job["source"], job["secret"], signers)
+        elif job["flow"] == "extend":
+            await extend(pilot, job["role"], job["days"], signers)
+        elif job["flow"] == "delegate":
+            await delegate(pilot, job["name"], job["paths"], job["source"], job["secret"], signers)
+        elif job["flow"] == "offline":
+            await offline_sign(pilot, Path(job["request"]), job["keyspec"], job["secret"])
+        else:
+            raise SystemExit(f"unknown flow {job['flow']}")
 
 
 def main() -> None:
     """Run one flow described by a JSON object on stdin (secrets never go on the command line)."""
-    job = json.loads(sys.stdin.read())
-    if job["flow"] == "new-root":
-        asyncio.run(_hsm_new_root(Path(job["ws"]), Path(job["backup"]), job["plan"]))
-    elif job["flow"] == "rotate":
-        signers = [(label, secret) for label, secret in job["signers"]]
-        asyncio.run(_hsm_rotate(Path(job["ws"]), job["label"], job["source"], job["secret"], signers))
-    else:
-        raise SystemExit(f"unknown flow {job['flow']}")
+    asyncio.run(_run(json.loads(sys.stdin.read())))
 
 
 if __name__ == "__main__":
