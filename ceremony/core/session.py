@@ -528,18 +528,19 @@ class NewRootCeremony:
 
     # ---- online keys
 
-    def set_online_keys(self, specs: Mapping[str, str], passphrase_for: PassphraseProvider, now: datetime) -> list[str]:
-        """Generate or import the targets, snapshot and timestamp keys and sign their version 1 files.
+    def set_online_keys(self, specs: Mapping[str, str], passphrase_for: PassphraseProvider, now: datetime) -> None:
+        """Generate or import the targets, snapshot and timestamp keys.
 
         Each spec is a key type (a new software key, its passphrase from
         ``passphrase_for(role)``) or a public key file (the online service holds
-        the key and signs its own files). Returns the files signed here.
+        the key and signs its own files). Version 1 of the files whose keys are
+        made here is signed at verification, so a timestamp is fresh however
+        long the ceremony pauses in between.
 
         Raises:
             UsageError / InputFileError / PassphraseError: a spec cannot be used.
         """
         self._require("online")
-        days = self.data["expiry_days"]
         acquired = {}
         with contextlib.ExitStack() as stack:
             for role in ONLINE_ROLES:
@@ -548,14 +549,8 @@ class NewRootCeremony:
                     raise UsageError(f"{role}: choose a key type to generate or a public key file to import")
                 label = role if spec in _keys.KEY_TYPES else f"{role}-online"
                 acquired[role] = acquire_key(spec, label, role, passphrase_for, None, self.module, stack)
-            plans = {
-                role: _md.RolePlan((acquired[role].public,), 1, now.replace(microsecond=0) + timedelta(days=days[role]))
-                for role in ONLINE_ROLES
-            }
-            signers = {role: [acquired[role].signer] if acquired[role].signer else [] for role in ONLINE_ROLES}
-            skipped = [role for role in ONLINE_ROLES if not signers[role]]
-            skipped = ONLINE_ROLES[ONLINE_ROLES.index(skipped[0]) :] if skipped else ()
-            files = build_online_files(plans, signers, list(skipped))
+                if acquired[role].signer is not None:
+                    _keys.prove_signing(acquired[role].signer)
         written = {}
         online = {}
         for role, key in acquired.items():
@@ -571,15 +566,21 @@ class NewRootCeremony:
                 "key_type": key.record.key_type,
                 "uri": key.record.uri,
                 "public": public,
-                "expires": _verify.format_date(plans[role].expires),
             }
         self.data["online"] = online
-        self.data["online_files"] = {name: data.decode() for name, data in files.items()}
-        self.data["skipped"] = list(skipped)
         records = [KeyRecord(v["keyid"], v["label"], (r,), v["key_type"], v["uri"]) for r, v in online.items()]
-        lines = describe_new_keys(records, list(skipped)) + [f"signed {name} (version 1)" for name in files]
-        self._advance("review", now, lines, files=written)
-        return sorted(files)
+        self._advance("review", now, describe_new_keys(records, self._skipped()), files=written)
+
+    def _skipped(self) -> list[str]:
+        """Online roles whose files the online service signs: an imported key, and every role after it."""
+        online = self.data.get("online", {})
+        held_elsewhere = [role for role in ONLINE_ROLES if not (online.get(role) or {}).get("uri")]
+        return list(ONLINE_ROLES[ONLINE_ROLES.index(held_elsewhere[0]) :]) if held_elsewhere else []
+
+    @property
+    def needs_online_secret(self) -> bool:
+        """Verification signs version 1 of files whose keys were generated here: it needs their passphrase."""
+        return len(self._skipped()) < len(ONLINE_ROLES)
 
     # ---- review and signing
 
@@ -588,7 +589,8 @@ class NewRootCeremony:
             entry["keyid"], {k: v for k, v in entry["public"].items() if k != "keyid"}
         )
 
-    def _plans(self) -> dict[str, _md.RolePlan]:
+    def _plans(self, now: datetime) -> dict[str, _md.RolePlan]:
+        """Keys, thresholds and expiry of every role: root's as signed, the online roles' from ``now``."""
         root = self.data["root"]["signed"]
         plans = {}
         for role in ROLES:
@@ -597,7 +599,7 @@ class NewRootCeremony:
             expires = (
                 _verify.parse_at(root["expires"])
                 if role == "root"
-                else _verify.parse_at(self.data["online"][role]["expires"])
+                else now.astimezone(UTC).replace(microsecond=0) + timedelta(days=self.data["expiry_days"][role])
             )
             plans[role] = _md.RolePlan(keys, role_obj["threshold"], expires)
         return plans
@@ -613,15 +615,18 @@ class NewRootCeremony:
         if self.step not in ("review", "sign"):
             self._require("review")
         if "root" not in self.data:
-            expires = now.astimezone(UTC).replace(microsecond=0) + timedelta(days=self.data["expiry_days"]["root"])
+            base = now.astimezone(UTC).replace(microsecond=0)
+            days = self.data["expiry_days"]
             plans = {
                 "root": _md.RolePlan(
-                    tuple(self._public(k) for k in self.data["root_keys"]), self.data["threshold"], expires
+                    tuple(self._public(k) for k in self.data["root_keys"]),
+                    self.data["threshold"],
+                    base + timedelta(days=days["root"]),
                 )
             }
             for role in ONLINE_ROLES:
-                online = self.data["online"][role]
-                plans[role] = _md.RolePlan((self._public(online),), 1, _verify.parse_at(online["expires"]))
+                key = self._public(self.data["online"][role])
+                plans[role] = _md.RolePlan((key,), 1, base + timedelta(days=days[role]))
             for role, plan in plans.items():
                 _md.check_role_plan(role, plan, now)
             self.data["root"] = _md.to_dict(_md.build_root(plans))
@@ -699,18 +704,32 @@ class NewRootCeremony:
 
     # ---- verification and publishing
 
-    def complete(self, now: datetime) -> tuple[Workspace, list[str]]:
-        """Verify the whole repository as a client would, then make the draft a workspace.
+    def complete(self, now: datetime, online_secret: str = "") -> tuple[Workspace, list[str]]:
+        """Sign version 1 of the online files made here, verify everything as a client would, write the workspace.
+
+        ``online_secret`` unlocks the online keys generated in this ceremony
+        (see ``needs_online_secret``); their files get their expiry from now.
 
         Raises:
+            PassphraseError: the online keys' passphrase is wrong.
             VerificationError: the repository does not verify (nothing is written).
         """
         self._require("verify")
+        plans = self._plans(now)
+        skipped = self._skipped()
+        signers: dict[str, list[Any]] = {role: [] for role in ROLES}
+        for role in ONLINE_ROLES:
+            entry = self.data["online"][role]
+            if role not in skipped:
+                signers[role].append(
+                    _keys.unlock_signer(
+                        self.path / entry["uri"].removeprefix("file:"), self._public(entry), online_secret
+                    )
+                )
         root_bytes = _md.to_bytes(self._root())
         files = {"1.root.json": root_bytes, "root.json": root_bytes}
-        files.update({name: text.encode() for name, text in self.data["online_files"].items()})
+        files.update(build_online_files(plans, signers, skipped))
         report = _verify.verify_files(files, root_bytes, now, "1.root.json")
-        plans = self._plans()
         records = merge_key_records(
             [
                 ("root", KeyRecord(k["keyid"], k["label"], ("root",), k["key_type"], k["uri"]))
@@ -723,7 +742,9 @@ class NewRootCeremony:
         )
         config = initial_config(plans, self.data["expiry_days"], records, self.module)
         lines = [
-            f"created repository version 1: root {self.data['threshold']}-of-{len(self.data['root_keys'])} (guided ceremony)"
+            f"created repository version 1: root {self.data['threshold']}-of-{len(self.data['root_keys'])} (guided ceremony)",
+            *[f"signed {name} (version 1)" for name in files if not name.endswith("root.json")],
+            *[f"{role}.json left to the online service that holds its key" for role in skipped],
         ]
         details = {"participants": self.data["participants"], "digest": self.data.get("digest")}
         ws, _written, _head = complete_draft(self.path, files, config, "tui new-root verify", lines, details, now)

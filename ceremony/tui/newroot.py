@@ -305,8 +305,8 @@ class OnlineKeysScreen(_RootStep):
 
     def body(self) -> ComposeResult:
         yield Static(
-            "Generated keys are encrypted under the passphrase below and sign version 1 of their files now. "
-            "Imported public keys belong to the online service, which signs its own files.",
+            "Keys generated here are encrypted under the passphrase below; they sign version 1 of their files at "
+            "verification. Imported public keys belong to the online service, which signs its own files.",
             classes="lead",
         )
         for role in session.ONLINE_ROLES:
@@ -334,30 +334,47 @@ class OnlineKeysScreen(_RootStep):
 
 
 class VerifyScreen(_RootStep):
-    """The whole repository verified as a client would; only then does the draft become the workspace."""
+    """Version 1 of the online files signed now, the whole repository verified as a client would; then written."""
 
     STEP = "verify"
     FAILURE = "The repository does not verify"
 
     def body(self) -> ComposeResult:
-        yield Static("Verifying...", id="report", markup=False)
-        yield Button("Continue to backup", variant="primary", id="continue", disabled=True, compact=True)
+        if self.ceremony.needs_online_secret:
+            yield Static(
+                "The online keys made in this ceremony sign version 1 of their files now, so the timestamp is "
+                "fresh however long the ceremony paused. Type their passphrase.",
+                classes="lead",
+            )
+            yield password("passphrase of the online keys", "secret")
+        yield Button("Sign, verify and write the workspace", variant="primary", id="verify", compact=True)
+        yield Static("", id="report", markup=False)
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.run_core("Verifying every file and writing the workspace", lambda: self.ceremony.complete(self.clock()))
+        if not self.ceremony.needs_online_secret:
+            self.verify()
+
+    def on_input_submitted(self) -> None:
+        self.verify()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "continue":
+            self.dismiss(True)
+        else:
+            self.verify()
+
+    def verify(self) -> None:
+        secret = self.take_secret("#secret") if self.ceremony.needs_online_secret else ""
+        self.run_core(
+            "Signing, verifying every file and writing the workspace",
+            lambda: self.ceremony.complete(self.clock(), secret),
+        )
 
     def core_done(self, result: Any) -> None:
         _ws, summary = result
-        self.query_one("#report", Static).update(
-            "\n".join([*summary, "", f"Workspace written: {self.ceremony.path}. Clients trust metadata/1.root.json."])
-        )
-        button = self.query_one("#continue", Button)
-        button.disabled = False
-        button.focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(True)
+        report = [*summary, "", f"Workspace written: {self.ceremony.path}. Clients trust metadata/1.root.json."]
+        self.show_report(report, "verify", "Continue to backup", "continue")
 
 
 class BackupScreen(_RootStep):
