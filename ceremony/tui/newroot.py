@@ -259,7 +259,7 @@ class KeygenScreen(_RootStep):
         else:
             yield Static(
                 f"[b]{entry.get('label')}[/b]: {entry.get('key_type')} software key held by [b]{entry.get('holder')}[/b].\n"
-                f"{entry.get('holder')}: type a passphrase only you know (at least 12 characters), twice. "
+                f"{entry.get('holder')}: type a passphrase only you know (at least {keys.MIN_PASSPHRASE_LENGTH} characters), twice. "
                 "The key file is encrypted under it.",
                 id="who",
             )
