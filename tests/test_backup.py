@@ -359,3 +359,26 @@ def test_token_keys_are_not_exported(cli: CliRunner, tmp_path: Path, passphrase_
         )
     )
     assert "lives on a token and cannot be exported" in line and "k-of-n independent keys" in line
+
+
+def test_a_backup_that_names_a_path_is_refused(tmp_path: Path) -> None:
+    """The container's file name decides where restore writes: a path, absolute or with .., is refused."""
+    for name in ("../../escaped.txt", "/etc/passwd", "..", "a/b.json"):
+        container = _backup.pack(name, b"{}")
+        with pytest.raises(_backup.BackupError, match="not a plain file name"):
+            _backup.unpack(container, "scan.png")
+    assert _backup.unpack(_backup.pack("3.root.json", b"{}"), "scan.png") == ("3.root.json", b"{}")
+
+
+def test_share_secrets_stay_out_of_reprs_and_errors() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    backup = _backup.split_key(ed25519.Ed25519PrivateKey.generate(), "ab" * 32, 3, 2)
+    assert not any(word in repr(backup) for share in backup.shares for word in share.split()[:6])
+    mistyped = backup.shares[0].split()
+    mistyped[5] = "zzzzqqq"
+    with pytest.raises(_backup.BackupError) as caught:
+        _backup.combine_key([" ".join(mistyped), backup.shares[1]], backup.encrypted, "typed shares")
+    message = str(caught.value)
+    assert "do not combine" in message
+    assert not any(word in message for word in [*mistyped, *backup.shares[1].split()] if len(word) > 3)

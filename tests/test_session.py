@@ -121,3 +121,37 @@ def test_a_change_takes_signatures_only_from_copies_of_itself(workspace: Path, c
     result = change.publish(T0)
     assert "metadata/timestamp.json" in result.files
     assert session.read_session(workspace) is None
+
+
+def test_a_forged_copy_adds_no_signature_and_leaves_the_request_usable(workspace: Path, tmp_path: Path) -> None:
+    """A copy whose previous root a forger re-made around their own key loads (it is consistent with
+    itself) but its signatures are not needed by the real request: none is taken, and the request still loads."""
+    import json
+
+    from ceremony.core import keys
+    from ceremony.core import metadata as md
+
+    ws = Workspace.load(workspace)
+    change = session.ChangeSession.start(
+        ws, "extend", "extend root", lambda ctx: changes.plan_extension(ctx, "root", 100), lambda _l: "", None, T0
+    )
+    forger = keys.generate_key("ed25519", "forger passphrase", "forger")
+    raw = json.loads(change.request_path.read_text())
+    previous = md.from_dict(raw["previous_root"], "previous")
+    previous.signed.roles["root"].keyids = [forger.public.keyid]
+    previous.signed.roles["root"].threshold = 1
+    previous.signed.keys[forger.public.keyid] = forger.public
+    previous.signatures.clear()
+    md.sign_metadata(previous, [forger.signer])
+    raw["previous_root"] = md.to_dict(previous)
+    new_root = md.from_dict(raw["metadata"]["root"], "root")
+    md.sign_metadata(new_root, [forger.signer])
+    raw["metadata"]["root"] = md.to_dict(new_root)
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(raw))
+    assert changes.load_request(forged).id == change.request().id  # the forged copy is consistent with itself
+
+    progress = change.add_signed_copy(forged, T0)
+    assert all(not p.signed for p in progress)
+    reloaded = session.ChangeSession.open(Workspace.load(workspace)).request()
+    assert forger.public.keyid not in md.signatures(reloaded.metadata["root"])

@@ -88,6 +88,9 @@ def pack(name: str, data: bytes) -> bytes:
     )
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
+
+
 def unpack(container: bytes, source: str) -> tuple[str, bytes]:
     """Name and exact bytes from a container, checked against its SHA-256.
 
@@ -99,6 +102,9 @@ def unpack(container: bytes, source: str) -> tuple[str, bytes]:
     digest = container[5:37]
     name_length = container[37]
     name = container[38 : 38 + name_length].decode("utf-8", "replace")
+    if not _PLAIN_NAME.fullmatch(name) or name in (".", ".."):
+        # The name decides where restore writes: never a path, never outside the output directory.
+        raise BackupError(f"{source}: the backup names its file {name!r}, which is not a plain file name; refused")
     try:
         data = zlib.decompress(container[38 + name_length :])
     except zlib.error as err:
@@ -522,9 +528,9 @@ class KeyBackup:
     """A software key split into SLIP-39 shares."""
 
     keyid: str
-    shares: list[str]
-    threshold: int
-    encrypted: bytes  # the key re-encrypted under the shared secret
+    shares: list[str] = field(repr=False)  # secret: never in a repr, a log or an assertion message
+    threshold: int = 0
+    encrypted: bytes = field(default=b"", repr=False)  # the key re-encrypted under the shared secret
 
 
 def split_key(private: Any, keyid: str, shares: int, threshold: int) -> KeyBackup:
@@ -550,8 +556,11 @@ def combine_key(mnemonics: Iterable[str], encrypted: bytes, source: str) -> Any:
     words = [" ".join(m.split()) for m in mnemonics if m.strip()]
     try:
         master = shamir_mnemonic.combine_mnemonics(words)
-    except shamir_mnemonic.MnemonicError as err:
-        raise BackupError(f"{source}: the shares do not combine: {err}") from err
+    except shamir_mnemonic.MnemonicError:
+        # shamir-mnemonic's messages quote share words: never pass them on.
+        raise BackupError(
+            f"{source}: the shares do not combine (a mistyped word, a share of another set, or too few shares)"
+        ) from None
     try:
         from cryptography.hazmat.primitives.serialization import pkcs12
 

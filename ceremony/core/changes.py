@@ -51,6 +51,7 @@ from ceremony.core.workspace import (
     PassphraseProvider,
     Workspace,
     acquire_key,
+    unlock_held_key,
 )
 from ceremony.errors import (
     InputFileError,
@@ -633,21 +634,12 @@ def plan_undelegation(ctx: ChangeContext, name: str) -> tuple[State, Proposal]:
 
 def _workspace_signer(ctx: ChangeContext, keyid: str, key: Key) -> Any | None:
     """A signer for a key the workspace holds (asks for its passphrase or PIN), or None."""
-    entry = ctx.ws.config.get("keys", {}).get(keyid)
-    uri = (entry or {}).get("uri")
-    if not uri:
-        return None
+    entry = ctx.ws.config.get("keys", {}).get(keyid) or {}
+    module = ctx.module or ctx.ws.config.get("pkcs11_module")
     label = entry.get("label", keyid[:12])
-    if uri.startswith("file:"):
-        return _keys.unlock_signer(ctx.ws.path / uri.removeprefix("file:"), key, ctx.passphrase_for(label))
-    if uri.startswith("pkcs11:"):
-        signer = ctx.stack.enter_context(
-            _hsm.open_key(uri, ctx.pin_for, ctx.module or ctx.ws.config.get("pkcs11_module"), ctx.pin_file)
-        )
-        if _keys.public_key_identity(signer.public_key) != _keys.public_key_identity(key):
-            raise SigningKeyError(f"the token key at {uri} is not key {label} ({keyid[:12]})")
-        return signer
-    return None
+    return unlock_held_key(
+        ctx.ws.path, entry.get("uri"), key, label, ctx.passphrase_for, ctx.pin_for, module, ctx.stack, ctx.pin_file
+    )
 
 
 def _sign_as(signer: Any, key: Key, payload: bytes) -> str:
@@ -921,6 +913,26 @@ class SignRequest:
             lines += _diff.describe_change(name, _md.signed_dict(old) if old is not None else None, _md.signed_dict(md))
         digest = self.digest()
         return lines, digest.hex(), _diff.digest_words(digest)
+
+    def take_signatures(self, other: SignRequest) -> int:
+        """Add the signatures of a signed copy that this request's own requirements accept; return how many.
+
+        A copy is checked only against itself when it is loaded, so each of its
+        signatures must also be by a key this request needs and verify over
+        this request's bytes; anything else is left out.
+        """
+        reqs = self.requirements()
+        added = 0
+        for role, md in self.metadata.items():
+            payload = _md.signed_bytes(md)
+            allowed = {keyid: key for req in reqs[role] for keyid, key in req.keys.items()}
+            for keyid, sig in _md.signatures(other.metadata.get(role, md)).items():
+                key = allowed.get(keyid)
+                if keyid in _md.signatures(md) or key is None or not _keys.signature_is_valid(key, sig, payload):
+                    continue
+                _md.add_signature(md, keyid, sig)
+                added += 1
+        return added
 
     def to_json(self) -> bytes:
         """The request file's bytes with the current signatures."""

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ceremony.core import _paper
 from ceremony.core import backup as _backup
 from ceremony.core import keys as _keys
 from ceremony.core import transcript as _transcript
@@ -131,14 +130,14 @@ def check_restored(restored: Sequence[_backup.Restored], at: datetime | None = N
     files = {r.name: r.data for r in restored}
     if not any(name.endswith("root.json") for name in files):
         return "no root metadata restored; nothing to chain", []
-    report = _verify.verify_files(files, None, _EPOCH)
     warnings = []
     try:
-        _verify.verify_files(files, None, at or datetime.now(UTC))
+        report = _verify.verify_files(files, None, at or datetime.now(UTC))
     except VerificationError as err:
         if err.check != "expiry":
             raise
         warnings.append(f"{err} (a backup of older metadata)")
+        report = _verify.verify_files(files, None, _EPOCH)  # everything but expiry, once more
     return f"root chain {report.trusted_root} to version {report.newest_root_version} verified", warnings
 
 
@@ -191,6 +190,8 @@ def backup_key(
         PassphraseError: the keyholder's passphrase is wrong.
         UsageError: bad share counts.
     """
+    from ceremony.core import _paper  # fpdf and pypdfium2 load only when sheets are made
+
     now = (now or datetime.now(UTC)).astimezone(UTC)
     record = ws.find_key(keyid_prefix)
     if record.uri and record.uri.startswith("pkcs11:"):

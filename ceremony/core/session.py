@@ -24,7 +24,7 @@ import contextlib
 import re
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,12 +55,12 @@ from ceremony.core.workspace import (
     describe_new_keys,
     initial_config,
     merge_key_records,
+    unlock_held_key,
 )
 from ceremony.errors import (
     BackupError,
     InputFileError,
     PolicyError,
-    SigningKeyError,
     ThresholdNotMetError,
     UsageError,
     WorkspaceError,
@@ -677,7 +677,16 @@ class NewRootCeremony:
         root = self._root()
         public = self._public(entry)
         with contextlib.ExitStack() as stack:
-            signer = _signer_for(self.path, entry["uri"], public, secret, self.module, stack)
+            signer = unlock_held_key(
+                self.path,
+                entry["uri"],
+                public,
+                entry["label"],
+                lambda _l: secret,
+                lambda _p: secret,
+                self.module,
+                stack,
+            )
             _md.add_signature(root, keyid, _changes._sign_as(signer, public, _md.signed_bytes(root)))
         self.data["root"] = _md.to_dict(root)
         _save(self.path, self.data)
@@ -718,17 +727,26 @@ class NewRootCeremony:
         plans = self._plans(now)
         skipped = self._skipped()
         signers: dict[str, list[Any]] = {role: [] for role in ROLES}
+        stack = contextlib.ExitStack()
         for role in ONLINE_ROLES:
             entry = self.data["online"][role]
             if role not in skipped:
                 signers[role].append(
-                    _keys.unlock_signer(
-                        self.path / entry["uri"].removeprefix("file:"), self._public(entry), online_secret
+                    unlock_held_key(
+                        self.path,
+                        entry["uri"],
+                        self._public(entry),
+                        entry["label"],
+                        lambda _l: online_secret,
+                        lambda _p: online_secret,
+                        self.module,
+                        stack,
                     )
                 )
         root_bytes = _md.to_bytes(self._root())
         files = {"1.root.json": root_bytes, "root.json": root_bytes}
-        files.update(build_online_files(plans, signers, skipped))
+        with stack:
+            files.update(build_online_files(plans, signers, skipped))
         report = _verify.verify_files(files, root_bytes, now, "1.root.json")
         records = merge_key_records(
             [
@@ -809,20 +827,6 @@ def backup_with_test_restore(ws: Workspace, out: Path, now: datetime) -> list[st
     return lines
 
 
-def _signer_for(
-    base: Path, uri: str | None, public: Key, secret: str, module: str | None, stack: contextlib.ExitStack
-) -> Any:
-    """A signer for a key the workspace (or draft) holds, unlocked with the keyholder's secret."""
-    if uri and uri.startswith("file:"):
-        return _keys.unlock_signer(base / uri.removeprefix("file:"), public, secret)
-    if uri and uri.startswith("pkcs11:"):
-        signer = stack.enter_context(_hsm.open_key(uri, lambda _prompt: secret, module))
-        if _keys.public_key_identity(signer.public_key) != _keys.public_key_identity(public):
-            raise SigningKeyError(f"the token key at {uri} is not key {public.keyid[:12]}")
-        return signer
-    raise SigningKeyError(f"key {public.keyid[:12]} is held elsewhere; its keyholder signs a copy of the request")
-
-
 # --------------------------------------------------------------------------- changes to a live workspace
 
 
@@ -836,6 +840,8 @@ class ChangeSession:
     def __init__(self, ws: Workspace, data: dict[str, Any]) -> None:
         self.ws = ws
         self.data = data
+        self._request: _changes.SignRequest | None = None
+        self._pending_record: dict[str, Any] | None = None
 
     @classmethod
     def start(
@@ -903,8 +909,14 @@ class ChangeSession:
         return self.ws.path / self.data["request"]
 
     def request(self) -> _changes.SignRequest:
-        """The request, checked again (digest and every signature) each time it is read."""
-        return _changes.load_request(self.request_path)
+        """The request as this session last saved it, read and checked (digest, every signature) once."""
+        if self._request is None:
+            self._request = _changes.load_request(self.request_path)
+        return self._request
+
+    def _save_request(self, request: _changes.SignRequest) -> None:
+        _changes.save_request(request)
+        self._request = request
 
     def build_root(self, now: datetime | None = None) -> tuple[list[str], str, str]:
         """What will be signed: diff lines, digest hex and words."""
@@ -920,7 +932,9 @@ class ChangeSession:
         ]
 
     def _pending(self) -> dict[str, Any]:
-        return read_json(self.ws.path / _changes.PENDING_DIR / f"{self.data['request_id']}.json", "pending change")
+        if self._pending_record is None:
+            self._pending_record = _changes._load_pending(self.ws, self.data["request_id"])
+        return self._pending_record
 
     def signing_keys(self) -> list[SigningKey]:
         """Keys held here that the request still needs (keys being revoked are marked)."""
@@ -953,7 +967,7 @@ class ChangeSession:
             roles = _changes.sign_request(
                 request, spec, lambda _n: secret, lambda _p: secret, stack, module=self.ws.config.get("pkcs11_module")
             )
-        _changes.save_request(request)
+        self._save_request(request)
         if not self.reviewed:
             self.data["reviewed"] = True
             _save(self.ws.path, self.data)
@@ -981,13 +995,8 @@ class ChangeSession:
         other = _changes.load_request(Path(copy))
         if other.id != request.id or other.digest() != request.digest():
             raise UsageError(f"{copy}: a copy of another sign request ({other.id}), not {request.id}")
-        added = 0
-        for role, md in other.metadata.items():
-            for keyid, sig in _md.signatures(md).items():
-                if keyid not in _md.signatures(request.metadata[role]):
-                    _md.add_signature(request.metadata[role], keyid, sig)
-                    added += 1
-        _changes.save_request(request)
+        added = request.take_signatures(other)
+        self._save_request(request)
         progress = self.progress()
         _record(
             self.ws.path,
@@ -1027,7 +1036,7 @@ class NewKey:
     """A key a change adds: how to acquire it, and the secret that protects it."""
 
     spec: str  # key type, pkcs11: URI or public key file, as changes.plan_* take it
-    secret: str = ""
+    secret: str = field(default="", repr=False)  # never in a repr, a log or an assertion message
 
     def passphrase_for(self, _label: str) -> str:
         """The new software key's passphrase."""

@@ -410,9 +410,7 @@ def create_workspace(
         staging.chmod(0o700)
         make_private_dir(staging / METADATA_DIR)
         make_private_dir(staging / KEYS_DIR)
-        written: dict[str, str] = {}
-        for name, data in metadata_files.items():
-            written[f"{METADATA_DIR}/{name}"] = write_atomic(staging / METADATA_DIR / name, data)
+        written = _write_metadata(staging, metadata_files)
         for keyid, encrypted in key_files.items():
             written[f"{KEYS_DIR}/{keyid}.p12"] = write_atomic(staging / KEYS_DIR / f"{keyid}.p12", encrypted)
         written[CONFIG_NAME] = write_atomic(staging / CONFIG_NAME, dumps_pretty(config))
@@ -426,6 +424,43 @@ def create_workspace(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Workspace(path, config), written, head
+
+
+def _write_metadata(base: Path, files: Mapping[str, bytes]) -> dict[str, str]:
+    """Write metadata files into base/metadata/ atomically; workspace-relative name -> SHA-256."""
+    return {f"{METADATA_DIR}/{name}": write_atomic(base / METADATA_DIR / name, data) for name, data in files.items()}
+
+
+def unlock_held_key(
+    base: Path,
+    uri: str | None,
+    key: Key,
+    label: str,
+    passphrase_for: PassphraseProvider,
+    pin_for: SecretsHandler | None,
+    module: str | None,
+    stack: contextlib.ExitStack,
+    pin_file: Path | None = None,
+) -> Any | None:
+    """A signer for a key held where ``uri`` says, checked to be ``key``; None for a key held elsewhere.
+
+    ``file:`` URIs are encrypted key files under ``base`` (the workspace or a
+    draft); ``pkcs11:`` URIs are token keys whose session stays open on ``stack``.
+
+    Raises:
+        PassphraseError / HsmError: unlocking failed.
+        SigningKeyError: the token key found is not ``key``.
+    """
+    if not uri:
+        return None
+    if uri.startswith("file:"):
+        return _keys.unlock_signer(base / uri.removeprefix("file:"), key, passphrase_for(label))
+    if uri.startswith("pkcs11:"):
+        signer = stack.enter_context(_hsm.open_key(uri, pin_for, module, pin_file))
+        if _keys.public_key_identity(signer.public_key) != _keys.public_key_identity(key):
+            raise SigningKeyError(f"the token key at {uri} is not key {label} ({key.keyid[:12]})")
+        return signer
+    return None
 
 
 def _full_config(config: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -462,9 +497,7 @@ def complete_draft(
         raise WorkspaceError(f"{path}: already a workspace; refusing to overwrite it")
     config = _full_config(config, now)
     make_private_dir(path / METADATA_DIR)
-    written: dict[str, str] = {}
-    for name, data in metadata_files.items():
-        written[f"{METADATA_DIR}/{name}"] = write_atomic(path / METADATA_DIR / name, data)
+    written = _write_metadata(path, metadata_files)
     fsync_dir(path / METADATA_DIR)
     written[CONFIG_NAME] = write_atomic(path / CONFIG_NAME, dumps_pretty(config))
     head = _transcript.append(path, command, changes, written, sorted(config.get("keys", {})), now, details)
