@@ -105,6 +105,7 @@ async def new_root_until(pilot: Pilot[Any], ws: Path, plan: dict[str, Any], stop
     await settle(pilot)
     assert_screen(pilot, "StartScreen")
     await type_into(pilot, "#path", str(ws))
+    await pilot.press("enter")  # on to the module field (empty: the default)
     await pilot.press("enter")
     await settle(pilot)
     assert_screen(pilot, "PreflightScreen")

@@ -873,6 +873,29 @@ def _verify_result(
 # --------------------------------------------------------------------------- sign requests
 
 
+def accept_signatures(
+    target: Mapping[str, Any], source: Mapping[str, Any], reqs: Mapping[str, list[Requirement]]
+) -> int:
+    """Copy into ``target`` the signatures of ``source`` by keys ``reqs`` needs that verify over the target's bytes.
+
+    Every signature taken from a copy signed elsewhere passes here: a copy is
+    only consistent with itself (its own previous root and context), so its
+    signatures are judged again by the requirements of the change they join.
+    Returns how many were added.
+    """
+    added = 0
+    for role, md in target.items():
+        payload = _md.signed_bytes(md)
+        allowed = {keyid: key for req in reqs[role] for keyid, key in req.keys.items()}
+        for keyid, sig in _md.signatures(source.get(role, md)).items():
+            key = allowed.get(keyid)
+            if keyid in _md.signatures(md) or key is None or not _keys.signature_is_valid(key, sig, payload):
+                continue
+            _md.add_signature(md, keyid, sig)
+            added += 1
+    return added
+
+
 @dataclass
 class SignRequest:
     """A sign request file, parsed and checked against its own digest and signatures."""
@@ -921,18 +944,7 @@ class SignRequest:
         signatures must also be by a key this request needs and verify over
         this request's bytes; anything else is left out.
         """
-        reqs = self.requirements()
-        added = 0
-        for role, md in self.metadata.items():
-            payload = _md.signed_bytes(md)
-            allowed = {keyid: key for req in reqs[role] for keyid, key in req.keys.items()}
-            for keyid, sig in _md.signatures(other.metadata.get(role, md)).items():
-                key = allowed.get(keyid)
-                if keyid in _md.signatures(md) or key is None or not _keys.signature_is_valid(key, sig, payload):
-                    continue
-                _md.add_signature(md, keyid, sig)
-                added += 1
-        return added
+        return accept_signatures(self.metadata, other.metadata, self.requirements())
 
     def to_json(self) -> bytes:
         """The request file's bytes with the current signatures."""
@@ -1184,10 +1196,6 @@ def merge(ctx: ChangeContext, paths: list[Path]) -> tuple[PublishResult | None, 
                 str(request.path),
                 "content",
             )
-    for request in requests:
-        for role, md in request.metadata.items():
-            for keyid, sig in _md.signatures(md).items():
-                _md.add_signature(base[role], keyid, sig)
     proposal = Proposal(
         command=str(pending["command"]),
         summary=list(pending["summary"]),
@@ -1202,6 +1210,8 @@ def merge(ctx: ChangeContext, paths: list[Path]) -> tuple[PublishResult | None, 
         details={**pending["details"], "request_id": requests[0].id},
     )
     reqs = proposal_requirements(state, proposal)
+    for request in requests:
+        accept_signatures(base, request.metadata, reqs)
     all_statuses = statuses(reqs, proposal.metadata)
     unmet = [s for s in all_statuses if not s.met]
     if unmet:
@@ -1232,14 +1242,12 @@ def import_repository(
     from ceremony.core.workspace import create_workspace  # local: avoids a cycle at import time
 
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    report = _verify.verify_directory(source, trusted_root, at)
+    # Read once, verify those bytes, and copy exactly those bytes: a second read could differ.
     files = _verify.read_metadata_dir(source)
-    root = (
-        _md.parse(files["root.json"], "root.json")
-        if "root.json" in files
-        else _md.parse(files[f"{report.newest_root_version}.root.json"], f"{report.newest_root_version}.root.json")
-    )
-    files.setdefault("root.json", _md.to_bytes(root) if "root.json" not in files else files["root.json"])
+    trusted_bytes = read_bytes(trusted_root, "trusted root") if trusted_root else None
+    report = _verify.verify_files(files, trusted_bytes, at, str(trusted_root) if trusted_root else None)
+    files.setdefault("root.json", files[f"{report.newest_root_version}.root.json"])
+    root = _md.parse(files["root.json"], "root.json")
     root_dict = _md.signed_dict(root)
     keys_config: dict[str, Any] = {}
     for role in TOP_LEVEL:

@@ -261,8 +261,11 @@ class OpenRequestScreen(StepScreen[Any]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.open_request()
 
-    def on_input_submitted(self) -> None:
-        self.open_request()
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "out":
+            self.open_request()
+        else:
+            self.focus_next()  # Enter in the first field must not skip "save to"
 
     def open_request(self) -> None:
         path, out = self.value("#request"), self.value("#out")
@@ -329,7 +332,7 @@ class RestoreScreen(StepScreen[Any]):
     FAILURE = "Restore failed"
 
     def body(self) -> ComposeResult:
-        yield Label("Inputs: files or directories, separated by spaces (scans, PDFs, .txt)")
+        yield Label("Inputs: scans, photos, PDFs or .txt fallbacks, separated by spaces")
         yield Input(id="inputs")
         yield Label("Restore into (new or empty directory)")
         yield Input(id="out")
@@ -340,10 +343,7 @@ class RestoreScreen(StepScreen[Any]):
         if event.button.id == "done":
             self.dismiss(True)
             return
-        inputs = []
-        for item in self.value("#inputs").split():
-            path = Path(item)
-            inputs += sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        inputs = [Path(item) for item in self.value("#inputs").split()]
         out = self.value("#out")
         if not inputs or not out:
             self.app.push_screen_error(self.FAILURE, UsageError("name the inputs and the directory to restore into"))

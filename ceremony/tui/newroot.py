@@ -54,8 +54,11 @@ class StartScreen(StepScreen[Any]):
         yield Input(placeholder=hsm.DEFAULT_MODULE, id="module")
         yield Button("Start", variant="primary", id="start", compact=True)
 
-    def on_input_submitted(self) -> None:
-        self.start()
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "module":
+            self.start()
+        else:
+            self.focus_next()  # Enter in the path must not skip the module
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.start()

@@ -158,6 +158,7 @@ class ReviewSignScreen(StepScreen[Any]):
             self.sign()
 
     def sign(self) -> None:
+        secret = self.take_secret("#secret")  # first: a refusal below must not leave it in the field
         if not self.query_one("#compared", Checkbox).value:
             self.app.push_screen_error(
                 self.FAILURE,
@@ -172,7 +173,6 @@ class ReviewSignScreen(StepScreen[Any]):
         if not key:
             self.app.push_screen_error(self.FAILURE, UsageError("choose the key that signs now"))
             return
-        secret = self.take_secret("#secret")
         subject = self.subject
 
         def call() -> tuple[str, Any]:

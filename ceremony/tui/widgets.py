@@ -198,7 +198,7 @@ class StepScreen(Screen[T], Generic[T]):
         try:
             result = call()
         except CeremonyError as err:
-            self.post_message(CoreFailed(err))
+            self.post_message(CoreFailed(_without_frames(err)))
             return
         self.post_message(CoreDone(result))
 
@@ -254,6 +254,19 @@ def held(key: KeyRecord) -> str:
         uri = hsm.Pkcs11Uri.parse(key.uri)
         return f"token {uri.token} #{(uri.serial or '')[:8]}"
     return key.uri
+
+
+def _without_frames(error: CeremonyError) -> CeremonyError:
+    """The error without its tracebacks: their frames hold the secret the failed call was given.
+
+    The dialog needs only the sentence and the hint; keeping the frames would
+    keep a passphrase or PIN alive for as long as the dialog (or the error) is.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        seen.__traceback__ = None
+        seen = seen.__cause__ or seen.__context__
+    return error
 
 
 def password(placeholder: str, id: str) -> Input:
