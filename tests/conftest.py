@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-VECTORS = REPO_ROOT.parent / "shared" / "vectors"
+VECTORS = REPO_ROOT / "tests" / "vectors"  # copied byte for byte from shared/vectors, each with its SOURCE.txt
 PASSPHRASE = "correct horse battery staple"
 
 # Real published repositories and a date inside their validity (vectors/README.md).
@@ -29,7 +29,7 @@ VECTOR_DATES = {
 @pytest.fixture
 def vectors() -> Path:
     if not VECTORS.is_dir():
-        pytest.skip(f"shared test vectors not available: {VECTORS} is absent")
+        pytest.fail(f"test vectors missing: {VECTORS} is part of the checkout")
     return VECTORS
 
 

@@ -1,7 +1,7 @@
 """Prove the independent-client harness (tests/clients.py) can pass and fail.
 
 Uses python-tuf's published test repository (valid until 2030) from
-``<repo>/../shared/vectors``; skipped when that directory is absent.
+``tests/vectors`` (copied from shared/vectors).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tuf.api.exceptions import UnsignedMetadataError
 from tests import clients
 from tests.clients import python_tuf_refresh, serve_directory, tufjs_refresh
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parent / "vectors"
 REPO = VECTORS / "python-tuf-repository_data"
 
 CLIENTS = {"python-tuf": python_tuf_refresh, "tuf-js": tufjs_refresh}

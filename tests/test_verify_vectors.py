@@ -1,8 +1,7 @@
 """`ceremony verify` against real published TUF repositories, intact and tampered.
 
-The vectors live in ../shared/vectors (see its README.md); the ``vectors``
-fixture skips with a reason when they are absent. Nothing is copied into the
-repository: tampered copies are built in memory (for the large matrix, which
+The vectors live in tests/vectors, copied byte for byte from shared/vectors
+(see its README.md and each SOURCE.txt), so a fresh clone runs them. Tampered copies are built in memory (for the large matrix, which
 calls ``verify_files`` in-process) or in ``tmp_path`` (for the CLI subset,
 which covers the real command, its exit code and its one-line error).
 
