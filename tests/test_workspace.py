@@ -264,7 +264,7 @@ def test_wrong_passphrase_fails_cleanly(cli: CliRunner, workspace: Path, tmp_pat
         ("badroot", ["verify", "{ws}/metadata"], "1.root.json: not valid JSON"),
         ("floatroot", ["verify", "{ws}/metadata"], "non-integer number"),
         (None, ["key", "check", "{ws}", "ffff", "--passphrase-file", "{tmp}/pf"], "no key matches"),
-        (None, ["key", "check", "{ws}", "root-1", "--passphrase-file", "{tmp}/missing"], "cannot read passphrase file"),
+        (None, ["key", "check", "{ws}", "root-1", "--passphrase-file", "{tmp}/missing"], "passphrase file not found"),
         (None, ["verify", "{ws}/metadata", "--at", "yesterday"], "is not a date"),
     ],
 )

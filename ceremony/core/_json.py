@@ -11,12 +11,21 @@ the same function python-tuf signs with.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any, NoReturn
 
 from securesystemslib.formats import encode_canonical
 
 from ceremony.errors import InputFileError
+
+#: The largest file read by default: python-tuf's largest metadata limit (targets, 5,000,000 bytes) and then some.
+#: Callers with a tighter bound (root metadata, sign requests) pass their own.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+#: Digits in one JSON integer. Versions, lengths and thresholds have a handful; a 4,300-digit number
+#: (Python's own conversion limit) is an attack on the parser, refused before it costs anything.
+MAX_INT_DIGITS = 40
 
 
 class _JsonRefusedError(ValueError):
@@ -36,6 +45,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _no_float(text: str) -> NoReturn:
     """parse_float hook: canonical JSON has no floats."""
     raise _JsonRefusedError(f"non-integer number {text} (canonical JSON allows integers only)")
+
+
+def _bounded_int(text: str) -> int:
+    """parse_int hook: integers of at most MAX_INT_DIGITS digits."""
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _JsonRefusedError(f"an integer of {len(text.lstrip('-'))} digits (at most {MAX_INT_DIGITS} are accepted)")
+    return int(text)
 
 
 def _no_constant(text: str) -> NoReturn:
@@ -62,6 +78,7 @@ def loads_strict(data: bytes, source: str) -> Any:
             text,
             object_pairs_hook=_no_duplicates,
             parse_float=_no_float,
+            parse_int=_bounded_int,
             parse_constant=_no_constant,
         )
     except UnicodeDecodeError as err:
@@ -72,31 +89,64 @@ def loads_strict(data: bytes, source: str) -> Any:
         raise InputFileError(f"{source}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from err
     except RecursionError as err:
         raise InputFileError(f"{source}: JSON nested too deeply") from err
+    except ValueError as err:  # the parser's own limits (int conversion and the like), one line
+        raise InputFileError(f"{source}: not acceptable JSON ({err})") from err
 
 
-def read_json(path: Path, what: str = "file") -> Any:
+def read_json(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES) -> Any:
     """Read and strictly parse a JSON file, with errors that name it.
 
     Raises:
-        InputFileError: the file is missing, unreadable or malformed.
+        InputFileError: the file is missing, unreadable, not a regular file, too large or malformed.
     """
-    return loads_strict(read_bytes(path, what), str(path))
+    return loads_strict(read_bytes(path, what, limit), str(path))
 
 
-def read_bytes(path: Path, what: str = "file") -> bytes:
-    """Read a file, turning OS errors into one sentence that names it.
+def read_bytes(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES, follow_symlinks: bool = True) -> bytes:
+    """Read a regular file of at most ``limit`` bytes, turning OS errors into one sentence that names it.
+
+    The file is opened without blocking and checked to be a regular file
+    before anything is read, so a FIFO or a device given as an input is
+    refused instead of hanging the command or reading forever; at most
+    ``limit`` + 1 bytes are read, so a huge file costs nothing.
 
     Raises:
-        InputFileError: the file is missing or unreadable.
+        InputFileError: missing, unreadable, a directory or other non-regular file,
+            a symbolic link when ``follow_symlinks`` is false, or larger than ``limit``.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
     try:
-        return Path(path).read_bytes()
+        fd = os.open(path, flags)
     except FileNotFoundError as err:
-        raise InputFileError(f"{path}: {what} not found") from err
-    except IsADirectoryError as err:
-        raise InputFileError(f"{path}: is a directory, expected a {what}") from err
+        kind = "a dangling symbolic link" if os.path.islink(path) else f"{what} not found"
+        raise InputFileError(f"{path}: {kind}") from err
+    except OSError as err:
+        if not follow_symlinks and os.path.islink(path):
+            raise InputFileError(f"{path}: is a symbolic link; {what}s are read only from regular files") from err
+        raise InputFileError(f"{path}: cannot read {what} ({err.strerror})") from err
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputFileError(f"{path}: is a directory, expected a {what}")
+        if not stat.S_ISREG(mode):
+            raise InputFileError(f"{path}: not a regular file (a FIFO, socket or device); expected a {what}")
+        os.set_blocking(fd, True)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
     except OSError as err:
         raise InputFileError(f"{path}: cannot read {what} ({err.strerror})") from err
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise InputFileError(f"{path}: {what} is larger than {limit:,} bytes; refused")
+    return b"".join(chunks)
 
 
 def canonical_bytes(obj: Any) -> bytes:
@@ -117,10 +167,9 @@ def read_secret_file(path: Path, what: str) -> str:
     Raises:
         InputFileError: unreadable, not UTF-8, or empty.
     """
+    data = read_bytes(path, f"{what} file", limit=64 * 1024)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read {what} file ({err.strerror})") from err
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InputFileError(f"{path}: {what} file is not UTF-8 text") from err
     line = text.splitlines()[0] if text else ""

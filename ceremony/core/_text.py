@@ -1,0 +1,51 @@
+"""Text from files shown as data, never as terminal commands.
+
+A sign request, a signed copy, a backup or an imported repository may carry
+strings chosen by whoever made the file. Printed raw, an ESC sequence can move
+the cursor, rewrite lines already shown (a fake diff or fake words), or conceal
+what follows (SGR 8); a carriage return or a backspace can overwrite a line;
+bidirectional overrides (U+202E) reorder what the eye reads. Every string that
+came from a file passes through ``printable`` before it reaches a terminal or a
+screen: control and format characters become visible escapes (``\\x1b``,
+``\\u202e``), so the keyholder sees exactly what is in the file.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+#: Unicode categories escaped: controls, format characters (bidi overrides, zero-width), surrogates,
+#: private use, unassigned, line and paragraph separators. Newlines and tabs are escaped too: one value
+#: shows as one line, so nothing in it can fake a line of its own.
+_VISIBLE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
+def _escape(char: str) -> str:
+    """The Python-style escape of one character."""
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(value: object, limit: int = 2000) -> str:
+    """``value`` as one line of inert text: control, format and unassigned characters escaped.
+
+    Args:
+        value: any value read from a file (non-strings are shown with ``str``).
+        limit: the most characters shown; longer text is cut and says so.
+
+    Returns:
+        Text safe to print on a terminal or to put in a Textual widget without markup.
+    """
+    text = value if isinstance(value, str) else str(value)
+    extra = len(text) - limit
+    shown = "".join(_escape(c) if unicodedata.category(c) in _VISIBLE_CATEGORIES else c for c in text[:limit])
+    return shown + (f"... ({extra} more characters)" if extra > 0 else "")
+
+
+def is_printable(value: str) -> bool:
+    """True when ``printable`` would show ``value`` unchanged (no control or format characters)."""
+    return all(unicodedata.category(char) not in _VISIBLE_CATEGORIES for char in value)
