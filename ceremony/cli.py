@@ -2,15 +2,21 @@
 
 It parses options, asks for secrets without echo (or reads them from files
 named on the command line, never from argv itself), prints results, and turns
-every ``CeremonyError`` into one line ``error: <sentence>`` with a non-zero
-exit. Any other exception is a bug and keeps its traceback.
+every expected fault into one line ``error: <sentence>``. Exit codes: 1 for a
+refusal (bad input, policy, verification, a disk that will not take a write),
+2 for a usage error, 3 for an internal error (a bug: one line naming the
+exception type and where it happened, never its message or locals, which could
+hold a secret; ``CEREMONY_DEBUG=1`` shows the traceback), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
+import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +25,9 @@ from typing import Any, NoReturn
 import click
 
 from ceremony import __version__, core
+from ceremony.core import _txn
 from ceremony.core._json import read_secret_file
+from ceremony.core._text import printable
 from ceremony.errors import (
     CeremonyError,
     PassphraseError,
@@ -30,6 +38,9 @@ from ceremony.errors import (
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+_DEBUG = os.environ.get("CEREMONY_DEBUG") == "1"
 
 
 def _fail(err: CeremonyError) -> NoReturn:
@@ -37,21 +48,57 @@ def _fail(err: CeremonyError) -> NoReturn:
     message = f"error: {err}"
     if err.hint:
         message += f" ({err.hint})"
-    click.echo(message.replace("\n", " "), err=True)
+    click.echo(printable(message, 4000), err=True)
     sys.exit(EXIT_USAGE if isinstance(err, UsageError) else EXIT_INVALID)
 
 
+def _os_error_line(err: OSError) -> str:
+    """A failed read or write as one sentence: which file, what the system said (disk full, read-only)."""
+    where = f"{err.filename}: " if err.filename else ""
+    return (
+        f"error: {where}cannot write or read ({err.strerror or type(err).__name__}); a change in progress was not made"
+    )
+
+
+def _internal_error_line(err: BaseException) -> str:
+    """A bug, reported without the exception's message or locals (either could hold a secret)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    ours = [f for f in frames if "/ceremony/" in f.filename.replace("\\", "/")] or frames
+    where = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""
+    return (
+        f"error: internal error ({type(err).__name__}{where}); this is a bug in ceremony {__version__}: please "
+        "report it with the command you ran. No secret is shown; set CEREMONY_DEBUG=1 for the traceback"
+    )
+
+
 class _Group(click.Group):
-    """A click group that reports CeremonyError as one line, not a traceback."""
+    """A click group that reports every fault as one line, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CeremonyError as err:
             _fail(err)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
         except KeyboardInterrupt:
-            click.echo("error: interrupted; the workspace was left as it was before this command", err=True)
-            sys.exit(130)
+            if _txn.committed:
+                message = (
+                    "error: interrupted after the change was written (it is complete and recorded in the "
+                    "transcript; see ceremony status)"
+                )
+            else:
+                message = "error: interrupted before anything in the workspace was changed"
+            click.echo(message, err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except OSError as err:
+            click.echo(printable(_os_error_line(err), 4000), err=True)
+            sys.exit(EXIT_INVALID)
+        except Exception as err:
+            if _DEBUG:
+                raise
+            click.echo(_internal_error_line(err), err=True)
+            sys.exit(EXIT_INTERNAL)
 
 
 def _passphrase_provider(files: Sequence[Path], confirm: bool | Callable[[str], bool]) -> Callable[[str], str]:
@@ -128,6 +175,9 @@ def main(ctx: click.Context) -> None:
 
     Without a command, opens the terminal UI (as `ceremony tui`).
     """
+    if not _DEBUG:
+        # A library's warning on stderr would break the one-line error an operator (or a script) reads.
+        warnings.simplefilter("ignore")
     if ctx.invoked_subcommand is None:
         ctx.invoke(tui)
 
@@ -435,11 +485,29 @@ def _is_new_key(label: str) -> bool:
     return label.startswith("new key ")
 
 
-def _show_and_confirm(lines: list[str], digest_hex: str, words: str, yes: bool, verb: str = "sign") -> None:
-    """Show what will be signed and the digest to read aloud; ask for 'yes' unless --yes."""
-    click.echo("What will change:")
+def _show_and_confirm(
+    lines: list[str],
+    digest_hex: str,
+    words: str,
+    yes: bool,
+    verb: str = "sign",
+    unsigned: Sequence[str] = (),
+) -> None:
+    """Show what will be signed and the digest to read aloud, last, right before the question.
+
+    ``unsigned`` is a request's own description: shown first, marked as not
+    signed, so nothing a request file carries can stand between the computed
+    diff and words and the question (every line is printable: escapes from a
+    file are shown, never interpreted).
+    """
+    if unsigned:
+        click.echo("The request describes itself as follows (NOT signed; the words below do not cover it):")
+        for line in unsigned:
+            click.echo(f"  | {printable(line, 300)}")
+        click.echo("")
+    click.echo("What will change: (computed here from the metadata that will be signed)")
     for line in lines:
-        click.echo(f"  {line}")
+        click.echo(f"  {printable(line)}")
     click.echo(f"SHA-256 of what will be signed: {digest_hex}")
     click.echo(f"  as words (BIP-39): {words}")
     click.echo("  keyholders: compare these words with what the administrator reads aloud")
@@ -615,7 +683,7 @@ def sign(
     """Review a sign request, sign it with your key, verify the signature, and add it to the request."""
     req = core.changes.load_request(request)
     lines, digest_hex, words = req.describe()
-    _show_and_confirm(lines, digest_hex, words, yes)
+    _show_and_confirm(lines, digest_hex, words, yes, unsigned=req.unsigned_summary())
     provider = _passphrase_provider(passphrase_files, confirm=False)
     with contextlib.ExitStack() as stack:
         roles = core.changes.sign_request(req, keyspec, provider, _pin_prompt, stack, pin_file)

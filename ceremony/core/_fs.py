@@ -34,9 +34,29 @@ def fsync_dir(path: Path) -> None:
 
 
 def make_private_dir(path: Path) -> None:
-    """Create ``path`` (and parents) if needed and force mode 0700 on it."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    path.chmod(DIR_MODE)
+    """Create ``path`` and any missing parents, each with mode 0700; leave existing directories alone.
+
+    A directory that exists keeps its mode: an operator's ``--out`` directory
+    is theirs, and a directory made read-only on purpose must stay read-only
+    (a write that then fails must change nothing, modes included). Each
+    directory created here gets 0700 whatever the umask, parents too.
+    """
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.is_dir():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            if not directory.is_dir():
+                raise
+            continue
+        directory.chmod(DIR_MODE)  # mkdir's mode is masked by the umask
 
 
 def write_atomic(path: Path, data: bytes) -> str:

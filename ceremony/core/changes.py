@@ -33,17 +33,20 @@ from typing import Any
 
 from securesystemslib.signer import Key, SecretsHandler
 
+from ceremony.core import _txn
 from ceremony.core import diff as _diff
 from ceremony.core import hsm as _hsm
 from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
 from ceremony.core import transcript as _transcript
 from ceremony.core import verify as _verify
-from ceremony.core._fs import fsync_dir, make_private_dir, write_atomic
+from ceremony.core._fs import write_atomic
 from ceremony.core._json import dumps_pretty, loads_strict, read_bytes, read_json
+from ceremony.core._text import printable
 from ceremony.core.workspace import (
     CONFIG_NAME,
     DEFAULT_EXPIRY_DAYS,
+    KEYID,
     KEYS_DIR,
     METADATA_DIR,
     AcquiredKey,
@@ -51,6 +54,7 @@ from ceremony.core.workspace import (
     PassphraseProvider,
     Workspace,
     acquire_key,
+    check_config,
     unlock_held_key,
 )
 from ceremony.errors import (
@@ -68,6 +72,16 @@ PENDING_DIR = "pending"
 REQUEST_TYPE = "ceremony-sign-request"
 REQUEST_FORMAT = 1
 _ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: A request id is what write_request generates (secrets.token_hex(8)); it names pending/<id>.json.
+REQUEST_ID = re.compile(r"^[0-9a-f]{16}$")
+#: A sign request carries a few metadata files; python-tuf's largest metadata limit (5 MB) four times over.
+MAX_REQUEST_BYTES = 24 * 1024 * 1024
+#: Lines of the request's own (unsigned) description shown to a keyholder.
+MAX_SUMMARY_LINES = 50
+#: A key label taken from an imported repository (tuf-on-ci's key owner): a plain handle or e-mail address.
+_LABEL = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+#: Commands that make pending changes (the transcript and the operator see this name).
+_PENDING_COMMANDS = ("rotate", "extend", "delegate", "delegate --remove")
 
 
 class TamperedRequestError(VerificationError):
@@ -141,6 +155,71 @@ def load_state(ws: Workspace) -> State:
         raise InputFileError(f"{ws.metadata_dir}/root.json: root metadata not found")
     root = _md.parse(files["root.json"], "root.json")
     return State(ws, files, root, _md.consistent_snapshot(root))
+
+
+# --------------------------------------------------------------------------- names from files
+
+
+def check_role_name(name: object, source: str) -> str:
+    """A role name from a file: a top-level role, or a delegated name of letters, digits and . _ -.
+
+    Raises:
+        InputFileError: anything else (a path, a dot file, control characters, too long).
+    """
+    if not isinstance(name, str) or not (name in TOP_LEVEL or _ROLE_NAME.match(name)) or ".." in name:
+        raise InputFileError(f"{source}: {printable(name, 80)!r} is not a role name")
+    return name
+
+
+def check_request_id(value: object, source: str) -> str:
+    """A sign request id: 16 lowercase hex digits, as write_request makes them.
+
+    Raises:
+        TamperedRequestError: any other id (it would name a file outside pending/).
+    """
+    if not isinstance(value, str) or not REQUEST_ID.match(value):
+        raise TamperedRequestError(
+            f"{source}: its id {printable(value, 80)!r} is not one this tool makes (16 hex digits)", source, "id"
+        )
+    return value
+
+
+def _metadata_of(obj: object, source: str, role: str) -> Any:
+    """One metadata object of a request or pending record, whose type must fit ``role``.
+
+    Raises:
+        InputFileError: not metadata, or of the wrong type (a targets file given as a root).
+    """
+    if not isinstance(obj, dict):
+        raise InputFileError(f"{source}: {role} is not a metadata object")
+    md = _md.from_dict(obj, f"{source} {role}")
+    expected = role if role in TOP_LEVEL else "targets"
+    if _md.role_type(md) != expected:
+        raise InputFileError(f"{source}: {role} is {_md.role_type(md)} metadata, expected {expected}")
+    return md
+
+
+def _metadata_map(obj: object, source: str, what: str) -> dict[str, Any]:
+    """role -> metadata, every name and type checked."""
+    if not isinstance(obj, dict):
+        raise InputFileError(f"{source}: '{what}' is not an object")
+    return {check_role_name(role, f"{source} {what}"): _metadata_of(md, source, role) for role, md in obj.items()}
+
+
+def _role_map(obj: object, source: str, what: str) -> dict[str, str]:
+    """role -> role (delegated role -> the role that delegates it), every name checked."""
+    if not isinstance(obj, dict):
+        raise InputFileError(f"{source}: '{what}' is not an object")
+    return {check_role_name(k, f"{source} {what}"): check_role_name(v, f"{source} {what}") for k, v in obj.items()}
+
+
+def _text_list(obj: object, source: str, what: str, limit: int = MAX_SUMMARY_LINES) -> list[str]:
+    """A list of at most ``limit`` strings."""
+    if obj is None:
+        return []
+    if not isinstance(obj, list) or not all(isinstance(x, str) for x in obj) or len(obj) > limit:
+        raise InputFileError(f"{source}: '{what}' is not a list of at most {limit} lines of text")
+    return list(obj)
 
 
 # --------------------------------------------------------------------------- proposals
@@ -292,7 +371,7 @@ def describe_proposal(state: State, proposal: Proposal) -> tuple[list[str], str,
         lines.append(f"{role}.json: REMOVED")
     lines += [f"note: {note}" for note in proposal.notes]
     digest = _diff.payload_digest(proposal_payloads(proposal))
-    return lines, digest.hex(), _diff.digest_words(digest)
+    return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
 
 
 # --------------------------------------------------------------------------- acquiring keys
@@ -771,56 +850,69 @@ def publish(ctx: ChangeContext, state: State, proposal: Proposal, used: list[str
         data = _md.to_bytes(md)
         for name in _file_names(role, _md.version(md), state.consistent):
             outputs[name] = data
+    for role in proposal.removed_roles:
+        check_role_name(role, "removed role")
+        if role in TOP_LEVEL:
+            raise PolicyError(f"{role}: a top-level role cannot be removed")
     removed = [
-        n for role in proposal.removed_roles for n in state.files if n == f"{role}.json" or n.endswith(f".{role}.json")
+        n
+        for role in proposal.removed_roles
+        for n in state.files
+        if n == f"{role}.json" or re.fullmatch(rf"[1-9][0-9]*\.{re.escape(role)}\.json", n)
     ]
     new_files.update(outputs)
     for name in removed:
         new_files.pop(name, None)
     warnings = _verify_result(new_files, set(outputs), ctx.now, _rekeyed_online_roles(state, proposal))
 
+    for keyid in proposal.new_key_files:
+        if not KEYID.match(keyid):
+            raise WorkspaceError(f"key id {printable(keyid, 80)!r} cannot name a key file; nothing was written")
+    check_config(proposal.config, "the config this change writes")
+
+    # One transaction: metadata, keys, config, the pending record and the transcript line become the
+    # workspace's state together, or not at all (docs/workspace.md, "Changes are all-or-nothing").
     written: dict[str, str | None] = {}
-    make_private_dir(ctx.ws.path / KEYS_DIR)
-    for keyid, encrypted in proposal.new_key_files.items():
-        written[f"{KEYS_DIR}/{keyid}.p12"] = write_atomic(ctx.ws.path / KEYS_DIR / f"{keyid}.p12", encrypted)
-    for name, data in outputs.items():
-        if name != "root.json":
-            written[f"{METADATA_DIR}/{name}"] = write_atomic(ctx.ws.metadata_dir / name, data)
-    if "root.json" in outputs:  # last: root.json only ever names a root whose N.root.json exists
-        written[f"{METADATA_DIR}/root.json"] = write_atomic(ctx.ws.metadata_dir / "root.json", outputs["root.json"])
-    for name in removed:
-        (ctx.ws.metadata_dir / name).unlink(missing_ok=True)
-        written[f"{METADATA_DIR}/{name}"] = None
-    if removed:
-        fsync_dir(ctx.ws.metadata_dir)  # the removals are as durable as the writes
-    # Key files of revoked keys stay in keys/: a revoked key is kept for the record, never deleted silently.
-    written[CONFIG_NAME] = write_atomic(ctx.ws.path / CONFIG_NAME, dumps_pretty(proposal.config))
-    ctx.ws.config = proposal.config
-    pending = ctx.ws.path / PENDING_DIR / f"{proposal.details.get('request_id', '')}.json"
-    if proposal.details.get("request_id") and pending.exists():
-        pending.unlink()
-        written[f"{PENDING_DIR}/{pending.name}"] = None
     signed_by = {role: sorted(_md.signatures(md)) for role, md in proposal.metadata.items()}
     versions = {role: _md.version(md) for role, md in proposal.metadata.items()}
-    head = _transcript.append(
-        ctx.ws.path,
-        proposal.command,
-        [
-            *proposal.summary,
-            *[f"published {role} version {v}" for role, v in versions.items()],
-            *[f"removed {n}" for n in removed],
-        ],
-        written,
-        sorted({k for keys in signed_by.values() for k in keys}),
-        ctx.now,
-        {
-            "signed_by": signed_by,
-            "signers": used,
-            "thresholds": [s.describe() for s in all_statuses],
-            "keys": {k: v for k, v in proposal.details.items() if k != "request_id"},
-            "notes": proposal.notes,
-        },
-    )
+    with _txn.transaction(ctx.ws.path) as txn:
+        for keyid, encrypted in proposal.new_key_files.items():
+            written[f"{KEYS_DIR}/{keyid}.p12"] = txn.write(f"{KEYS_DIR}/{keyid}.p12", encrypted)
+        # root.json last: a reader never sees a root.json naming a root whose N.root.json is not there.
+        for name in sorted(outputs, key=lambda n: n == "root.json"):
+            written[f"{METADATA_DIR}/{name}"] = txn.write(f"{METADATA_DIR}/{name}", outputs[name])
+        for name in removed:
+            txn.remove(f"{METADATA_DIR}/{name}")
+            written[f"{METADATA_DIR}/{name}"] = None
+        # Key files of revoked keys stay in keys/: a revoked key is kept for the record, never deleted silently.
+        written[CONFIG_NAME] = txn.write(CONFIG_NAME, dumps_pretty(proposal.config))
+        request_id = proposal.details.get("request_id")
+        if request_id:
+            pending = f"{PENDING_DIR}/{check_request_id(request_id, 'pending change')}.json"
+            if (ctx.ws.path / pending).exists():
+                txn.remove(pending)
+                written[pending] = None
+        head = _transcript.append(
+            ctx.ws.path,
+            proposal.command,
+            [
+                *proposal.summary,
+                *[f"published {role} version {v}" for role, v in versions.items()],
+                *[f"removed {n}" for n in removed],
+            ],
+            written,
+            sorted({k for keys in signed_by.values() for k in keys}),
+            ctx.now,
+            {
+                "signed_by": signed_by,
+                "signers": used,
+                "thresholds": [s.describe() for s in all_statuses],
+                "keys": {k: v for k, v in proposal.details.items() if k != "request_id"},
+                "notes": proposal.notes,
+            },
+            txn,
+        )
+    ctx.ws.config = proposal.config
     return PublishResult(written, all_statuses, warnings + proposal.notes, head)
 
 
@@ -922,20 +1014,52 @@ class SignRequest:
         return _diff.payload_digest({role: _md.signed_bytes(md) for role, md in self.metadata.items()})
 
     def describe(self) -> tuple[list[str], str, str]:
-        """Diff lines against the previous root (and delegating files), digest hex and words."""
-        lines = list(self.summary)
+        """What will be signed, computed here: diff lines, digest hex and words.
+
+        Every line is derived from the metadata the digest covers, compared
+        with the previous root (which carries a threshold of its own
+        signatures) or with the request's copy of the current version only
+        when that copy is signed by the keys the previous root or the
+        delegating metadata gives its role; an unsigned ``current`` would let
+        a forger choose what the diff calls unchanged. The request's own
+        ``summary`` is not here: it is not signed (see ``unsigned_summary``).
+        Every line is printable (controls from the file escaped).
+        """
+        lines: list[str] = []
         current = self.raw.get("current") or {}
+        reqs = self.requirements()
         for role, md in self.metadata.items():
-            old_obj = current.get(role) if role != "root" else None
-            old = (
-                self.previous_root
-                if role == "root"
-                else (_md.from_dict(old_obj, f"{self.path} current {role}") if isinstance(old_obj, dict) else None)
-            )
             name = f"{_md.version(md)}.root.json" if role == "root" else f"{role}.json"
+            old = self.previous_root if role == "root" else self._verified_current(role, current.get(role), reqs)
+            if role != "root" and old is None and current.get(role) is not None:
+                lines.append(
+                    f"{name}: the request's copy of the current version is not signed by its role's keys; "
+                    "the new version is shown in full"
+                )
             lines += _diff.describe_change(name, _md.signed_dict(old) if old is not None else None, _md.signed_dict(md))
         digest = self.digest()
-        return lines, digest.hex(), _diff.digest_words(digest)
+        return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
+
+    def _verified_current(self, role: str, obj: object, reqs: Mapping[str, list[Requirement]]) -> Any | None:
+        """The request's copy of ``role``'s current version, if a threshold of its role's keys signed it."""
+        if not isinstance(obj, dict):
+            return None
+        try:
+            md = _metadata_of(obj, f"{self.path} current", role)
+        except InputFileError:
+            return None
+        if role in TOP_LEVEL:
+            keys, threshold = _md.root_role(self.previous_root, role)
+            checks = [Requirement(role, keys, threshold)]
+        else:
+            checks = reqs.get(role, [])
+        if checks and all(status_of(role, md, req).met for req in checks):
+            return md
+        return None
+
+    def unsigned_summary(self) -> list[str]:
+        """The request's own description of itself: NOT signed and not covered by the words; printable."""
+        return [printable(line, 300) for line in self.summary]
 
     def take_signatures(self, other: SignRequest) -> int:
         """Add the signatures of a signed copy that this request's own requirements accept; return how many.
@@ -1001,18 +1125,22 @@ def write_request(ctx: ChangeContext, state: State, proposal: Proposal, out: Pat
         "metadata": request["metadata"],
         "new_key_files": {k: base64.b64encode(v).decode() for k, v in proposal.new_key_files.items()},
     }
-    make_private_dir(ctx.ws.path / PENDING_DIR)
-    digest = write_atomic(ctx.ws.path / PENDING_DIR / f"{request_id}.json", dumps_pretty(pending))
+    # The pending record and its transcript line together; the request file (outside the workspace)
+    # after them. A kill in between leaves a pending change without its file: making the change
+    # again writes a new request, and the orphan record is never merged (nothing signs it).
+    with _txn.transaction(ctx.ws.path) as txn:
+        digest = txn.write(f"{PENDING_DIR}/{request_id}.json", dumps_pretty(pending))
+        head = _transcript.append(
+            ctx.ws.path,
+            f"{proposal.command} --request",
+            [*proposal.summary, f"wrote sign request {request_id} to {out.name}"],
+            {f"{PENDING_DIR}/{request_id}.json": digest},
+            [],
+            ctx.now,
+            {"request_digest": request["digest"], "notes": proposal.notes},
+            txn,
+        )
     write_atomic(out, dumps_pretty(request))
-    head = _transcript.append(
-        ctx.ws.path,
-        f"{proposal.command} --request",
-        [*proposal.summary, f"wrote sign request {request_id} to {out.name}"],
-        {f"{PENDING_DIR}/{request_id}.json": digest},
-        [],
-        ctx.now,
-        {"request_digest": request["digest"], "notes": proposal.notes},
-    )
     return request_id, head
 
 
@@ -1023,25 +1151,27 @@ def load_request(path: Path) -> SignRequest:
         InputFileError: not a sign request, or malformed.
         TamperedRequestError: the content differs from its digest, or a signature does not verify.
     """
-    obj = read_json(path, "sign request")
+    obj = read_json(path, "sign request", limit=MAX_REQUEST_BYTES)
     if not isinstance(obj, dict) or obj.get("type") != REQUEST_TYPE or obj.get("format") != REQUEST_FORMAT:
         raise InputFileError(f"{path}: not a ceremony sign request (format {REQUEST_FORMAT})")
-    try:
-        previous = _md.from_dict(obj["previous_root"], f"{path} previous_root")
-        metadata = {role: _md.from_dict(md, f"{path} {role}") for role, md in obj["metadata"].items()}
-        context = {role: _md.from_dict(md, f"{path} {role}") for role, md in obj.get("context", {}).items()}
-        request = SignRequest(
-            path,
-            obj,
-            str(obj["id"]),
-            previous,
-            metadata,
-            dict(obj.get("parents") or {}),
-            context,
-            list(obj.get("summary") or []),
-        )
-    except (KeyError, TypeError, AttributeError) as err:
-        raise InputFileError(f"{path}: malformed sign request (missing {err})") from err
+    source = str(path)
+    for name in ("id", "previous_root", "metadata", "digest"):
+        if name not in obj:
+            raise InputFileError(f"{path}: malformed sign request (no '{name}')")
+    request_id = check_request_id(obj["id"], source)
+    previous = _metadata_of(obj["previous_root"], source, "root")
+    metadata = _metadata_map(obj["metadata"], source, "metadata")
+    if not metadata:
+        raise InputFileError(f"{path}: the sign request proposes no metadata; there is nothing to sign")
+    context = _metadata_map(obj.get("context") or {}, source, "context")
+    parents = _role_map(obj.get("parents") or {}, source, "parents")
+    if not isinstance(obj.get("current") or {}, dict):
+        raise InputFileError(f"{path}: 'current' is not an object")
+    if not isinstance(obj["digest"], str):
+        raise InputFileError(f"{path}: 'digest' is not text")
+    request = SignRequest(
+        path, obj, request_id, previous, metadata, parents, context, _text_list(obj.get("summary"), source, "summary")
+    )
     if request.digest().hex() != obj.get("digest"):
         raise TamperedRequestError(
             f"{path}: the proposed metadata does not match the request's digest: it was changed after it was made",
@@ -1155,12 +1285,58 @@ def _load_pending(ws: Workspace, request_id: str) -> dict[str, Any]:
     Raises:
         WorkspaceError: this workspace did not make the request, or already merged it.
     """
-    path = ws.path / PENDING_DIR / f"{request_id}.json"
+    path = ws.path / PENDING_DIR / f"{check_request_id(request_id, 'sign request')}.json"
     if not path.is_file():
         raise WorkspaceError(
             f"{ws.path}: sign request {request_id} was not made by this workspace, or was merged already"
         )
-    return read_json(path, "pending change")
+    return read_pending(path, request_id)
+
+
+def read_pending(path: Path, request_id: str) -> dict[str, Any]:
+    """A pending record, every field checked: it is the workspace's own file, but read as hostile after a crash.
+
+    Raises:
+        InputFileError: a field is missing, of the wrong type, or names something this tool never writes.
+    """
+    record = read_json(path, "pending change", limit=MAX_REQUEST_BYTES)
+    source = str(path)
+    if not isinstance(record, dict):
+        raise InputFileError(f"{path}: not a pending change record")
+    for name, kind in (
+        ("request_id", str),
+        ("base_root_version", int),
+        ("command", str),
+        ("metadata", dict),
+        ("config", dict),
+        ("new_key_files", dict),
+    ):
+        if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
+            raise InputFileError(f"{path}: pending change record has no valid '{name}'")
+    if record["request_id"] != request_id:
+        raise InputFileError(f"{path}: the pending record is for request {printable(record['request_id'], 40)}")
+    if record["command"] not in _PENDING_COMMANDS:
+        raise InputFileError(f"{path}: unknown command {printable(record['command'], 40)!r} in a pending record")
+    _text_list(record.get("summary"), source, "summary")
+    _text_list(record.get("notes"), source, "notes")
+    _role_map(record.get("parents") or {}, source, "parents")
+    for role in _text_list(record.get("removed_roles"), source, "removed_roles"):
+        check_role_name(role, f"{source} removed_roles")
+    for keyid in _text_list(record.get("revoked"), source, "revoked", limit=10_000):
+        if not KEYID.match(keyid):
+            raise InputFileError(f"{path}: revoked key id {printable(keyid, 80)!r} is not a key id")
+    if not isinstance(record.get("details") or {}, dict):
+        raise InputFileError(f"{path}: 'details' is not an object")
+    check_config(record["config"], f"{path} config")
+    for keyid, encoded in record["new_key_files"].items():
+        if not KEYID.match(keyid) or not isinstance(encoded, str):
+            raise InputFileError(f"{path}: new key file {printable(keyid, 80)!r} is not keys/<keyid>.p12")
+        try:
+            base64.b64decode(encoded, validate=True)
+        except ValueError as err:
+            raise InputFileError(f"{path}: the new key file for {keyid[:12]} is not base64") from err
+    _metadata_map(record["metadata"], source, "metadata")
+    return record
 
 
 def merge(ctx: ChangeContext, paths: list[Path]) -> tuple[PublishResult | None, list[ThresholdStatus]]:
@@ -1186,7 +1362,7 @@ def merge(ctx: ChangeContext, paths: list[Path]) -> tuple[PublishResult | None, 
             f"{ctx.ws.path}: request {requests[0].id} was made against root version {pending['base_root_version']}, "
             f"but the workspace is now at version {_md.version(state.root)}; make the change again"
         )
-    base = {role: _md.from_dict(md, f"pending {role}") for role, md in pending["metadata"].items()}
+    base = _metadata_map(pending["metadata"], "pending change", "metadata")
     for request in requests:
         if set(request.metadata) != set(base) or any(
             _md.signed_bytes(request.metadata[r]) != _md.signed_bytes(base[r]) for r in base
@@ -1198,16 +1374,16 @@ def merge(ctx: ChangeContext, paths: list[Path]) -> tuple[PublishResult | None, 
             )
     proposal = Proposal(
         command=str(pending["command"]),
-        summary=list(pending["summary"]),
+        summary=list(pending.get("summary") or []),
         base_root_version=int(pending["base_root_version"]),
         metadata=base,
-        parents=dict(pending["parents"]),
-        removed_roles=list(pending["removed_roles"]),
-        new_key_files={k: base64.b64decode(v) for k, v in pending["new_key_files"].items()},
+        parents=dict(pending.get("parents") or {}),
+        removed_roles=list(pending.get("removed_roles") or []),
+        new_key_files={k: base64.b64decode(v, validate=True) for k, v in pending["new_key_files"].items()},
         config=pending["config"],
-        revoked=set(pending["revoked"]),
-        notes=list(pending["notes"]),
-        details={**pending["details"], "request_id": requests[0].id},
+        revoked=set(pending.get("revoked") or []),
+        notes=list(pending.get("notes") or []),
+        details={**(pending.get("details") or {}), "request_id": requests[0].id},
     )
     reqs = proposal_requirements(state, proposal)
     for request in requests:
@@ -1246,7 +1422,10 @@ def import_repository(
     files = _verify.read_metadata_dir(source)
     trusted_bytes = read_bytes(trusted_root, "trusted root") if trusted_root else None
     report = _verify.verify_files(files, trusted_bytes, at, str(trusted_root) if trusted_root else None)
-    files.setdefault("root.json", files[f"{report.newest_root_version}.root.json"])
+    newest = f"{report.newest_root_version}.root.json"
+    if newest not in files:  # only root.json was given: it is the newest root, kept under its number too
+        files[newest] = files["root.json"]
+    files.setdefault("root.json", files[newest])
     root = _md.parse(files["root.json"], "root.json")
     root_dict = _md.signed_dict(root)
     keys_config: dict[str, Any] = {}
@@ -1254,6 +1433,8 @@ def import_repository(
         for keyid in root_dict["roles"][role]["keyids"]:
             key = root_dict["keys"].get(keyid, {})
             owner = key.get("x-tuf-on-ci-keyowner")
+            if not isinstance(owner, str) or not _LABEL.match(owner):
+                owner = None  # a label is shown everywhere: only a plain one is taken from the repository
             entry = keys_config.setdefault(
                 keyid,
                 {
@@ -1323,4 +1504,4 @@ def diff_roots(ws: Workspace, a: int | None, b: int | None) -> tuple[list[str], 
     new = _verify.parse_envelope(f"{b}.root.json", read_bytes(ws.metadata_dir / f"{b}.root.json"), "root")
     lines += _diff.describe_change(f"{b}.root.json", old.signed, new.signed)
     digest = _diff.payload_digest({"root": new.payload})
-    return lines, digest.hex(), _diff.digest_words(digest)
+    return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)

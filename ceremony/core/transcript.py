@@ -20,19 +20,48 @@ from pathlib import Path
 from typing import Any
 
 from ceremony import __version__
-from ceremony.core._fs import sha256_hex, write_atomic
-from ceremony.core._json import loads_strict
-from ceremony.errors import InputFileError, TranscriptError
+from ceremony.core import _txn
+from ceremony.core._fs import sha256_hex
+from ceremony.core._json import loads_strict, read_bytes
+from ceremony.errors import CeremonyError, InputFileError, TranscriptError
 
 TRANSCRIPT_NAME = "transcript.jsonl"
 GENESIS = "0" * 64
+#: A transcript grows by a line or two per ceremony; 64 MiB is decades of them, and bounds a hostile one.
+MAX_TRANSCRIPT_BYTES = 64 * 1024 * 1024
+#: Top-level files and directories a transcript line may name; anything else (an absolute path,
+#: ``..``, another directory) is refused before it is opened.
+TRACKED_FILES = ("ceremony.json",)
+TRACKED_DIRS = ("metadata", "keys", "pending", "drills", "requests")
 
 
 def _lines(path: Path) -> list[bytes]:
     """The transcript's lines with their newline, as stored."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return []
-    return path.read_bytes().splitlines(keepends=True)
+    try:
+        data = read_bytes(path, "transcript", MAX_TRANSCRIPT_BYTES, follow_symlinks=False)
+    except InputFileError as err:
+        raise TranscriptError(str(err)) from err
+    return data.splitlines(keepends=True)
+
+
+def check_tracked_name(name: object, source: str) -> str:
+    """A file name a transcript line records: the config, or one file directly inside a tracked directory.
+
+    Raises:
+        TranscriptError: anything else (absolute, ``..``, hidden, another directory).
+    """
+    if not isinstance(name, str):
+        raise TranscriptError(f"{source}: names {name!r}, which is not a workspace file")
+    try:
+        _txn.check_rel_path(name, source)
+    except CeremonyError as err:
+        raise TranscriptError(f"{source}: names {name!r}, which is not a workspace file") from err
+    directory, _sep, _base = name.rpartition("/")
+    if (directory and directory not in TRACKED_DIRS) or (not directory and name not in TRACKED_FILES):
+        raise TranscriptError(f"{source}: names {name!r}, which is not a file the workspace tracks")
+    return name
 
 
 def build_entry(
@@ -68,17 +97,38 @@ def append(
     keyids: list[str],
     now: datetime,
     details: dict[str, Any] | None = None,
+    txn: _txn.Transaction | None = None,
 ) -> str:
-    """Append an entry to the workspace transcript atomically; return its line hash.
+    """Append an entry to the workspace transcript; return its line hash.
 
-    The whole file is rewritten through a temp file and rename, so a crash
-    leaves the old transcript or the new one, never a torn last line.
+    With ``txn`` the new transcript is staged in that transaction and becomes
+    the transcript when it commits, together with the files the line records;
+    without, the line is a transaction of its own. Either way a crash leaves the
+    old transcript or the new one, never a torn last line, and Ctrl-C arrives
+    before the line or after it.
     """
+    if txn is None:
+        with _txn.transaction(workspace) as own:
+            return append(workspace, command, changes, files, keyids, now, details, own)
     path = Path(workspace) / TRANSCRIPT_NAME
-    previous = _lines(path)
+    staged = txn.staged(TRANSCRIPT_NAME)
+    previous = staged.splitlines(keepends=True) if staged is not None else _lines(path)
     line = build_entry(previous, command, changes, files, keyids, now, details)
-    write_atomic(path, b"".join(previous) + line)
+    txn.write(TRANSCRIPT_NAME, b"".join(previous) + line)
     return sha256_hex(line)
+
+
+def first_entry(
+    command: str,
+    changes: list[str],
+    files: dict[str, str],
+    keyids: list[str],
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> tuple[bytes, str]:
+    """The whole transcript of a new workspace (its first line) and that line's hash."""
+    line = build_entry([], command, changes, files, keyids, now, details)
+    return line, sha256_hex(line)
 
 
 @dataclass
@@ -127,6 +177,10 @@ def verify_transcript(workspace: Path, tracked: list[str], expect_head: str | No
             raise TranscriptError(str(err)) from err
         if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
             raise TranscriptError(f"{path}: line {number} is not a transcript entry")
+        for name, digest in entry["files"].items():
+            check_tracked_name(name, f"{path} line {number}")
+            if digest is not None and not (isinstance(digest, str) and len(digest) == 64):
+                raise TranscriptError(f"{path}: line {number} records {name!r} with a malformed SHA-256")
         if entry.get("prev") != prev:
             raise TranscriptError(
                 f"{path}: line {number} does not follow line {number - 1} "
@@ -152,12 +206,15 @@ def verify_transcript(workspace: Path, tracked: list[str], expect_head: str | No
     for name, digest in sorted(latest.items()):
         file_path = root / name
         if digest is None:
-            if file_path.exists():
+            if file_path.exists() or file_path.is_symlink():
                 raise TranscriptError(f"{name}: the transcript records it as removed, but it exists")
             continue
-        if not file_path.is_file():
+        if not file_path.is_file() and not file_path.is_symlink():
             raise TranscriptError(f"{name}: named in the transcript but missing from the workspace")
-        actual = sha256_hex(file_path.read_bytes())
+        try:
+            actual = sha256_hex(read_bytes(file_path, "workspace file", follow_symlinks=False))
+        except InputFileError as err:
+            raise TranscriptError(str(err)) from err
         if actual != digest:
             raise TranscriptError(f"{name}: differs from the SHA-256 the transcript last recorded for it")
         report.files_checked[name] = digest

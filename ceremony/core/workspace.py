@@ -17,9 +17,12 @@ sibling directory and renamed into place in one step, so an interrupted
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -29,6 +32,7 @@ from typing import Any
 from securesystemslib.signer import Key, SecretsHandler
 
 from ceremony import __version__
+from ceremony.core import _txn
 from ceremony.core import hsm as _hsm
 from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
@@ -52,6 +56,14 @@ PROFILE = "tuf"
 DEFAULT_EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 7, "timestamp": 1}
 ROLES = ("root", "targets", "snapshot", "timestamp")
 WARN_DAYS = 30
+#: A key id that becomes a file name (keys/<keyid>.p12): the spec's SHA-256 key id, and nothing else.
+KEYID = re.compile(r"^[0-9a-f]{64}$")
+#: The only form of a software key reference: a file of this workspace's keys/ directory.
+_FILE_URI = re.compile(r"^file:keys/([0-9a-f]{64})\.p12$")
+#: A staging directory of an init killed before it renamed it into place is removed after this long
+#: when it holds no lock (a live init holds an flock on its .lock from the first instant it can).
+_STALE_STAGING_SECONDS = 60
+_STAGING_LOCK = ".lock"
 
 #: Returns the passphrase for a key, given its label ("root-1", "timestamp").
 PassphraseProvider = Callable[[str], str]
@@ -398,15 +410,23 @@ def create_workspace(
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise WorkspaceError(f"{path}: already exists; refusing to overwrite a workspace")
+    for keyid in key_files:
+        if not KEYID.match(keyid):
+            raise WorkspaceError(f"key id {keyid!r} cannot name a key file")
     config = _full_config(config, now)
     parent = path.absolute().parent
     if not parent.is_dir():
         raise WorkspaceError(f"{parent}: the parent directory does not exist")
+    remove_stale_staging(path)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=parent))
     except OSError as err:
         raise WorkspaceError(f"{parent}: cannot create the workspace here ({err.strerror})") from err
+    lock_fd = None
     try:
+        # Held until the rename: a later command tells a live staging directory from a killed one by it.
+        lock_fd = os.open(staging / _STAGING_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
         staging.chmod(0o700)
         make_private_dir(staging / METADATA_DIR)
         make_private_dir(staging / KEYS_DIR)
@@ -414,21 +434,86 @@ def create_workspace(
         for keyid, encrypted in key_files.items():
             written[f"{KEYS_DIR}/{keyid}.p12"] = write_atomic(staging / KEYS_DIR / f"{keyid}.p12", encrypted)
         written[CONFIG_NAME] = write_atomic(staging / CONFIG_NAME, dumps_pretty(config))
-        head = _transcript.append(staging, command, changes, written, sorted(config.get("keys", {})), now, details)
+        first, head = _transcript.first_entry(command, changes, written, sorted(config.get("keys", {})), now, details)
+        write_atomic(staging / _transcript.TRANSCRIPT_NAME, first)
+        os.unlink(staging / _STAGING_LOCK)
         fsync_dir(staging)
-        if path.exists():
-            path.rmdir()  # empty, checked above
-        os.rename(staging, path)
-        fsync_dir(parent)
-    except BaseException:
+        with _txn.signals_held():
+            if path.exists():
+                path.rmdir()  # empty, checked above
+            os.rename(staging, path)
+            _txn.committed.append(f"init {path.name}")
+            fsync_dir(parent)
+    except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise WorkspaceError(
+                f"{path}: cannot write the new workspace ({err.strerror}); nothing was created"
+            ) from err
         raise
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
     return Workspace(path, config), written, head
+
+
+def remove_stale_staging(path: Path) -> list[str]:
+    """Remove staging directories of inits of ``path`` that were killed before their rename.
+
+    A killed init leaves ``.NAME.init-*`` beside the workspace, holding
+    encrypted keys nobody will use. A live one holds an flock on its lock
+    file; a directory whose lock can be taken (or that has none and is older
+    than a minute) belongs to a process that is gone.
+    """
+    path = Path(path)
+    parent = path.absolute().parent
+    removed = []
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(f".{path.name}.init-")]
+    except OSError:
+        return []
+    for name in names:
+        staging = parent / name
+        if staging.is_symlink() or not staging.is_dir():
+            continue
+        try:
+            fd = os.open(staging / _STAGING_LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            fd = None
+            with contextlib.suppress(OSError):
+                if time.time() - staging.stat().st_mtime < _STALE_STAGING_SECONDS:
+                    continue
+        except OSError:
+            continue
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live init
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(name)
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return removed
 
 
 def _write_metadata(base: Path, files: Mapping[str, bytes]) -> dict[str, str]:
     """Write metadata files into base/metadata/ atomically; workspace-relative name -> SHA-256."""
     return {f"{METADATA_DIR}/{name}": write_atomic(base / METADATA_DIR / name, data) for name, data in files.items()}
+
+
+def key_file(base: Path, uri: str) -> Path:
+    """The encrypted key file a ``file:`` URI names, which must be ``keys/<keyid>.p12`` inside ``base``.
+
+    Raises:
+        WorkspaceError: any other form (an absolute path, ``..``, another directory or name).
+    """
+    match = _FILE_URI.match(uri)
+    if match is None:
+        raise WorkspaceError(f"{uri!r} is not a key file of this workspace (expected file:keys/<keyid>.p12)")
+    return Path(base) / KEYS_DIR / f"{match.group(1)}.p12"
 
 
 def unlock_held_key(
@@ -454,7 +539,7 @@ def unlock_held_key(
     if not uri:
         return None
     if uri.startswith("file:"):
-        return _keys.unlock_signer(base / uri.removeprefix("file:"), key, passphrase_for(label))
+        return _keys.unlock_signer(key_file(base, uri), key, passphrase_for(label))
     if uri.startswith("pkcs11:"):
         signer = stack.enter_context(_hsm.open_key(uri, pin_for, module, pin_file))
         if _keys.public_key_identity(signer.public_key) != _keys.public_key_identity(key):
@@ -496,12 +581,77 @@ def complete_draft(
     if (path / CONFIG_NAME).exists():
         raise WorkspaceError(f"{path}: already a workspace; refusing to overwrite it")
     config = _full_config(config, now)
-    make_private_dir(path / METADATA_DIR)
-    written = _write_metadata(path, metadata_files)
-    fsync_dir(path / METADATA_DIR)
-    written[CONFIG_NAME] = write_atomic(path / CONFIG_NAME, dumps_pretty(config))
-    head = _transcript.append(path, command, changes, written, sorted(config.get("keys", {})), now, details)
+    with _txn.transaction(path) as txn:
+        written = {
+            f"{METADATA_DIR}/{name}": txn.write(f"{METADATA_DIR}/{name}", data) for name, data in metadata_files.items()
+        }
+        written[CONFIG_NAME] = txn.write(CONFIG_NAME, dumps_pretty(config))
+        head = _transcript.append(path, command, changes, written, sorted(config.get("keys", {})), now, details, txn)
     return Workspace(path, config), written, head
+
+
+#: ceremony.json lists keys and roles; even PEP 458's 16,384 bins of keys stay far below this.
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
+
+
+def _config_error(source: str, what: str) -> InputFileError:
+    return InputFileError(f"{source}: {what}; the workspace config is damaged or was edited by hand")
+
+
+def check_config(config: Any, source: str) -> None:
+    """Check a workspace config (ceremony.json, or the config a pending change will write) field by field.
+
+    The config is the workspace's own file, but after a crash, a restore or an
+    edit it is read as hostile like any other: every field the code later
+    uses must be there with its type, and every key reference must be one of
+    the forms this tool writes (``file:keys/<keyid>.p12``, a ``pkcs11:`` URI,
+    or none), so a damaged config is one sentence, never a traceback, and
+    never a path outside the workspace.
+
+    Raises:
+        InputFileError: naming ``source`` and the field.
+    """
+    if not isinstance(config, dict) or config.get("format") != CONFIG_FORMAT:
+        raise InputFileError(f"{source}: not a ceremony workspace config of format {CONFIG_FORMAT}")
+    if not isinstance(config.get("keys"), dict) or not isinstance(config.get("roles"), dict):
+        raise InputFileError(f"{source}: 'keys' and 'roles' must be objects")
+    for name, field_type in (("profile", str), ("pkcs11_module", str), ("delegations", dict)):
+        if name in config and config[name] is not None and not isinstance(config[name], field_type):
+            raise _config_error(source, f"'{name}' is not a {field_type.__name__}")
+    for role, entry in config["roles"].items():
+        if not isinstance(entry, dict):
+            raise _config_error(source, f"role {role!r} is not an object")
+        threshold = entry.get("threshold")
+        if not isinstance(threshold, int) or isinstance(threshold, bool):
+            raise _config_error(source, f"role {role!r} has no integer threshold")
+        keyids = entry.get("keyids")
+        if not isinstance(keyids, list) or not all(isinstance(k, str) for k in keyids):
+            raise _config_error(source, f"role {role!r} has no list of key ids")
+        for number in ("expiry_days", "signing_period_days"):
+            value = entry.get(number)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise _config_error(source, f"role {role!r}: {number} is not a whole number")
+    for keyid, entry in config["keys"].items():
+        if not isinstance(entry, dict):
+            raise _config_error(source, f"key {keyid[:16]!r} is not an object")
+        if not isinstance(entry.get("label", ""), str) or not isinstance(entry.get("key_type", ""), str):
+            raise _config_error(source, f"key {keyid[:16]!r}: label and key_type must be text")
+        roles = entry.get("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise _config_error(source, f"key {keyid[:16]!r}: roles is not a list of role names")
+        if not isinstance(entry.get("revoked", []), list):
+            raise _config_error(source, f"key {keyid[:16]!r}: revoked is not a list")
+        uri = entry.get("uri")
+        if uri is None:
+            continue
+        if not isinstance(uri, str):
+            raise _config_error(source, f"key {keyid[:16]!r}: uri is not text")
+        if uri.startswith("file:"):
+            match = _FILE_URI.match(uri)
+            if match is None or match.group(1) != keyid:
+                raise _config_error(source, f"key {keyid[:16]!r}: {uri!r} is not this key's file in keys/")
+        elif not uri.startswith("pkcs11:"):
+            raise _config_error(source, f"key {keyid[:16]!r}: {uri!r} is not a key reference this tool writes")
 
 
 class Workspace:
@@ -523,6 +673,11 @@ class Workspace:
         if not path.is_dir():
             raise WorkspaceError(f"{path}: workspace not found")
         config_path = path / CONFIG_NAME
+        if config_path.exists() or (path / _txn.JOURNAL_DIR).is_dir():
+            # Before anything is read: a change a killed command committed is completed, one it did
+            # not commit is dropped, so every command starts from the old state or the new one.
+            _txn.recover(path)
+            remove_stale_staging(path)
         if not config_path.is_file():
             if (path / "session.json").is_file():
                 raise WorkspaceError(
@@ -530,11 +685,8 @@ class Workspace:
                     hint=f"resume it with: ceremony tui {path}",
                 )
             raise WorkspaceError(f"{path}: not a ceremony workspace (no {CONFIG_NAME})")
-        config = read_json(config_path, "workspace config")
-        if not isinstance(config, dict) or config.get("format") != CONFIG_FORMAT:
-            raise InputFileError(f"{config_path}: not a ceremony workspace config of format {CONFIG_FORMAT}")
-        if not isinstance(config.get("keys"), dict) or not isinstance(config.get("roles"), dict):
-            raise InputFileError(f"{config_path}: 'keys' and 'roles' must be objects")
+        config = read_json(config_path, "workspace config", limit=MAX_CONFIG_BYTES)
+        check_config(config, str(config_path))
         return cls(path, config)
 
     @property
@@ -654,7 +806,7 @@ def check_key(
             challenge = signer.token_key.challenge
             details = signer.token_key.transcript_details()
     elif record.uri.startswith("file:"):
-        signer = _keys.unlock_signer(ws.path / record.uri.removeprefix("file:"), public, passphrase_for(record.label))
+        signer = _keys.unlock_signer(key_file(ws.path, record.uri), public, passphrase_for(record.label))
         challenge = _keys.prove_signing(signer)
     else:
         raise SigningKeyError(f"key {record.label}: {record.uri} is not a key reference this tool can use")

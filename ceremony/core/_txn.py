@@ -1,0 +1,357 @@
+"""All-or-nothing changes of several workspace files: a journal, committed by one rename.
+
+A change to a live repository writes metadata, key files, the config, the
+pending record and a transcript line. Written one by one, a kill between two
+of them leaves a repository clients reject (``root.json`` older than the
+newest ``N.root.json``), a config that does not match the published root, or a
+transcript that fails for good. So every such change is a transaction:
+
+1. *Stage*: every new file is written to ``WS/.journal/<id>.new/`` (0700),
+   flushed with fsync, and the list of operations (``intent.json``: write this
+   staged file to that workspace path with this SHA-256, remove that path) is
+   written and flushed last. Nothing in the workspace has changed yet.
+2. *Commit*: the staging directory is renamed to ``<id>.commit`` in one
+   ``rename(2)`` and the journal directory is flushed. This is the instant the
+   change happens: before it, the old state is the state; after it, the new.
+3. *Apply*: each staged file is renamed over its final name (same file system,
+   so each rename is atomic), removals are done, the directories are flushed,
+   and the journal entry is deleted.
+
+Ctrl-C (SIGINT), SIGTERM and SIGHUP are held from the commit to the end of the
+apply step, so an interrupt arrives either before the change (nothing
+happened) or after it (all of it happened). A SIGKILL or a power cut can still
+stop the apply step midway: ``recover``, run before every command works on the
+workspace, rolls a committed entry forward (replays it: every operation is
+idempotent and checked against the SHA-256 it names) and deletes an entry that
+was never committed, and temp files left by a killed atomic write.
+
+The journal is a workspace file like any other after a crash, so it is read as
+hostile: every path it names must be a plain relative name of at most one
+directory level (``metadata/2.root.json``, ``ceremony.json``), staged files are
+named by their index only, and a replay whose staged file is gone must find the
+final file already holding the SHA-256 it names, or it stops with an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import signal
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ceremony.core._fs import DIR_MODE, FILE_MODE, fsync_dir, make_private_dir, sha256_hex
+from ceremony.core._json import dumps_pretty, read_json
+from ceremony.errors import InputFileError, WorkspaceError
+
+JOURNAL_DIR = ".journal"
+INTENT_NAME = "intent.json"
+LOCK_NAME = "lock"
+#: How long a command waits for another command that holds the workspace lock.
+LOCK_WAIT_SECONDS = 30.0
+_ENTRY = re.compile(r"^([0-9a-f]{16})\.(new|commit)$")
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
+_REL_PATH = re.compile(rf"^(?:{_NAME}/)?{_NAME}$")
+#: The workspace's own directories (docs/workspace.md): the only places temp files are looked for.
+WORKSPACE_DIRS = ("metadata", "keys", "pending", "drills", "requests")
+_TEMP_FILE = re.compile(r"^\..+\.tmp$")
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+#: Transactions committed by this process (their ids): the CLI's Ctrl-C message tells the truth from it.
+committed: list[str] = []
+
+
+def check_rel_path(rel: str, source: str = "path") -> str:
+    """Refuse a workspace path that is absolute, climbs out (``..``), hides (``.x``) or nests deeper than one directory.
+
+    Raises:
+        WorkspaceError: the path is not a plain workspace-relative name.
+    """
+    if not isinstance(rel, str) or not _REL_PATH.match(rel) or ".." in rel.split("/"):
+        raise WorkspaceError(f"{source}: {rel!r} is not a workspace file name (one directory level, no '..')")
+    return rel
+
+
+class Transaction:
+    """Files staged for one all-or-nothing change of the workspace at ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.id = secrets.token_hex(8)
+        self.ops: list[dict[str, Any]] = []
+        self._staging: Path | None = None
+        self._lock: int | None = None
+
+    # ---- staging
+
+    def _stage_dir(self) -> Path:
+        if self._staging is None:
+            self._lock = lock(self.root)
+            recover(self.root, locked=True)
+            journal = self.root / JOURNAL_DIR
+            self._staging = journal / f"{self.id}.new"
+            self._staging.mkdir(mode=DIR_MODE)
+        return self._staging
+
+    def write(self, rel: str, data: bytes) -> str:
+        """Stage ``data`` as the new content of workspace path ``rel``; return its SHA-256."""
+        check_rel_path(rel)
+        self.ops = [op for op in self.ops if op["path"] != rel]
+        name = f"{self.id}-{len(self.ops)}-{secrets.token_hex(2)}"
+        _write_new(self._stage_dir() / name, data)
+        digest = sha256_hex(data)
+        self.ops.append({"op": "write", "path": rel, "stage": name, "sha256": digest})
+        return digest
+
+    def remove(self, rel: str) -> None:
+        """Stage the removal of workspace path ``rel`` (nothing if it does not exist then)."""
+        check_rel_path(rel)
+        self._stage_dir()
+        self.ops = [op for op in self.ops if op["path"] != rel]
+        self.ops.append({"op": "remove", "path": rel})
+
+    def staged(self, rel: str) -> bytes | None:
+        """The bytes staged for ``rel`` in this transaction, if any."""
+        for op in self.ops:
+            if op["path"] == rel and op["op"] == "write" and self._staging is not None:
+                return (self._staging / op["stage"]).read_bytes()
+        return None
+
+    # ---- commit
+
+    def commit(self) -> None:
+        """Make the staged change the workspace's state in one rename, then apply it.
+
+        Raises:
+            WorkspaceError: the change could not be staged or committed (nothing changed).
+        """
+        if not self.ops:
+            self.abort()
+            return
+        staging = self._stage_dir()
+        intent = {"type": "ceremony-journal", "format": 1, "id": self.id, "ops": self.ops}
+        _write_new(staging / INTENT_NAME, dumps_pretty(intent))
+        fsync_dir(staging)
+        for directory in {self.root / op["path"].rpartition("/")[0] for op in self.ops}:
+            make_private_dir(directory)
+        final = staging.with_name(f"{self.id}.commit")
+        try:
+            with signals_held():
+                os.rename(staging, final)
+                committed.append(self.id)
+                self._staging = None
+                fsync_dir(final.parent)
+                _apply(self.root, final, intent)
+        finally:
+            self._unlock()
+
+    def abort(self) -> None:
+        """Forget the staged files; the workspace never saw them."""
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP for the body; they arrive when it ends (before or after, never during)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+@contextlib.contextmanager
+def transaction(root: Path) -> Iterator[Transaction]:
+    """Stage changes in the body; commit them when it returns, forget them when it raises."""
+    txn = Transaction(root)
+    try:
+        yield txn
+    except BaseException:
+        txn.abort()
+        raise
+    txn.commit()
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` (must not exist) with ``data``, mode 0600, flushed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _apply(root: Path, entry: Path, intent: dict[str, Any]) -> None:
+    """Carry out a committed entry's operations (idempotent), then delete the entry."""
+    touched: set[Path] = set()
+    for op in intent["ops"]:
+        target = root / op["path"]
+        if op["op"] == "write":
+            staged = entry / op["stage"]
+            if staged.is_file() and not staged.is_symlink():
+                make_private_dir(target.parent)
+                os.replace(staged, target)
+            else:
+                # Already applied before a crash: the final file must hold what was committed.
+                try:
+                    current = sha256_hex(target.read_bytes()) if target.is_file() and not target.is_symlink() else None
+                except OSError:
+                    current = None
+                if current != op["sha256"]:
+                    raise WorkspaceError(
+                        f"{entry}: the committed change names {op['path']}, but neither the staged file nor "
+                        "the workspace holds its recorded SHA-256; the journal was damaged",
+                        hint="restore the workspace from a copy; do not delete the journal by hand",
+                    )
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                if target.is_dir() and not target.is_symlink():
+                    raise WorkspaceError(f"{op['path']}: the committed change removes it, but it is a directory")
+                target.unlink()
+        touched.add(target.parent)
+    for directory in touched:
+        fsync_dir(directory)
+    shutil.rmtree(entry)
+    fsync_dir(entry.parent)
+
+
+def _read_intent(entry: Path) -> dict[str, Any]:
+    """A committed entry's intent, validated as hostile input."""
+    try:
+        intent = read_json(entry / INTENT_NAME, "journal intent")
+    except InputFileError as err:
+        raise WorkspaceError(f"{err}; the committed change cannot be completed") from err
+    ops = intent.get("ops") if isinstance(intent, dict) else None
+    if not isinstance(ops, list) or intent.get("type") != "ceremony-journal":
+        raise WorkspaceError(f"{entry / INTENT_NAME}: not a ceremony journal entry")
+    for op in ops:
+        if not isinstance(op, dict) or op.get("op") not in ("write", "remove"):
+            raise WorkspaceError(f"{entry / INTENT_NAME}: an operation is malformed")
+        check_rel_path(op.get("path"), str(entry / INTENT_NAME))
+        if op["op"] == "write" and (
+            not isinstance(op.get("stage"), str)
+            or not re.fullmatch(r"[0-9a-f]{16}-[0-9]{1,6}-[0-9a-f]{4}", op["stage"])
+            or not isinstance(op.get("sha256"), str)
+            or not re.fullmatch(r"[0-9a-f]{64}", op["sha256"])
+        ):
+            raise WorkspaceError(f"{entry / INTENT_NAME}: a write operation is malformed")
+    return intent
+
+
+def lock(root: Path) -> int:
+    """Take the workspace's writer lock (an flock on .journal/lock); return its descriptor.
+
+    Raises:
+        WorkspaceError: another command holds it for longer than LOCK_WAIT_SECONDS.
+    """
+    journal = Path(root) / JOURNAL_DIR
+    make_private_dir(journal)
+    fd = os.open(journal / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise WorkspaceError(
+                    f"{root}: another ceremony command is changing this workspace; wait for it to finish"
+                ) from None
+            time.sleep(0.05)
+
+
+def needs_recovery(root: Path) -> bool:
+    """True when a journal entry or a temp file of a killed write is present (cheap; takes no lock)."""
+    root = Path(root)
+    journal = root / JOURNAL_DIR
+    with contextlib.suppress(OSError):
+        if any(name != LOCK_NAME for name in os.listdir(journal)):
+            return True
+    for directory in _temp_dirs(root):
+        with contextlib.suppress(OSError):
+            if any(_TEMP_FILE.match(name) for name in os.listdir(directory)):
+                return True
+    return False
+
+
+def _temp_dirs(root: Path) -> list[Path]:
+    """The workspace and its own directories, where atomic writes leave temp files when killed."""
+    return [
+        root,
+        *(root / name for name in WORKSPACE_DIRS if (root / name).is_dir() and not (root / name).is_symlink()),
+    ]
+
+
+def recover(root: Path, locked: bool = False) -> list[str]:
+    """Finish or undo what a killed command left: replay committed entries, drop the rest, remove temp files.
+
+    Returns one line per thing done (for the transcript-less record of the
+    command that found it; nothing is done when nothing was left).
+
+    Raises:
+        WorkspaceError: a committed entry cannot be completed (the journal was damaged).
+    """
+    root = Path(root)
+    if not needs_recovery(root):
+        return []
+    fd = None
+    try:
+        fd = None if locked else lock(root)
+        done: list[str] = []
+        journal = root / JOURNAL_DIR
+        entries = sorted(os.listdir(journal)) if journal.is_dir() else []
+        for name in entries:
+            path = journal / name
+            match = _ENTRY.match(name)
+            if name == LOCK_NAME:
+                continue
+            if match and match.group(2) == "commit" and path.is_dir() and not path.is_symlink():
+                _apply(root, path, _read_intent(path))
+                done.append(f"completed change {match.group(1)} interrupted after it was committed")
+            else:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                done.append(f"removed uncommitted change {name}")
+        for directory in _temp_dirs(root):
+            for name in os.listdir(directory):
+                path = directory / name
+                if _TEMP_FILE.match(name):
+                    mode = path.lstat().st_mode
+                    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+                        path.unlink()
+                        done.append(f"removed temp file {path.relative_to(root)} of an interrupted write")
+        if done and journal.is_dir():
+            fsync_dir(journal)
+        return done
+    except OSError as err:
+        if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise WorkspaceError(
+                f"{root}: a change was interrupted here and cannot be completed: the workspace is not writable "
+                f"({err.strerror})"
+            ) from err
+        raise
+    finally:
+        if fd is not None:
+            os.close(fd)
