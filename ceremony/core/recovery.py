@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ceremony.core import _txn
 from ceremony.core import backup as _backup
 from ceremony.core import keys as _keys
 from ceremony.core import transcript as _transcript
@@ -404,23 +405,24 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
             _timed(report.checks, f"key backup {manifest_path.name}", recombine)
     if not report.checks:
         report.checks.append(DrillCheck("find backups", False, f"no backups found in {backup_dir}", 0.0))
-    make_private_dir(ws.path / DRILLS_DIR)
     name = f"{DRILLS_DIR}/drill-{now.strftime('%Y%m%dT%H%M%SZ')}.json"
-    digest = write_atomic(ws.path / name, dumps_pretty(report.to_dict()))
+    with _txn.transaction(ws.path) as txn:  # the report and its transcript line, together
+        digest = txn.write(name, dumps_pretty(report.to_dict()))
+        report.transcript_head = _transcript.append(
+            ws.path,
+            "drill",
+            [
+                f"recovery drill over {backup_dir.name}: {'PASSED' if report.passed else 'FAILED'} "
+                f"({sum(c.passed for c in report.checks)} of {len(report.checks)} checks)"
+            ],
+            {name: digest},
+            [],
+            now,
+            # Durations in whole milliseconds: transcript lines are strict JSON, without floats.
+            {"checks": [{"name": c.name, "passed": c.passed, "ms": round(c.seconds * 1000)} for c in report.checks]},
+            txn,
+        )
     report.report_file = name
-    report.transcript_head = _transcript.append(
-        ws.path,
-        "drill",
-        [
-            f"recovery drill over {backup_dir.name}: {'PASSED' if report.passed else 'FAILED'} "
-            f"({sum(c.passed for c in report.checks)} of {len(report.checks)} checks)"
-        ],
-        {name: digest},
-        [],
-        now,
-        # Durations in whole milliseconds: transcript lines are strict JSON, without floats.
-        {"checks": [{"name": c.name, "passed": c.passed, "ms": round(c.seconds * 1000)} for c in report.checks]},
-    )
     return report
 
 
