@@ -307,19 +307,24 @@ def status(workspace: Path, as_json: bool) -> None:
         version = "-" if role.version is None else str(role.version)
         days_left = "-" if role.days_left is None else f"{role.days_left:g}"
         threshold = f"{role.threshold}/{len(role.keyids)}"
-        click.echo(f"{role.role:<14} {version:>7} {threshold:>9}  {role.expires or '-':<20} {days_left:>9}")
+        click.echo(
+            f"{printable(role.role, 60):<14} {version:>7} {threshold:>9}  {printable(role.expires or '-', 40):<20} {days_left:>9}"
+        )
     click.echo("Expiry calendar (re-sign by):")
     for role in st.calendar:
-        click.echo(f"  {role.resign_by}  {role.role:<14} expires {role.expires}")
+        click.echo(f"  {role.resign_by}  {printable(role.role, 60):<14} expires {printable(role.expires, 40)}")
     click.echo("Keys:")
     for key in st.keys:
         roles = ",".join(key.roles) or "-"
         where = "REVOKED, kept for the record" if key.revoked else key.location
-        click.echo(f"  {key.label:<14} {key.keyid[:16]}  {key.key_type:<12} {roles:<10} {where}")
+        click.echo(
+            f"  {printable(key.label, 64):<14} {printable(key.keyid[:16])}  {printable(key.key_type, 40):<12} "
+            f"{printable(roles, 200):<10} {printable(where, 300)}"
+        )
     if st.warnings:
         click.echo("Warnings:")
         for warning in st.warnings:
-            click.echo(f"  ! {warning}")
+            click.echo(f"  ! {printable(warning)}")
 
 
 @main.command()
@@ -337,7 +342,7 @@ def verify(directory: Path, trusted_root: Path | None, at: str | None, as_json: 
     except VerificationError as err:
         if as_json:
             click.echo(json.dumps({"valid": False, "error": str(err), "file": err.file, "check": err.check}))
-        click.echo(f"error: {err} [{err.check} check]", err=True)
+        click.echo(printable(f"error: {err} [{err.check} check]", 4000), err=True)
         sys.exit(EXIT_INVALID)
     if as_json:
         click.echo(json.dumps({"valid": True, **report.to_dict()}, indent=2))
@@ -346,10 +351,12 @@ def verify(directory: Path, trusted_root: Path | None, at: str | None, as_json: 
     for check in report.checks:
         note = f"  ({check.note})" if check.note else ""
         click.echo(
-            f"  ok  {check.file:<28} {check.role:<12} v{check.version:<5} expires {check.expires}  {check.signatures}{note}"
+            printable(
+                f"  ok  {check.file:<28} {check.role:<12} v{check.version:<5} expires {check.expires}  {check.signatures}{note}"
+            )
         )
     for skipped in report.skipped:
-        click.echo(f"  --  {skipped}")
+        click.echo(f"  --  {printable(skipped)}")
     click.echo(f"valid: root chain to version {report.newest_root_version}")
 
 
