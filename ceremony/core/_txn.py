@@ -15,7 +15,7 @@ transcript that fails for good. So every such change is a transaction:
    change happens: before it, the old state is the state; after it, the new.
 3. *Apply*: each staged file is renamed over its final name (same file system,
    so each rename is atomic), removals are done, the directories are flushed,
-   and the journal entry is deleted.
+   and the journal entry is renamed to ``<id>.done`` and deleted.
 
 Ctrl-C (SIGINT), SIGTERM and SIGHUP are held from the commit to the end of the
 apply step, so an interrupt arrives either before the change (nothing
@@ -57,7 +57,7 @@ INTENT_NAME = "intent.json"
 LOCK_NAME = "lock"
 #: How long a command waits for another command that holds the workspace lock.
 LOCK_WAIT_SECONDS = 30.0
-_ENTRY = re.compile(r"^([0-9a-f]{16})\.(new|commit)$")
+_ENTRY = re.compile(r"^([0-9a-f]{16})\.(new|commit|done)$")
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
 _REL_PATH = re.compile(rf"^(?:{_NAME}/)?{_NAME}$")
 #: The workspace's own directories (docs/workspace.md): the only places temp files are looked for.
@@ -230,7 +230,12 @@ def _apply(root: Path, entry: Path, intent: dict[str, Any]) -> None:
         touched.add(target.parent)
     for directory in touched:
         fsync_dir(directory)
-    shutil.rmtree(entry)
+    # Renamed before it is deleted: a kill inside rmtree (intent.json gone, staged files half removed)
+    # leaves a ``.done`` entry, which recovery only deletes, never a ``.commit`` it cannot replay.
+    done = entry.with_name(entry.name.rsplit(".", 1)[0] + ".done")
+    os.rename(entry, done)
+    fsync_dir(entry.parent)
+    shutil.rmtree(done)
     fsync_dir(entry.parent)
 
 

@@ -436,7 +436,6 @@ def create_workspace(
         written[CONFIG_NAME] = write_atomic(staging / CONFIG_NAME, dumps_pretty(config))
         first, head = _transcript.first_entry(command, changes, written, sorted(config.get("keys", {})), now, details)
         write_atomic(staging / _transcript.TRANSCRIPT_NAME, first)
-        os.unlink(staging / _STAGING_LOCK)
         fsync_dir(staging)
         with _txn.signals_held():
             if path.exists():
@@ -444,6 +443,9 @@ def create_workspace(
             os.rename(staging, path)
             _txn.committed.append(f"init {path.name}")
             fsync_dir(parent)
+        # The lock moved in with the rename; it has done its work (a kill before this leaves an empty hidden file).
+        with contextlib.suppress(OSError):
+            os.unlink(path / _STAGING_LOCK)
     except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(err, OSError):
@@ -670,6 +672,7 @@ class Workspace:
             InputFileError: ceremony.json is malformed.
         """
         path = Path(path)
+        remove_stale_staging(path)  # a killed init of this name leaves encrypted keys beside it
         if not path.is_dir():
             raise WorkspaceError(f"{path}: workspace not found")
         config_path = path / CONFIG_NAME
@@ -677,7 +680,6 @@ class Workspace:
             # Before anything is read: a change a killed command committed is completed, one it did
             # not commit is dropped, so every command starts from the old state or the new one.
             _txn.recover(path)
-            remove_stale_staging(path)
         if not config_path.is_file():
             if (path / "session.json").is_file():
                 raise WorkspaceError(
