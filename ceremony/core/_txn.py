@@ -89,11 +89,14 @@ class Transaction:
         self.ops: list[dict[str, Any]] = []
         self._staging: Path | None = None
         self._lock: int | None = None
+        self._made_journal = False
 
     # ---- staging
 
     def _stage_dir(self) -> Path:
         if self._staging is None:
+            journal = self.root / JOURNAL_DIR
+            self._made_journal = not journal.exists()
             self._lock = lock(self.root)
             recover(self.root, locked=True)
             journal = self.root / JOURNAL_DIR
@@ -154,11 +157,16 @@ class Transaction:
             self._unlock()
 
     def abort(self) -> None:
-        """Forget the staged files; the workspace never saw them."""
+        """Forget the staged files; the workspace never saw them (not even a journal directory it did not have)."""
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None
         self._unlock()
+        if self._made_journal:
+            with contextlib.suppress(OSError):
+                (self.root / JOURNAL_DIR / LOCK_NAME).unlink()
+                (self.root / JOURNAL_DIR).rmdir()
+            self._made_journal = False
 
     def _unlock(self) -> None:
         if self._lock is not None:
