@@ -334,11 +334,21 @@ def status(workspace: Path, as_json: bool) -> None:
 )
 @click.option("--at", "at", help="Check expiry as of this date or time (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def verify(directory: Path, trusted_root: Path | None, at: str | None, as_json: bool) -> None:
-    """Verify a metadata DIRECTORY the way a TUF client would."""
+@click.option(
+    "--max-bytes",
+    "max_bytes",
+    multiple=True,
+    metavar="ROLE=BYTES",
+    help="Raise a size limit (root, timestamp, snapshot, targets), repeatable; the defaults are python-tuf's.",
+)
+def verify(
+    directory: Path, trusted_root: Path | None, at: str | None, as_json: bool, max_bytes: tuple[str, ...]
+) -> None:
+    """Verify a metadata DIRECTORY the way a TUF client would (at least as strictly as python-tuf)."""
     when = core.parse_at(at) if at else datetime.now(UTC)
+    limits = core.SizeLimits.parse(max_bytes)
     try:
-        report = core.verify_directory(directory, trusted_root, when)
+        report = core.verify_directory(directory, trusted_root, when, limits=limits)
     except VerificationError as err:
         if as_json:
             click.echo(json.dumps({"valid": False, "error": str(err), "file": err.file, "check": err.check}))
@@ -357,6 +367,8 @@ def verify(directory: Path, trusted_root: Path | None, at: str | None, as_json: 
         )
     for skipped in report.skipped:
         click.echo(f"  --  {printable(skipped)}")
+    for warning in report.warnings:
+        click.echo(f"  warning: {printable(warning)}", err=True)
     click.echo(f"valid: root chain to version {report.newest_root_version}")
 
 

@@ -20,8 +20,17 @@ from tests.test_changes import canonical, ok, public_pem, tree
 SIGSTORE = "sigstore-root-signing"
 
 
+def client_copy(vectors: Path, name: str, dest: Path) -> Path:
+    """The vector's metadata as a client sees the directory: its *.json files (not SOURCE.txt)."""
+    dest.mkdir()
+    for path in (vectors / name).glob("*.json"):
+        shutil.copyfile(path, dest / path.name)
+    return dest
+
+
 def imported(cli: CliRunner, vectors: Path, name: str, dest: Path) -> Path:
-    result = ok(cli("import", dest, "--from", vectors / name, "--at", VECTOR_DATES[name]))
+    source = client_copy(vectors, name, dest.parent / f"{dest.name}-source")
+    result = ok(cli("import", dest, "--from", source, "--at", VECTOR_DATES[name]))
     assert f"into {dest}: root chain verified to version" in result.stdout
     return dest
 
@@ -94,8 +103,7 @@ def test_other_real_repositories_import(cli: CliRunner, vectors: Path, tmp_path:
 
 def test_tampered_copy_is_refused(cli: CliRunner, vectors: Path, tmp_path: Path) -> None:
     name = "jku-tuf-demo"
-    copy = tmp_path / "copy"
-    shutil.copytree(vectors / name, copy)
+    copy = client_copy(vectors, name, tmp_path / "copy")
     targets = json.loads((copy / "targets.json").read_bytes())
     delegated = targets["signed"]["delegations"]["roles"][0]
     delegated["paths"] = ["*"]  # a signed field changed, the signatures kept
@@ -105,3 +113,34 @@ def test_tampered_copy_is_refused(cli: CliRunner, vectors: Path, tmp_path: Path)
     assert not (tmp_path / "ws").exists()
     # The untouched vector imports: it is the change that was refused.
     imported(cli, vectors, name, tmp_path / "ws2")
+
+
+@pytest.mark.parametrize("extra", ["symlink", "other-json", "readme", "directory"])
+def test_import_reads_only_what_a_client_fetches(cli: CliRunner, vectors: Path, tmp_path: Path, extra: str) -> None:
+    """A symlink to a host file, an unrelated JSON file, or anything else in the source is refused, not copied."""
+    name = "jku-tuf-demo"
+    source = client_copy(vectors, name, tmp_path / "src")
+    secret = tmp_path / "shadow"
+    secret.write_text("root:secret-hash:19000::::::\n")
+    if extra == "symlink":
+        (source / "x.json").symlink_to(secret)
+    elif extra == "other-json":
+        (source / "x.json").write_text('{"signed": 1}')
+    elif extra == "readme":
+        (source / "README").write_text("hello")
+    else:
+        (source / "9.root.json").mkdir()
+    line = one_line_error(cli("import", tmp_path / "ws", "--from", source, "--at", VECTOR_DATES[name]))
+    assert str(source) in line
+    assert not (tmp_path / "ws").exists()
+
+
+def test_import_never_follows_a_symlinked_metadata_file(cli: CliRunner, vectors: Path, tmp_path: Path) -> None:
+    name = "jku-tuf-demo"
+    source = client_copy(vectors, name, tmp_path / "src")
+    real = tmp_path / "elsewhere.json"
+    (source / "timestamp.json").rename(real)
+    (source / "timestamp.json").symlink_to(real)
+    line = one_line_error(cli("import", tmp_path / "ws", "--from", source, "--at", VECTOR_DATES[name]))
+    assert "timestamp.json" in line and "symbolic link" in line
+    assert not (tmp_path / "ws").exists()

@@ -8,7 +8,15 @@ callables (``PassphraseProvider``) and are never stored or formatted.
 from ceremony.core import changes, hsm, keys, recovery, session
 from ceremony.core.keys import DEFAULT_KEY_TYPE, KEY_TYPES, SecretsHandler
 from ceremony.core.transcript import verify_transcript
-from ceremony.core.verify import Report, format_date, parse_at, verify_directory, verify_files
+from ceremony.core.verify import (
+    Report,
+    SizeLimits,
+    format_date,
+    parse_at,
+    read_client_files,
+    verify_directory,
+    verify_files,
+)
 from ceremony.core.workspace import (
     DEFAULT_EXPIRY_DAYS,
     InitOptions,
@@ -35,6 +43,7 @@ __all__ = [
     "PassphraseProvider",
     "Report",
     "SecretsHandler",
+    "SizeLimits",
     "Status",
     "Workspace",
     "changes",
@@ -44,6 +53,7 @@ __all__ = [
     "init_workspace",
     "keys",
     "parse_at",
+    "read_client_files",
     "recovery",
     "session",
     "verify_directory",

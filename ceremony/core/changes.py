@@ -1406,7 +1406,10 @@ def import_repository(
 ) -> tuple[Workspace, _verify.Report]:
     """Make a workspace from a real repository after verifying it, without private keys.
 
-    Every file is copied byte for byte (unknown fields included); every key is
+    Only the files a TUF client would fetch are read, by name and never through
+    a symbolic link, and any other entry of the source directory is refused
+    (``verify.read_client_files``): nothing the source holds besides its
+    metadata reaches the published directory. Every file is copied byte for byte (unknown fields included); every key is
     recorded as held elsewhere, labelled with its owner where the metadata says
     (tuf-on-ci's x-tuf-on-ci-keyowner). New versions keep the repository's
     keyids; new keys get the spec's keyid.
@@ -1419,7 +1422,8 @@ def import_repository(
 
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     # Read once, verify those bytes, and copy exactly those bytes: a second read could differ.
-    files = _verify.read_metadata_dir(source)
+    # Only the files a client would fetch, by name, never through a symlink; anything else is refused.
+    files = _verify.read_client_files(source)
     trusted_bytes = read_bytes(trusted_root, "trusted root") if trusted_root else None
     report = _verify.verify_files(files, trusted_bytes, at, str(trusted_root) if trusted_root else None)
     newest = f"{report.newest_root_version}.root.json"
