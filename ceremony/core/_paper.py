@@ -3,18 +3,32 @@
 The only importer of fpdf2 and pypdfium2. Sheets use the PDF core fonts
 (Helvetica, Courier), so every string is reduced to Latin-1 first: a sheet
 must print on any printer without embedded fonts.
+
+A PDF given to restore may have been made by anyone: its page count and each
+page's size are checked before anything is rendered, pages are rendered one at
+a time, and PDFium's refusals (damaged, encrypted) become one sentence.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import pypdfium2
 from fpdf import FPDF
 
 from ceremony import __version__
+from ceremony.errors import InputFileError
+
+#: Pages read from one PDF. A backup sheet is three or four pages (the newest Sigstore root: 3 on A4, 4 on
+#: Letter), so 100 pages are a scanned stack of some 25 sheets; a larger stack can be given as several PDFs. A blank page
+#: costs about 40 ms here, so a PDF of nothing but blank pages is refused or read within seconds.
+MAX_PDF_PAGES = 100
+#: Resolution pages are rendered at: the sheets' QR codes get about 7 pixels per module, more than the
+#: 5.5 a 150-dpi scan gives them.
+RENDER_DPI = 200
 
 PAPER = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
 MARGIN = 15.0
@@ -183,10 +197,53 @@ def share_sheet(
     return bytes(pdf.output())
 
 
-def render_pdf(data: bytes, dpi: int = 200) -> list[Any]:
-    """Every page of a PDF as a PIL image, as a scanner would see it."""
-    document = pypdfium2.PdfDocument(data)
+def render_pdf(data: bytes, source: str, max_pixels: int, dpi: int = RENDER_DPI) -> Iterator[Any]:
+    """Each page of a PDF as a grayscale PIL image, one at a time, as a scanner would see it.
+
+    Args:
+        data: the PDF's bytes.
+        source: the file, for messages (already printable).
+        max_pixels: the most pixels one rendered page may have.
+        dpi: the rendering resolution.
+
+    Raises:
+        InputFileError: not a PDF PDFium can open, encrypted, more than MAX_PDF_PAGES pages or none,
+            a page that renders to more than ``max_pixels`` or a damaged page.
+    """
     try:
-        return [page.render(scale=dpi / 72).to_pil() for page in document]
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as err:
+        reasons = {
+            pypdfium2.raw.FPDF_ERR_PASSWORD: "it is encrypted (password-protected); give an unprotected copy",
+            pypdfium2.raw.FPDF_ERR_SECURITY: "it is encrypted with a scheme PDFium does not support",
+        }
+        reason = reasons.get(getattr(err, "err_code", None), "it is damaged or not a PDF")
+        raise InputFileError(f"{source}: cannot read this PDF: {reason}") from err
+    try:
+        count = len(document)
+        if count > MAX_PDF_PAGES:
+            raise InputFileError(
+                f"{source}: {count} pages is more than {MAX_PDF_PAGES}, the most read from one PDF; "
+                "give a large scanned stack as several PDFs"
+            )
+        if count == 0:
+            raise InputFileError(f"{source}: the PDF has no pages")
+        scale = dpi / 72
+        for index in range(count):
+            try:
+                page = document[index]
+                width, height = page.get_size()
+                sane = all(math.isfinite(side) and side > 0 for side in (width, height))
+                pixels = math.ceil(width * scale) * math.ceil(height * scale) if sane else 0
+                if not 0 < pixels <= max_pixels:
+                    raise InputFileError(
+                        f"{source} page {index + 1}: a page of {width:.0f} x {height:.0f} points renders to "
+                        f"{pixels:,} pixels at {dpi} dpi; pages of up to {max_pixels:,} are read"
+                    )
+                image = page.render(scale=scale, grayscale=True).to_pil()
+                page.close()
+            except (pypdfium2.PdfiumError, ValueError) as err:
+                raise InputFileError(f"{source} page {index + 1}: a damaged page that cannot be rendered") from err
+            yield image
     finally:
         document.close()

@@ -23,6 +23,7 @@ from ceremony.core import transcript as _transcript
 from ceremony.core import verify as _verify
 from ceremony.core._fs import make_private_dir, sha256_hex, write_atomic
 from ceremony.core._json import dumps_pretty, read_bytes
+from ceremony.core._text import printable
 from ceremony.core.workspace import PassphraseProvider, Workspace
 from ceremony.errors import BackupError, CeremonyError, UsageError, VerificationError
 
@@ -148,15 +149,26 @@ def restore_to(inputs: Sequence[Path], out: Path) -> RestoreResult:
     Raises:
         BackupError: missing, duplicate, foreign or corrupted parts; bad text lines.
         VerificationError: the restored metadata does not verify.
-        UsageError: ``out`` already holds a different file of the same name.
+        UsageError: ``out`` already holds a different file (or a non-file) of the same name.
+        InputFileError: an input is missing, not a regular file, too large or unreadable.
     """
     restored = _backup.restore(inputs)
     chain, warnings = check_restored(restored)
     make_private_dir(Path(out))
     for item in restored:
-        target = Path(out) / item.name
-        if target.exists() and target.read_bytes() != item.data:
-            raise UsageError(f"{target}: already exists with other content; restore into an empty directory")
+        target = Path(out) / item.name  # a plain file name: unpack refuses any other
+        if target.is_symlink() or target.exists():
+            # Compared without following a link or opening a FIFO; only a regular file of the same size is read.
+            same = (
+                target.is_file()
+                and not target.is_symlink()
+                and target.stat().st_size == len(item.data)
+                and read_bytes(target, "restored file", len(item.data)) == item.data
+            )
+            if not same:
+                raise UsageError(
+                    f"{printable(str(target))}: already exists with other content; restore into an empty directory"
+                )
     for item in restored:
         write_atomic(Path(out) / item.name, item.data)
     return RestoreResult(restored, chain, warnings)
@@ -240,12 +252,21 @@ def backup_key(
 
 
 def _manifest_in(backup_dir: Path, keyid_prefix: str | None) -> tuple[Path, dict[str, Any]]:
-    """The key backup manifest in ``backup_dir`` (the one matching ``keyid_prefix`` if several)."""
+    """The key backup manifest in ``backup_dir`` (the one matching ``keyid_prefix`` if several), strictly checked.
+
+    Raises:
+        BackupError: no manifest, or several and none chosen.
+        InputFileError: the manifest is unreadable or not valid (see backup.read_key_manifest).
+    """
     manifests = sorted(Path(backup_dir).glob("key-*.json"))
     chosen = [m for m in manifests if keyid_prefix is None or m.name.startswith(f"key-{keyid_prefix[:16]}")]
     if len(chosen) != 1:
-        found = ", ".join(m.name for m in manifests) or "none"
-        raise BackupError(f"{backup_dir}: expected one key backup manifest, found {found}; name the key with --keyid")
+        found = ", ".join(printable(m.name, 80) for m in manifests[:10]) or "none"
+        more = f" and {len(manifests) - 10} more" if len(manifests) > 10 else ""
+        raise BackupError(
+            f"{printable(str(backup_dir))}: expected one key backup manifest, found {found}{more}; "
+            "name the key with --keyid"
+        )
     return chosen[0], _backup.read_key_manifest(chosen[0])
 
 
@@ -254,21 +275,38 @@ def recover_private(
 ) -> tuple[Any, dict[str, Any]]:
     """Recombine shares and open the key backup, proving it is the key the manifest names.
 
+    Everything read here (manifest, encrypted key, shares) may be hostile: the
+    manifest is strictly checked, the encrypted key is a plain file in the
+    manifest's directory (a symbolic link is refused) whose structure is checked
+    before any key is derived, and shares are bounded in size and number.
+
     Raises:
-        BackupError: too few or wrong shares, or the key is not the one named.
+        BackupError: too few or wrong shares, an encrypted key not made by this tool, or the key is
+            not the one named.
+        InputFileError: the manifest, the encrypted key or a share is unreadable or not valid.
     """
     manifest_path, manifest = _manifest_in(Path(backup_dir), keyid_prefix)
-    encrypted_path = Path(backup_dir) / manifest["encrypted_key"]
-    encrypted = read_bytes(encrypted_path, "encrypted key backup")
+    label = printable(manifest["label"])
+    encrypted_path = manifest_path.parent / manifest["encrypted_key"]  # a plain name: read_key_manifest checks
+    encrypted = read_bytes(
+        encrypted_path, "encrypted key backup", _backup.MAX_ENCRYPTED_KEY_BYTES, follow_symlinks=False
+    )
     if sha256_hex(encrypted) != manifest["encrypted_key_sha256"]:
-        raise BackupError(f"{encrypted_path}: does not match the SHA-256 in {manifest_path.name}")
+        raise BackupError(
+            f"{printable(str(encrypted_path))}: does not match the SHA-256 in {printable(manifest_path.name)}"
+        )
+    _backup.check_encrypted_key(encrypted, str(encrypted_path))
     mnemonics = _backup.share_texts_from(share_inputs)
     if len(mnemonics) < manifest["threshold"]:
         raise BackupError(
-            f"{len(mnemonics)} share(s) given; any {manifest['threshold']} of {manifest['shares']} are needed to restore key {manifest['label']}"
+            f"{len(mnemonics)} share(s) given; any {manifest['threshold']} of {manifest['shares']} are needed "
+            f"to restore key {label}"
         )
     private = _backup.combine_key(mnemonics, encrypted, str(manifest_path))
-    keyid = _keys.SSlibKey.from_crypto(private.public_key()).keyid
+    try:
+        keyid = _keys.SSlibKey.from_crypto(private.public_key()).keyid
+    except ValueError as err:  # securesystemslib refuses key types TUF has no scheme for
+        raise BackupError(f"the key backup of {label} holds a key of a type this tool does not use") from err
     if keyid != manifest["keyid"]:
         raise BackupError(f"the restored key has key id {keyid[:12]}, not {manifest['keyid'][:12]} as the backup says")
     return private, manifest
@@ -283,13 +321,14 @@ def restore_key(
 
     Raises:
         BackupError: see recover_private.
+        InputFileError: see recover_private.
         PassphraseError: the new passphrase is too short.
         UsageError: ``out`` exists.
     """
-    if Path(out).exists():
-        raise UsageError(f"{out}: already exists; refusing to overwrite a key")
+    if Path(out).exists() or Path(out).is_symlink():
+        raise UsageError(f"{printable(str(out))}: already exists; refusing to overwrite a key")
     private, manifest = recover_private(backup_dir, share_inputs, keyid_prefix)
-    _keys.check_passphrase(new_passphrase, manifest["label"])
+    _keys.check_passphrase(new_passphrase, printable(manifest["label"]))
     write_atomic(Path(out), _keys.encrypt_private_key(private, new_passphrase, manifest["label"]))
     return str(manifest["keyid"])
 
