@@ -796,11 +796,11 @@ def restore(out: Path, inputs: tuple[Path, ...]) -> None:
     """Restore metadata from QR scans or photos (PNG/JPEG), PDFs and text fallbacks, in any order."""
     result = core.recovery.restore_to(list(inputs), out)
     for item in result.restored:
-        click.echo(f"  restored {item.name} from set {item.set_id}: sha256 {item.sha256}")
+        click.echo(f"  restored {printable(item.name)} from set {printable(item.set_id)}: sha256 {item.sha256}")
         click.echo(f"    as words: {core.changes._diff.digest_words(bytes.fromhex(item.sha256))}")
-    click.echo(f"  {result.chain}")
+    click.echo(f"  {printable(result.chain)}")
     for warning in result.warnings:
-        click.echo(f"  warning: {warning}", err=True)
+        click.echo(f"  warning: {printable(warning)}", err=True)
     click.echo(f"restored {len(result.restored)} file(s) into {out}, byte-identical to what was exported")
 
 
@@ -856,7 +856,9 @@ def drill_cmd(workspace: Path, backup_dir: Path) -> None:
     """Recovery drill: restore every backup into a temporary place and check it; writes a dated report."""
     report = core.recovery.drill(core.Workspace.load(workspace), backup_dir)
     for check in report.checks:
-        click.echo(f"  {'pass' if check.passed else 'FAIL'}  {check.name} ({check.seconds:.1f}s): {check.detail}")
+        click.echo(
+            f"  {'pass' if check.passed else 'FAIL'}  {printable(check.name)} ({check.seconds:.1f}s): {printable(check.detail)}"
+        )
     click.echo(f"drill {'PASSED' if report.passed else 'FAILED'}; report {report.report_file}")
     click.echo(f"transcript head: {report.transcript_head}")
     if not report.passed:

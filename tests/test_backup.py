@@ -15,6 +15,7 @@ from PIL import Image, ImageFilter
 
 from ceremony.core import backup as _backup
 from tests.conftest import PASSPHRASE, VECTOR_DATES, CliRunner, _run, one_line_error
+from tests.test_import import client_copy
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +200,8 @@ def test_qr_capacity_error(cli: CliRunner, five_key: tuple[Path, Path], tmp_path
 
 def test_newest_sigstore_root_restores(cli: CliRunner, vectors: Path, tmp_path: Path) -> None:
     source = vectors / "sigstore-root-signing"
-    result = cli("import", tmp_path / "ws", "--from", source, "--at", VECTOR_DATES["sigstore-root-signing"])
+    metadata = client_copy(vectors, "sigstore-root-signing", tmp_path / "src")
+    result = cli("import", tmp_path / "ws", "--from", metadata, "--at", VECTOR_DATES["sigstore-root-signing"])
     assert result.returncode == 0, result.stderr
     result = cli(
         "export", tmp_path / "ws", "--out", tmp_path / "out", "--versions", "latest", "--formats", "png,txt,pdf"
