@@ -7,7 +7,9 @@ for 32 bytes, the last word carrying a checksum), for keyholders to read aloud
 and compare (IANA's ksrsigner does the same with PGP words).
 
 Works on plain ``signed`` dictionaries, so it describes imported repositories
-with unknown fields and loose encodings as well as our own.
+with unknown fields and loose encodings as well as our own; every value it
+quotes from a file is escaped with ``_text.printable``, so a crafted string
+cannot move the cursor, hide text or fake a line where the diff is shown.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from mnemonic import Mnemonic
 
 from ceremony.core._json import canonical_bytes
+from ceremony.core._text import printable
 
 _WORDS = Mnemonic("english")
 
@@ -44,41 +47,67 @@ def payload_digest(payloads: Mapping[str, bytes]) -> bytes:
 _TOP_LEVEL = ("root", "targets", "snapshot", "timestamp")
 
 
+def _obj(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a loose file describes what it can)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _keyids(role: Mapping[str, Any]) -> list[str]:
+    """A role's keyids that are text (anything else in the list is not a key id)."""
+    keyids = role.get("keyids")
+    return [k for k in keyids if isinstance(k, str)] if isinstance(keyids, list) else []
+
+
+def _v(value: object, limit: int = 200) -> str:
+    """A value from the file as inert text (controls escaped, long values cut)."""
+    return printable(value, limit)
+
+
 def _key_label(keyid: str, keys: Mapping[str, Any]) -> str:
     """A key as the operator recognises it: id prefix, scheme and owner when known."""
-    key = keys.get(keyid) or {}
+    key = _obj(keys.get(keyid))
     owner = key.get("x-tuf-on-ci-keyowner") or key.get("x-ceremony-label") or ""
     scheme = key.get("scheme", "?")
-    return f"{keyid[:12]} ({scheme}{', ' + owner if owner else ''})"
+    return f"{_v(keyid[:12])} ({_v(scheme, 40)}{', ' + _v(owner, 80) if owner else ''})"
 
 
 def _roles_of(signed: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Role name -> role dict for a root (top-level roles) or targets (delegated roles)."""
-    if "roles" in signed and isinstance(signed["roles"], dict):
-        return dict(signed["roles"])
-    delegations = signed.get("delegations") or {}
-    return {r["name"]: r for r in delegations.get("roles", []) if isinstance(r, dict) and "name" in r}
+    if isinstance(signed.get("roles"), dict):
+        return {name: role for name, role in signed["roles"].items() if isinstance(role, dict)}
+    roles = _obj(signed.get("delegations")).get("roles")
+    if not isinstance(roles, list):
+        return {}
+    return {r["name"]: r for r in roles if isinstance(r, dict) and isinstance(r.get("name"), str)}
 
 
 def _keys_of(signed: Mapping[str, Any]) -> dict[str, Any]:
     """keyid -> key dict for a root or a targets' delegations."""
     if isinstance(signed.get("keys"), dict):
         return dict(signed["keys"])
-    return dict((signed.get("delegations") or {}).get("keys") or {})
+    return dict(_obj(_obj(signed.get("delegations")).get("keys")))
 
 
 def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
-    """Human lines for what changes in one file from ``old`` to ``new`` (both ``signed`` dicts)."""
-    kind = str(new.get("_type", "")).lower()
-    lines = [f"{name} ({kind})"]
+    """Human lines for what changes in one file from ``old`` to ``new`` (both ``signed`` dicts).
+
+    Never raises for a loose or hostile file: a field of the wrong type is
+    described as absent, and every value taken from the files is printable
+    (controls and bidirectional overrides escaped, long values cut), so the
+    lines can go to a terminal or a screen as they are.
+    """
+    new = _obj(new)
+    old = None if old is None else _obj(old)
+    kind = _v(new.get("_type", ""), 40).lower()
+    lines = [f"{_v(name)} ({kind})"]
     if old is None:
-        lines.append(f"  new file, version {new.get('version')}, expires {new.get('expires')}")
+        lines.append(f"  new file, version {_v(new.get('version'))}, expires {_v(new.get('expires'))}")
     else:
-        lines.append(f"  version: {old.get('version')} -> {new.get('version')}")
+        lines.append(f"  version: {_v(old.get('version'))} -> {_v(new.get('version'))}")
         if old.get("expires") != new.get("expires"):
-            lines.append(f"  expires: {old.get('expires')} -> {new.get('expires')}")
+            lines.append(f"  expires: {_v(old.get('expires'))} -> {_v(new.get('expires'))}")
         else:
-            lines.append(f"  expires: {new.get('expires')} (unchanged)")
+            lines.append(f"  expires: {_v(new.get('expires'))} (unchanged)")
     old_roles = _roles_of(old or {})
     new_roles = _roles_of(new)
     old_keys, new_keys = _keys_of(old or {}), _keys_of(new)
@@ -87,39 +116,42 @@ def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, 
         order.sort(key=lambda r: (_TOP_LEVEL.index(r) if r in _TOP_LEVEL else len(_TOP_LEVEL), r))
     for role in order:
         before, after = old_roles.get(role), new_roles.get(role)
+        shown = _v(role, 100)
         if after is None:
-            lines.append(f"  role {role}: REMOVED")
+            lines.append(f"  role {shown}: REMOVED")
             continue
         if before is None and kind != "root":
             lines.append(
-                f"  role {role}: ADDED, paths {after.get('paths') or after.get('path_hash_prefixes')}, "
-                f"terminating {after.get('terminating', False)}"
+                f"  role {shown}: ADDED, paths {_v(after.get('paths') or after.get('path_hash_prefixes'))}, "
+                f"terminating {_v(after.get('terminating', False))}"
             )
-        added = [k for k in after.get("keyids", []) if k not in (before or {}).get("keyids", [])]
-        removed = [k for k in (before or {}).get("keyids", []) if k not in after.get("keyids", [])]
-        threshold_before = (before or {}).get("threshold")
-        if before is None or added or removed or threshold_before != after.get("threshold"):
-            count = len(after.get("keyids", []))
-            if before is None or threshold_before == after.get("threshold"):
-                lines.append(
-                    f"  role {role}: threshold {after.get('threshold')}{' (unchanged)' if before else ''}, {count} keys"
-                )
+        keyids_before, keyids_after = _keyids(before or {}), _keyids(after)
+        added = [k for k in keyids_after if k not in keyids_before]
+        removed = [k for k in keyids_before if k not in keyids_after]
+        threshold_before, threshold_after = (before or {}).get("threshold"), after.get("threshold")
+        if before is None or added or removed or threshold_before != threshold_after:
+            count = len(keyids_after)
+            if before is None or threshold_before == threshold_after:
+                unchanged = " (unchanged)" if before else ""
+                lines.append(f"  role {shown}: threshold {_v(threshold_after)}{unchanged}, {count} keys")
             else:
-                lines.append(f"  role {role}: threshold {threshold_before} -> {after.get('threshold')}, {count} keys")
+                lines.append(f"  role {shown}: threshold {_v(threshold_before)} -> {_v(threshold_after)}, {count} keys")
             lines += [f"    + key {_key_label(k, new_keys)}" for k in added]
             lines += [f"    - key {_key_label(k, old_keys)}" for k in removed]
         if before is not None and kind != "root" and before.get("paths") != after.get("paths"):
-            lines.append(f"  role {role}: paths {before.get('paths')} -> {after.get('paths')}")
+            lines.append(f"  role {shown}: paths {_v(before.get('paths'))} -> {_v(after.get('paths'))}")
     if kind == "root" and old is not None and old.get("consistent_snapshot") != new.get("consistent_snapshot"):
-        lines.append(f"  consistent_snapshot: {old.get('consistent_snapshot')} -> {new.get('consistent_snapshot')}")
+        lines.append(
+            f"  consistent_snapshot: {_v(old.get('consistent_snapshot'))} -> {_v(new.get('consistent_snapshot'))}"
+        )
     if "meta" in new:
-        old_meta = (old or {}).get("meta") or {}
-        for file, meta in sorted((new.get("meta") or {}).items()):
-            before_version = (old_meta.get(file) or {}).get("version")
-            if before_version != meta.get("version"):
-                lines.append(f"  lists {file}: version {before_version} -> {meta.get('version')}")
-        for file in sorted(set(old_meta) - set(new.get("meta") or {})):
-            lines.append(f"  no longer lists {file}")
+        old_meta, new_meta = _obj((old or {}).get("meta")), _obj(new.get("meta"))
+        for file, meta in sorted(new_meta.items()):
+            before_version = _obj(old_meta.get(file)).get("version")
+            if before_version != _obj(meta).get("version"):
+                lines.append(f"  lists {_v(file)}: version {_v(before_version)} -> {_v(_obj(meta).get('version'))}")
+        for file in sorted(set(old_meta) - set(new_meta)):
+            lines.append(f"  no longer lists {_v(file)}")
     return lines
 
 

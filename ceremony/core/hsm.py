@@ -43,6 +43,7 @@ from securesystemslib.signer import Key, SecretsHandler, Signature, Signer, SSli
 
 from ceremony.core import keys as _keys
 from ceremony.core._json import read_secret_file
+from ceremony.core._text import printable
 from ceremony.errors import (
     HsmError,
     KeyNotFoundError,
@@ -54,6 +55,8 @@ from ceremony.errors import (
 )
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+#: RFC 7512 sets no limit; a key's URI is a few hundred characters, a file full of one is an attack.
+MAX_URI_LENGTH = 4096
 
 
 # --------------------------------------------------------------------------- key types
@@ -133,15 +136,17 @@ class Pkcs11Uri:
         Raises:
             UsageError: not a pkcs11: URI, an unknown or repeated attribute, or a pin-value.
         """
-        if not text.startswith("pkcs11:"):
-            raise UsageError(f"{text!r} is not a PKCS#11 URI (it must start with 'pkcs11:')")
+        if not isinstance(text, str) or not text.startswith("pkcs11:"):
+            raise UsageError(f"{printable(text, 120)!r} is not a PKCS#11 URI (it must start with 'pkcs11:')")
+        if len(text) > MAX_URI_LENGTH:
+            raise UsageError(f"a PKCS#11 URI of {len(text):,} characters is refused (at most {MAX_URI_LENGTH:,})")
         path, _, query = text[len("pkcs11:") :].partition("?")
         values: dict[str, str | bytes] = {}
 
         def take(part: str, allowed: set[str], where: str) -> None:
             name, sep, raw = part.partition("=")
             if not sep or name not in allowed:
-                raise UsageError(f"PKCS#11 URI: unknown {where} attribute {name!r}")
+                raise UsageError(f"PKCS#11 URI: unknown {where} attribute {printable(name, 60)!r}")
             if name == "pin-value":
                 raise UsageError(
                     "PKCS#11 URI: pin-value is refused; a PIN must never be on the command line "
@@ -149,7 +154,11 @@ class Pkcs11Uri:
                 )
             if name in values:
                 raise UsageError(f"PKCS#11 URI: attribute {name!r} given twice")
-            values[name] = urllib.parse.unquote_to_bytes(raw) if name == "id" else urllib.parse.unquote(raw)
+            value = urllib.parse.unquote_to_bytes(raw) if name == "id" else urllib.parse.unquote(raw)
+            if isinstance(value, str) and "\x00" in value:
+                # A NUL ends a C string: the module would read another path or label than the one shown.
+                raise UsageError(f"PKCS#11 URI: attribute {name!r} holds a NUL character")
+            values[name] = value
 
         for part in filter(None, path.split(";")):
             take(part, _PATH_ATTRS, "path")
@@ -342,6 +351,8 @@ def _load(module: str) -> PyKCS11.PyKCS11Lib:
     """Load (once per process) the PKCS#11 module at ``module``."""
     if module in _LIBS:
         return _LIBS[module]
+    if not isinstance(module, str) or "\x00" in module:
+        raise HsmError(f"PKCS#11 module {printable(module, 200)!r} is not a file name")
     if not Path(module).is_file():
         raise HsmError(
             f"PKCS#11 module {module} not found",
@@ -437,8 +448,16 @@ def find_token(uri: Pkcs11Uri, module: str) -> TokenInfo:
 
 
 def _read_pin_source(source: str) -> str:
-    """The PIN from a ``pin-source=file:`` URI attribute (drills and tests only)."""
-    return read_secret_file(Path(source.removeprefix("file://").removeprefix("file:")), "PIN")
+    """The PIN from a ``pin-source=file:`` URI attribute (drills and tests only).
+
+    Raises:
+        UsageError: the pin-source is not a file name.
+        InputFileError: the file cannot be read.
+    """
+    name = source.removeprefix("file://").removeprefix("file:")
+    if not name or "\x00" in name:
+        raise UsageError("PKCS#11 URI: pin-source names no file (use pin-source=file:/path)")
+    return read_secret_file(Path(name), "PIN")
 
 
 # --------------------------------------------------------------------------- sessions

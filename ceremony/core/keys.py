@@ -31,6 +31,7 @@ from securesystemslib.exceptions import UnverifiedSignatureError
 from securesystemslib.signer import CryptoSigner, Key, Signature, SSlibKey
 
 from ceremony.core._json import read_bytes
+from ceremony.core._text import printable
 from ceremony.errors import InputFileError, PassphraseError, SigningKeyError
 
 #: A callable that returns a secret for the prompt it is given. getpass in the
@@ -194,8 +195,18 @@ def unlock_private(path: Path, passphrase: str) -> Any:
 
 
 def public_identity_of_private(private: Any) -> bytes:
-    """public_key_identity of a private key's public half."""
-    return public_key_identity(SSlibKey.from_crypto(private.public_key()))
+    """public_key_identity of a private key's public half.
+
+    Raises:
+        SigningKeyError: a key type TUF cannot use (DSA, Ed448, a curve other than P-256/P-384/P-521).
+    """
+    try:
+        return public_key_identity(SSlibKey.from_crypto(private.public_key()))
+    except (ValueError, TypeError, AttributeError) as err:
+        raise SigningKeyError(
+            f"the key file holds a {type(private).__name__.lstrip('_')} key, which TUF metadata cannot name "
+            "(Ed25519, ECDSA P-256/P-384 and RSA are supported)"
+        ) from err
 
 
 def signer_from_private(private: Any, public: Key, source: str) -> CryptoSigner:
@@ -204,16 +215,19 @@ def signer_from_private(private: Any, public: Key, source: str) -> CryptoSigner:
     Raises:
         SigningKeyError: the private key does not match ``public``.
     """
-    if not isinstance(public, SSlibKey):
-        public = SSlibKey(public.keyid, public.keytype, public.scheme, public.keyval)
-    if public.keyval.get("public", "").startswith("-----BEGIN") or public.keytype == "ed25519":
+    try:
+        if not isinstance(public, SSlibKey):
+            public = SSlibKey(public.keyid, public.keytype, public.scheme, public.keyval)
+    except (ValueError, TypeError) as err:
+        raise SigningKeyError(f"key {printable(public.keyid, 16)}: a key type this tool cannot sign for") from err
+    if public.keyval["public"].startswith("-----BEGIN") or public.keytype == "ed25519":
         normal = public
     else:  # hex-encoded ECDSA (old Sigstore roots): re-encode for signing only
         normal = public_key_from_metadata(public.keyid, public.to_dict())
     try:
         return CryptoSigner(private, normal)
     except (ValueError, TypeError) as err:
-        raise SigningKeyError(f"{source}: this private key does not match key {public.keyid[:12]}") from err
+        raise SigningKeyError(f"{source}: this private key does not match key {printable(public.keyid[:12])}") from err
 
 
 def unlock_signer(path: Path, public: Key, passphrase: str) -> CryptoSigner:
@@ -308,15 +322,15 @@ def public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKe
     """
     try:
         key = SSlibKey.from_dict(keyid, dict(key_dict))
-    except (KeyError, TypeError, ValueError) as err:
-        raise SigningKeyError(f"key {keyid[:12]} is malformed ({err})") from err
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise SigningKeyError(f"key {printable(str(keyid)[:12])} is malformed ({printable(err, 200)})") from err
     public = key.keyval.get("public", "")
     curve = _HEX_ECDSA_CURVES.get(key.scheme)
     if curve is not None and not public.startswith("-----BEGIN"):
         try:
             point = ec.EllipticCurvePublicKey.from_encoded_point(curve, bytes.fromhex(public))
         except ValueError as err:
-            raise SigningKeyError(f"key {keyid[:12]} holds an invalid ECDSA point") from err
+            raise SigningKeyError(f"key {printable(keyid[:12])} holds an invalid ECDSA point") from err
         pem = point.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         key = SSlibKey(keyid, key.keytype, key.scheme, {**key.keyval, "public": pem})
     return key
@@ -329,7 +343,9 @@ def public_key_identity(key: Key) -> bytes:
     string); thresholds must count keys, not keyids, or one key could sign
     twice under two names.
     """
-    public = key.keyval.get("public", "")
+    public = key.keyval.get("public", "") if isinstance(key.keyval, dict) else ""
+    if not isinstance(public, str):
+        return f"unparsed:{key.keytype}:{public!r}".encode()
     try:
         if key.keytype == "ed25519" and not public.startswith("-----BEGIN"):
             return b"ed25519:" + bytes.fromhex(public)

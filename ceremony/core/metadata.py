@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from securesystemslib.signer import Key, Signer
 from tuf.api.metadata import (
@@ -26,11 +27,12 @@ from tuf.api.metadata import (
     Targets,
     Timestamp,
 )
-from tuf.api.serialization import DeserializationError
+from tuf.api.serialization import DeserializationError, SerializationError
 from tuf.api.serialization.json import CanonicalJSONSerializer, JSONSerializer
 
 from ceremony.core import keys as _keys
 from ceremony.core._fs import sha256_hex
+from ceremony.core._text import printable
 from ceremony.errors import InputFileError, MetadataError, PolicyError
 
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
@@ -45,13 +47,27 @@ def _at_second(value: datetime) -> datetime:
 
 
 def to_bytes(md: Metadata) -> bytes:
-    """Serialise metadata as written to disk (indented, sorted keys)."""
-    return JSONSerializer(compact=False).serialize(md) + b"\n"
+    """Serialise metadata as written to disk (indented, sorted keys).
+
+    Raises:
+        MetadataError: the metadata holds text that cannot be encoded (a lone surrogate).
+    """
+    try:
+        return JSONSerializer(compact=False).serialize(md) + b"\n"
+    except SerializationError as err:
+        raise MetadataError(f"{md.signed.type} metadata cannot be serialised ({err})") from err
 
 
 def signed_bytes(md: Metadata) -> bytes:
-    """The canonical bytes a signature over ``md.signed`` covers."""
-    return CanonicalJSONSerializer().serialize(md.signed)
+    """The canonical bytes a signature over ``md.signed`` covers.
+
+    Raises:
+        MetadataError: the metadata holds text that cannot be encoded (a lone surrogate).
+    """
+    try:
+        return CanonicalJSONSerializer().serialize(md.signed)
+    except SerializationError as err:
+        raise MetadataError(f"{md.signed.type} metadata cannot be put in canonical form ({err})") from err
 
 
 def sign_metadata(md: Metadata, signers: Sequence[Signer]) -> None:
@@ -147,18 +163,104 @@ def load_root(data: bytes, source: str) -> Metadata[Root]:
     Raises:
         InputFileError: not valid root metadata.
     """
-    try:
-        md = Metadata.from_bytes(data)
-    except DeserializationError as err:
-        raise InputFileError(f"{source}: not valid TUF metadata ({err})") from err
+    md = parse(data, source)
     if not isinstance(md.signed, Root):
         raise InputFileError(f"{source}: is {md.signed.type} metadata, expected root")
     return md  # type: ignore[return-value]
 
 
 def role_keys(root: Root, role: str) -> list[Key]:
-    """The keys ``root`` assigns to ``role``, in the order it lists them."""
-    return [root.keys[keyid] for keyid in root.roles[role].keyids]
+    """The keys ``root`` assigns to ``role``, in the order it lists them.
+
+    Raises:
+        MetadataError: ``root`` is not root metadata, or has no such role.
+    """
+    if not isinstance(root, Root) or role not in root.roles:
+        raise MetadataError(f"root metadata with a {role!r} role expected")
+    return [root.keys[keyid] for keyid in root.roles[role].keyids if keyid in root.keys]
+
+
+# --------------------------------------------------------------------------- types python-tuf leaves unchecked
+# python-tuf checks values (a threshold below 1, a duplicate keyid) but not every type: a keyid may be a
+# number, a threshold a string, a signature a list. Each is refused here, as the file's fault, before
+# the rest of the core compares, slices or formats it.
+
+
+def _is_int(value: object) -> bool:
+    """An integer that is not a bool (JSON true is not a version)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_text_list(value: object) -> bool:
+    """A list of strings."""
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _type_problem(md: Metadata) -> str | None:
+    """What in ``md`` has a type the core cannot use, or None."""
+    for keyid, signature in md.signatures.items():
+        if not isinstance(keyid, str) or not isinstance(signature.signature, str):
+            return "a signature's keyid or sig is not text"
+    signed = md.signed
+    if not _is_int(signed.version):
+        return "its version is not an integer"
+    roles: dict[str, Any] = {}
+    if isinstance(signed, Root):
+        roles = dict(signed.roles)
+        if not isinstance(signed.consistent_snapshot, (bool, type(None))):
+            return "consistent_snapshot is not true or false"
+    elif isinstance(signed, Targets) and signed.delegations is not None:
+        delegations = signed.delegations
+        for name, role in (delegations.roles or {}).items():
+            if not isinstance(role.terminating, bool):
+                return f"delegated role {printable(name, 80)!r}: terminating is not true or false"
+            for field in ("paths", "path_hash_prefixes"):
+                value = getattr(role, field)
+                if value is not None and not _is_text_list(value):
+                    return f"delegated role {printable(name, 80)!r}: {field} is not a list of text"
+            roles[name] = role
+        succinct = delegations.succinct_roles
+        if succinct is not None:
+            if not _is_int(succinct.bit_length) or not isinstance(succinct.name_prefix, str):
+                return "succinct_roles: bit_length or name_prefix has the wrong type"
+            roles["succinct_roles"] = succinct
+    elif isinstance(signed, Snapshot | Timestamp):
+        metas = signed.meta if isinstance(signed, Snapshot) else {"snapshot.json": signed.snapshot_meta}
+        for name, meta in metas.items():
+            if not _is_int(meta.version) or (meta.length is not None and not _is_int(meta.length)):
+                return f"meta {printable(name, 80)!r}: version or length is not an integer"
+    for name, role in roles.items():
+        if not _is_text_list(role.keyids) or not _is_int(role.threshold):
+            return f"role {printable(name, 80)!r}: keyids are not a list of text or the threshold is not an integer"
+    return None
+
+
+def _checked(md: Metadata, source: str) -> Metadata:
+    """``md`` once every type the core relies on is checked, and its canonical form can be made.
+
+    Raises:
+        InputFileError: a field of the wrong type, or text that has no UTF-8 form (a lone surrogate).
+    """
+    problem = _type_problem(md)
+    if problem is not None:
+        raise InputFileError(f"{source}: not valid TUF metadata ({problem})")
+    try:
+        CanonicalJSONSerializer().serialize(md.signed)
+    except SerializationError as err:
+        raise InputFileError(f"{source}: not valid TUF metadata (it cannot be put in canonical form)") from err
+    return md
+
+
+def _signed_as(md: Metadata, kind: type, what: str) -> Any:
+    """``md.signed`` if it is of ``kind``.
+
+    Raises:
+        MetadataError: metadata of another type where ``what`` is needed.
+    """
+    if not isinstance(md, Metadata) or not isinstance(md.signed, kind):
+        found = md.signed.type if isinstance(md, Metadata) else type(md).__name__
+        raise MetadataError(f"{what}: {found} metadata where {kind.type} metadata is needed")
+    return md.signed
 
 
 # --------------------------------------------------------------------------- editing existing metadata
@@ -174,9 +276,10 @@ def parse(data: bytes, source: str) -> Metadata:
         InputFileError: not valid metadata.
     """
     try:
-        return Metadata.from_bytes(data)
+        md = Metadata.from_bytes(data)
     except DeserializationError as err:
-        raise InputFileError(f"{source}: not valid TUF metadata ({err})") from err
+        raise InputFileError(f"{source}: not valid TUF metadata ({printable(err, 300)})") from err
+    return _checked(md, source)
 
 
 def from_dict(obj: dict, source: str) -> Metadata:
@@ -185,10 +288,13 @@ def from_dict(obj: dict, source: str) -> Metadata:
     Raises:
         InputFileError: not valid metadata.
     """
+    if not isinstance(obj, dict):
+        raise InputFileError(f"{source}: not a metadata object")
     try:
-        return Metadata.from_dict(copy.deepcopy(obj))
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise InputFileError(f"{source}: not valid TUF metadata ({err})") from err
+        md = Metadata.from_dict(copy.deepcopy(obj))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise InputFileError(f"{source}: not valid TUF metadata ({printable(err, 300)})") from err
+    return _checked(md, source)
 
 
 def to_dict(md: Metadata) -> dict:
@@ -238,8 +344,14 @@ def next_version(md: Metadata, expires_at: datetime) -> Metadata:
 
 
 def root_role(root_md: Metadata[Root], role: str) -> tuple[dict[str, Key], int]:
-    """keyid -> key and threshold of a top-level role."""
-    root = root_md.signed
+    """keyid -> key and threshold of a top-level role.
+
+    Raises:
+        MetadataError: ``root_md`` is not root metadata (a targets file given as a previous root).
+    """
+    root = _signed_as(root_md, Root, f"the keys of role {role!r}")
+    if role not in root.roles:
+        raise MetadataError(f"root metadata has no role {role!r}")
     role_obj = root.roles[role]
     return {keyid: root.keys[keyid] for keyid in role_obj.keyids if keyid in root.keys}, role_obj.threshold
 
@@ -251,8 +363,11 @@ def edit_root_role(
 
     Raises:
         PolicyError: a key added twice, or a key to remove that the role does not have.
+        MetadataError: ``root_md`` is not root metadata, or has no such role.
     """
-    root = root_md.signed
+    root = _signed_as(root_md, Root, f"editing role {role!r}")
+    if role not in root.roles:
+        raise MetadataError(f"root metadata has no role {role!r}")
     for keyid in remove:
         if keyid not in root.roles[role].keyids:
             raise PolicyError(f"{role}: key {keyid[:12]} is not one of its keys")
@@ -265,7 +380,9 @@ def edit_root_role(
 
 
 def delegated_roles(md: Metadata[Targets]) -> list[str]:
-    """Names of the roles a targets metadata delegates to (explicit roles only)."""
+    """Names of the roles a targets metadata delegates to (explicit roles only; none for other metadata)."""
+    if not isinstance(md, Metadata) or not isinstance(md.signed, Targets):
+        return []
     delegations = md.signed.delegations
     if delegations is None or delegations.roles is None:
         return []
@@ -273,7 +390,9 @@ def delegated_roles(md: Metadata[Targets]) -> list[str]:
 
 
 def delegation(md: Metadata[Targets], name: str) -> tuple[dict[str, Key], int] | None:
-    """keyid -> key and threshold that ``md`` gives delegated role ``name``, or None."""
+    """keyid -> key and threshold that ``md`` gives delegated role ``name``, or None (never for non-targets)."""
+    if not isinstance(md, Metadata) or not isinstance(md.signed, Targets):
+        return None
     delegations = md.signed.delegations
     if delegations is None:
         return None
@@ -293,8 +412,9 @@ def add_delegation(
 
     Raises:
         PolicyError: the role exists already.
+        MetadataError: ``md`` is not targets metadata.
     """
-    targets = md.signed
+    targets = _signed_as(md, Targets, f"delegating to {name!r}")
     if targets.delegations is None:
         targets.delegations = Delegations(keys={}, roles={})
     if targets.delegations.roles is None:
@@ -311,8 +431,9 @@ def remove_delegation(md: Metadata[Targets], name: str) -> None:
 
     Raises:
         PolicyError: no such role.
+        MetadataError: ``md`` is not targets metadata.
     """
-    delegations = md.signed.delegations
+    delegations = _signed_as(md, Targets, f"removing {name!r}").delegations
     if delegations is None or not delegations.roles or name not in delegations.roles:
         raise PolicyError(f"role {name!r} is not delegated here")
     for keyid in list(delegations.roles[name].keyids):
@@ -325,29 +446,49 @@ def set_snapshot_meta(md: Metadata[Snapshot], file: str, version_: int | None) -
 
     Only the version is listed: hashes would pin bytes that, with offline
     signing, are not final until the last signature arrives.
+
+    Raises:
+        MetadataError: ``md`` is not snapshot metadata.
     """
+    snapshot = _signed_as(md, Snapshot, f"listing {file}")
     if version_ is None:
-        md.signed.meta.pop(file, None)
+        snapshot.meta.pop(file, None)
     else:
-        md.signed.meta[file] = MetaFile(version=version_)
+        snapshot.meta[file] = MetaFile(version=version_)
 
 
 def snapshot_meta_version(md: Metadata[Snapshot], file: str) -> int | None:
-    """Version a snapshot lists for ``file``."""
-    meta = md.signed.meta.get(file)
+    """Version a snapshot lists for ``file``.
+
+    Raises:
+        MetadataError: ``md`` is not snapshot metadata.
+    """
+    meta = _signed_as(md, Snapshot, f"the version of {file}").meta.get(file)
     return None if meta is None else meta.version
 
 
 def set_timestamp_snapshot(md: Metadata[Timestamp], snapshot_version: int) -> None:
-    """Point a timestamp at snapshot version ``snapshot_version`` (version only, see set_snapshot_meta)."""
-    md.signed.snapshot_meta = MetaFile(version=snapshot_version)
+    """Point a timestamp at snapshot version ``snapshot_version`` (version only, see set_snapshot_meta).
+
+    Raises:
+        MetadataError: ``md`` is not timestamp metadata.
+    """
+    _signed_as(md, Timestamp, "the snapshot version").snapshot_meta = MetaFile(version=snapshot_version)
 
 
 def timestamp_snapshot_version(md: Metadata[Timestamp]) -> int:
-    """The snapshot version a timestamp names."""
-    return md.signed.snapshot_meta.version
+    """The snapshot version a timestamp names.
+
+    Raises:
+        MetadataError: ``md`` is not timestamp metadata.
+    """
+    return _signed_as(md, Timestamp, "the snapshot version").snapshot_meta.version
 
 
 def consistent_snapshot(root_md: Metadata[Root]) -> bool:
-    """Whether clients fetch version-prefixed file names."""
-    return bool(root_md.signed.consistent_snapshot)
+    """Whether clients fetch version-prefixed file names.
+
+    Raises:
+        MetadataError: ``root_md`` is not root metadata.
+    """
+    return bool(_signed_as(root_md, Root, "consistent_snapshot").consistent_snapshot)

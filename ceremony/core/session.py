@@ -16,11 +16,19 @@ atomically after every step, never holding a secret):
 
 Every step appends to the workspace transcript, as the CLI's commands do, so
 an auditor reads one record whichever client drove the ceremony.
+
+Reading a session trusts nothing in it: ``read_session`` checks every field
+the ceremonies later use, with its type (keyids of 64 hex digits, labels of a
+fixed form, a request under ``requests/`` inside the workspace), and
+``overview`` checks the transcript and the files it accounts for before the
+home screen reads them, so a damaged or crafted file is one sentence naming
+it. Lines shown to a keyholder are escaped with ``_text.printable``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -40,7 +48,8 @@ from ceremony.core import recovery as _recovery
 from ceremony.core import transcript as _transcript
 from ceremony.core import verify as _verify
 from ceremony.core._fs import make_private_dir, write_atomic
-from ceremony.core._json import dumps_pretty, read_json
+from ceremony.core._json import dumps_pretty, read_bytes, read_json
+from ceremony.core._text import printable
 from ceremony.core.workspace import (
     CONFIG_NAME,
     DEFAULT_EXPIRY_DAYS,
@@ -48,6 +57,7 @@ from ceremony.core.workspace import (
     ROLES,
     KeyRecord,
     PassphraseProvider,
+    Status,
     Workspace,
     acquire_key,
     build_online_files,
@@ -56,11 +66,14 @@ from ceremony.core.workspace import (
     initial_config,
     merge_key_records,
     unlock_held_key,
+    verify_workspace_transcript,
+    workspace_status,
 )
 from ceremony.errors import (
     BackupError,
     InputFileError,
     PolicyError,
+    SigningKeyError,
     ThresholdNotMetError,
     UsageError,
     WorkspaceError,
@@ -112,18 +125,288 @@ def _save(path: Path, data: dict[str, Any]) -> None:
 
 
 def read_session(path: Path) -> dict[str, Any] | None:
-    """The session in progress in ``path``, or None.
+    """The session in progress in ``path``, or None; every field checked (see ``check_session``).
 
     Raises:
-        InputFileError: session.json exists but is not a ceremony session.
+        InputFileError: session.json exists but is not a ceremony session, or a field is missing,
+            of the wrong type, or names something outside the directory (one sentence naming the file).
     """
     file = Path(path) / SESSION_NAME
-    if not file.is_file():
+    if not file.exists() and not file.is_symlink():
         return None
-    data = read_json(file, "ceremony session")
-    if not isinstance(data, dict) or data.get("type") != SESSION_TYPE or data.get("format") != SESSION_FORMAT:
-        raise InputFileError(f"{file}: not a ceremony session (format {SESSION_FORMAT})")
+    data = read_json(file, "ceremony session", limit=MAX_SESSION_BYTES)  # a directory or FIFO is refused here
+    check_session(data, Path(path), str(file))
     return data
+
+
+# --------------------------------------------------------------------------- checking what the files say
+# session.json, the pending record and the request are this tool's own files, but after a crash, a
+# restore or an edit they are read as hostile like any other: every field the code later reads must be
+# there with its type, every name that becomes a path must stay inside the directory, and a problem is
+# one sentence naming the file, never a traceback.
+
+#: A session holds root version 1 with its keys: far below this even with hundreds of keys.
+MAX_SESSION_BYTES = 8 * 1024 * 1024
+#: A name typed by the operator (a participant, a token label): a line, not a page.
+MAX_TEXT = 300
+#: A change's title (it quotes the paths a delegation names).
+MAX_TITLE = 2000
+CHANGE_FLOWS = ("rotate", "extend", "delegate")
+_KEYID = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_REQUEST_ID = re.compile(r"^[0-9a-f]{16}$")
+#: What ChangeSession.start writes: requests/<UTC time>-<flow>.json.
+_REQUEST_NAME = re.compile(rf"^{REQUESTS_DIR}/[A-Za-z0-9][A-Za-z0-9._-]{{0,127}}\.json$")
+#: Key labels this tool writes (root-1, timestamp, targets-online, root-4).
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+#: What to do about a session file that cannot be used.
+_SESSION_HINT = (
+    "the ceremony in progress resumes only from the file as this tool wrote it: restore it from a copy, "
+    "or move it aside to give that ceremony up (nothing of it was published)"
+)
+
+
+def _session_error(source: str, what: str) -> InputFileError:
+    return InputFileError(f"{source}: {what}; the session file is damaged or was edited by hand", hint=_SESSION_HINT)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value: object, source: str, what: str, limit: int = MAX_TEXT, optional: bool = False) -> str | None:
+    """A non-empty string field of at most ``limit`` characters (shown through ``printable``, never raw)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise _session_error(source, f"{what} is not a line of text")
+    return value
+
+
+def _step_index(flow: str, step: str) -> int:
+    return [name for name, _title in step_titles(flow)].index(step)
+
+
+def check_session(data: object, directory: Path, source: str) -> None:
+    """Check a session file's fields as the guided ceremonies read them.
+
+    Args:
+        data: the parsed session.json.
+        directory: the workspace or draft it is in (request paths resolve inside it).
+        source: the file name for messages.
+
+    Raises:
+        InputFileError: a field is missing, of the wrong type, or names something this tool never writes.
+    """
+    if not isinstance(data, dict) or data.get("type") != SESSION_TYPE or data.get("format") != SESSION_FORMAT:
+        raise InputFileError(f"{source}: not a ceremony session (format {SESSION_FORMAT})", hint=_SESSION_HINT)
+    flow = data.get("flow")
+    if flow != "new-root" and flow not in CHANGE_FLOWS:
+        raise _session_error(source, f"unknown flow {printable(flow, 40)!r}")
+    step = data.get("step")
+    if not isinstance(step, str) or step not in dict(step_titles(flow)):
+        raise _session_error(source, f"{printable(step, 40)!r} is not a step of the {flow} flow")
+    _text(data.get("title"), source, "the title", limit=MAX_TITLE, optional=True)
+    _text(data.get("started"), source, "the start time", limit=40, optional=True)
+    if flow == "new-root":
+        _check_new_root(data, _step_index(flow, step), source)
+    else:
+        _check_change(data, directory, source)
+
+
+def _check_change(data: dict[str, Any], directory: Path, source: str) -> None:
+    """A change's session: the request it keeps, inside the workspace, and its id."""
+    request = data.get("request")
+    if not isinstance(request, str) or not _REQUEST_NAME.match(request):
+        raise _session_error(source, f"'request' is {printable(request, 80)!r}, not {REQUESTS_DIR}/<name>.json")
+    base = Path(directory).resolve()
+    if not (base / request).resolve().is_relative_to(base / REQUESTS_DIR):
+        raise _session_error(source, f"'request' {request!r} leads outside {base / REQUESTS_DIR}")
+    if not isinstance(data.get("request_id"), str) or not _REQUEST_ID.match(data["request_id"]):
+        raise _session_error(source, "'request_id' is not 16 lowercase hex digits")
+    if not isinstance(data.get("reviewed", False), bool):
+        raise _session_error(source, "'reviewed' is not true or false")
+
+
+def _check_new_root(data: dict[str, Any], at: int, source: str) -> None:
+    """A new root ceremony's session, every field its step and the steps before it wrote."""
+    steps = [name for name, _title in NEW_ROOT_STEPS]
+    module = data.get("module")
+    if module is not None and (not isinstance(module, str) or "\x00" in module):  # the operator's choice
+        raise _session_error(source, "'module' is not a file name")
+    if at > steps.index("preflight") and not isinstance(data.get("preflight"), dict):
+        raise _session_error(source, "the preflight record is missing")
+    if at > steps.index("participants") or "participants" in data:
+        _check_participants(data.get("participants"), source)
+    if at > steps.index("plan"):
+        _check_plan(data, at > steps.index("keygen"), source)
+    if at > steps.index("online"):
+        _check_online(data.get("online"), source)
+    review = steps.index("review")
+    if ("root" in data or "digest" in data) and at < review:
+        raise _session_error(source, "it holds a root version 1 before the keys are all made")
+    if "root" in data or at > review:
+        _check_draft_root(data, source)
+    if ("digest" in data or at > review) and not (
+        isinstance(data.get("digest"), str) and _DIGEST.match(data["digest"])
+    ):
+        raise _session_error(source, "the reviewed digest is not 64 hex digits")
+
+
+def _check_participants(value: object, source: str) -> None:
+    if not isinstance(value, list) or not value or len(value) > 100:
+        raise _session_error(source, "'participants' is not a list of people")
+    for person in value:
+        if not isinstance(person, dict) or person.get("role") not in PARTICIPANT_ROLES:
+            raise _session_error(source, "a participant has no name or no known role")
+        _text(person.get("name"), source, "a participant's name")
+
+
+def _check_plan(data: dict[str, Any], generated: bool, source: str) -> None:
+    """Threshold, expiry policy and the planned root keys (each with its key once ``generated``)."""
+    keys = data.get("root_keys")
+    if not isinstance(keys, list) or not 1 <= len(keys) <= 100:
+        raise _session_error(source, "'root_keys' is not a list of planned keys")
+    threshold = data.get("threshold")
+    if not _is_int(threshold) or not 1 <= threshold <= len(keys):
+        raise _session_error(source, f"the root threshold is not a number from 1 to {len(keys)}")
+    if not isinstance(data.get("no_spare", False), bool):
+        raise _session_error(source, "'no_spare' is not true or false")
+    days = data.get("expiry_days")
+    if not isinstance(days, dict) or not all(_is_int(days.get(r)) and 1 <= days[r] <= 36_500 for r in ROLES):
+        raise _session_error(source, "'expiry_days' does not give every role a number of days")
+    holders = {p["name"] for p in data["participants"] if p["role"] == "keyholder"}
+    seen: set[str] = set()
+    for index, entry in enumerate(keys, start=1):
+        if not isinstance(entry, dict) or entry.get("label") != f"root-{index}":
+            raise _session_error(source, f"planned root key {index} is not labelled root-{index}")
+        where = f"root-{index}"
+        if entry.get("holder") not in holders:
+            raise _session_error(source, f"{where}: its holder is not one of the keyholders")
+        backend, key_type = entry.get("backend"), entry.get("key_type")
+        if backend == "software":
+            if key_type not in _keys.KEY_TYPES or entry.get("token_label") or entry.get("token_serial"):
+                raise _session_error(source, f"{where}: not a software key type this tool makes")
+        elif backend == "token":
+            if key_type not in _hsm.TOKEN_KEY_TYPES:
+                raise _session_error(source, f"{where}: not a key type a token makes")
+            _text(entry.get("token_label"), source, f"{where}: the token label", limit=64)
+            _text(entry.get("token_serial"), source, f"{where}: the token serial", limit=64)
+        else:
+            raise _session_error(source, f"{where}: unknown backend {printable(backend, 40)!r}")
+        keyid = entry.get("keyid")
+        if keyid is None:
+            if generated:
+                raise _session_error(source, f"{where} has not been generated, yet the session is past key generation")
+            continue
+        if keyid in seen:
+            raise _session_error(source, f"{where}: the same key is planned twice")
+        seen.add(keyid)
+        _check_key_entry(entry, where, token=backend == "token", source=source)
+
+
+def _check_key_entry(entry: Mapping[str, Any], where: str, token: bool | None, source: str) -> None:
+    """A generated or imported key: its keyid, where it is held, and a public key with that keyid.
+
+    ``token``: True for a token key, False for a software key, None when either (or none) may be.
+    """
+    keyid = entry.get("keyid")
+    if not isinstance(keyid, str) or not _KEYID.match(keyid):
+        raise _session_error(source, f"{where}: the key id is not 64 hex digits")
+    uri = entry.get("uri")
+    if uri is None and token is None:
+        pass  # an online key held by the online service
+    elif isinstance(uri, str) and uri == f"file:{KEYS_DIR}/{keyid}.p12" and token is not True:
+        pass
+    elif isinstance(uri, str) and _hsm.is_pkcs11_uri(uri) and token is not False:
+        try:
+            parsed = _hsm.Pkcs11Uri.parse(uri)
+        except UsageError as err:
+            raise _session_error(source, f"{where}: {err}") from err
+        if parsed.id is None and parsed.object is None:
+            raise _session_error(source, f"{where}: the token key's URI names no key")
+    else:
+        raise _session_error(source, f"{where}: {printable(uri, 120)!r} is not where this tool keeps the key")
+    public = entry.get("public")
+    if not isinstance(public, dict) or public.get("keyid", keyid) != keyid:
+        raise _session_error(source, f"{where}: the public key is missing or names another key id")
+    fields = {k: v for k, v in public.items() if k != "keyid"}
+    try:
+        _keys.public_key_from_metadata(keyid, fields)
+        Key.from_dict(keyid, copy.deepcopy(fields))  # a key type and scheme TUF clients verify
+    except (SigningKeyError, KeyError, TypeError, ValueError) as err:
+        raise _session_error(source, f"{where}: not a public key TUF clients can use") from err
+    if not isinstance(entry.get("key_type"), str):
+        raise _session_error(source, f"{where}: the key type is missing")
+
+
+def _check_online(value: object, source: str) -> None:
+    if not isinstance(value, dict) or set(value) != set(ONLINE_ROLES):
+        raise _session_error(source, "'online' does not name a key for each of targets, snapshot and timestamp")
+    for role, entry in value.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("label"), str) or not _LABEL.match(entry["label"]):
+            raise _session_error(source, f"the {role} key has no valid label")
+        _check_key_entry(entry, f"the {role} key", token=None, source=source)
+
+
+def _check_draft_root(data: dict[str, Any], source: str) -> None:
+    """Root version 1 as built at review: root metadata listing exactly the planned keys."""
+    if not isinstance(data.get("root"), dict):
+        raise _session_error(source, "root version 1 is missing")
+    root = _md.from_dict(data["root"], f"{source} root")
+    if _md.role_type(root) != "root" or _md.version(root) != 1:
+        raise _session_error(source, "'root' is not root metadata of version 1")
+    entries = {"root": data["root_keys"], **{role: [data["online"][role]] for role in ONLINE_ROLES}}
+    for role, planned in entries.items():
+        keys, threshold = _md.root_role(root, role)
+        expected = {entry["keyid"]: entry["public"] for entry in planned}
+        if sorted(keys) != sorted(expected) or threshold != (data["threshold"] if role == "root" else 1):
+            raise _session_error(source, f"root version 1 gives role {role} other keys than the plan")
+        for keyid, key in keys.items():
+            if key.keyval != expected[keyid].get("keyval") or key.scheme != expected[keyid].get("scheme"):
+                raise _session_error(source, f"root version 1 holds another public key than the plan for {keyid[:12]}")
+
+
+def _describe(request: _changes.SignRequest) -> tuple[list[str], str, str]:
+    """A request's diff lines, every one printable, with its digest in hex and as words."""
+    lines, digest_hex, words = request.describe()
+    return [printable(line) for line in lines], digest_hex, words
+
+
+def _summary(request: _changes.SignRequest) -> list[str]:
+    """A request's own (unsigned) description, each line printable and cut to a line's length."""
+    return [printable(line, MAX_TEXT) for line in request.summary]
+
+
+def _labels(config: object) -> dict[str, str]:
+    """keyid -> label of the keys a config lists (a malformed entry falls back to the keyid's start)."""
+    keys = config.get("keys") if isinstance(config, dict) else None
+    if not isinstance(keys, dict):
+        return {}
+    return {
+        keyid: entry["label"] if isinstance(entry, dict) and isinstance(entry.get("label"), str) else keyid[:12]
+        for keyid, entry in keys.items()
+    }
+
+
+def _check_request_matches(request: _changes.SignRequest, request_id: str, source: str) -> _changes.SignRequest:
+    """The request a session keeps is the one it made, and can be written back as it was read.
+
+    Raises:
+        TamperedRequestError: the file holds another request.
+        InputFileError: text in it has no UTF-8 form (a lone surrogate), so it could not be saved.
+    """
+    if request.id != request_id:
+        raise _changes.TamperedRequestError(
+            f"{source}: holds request {printable(request.id, 40)}, not {request_id}", source, "id"
+        )
+    try:
+        dumps_pretty(request.raw)
+    except UnicodeEncodeError as err:
+        raise InputFileError(f"{source}: holds text that cannot be written back (not UTF-8)") from err
+    return request
 
 
 @dataclass(frozen=True)
@@ -145,13 +428,8 @@ def session_info(path: Path) -> SessionInfo | None:
     data = read_session(path)
     if data is None:
         return None
-    titles = dict(step_titles(str(data["flow"])))
-    return SessionInfo(
-        str(data["flow"]),
-        str(data["step"]),
-        str(data.get("title", data["flow"])),
-        titles.get(str(data["step"]), str(data["step"])),
-    )
+    titles = dict(step_titles(data["flow"]))
+    return SessionInfo(data["flow"], data["step"], str(data.get("title") or data["flow"]), titles[data["step"]])
 
 
 def _record(
@@ -192,8 +470,13 @@ def preflight_checks(
     if net_dir.is_dir():
         for iface in sorted(net_dir.iterdir()):
             state = iface / "operstate"
-            if iface.name != "lo" and state.is_file() and state.read_text().strip() == "up":
-                up.append(iface.name)
+            if iface.name == "lo":
+                continue
+            try:
+                if state.is_file() and state.read_text().strip() == "up":
+                    up.append(printable(iface.name, 40))
+            except OSError:  # a state that cannot be read cannot be shown to be down: the check fails
+                up.append(f"{printable(iface.name, 40)} (state unreadable)")
     checks = [
         Check(
             "network",
@@ -201,8 +484,11 @@ def preflight_checks(
             f"interfaces up: {', '.join(up)}" if up else "no network interface up besides loopback",
         )
     ]
-    swap_lines = swaps.read_text().splitlines()[1:] if swaps.is_file() else []
-    swap_devices = [line.split()[0] for line in swap_lines if line.strip()]
+    try:
+        swap_lines = swaps.read_text().splitlines()[1:] if swaps.is_file() else []
+    except OSError:
+        swap_lines = ["(unreadable)"]  # cannot prove swap is off: the check fails
+    swap_devices = [printable(line.split()[0], 200) for line in swap_lines if line.strip()]
     checks.append(
         Check("swap", not swap_devices, f"swap on: {', '.join(swap_devices)}" if swap_devices else "swap is off")
     )
@@ -401,6 +687,8 @@ class NewRootCeremony:
         for p in participants:
             if not p.name.strip():
                 raise UsageError("every participant needs a name")
+            if len(p.name.strip()) > MAX_TEXT:
+                raise UsageError(f"a participant's name is longer than {MAX_TEXT} characters")
             if p.role not in PARTICIPANT_ROLES:
                 raise UsageError(f"{p.name}: unknown role {p.role!r}; choose one of: {', '.join(PARTICIPANT_ROLES)}")
             if (p.name.strip(), p.role) in seen:
@@ -511,7 +799,8 @@ class NewRootCeremony:
             files = {rel: digest}
             line = f"generated software key {label} {key.public.keyid} for {entry['holder']} (encrypted under their passphrase)"
         else:
-            token_uri = f"pkcs11:token={entry['token_label']};serial={entry['token_serial']}"
+            # Built, not formatted: a label holding ";" or "?module-path=" must not add attributes to the URI.
+            token_uri = _hsm.Pkcs11Uri(token=entry["token_label"], serial=entry["token_serial"]).to_string()
             token_key = _hsm.generate_key(
                 token_uri, self._object_label(label), entry["key_type"], lambda _prompt: secret, self.module
             )
@@ -639,7 +928,11 @@ class NewRootCeremony:
             *_diff.describe_change("1.root.json", None, _md.signed_dict(root)),
         ]
         digest = _diff.payload_digest({"root": _md.signed_bytes(root)})
-        return lines, digest.hex(), _diff.digest_words(digest)
+        return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
+
+    def unsigned_summary(self) -> list[str]:
+        """Nothing: every line shown for a new root is computed from what is signed."""
+        return []
 
     def confirm_review(self, now: datetime) -> None:
         """The keyholders compared the words read aloud: record the digest and move on to signing."""
@@ -816,7 +1109,10 @@ def backup_with_test_restore(ws: Workspace, out: Path, now: datetime) -> list[st
         restored = _recovery.restore_to(pdfs, Path(tmp) / "restored")
     lines = [f"exported {b.name} as set {b.set_id} ({b.parts} QR parts) to {Path(out).name}" for b in result.backups]
     for item in restored.restored:
-        original = (ws.metadata_dir / item.name).read_bytes()
+        try:
+            original = read_bytes(ws.metadata_dir / item.name, "metadata file")
+        except InputFileError as err:
+            raise BackupError(f"test restore of {printable(item.name, 80)}: {err}") from err
         if original != item.data:
             raise BackupError(f"test restore of {item.name} from {Path(out)} gave different bytes than the workspace")
         lines.append(f"test restore of {item.name} from the printable PDFs: byte-identical")
@@ -872,7 +1168,7 @@ class ChangeSession:
             "type": SESSION_TYPE,
             "format": SESSION_FORMAT,
             "flow": flow,
-            "title": title,
+            "title": title[:MAX_TITLE],
             "step": "sign",
             "started": _verify.format_date(now),
             "request": str(out.relative_to(ws.path)),
@@ -909,9 +1205,14 @@ class ChangeSession:
         return self.ws.path / self.data["request"]
 
     def request(self) -> _changes.SignRequest:
-        """The request as this session last saved it, read and checked (digest, every signature) once."""
+        """The request as this session last saved it, read and checked (digest, every signature, its id) once.
+
+        Raises:
+            InputFileError / TamperedRequestError: the request file is malformed, changed, or another request.
+        """
         if self._request is None:
-            self._request = _changes.load_request(self.request_path)
+            path = self.request_path
+            self._request = _check_request_matches(_changes.load_request(path), self.data["request_id"], str(path))
         return self._request
 
     def _save_request(self, request: _changes.SignRequest) -> None:
@@ -919,21 +1220,39 @@ class ChangeSession:
         self._request = request
 
     def build_root(self, now: datetime | None = None) -> tuple[list[str], str, str]:
-        """What will be signed: diff lines, digest hex and words."""
-        return self.request().describe()
+        """What will be signed: diff lines (printable), digest hex and words."""
+        return _describe(self.request())
+
+    def unsigned_summary(self) -> list[str]:
+        """The request's own description of the change: not signed, not covered by the words; printable."""
+        return _summary(self.request())
 
     def progress(self) -> list[Progress]:
         """Every threshold of the change, with the labels of the keys that signed."""
-        labels = {k: v.get("label", k[:12]) for k, v in self.ws.config.get("keys", {}).items()}
-        pending = self._pending()
-        labels.update({k: v.get("label", k[:12]) for k, v in pending.get("config", {}).get("keys", {}).items()})
+        labels = _labels(self.ws.config)
+        labels.update(_labels(self._pending().get("config")))
         return [
             Progress(s.label, [labels.get(k, k[:12]) for k in s.signed], s.threshold) for s in self.request().statuses()
         ]
 
     def _pending(self) -> dict[str, Any]:
+        """The workspace's record of the change (what publishing writes), with the fields read here checked.
+
+        Raises:
+            WorkspaceError: the workspace has no record of the request.
+            InputFileError: the record is malformed.
+        """
         if self._pending_record is None:
-            self._pending_record = _changes._load_pending(self.ws, self.data["request_id"])
+            record = _changes._load_pending(self.ws, self.data["request_id"])
+            source = f"{self.ws.path / _changes.PENDING_DIR / self.data['request_id']}.json"
+            if not isinstance(record, dict) or record.get("request_id") != self.data["request_id"]:
+                raise InputFileError(f"{source}: not the pending record of request {self.data['request_id']}")
+            config, revoked = record.get("config"), record.get("revoked", [])
+            if not isinstance(config, dict) or not isinstance(config.get("keys", {}), dict):
+                raise InputFileError(f"{source}: the config the change writes is not an object")
+            if not isinstance(revoked, list) or not all(isinstance(k, str) for k in revoked):
+                raise InputFileError(f"{source}: 'revoked' is not a list of key ids")
+            self._pending_record = record
         return self._pending_record
 
     def signing_keys(self) -> list[SigningKey]:
@@ -960,9 +1279,15 @@ class ChangeSession:
         """
         record = next((r for r in self.ws.key_records() if r.keyid == keyid), None)
         if record is None or not record.uri:
-            raise UsageError(f"{keyid[:12]}: not a key held in this workspace")
+            raise UsageError(f"{printable(keyid[:12])}: not a key held in this workspace")
         request = self.request()
-        spec = str(self.ws.path / record.uri.removeprefix("file:")) if record.uri.startswith("file:") else record.uri
+        if record.uri.startswith("file:"):
+            # Only this key's own file in keys/: a reference elsewhere (../, an absolute path) is refused.
+            if record.uri != f"file:{KEYS_DIR}/{record.keyid}.p12" or not _KEYID.match(record.keyid):
+                raise SigningKeyError(f"key {record.label}: {printable(record.uri, 120)!r} is not a key file in keys/")
+            spec = str(self.ws.path / KEYS_DIR / f"{record.keyid}.p12")
+        else:
+            spec = record.uri
         with contextlib.ExitStack() as stack:
             roles = _changes.sign_request(
                 request, spec, lambda _n: secret, lambda _p: secret, stack, module=self.ws.config.get("pkcs11_module")
@@ -1068,11 +1393,11 @@ def new_key(ws: Workspace, source: str, secret: str, role: str, now: datetime, p
     if source.startswith("token:"):
         module = ws.config.get("pkcs11_module")
         serial = source.removeprefix("token:")
-        token = _hsm.find_token(_hsm.Pkcs11Uri.parse(f"pkcs11:serial={serial}"), _hsm.resolve_module(config=module))
+        token = _hsm.find_token(_hsm.Pkcs11Uri(serial=serial), _hsm.resolve_module(config=module))
         label = _OBJECT_LABEL.sub("-", f"{ws.path.name}-{role}-{now.strftime('%Y%m%d%H%M%S')}")[:64]
-        key = _hsm.generate_key(
-            f"pkcs11:token={token.label};serial={serial}", label, TOKEN_KEY_TYPE, lambda _p: secret, module
-        )
+        # Built, not formatted: a token label holding ";" or "?module-path=" must not add attributes.
+        uri = _hsm.Pkcs11Uri(token=token.label, serial=token.serial).to_string()
+        key = _hsm.generate_key(uri, label, TOKEN_KEY_TYPE, lambda _p: secret, module)
         return NewKey(key.uri, secret)
     raise UsageError(f"unknown key source {source!r}")
 
@@ -1091,12 +1416,22 @@ class OfflineSigning:
         return self.out if self.saved else self.path
 
     def request(self) -> _changes.SignRequest:
-        """The request (with the signatures made so far), checked again as it is read."""
-        return _changes.load_request(self._current())
+        """The request (with the signatures made so far), checked again as it is read.
+
+        Raises:
+            InputFileError / TamperedRequestError: the request is malformed or was changed.
+        """
+        path = self._current()
+        request = _changes.load_request(path)
+        return _check_request_matches(request, request.id, str(path))
 
     def build_root(self, now: datetime | None = None) -> tuple[list[str], str, str]:
-        """What will be signed: diff lines, digest hex and words."""
-        return self.request().describe()
+        """What will be signed: diff lines (printable), digest hex and words."""
+        return _describe(self.request())
+
+    def unsigned_summary(self) -> list[str]:
+        """The request's own description of the change: not signed, not covered by the words; printable."""
+        return _summary(self.request())
 
     def progress(self) -> list[Progress]:
         """Every threshold of the request."""
@@ -1126,6 +1461,41 @@ def is_draft(path: Path) -> bool:
     return (Path(path) / SESSION_NAME).is_file() and not (Path(path) / CONFIG_NAME).exists()
 
 
+@dataclass(frozen=True)
+class Overview:
+    """What the home screen shows about a directory: the session in progress, and the workspace once there is one."""
+
+    info: SessionInfo | None
+    status: Status | None  # None for a draft: no ceremony.json yet
+
+
+def overview(path: Path, now: datetime) -> Overview:
+    """Open a workspace or a draft the way the home screen shows it, every file it reads checked first.
+
+    session.json is checked field by field; the transcript's chain is
+    checked, and so is every file it accounts for (ceremony.json, metadata,
+    keys, pending changes), before anything is read from those files: a file
+    changed behind the tool's back is named, and a damaged one is a sentence,
+    not a traceback.
+
+    Raises:
+        WorkspaceError: not a workspace or a draft.
+        InputFileError: session.json, ceremony.json or a metadata file is malformed.
+        TranscriptError: the transcript is damaged, or a file differs from what it recorded.
+        VerificationError: root.json cannot be read as root metadata.
+    """
+    path = Path(path)
+    info = session_info(path) if path.is_dir() else None
+    if is_draft(path):
+        keys = path / KEYS_DIR
+        tracked = [f"{KEYS_DIR}/{p.name}" for p in sorted(keys.iterdir()) if p.is_file()] if keys.is_dir() else []
+        _transcript.verify_transcript(path, tracked)
+        return Overview(info, None)
+    ws = Workspace.load(path)
+    verify_workspace_transcript(ws)
+    return Overview(info, workspace_status(ws, now))
+
+
 __all__ = [
     "CHANGE_STEPS",
     "NEW_ROOT_STEPS",
@@ -1135,13 +1505,16 @@ __all__ = [
     "NewKey",
     "NewRootCeremony",
     "OfflineSigning",
+    "Overview",
     "Participant",
     "Progress",
     "SessionInfo",
     "SigningKey",
     "backup_with_test_restore",
+    "check_session",
     "is_draft",
     "new_key",
+    "overview",
     "preflight_checks",
     "read_session",
     "session_info",

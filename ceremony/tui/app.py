@@ -24,11 +24,11 @@ from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ceremony.core import session
-from ceremony.core.workspace import Workspace, workspace_status
+from ceremony.core.workspace import Workspace
 from ceremony.errors import CeremonyError
 from ceremony.tui import flows, newroot
 from ceremony.tui.signing import ReviewSignScreen
-from ceremony.tui.widgets import LEAVE, ConfirmDialog, ErrorDialog, held
+from ceremony.tui.widgets import LEAVE, ConfirmDialog, ErrorDialog, held, plain, plain_lines
 
 URGENCY = [(0, "red"), (7, "red"), (30, "yellow")]
 
@@ -91,10 +91,11 @@ class HomeScreen(Screen[None]):
         self.workspace = workspace
         self.now = now
         self.info: session.SessionInfo | None = None
-        self.loaded = False
+        self.loaded = False  # a workspace is shown (not a draft)
+        self.opened = False  # the directory was read without an error (a workspace or a draft)
 
     def compose(self) -> ComposeResult:
-        yield Static("ceremony", id="title")
+        yield Static("ceremony", id="title", markup=False)
         with Horizontal(id="main"):
             with VerticalScroll(id="overview"):
                 yield Static("", id="session", markup=False)
@@ -109,11 +110,12 @@ class HomeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.action_reload()
         self.query_one("#actions", OptionList).focus()
+        self.app.offer_resume()  # type: ignore[attr-defined]
 
     def _actions(self) -> None:
         options = []
         if self.info is not None:
-            options.append(Option(Text(f"   Resume: {self.info.title}", style="bold"), id="resume"))
+            options.append(Option(plain(f"   Resume: {self.info.title}", "bold", limit=200), id="resume"))
             if self.info.flow != "new-root":
                 options.append(Option(Text("   Discard the change"), id="discard"))
         for action, key, label, needs_ws in ACTIONS:
@@ -129,6 +131,7 @@ class HomeScreen(Screen[None]):
         """Read the workspace again and redraw."""
         title = self.query_one("#title", Static)
         self.loaded = False
+        self.opened = False
         self.info = None
         for table in self.query(DataTable):
             table.clear(columns=True)
@@ -145,41 +148,49 @@ class HomeScreen(Screen[None]):
             self._actions()
             return
         try:
-            self.info = session.session_info(self.workspace) if self.workspace.is_dir() else None
-            if self.info is not None:
-                self.query_one("#session", Static).update(f"In progress: {self.info.describe()}")
-            if session.is_draft(self.workspace):
-                title.update(f"ceremony - {self.workspace} (new root ceremony in progress)")
-                self._actions()
-                return
-            status = workspace_status(Workspace.load(self.workspace), self.now or datetime.now(UTC))
+            opened = session.overview(self.workspace, self.now or datetime.now(UTC))
         except CeremonyError as err:
-            title.update(f"ceremony - {self.workspace} cannot be opened")
+            title.update(plain(f"ceremony - {self.workspace} cannot be opened"))
             self._actions()
             self.app.push_screen(ErrorDialog("Cannot open the workspace", err))
+            return
+        self.opened = True
+        self.info = opened.info
+        if self.info is not None:
+            self.query_one("#session", Static).update(plain(f"In progress: {self.info.describe()}"))
+        status = opened.status
+        if status is None:
+            title.update(plain(f"ceremony - {self.workspace} (new root ceremony in progress)"))
+            self._actions()
             return
         self.loaded = True
         for section in self.query(".ws-only"):
             section.display = True
-        title.update(f"ceremony - {status.path} (root versions {', '.join(map(str, status.root_versions))})")
+        versions = ", ".join(map(str, status.root_versions))
+        title.update(plain(f"ceremony - {status.path} (root versions {versions})"))
         roles = self.query_one("#roles", DataTable)
         roles.add_columns("role", "ver", "thr", "days", "expires", "re-sign by")
         for role in status.roles:
-            colour = urgency_colour(role.days_left)
-            days = "-" if role.days_left is None else f"[{colour}]{role.days_left:g}[/{colour}]"
+            days = "-" if role.days_left is None else f"{role.days_left:g}"
             roles.add_row(
-                role.role,
-                str(role.version or "-"),
-                f"{role.threshold}/{len(role.keyids)}",
-                days,
-                (role.expires or "-")[:10],
-                (role.resign_by or "-")[:10],
+                plain(role.role, limit=40),
+                plain(role.version or "-"),
+                plain(f"{role.threshold}/{len(role.keyids)}"),
+                plain(days, urgency_colour(role.days_left) if role.days_left is not None else ""),
+                plain((role.expires or "-")[:10]),
+                plain((role.resign_by or "-")[:10]),
             )
         keys = self.query_one("#keys", DataTable)
         keys.add_columns("label", "key id", "held", "type", "roles")
         for key in status.keys:
-            keys.add_row(key.label, key.keyid[:10], held(key), key.key_type, ",".join(key.roles) or "-")
-        self.query_one("#warnings", Static).update("\n".join(f"! {w}" for w in status.warnings))
+            keys.add_row(
+                plain(key.label, limit=40),
+                plain(key.keyid[:10]),
+                held(key),
+                plain(key.key_type, limit=40),
+                plain(",".join(key.roles) or "-", limit=80),
+            )
+        self.query_one("#warnings", Static).update(plain_lines(f"! {w}" for w in status.warnings))
         self._actions()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -245,8 +256,7 @@ class CeremonyApp(App[None]):
         return self.now or datetime.now(UTC)
 
     def on_mount(self) -> None:
-        self.push_screen(HomeScreen(self.workspace, self.now))
-        self.offer_resume()
+        self.push_screen(HomeScreen(self.workspace, self.now))  # it offers to resume once it has read the workspace
 
     def push_screen_error(self, title: str, error: CeremonyError) -> None:
         """Show a core error; the screen below stays as it was."""
@@ -271,16 +281,11 @@ class CeremonyApp(App[None]):
     # ---- resume
 
     def offer_resume(self) -> None:
-        """If a ceremony is in progress in the workspace, offer to resume it."""
-        if self.workspace is None or not self.workspace.is_dir():
-            return
-        try:
-            info = session.session_info(self.workspace)
-        except CeremonyError as err:
-            self.push_screen_error("Cannot read the ceremony in progress", err)
-            return
+        """If home read a ceremony in progress (its files all checked), offer to resume it."""
+        home = self.home()
+        info = home.info if home is not None and home.opened else None
         if info is None:
-            return
+            return  # nothing in progress, or home shows why the workspace cannot be opened
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -290,7 +295,11 @@ class CeremonyApp(App[None]):
 
     def resume(self) -> None:
         """Continue the session in progress at its step."""
-        info = session.session_info(self.workspace) if self.workspace else None
+        try:
+            info = session.session_info(self.workspace) if self.workspace else None
+        except CeremonyError as err:
+            self.push_screen_error("Cannot resume the ceremony", err)
+            return
         if info is None:
             return
         if info.flow == "new-root":
@@ -377,7 +386,7 @@ class CeremonyApp(App[None]):
         except CeremonyError as err:
             self.push_screen_error("Cannot resume the change", err)
             return
-        title = str(change.data.get("title", change.data["flow"])).capitalize()
+        title = str(change.data.get("title") or change.data["flow"]).capitalize()
         result = await self._step(
             ReviewSignScreen(
                 change,

@@ -19,8 +19,8 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, S
 
 from ceremony.core import changes, hsm, keys, recovery, session
 from ceremony.core.workspace import Workspace, workspace_status
-from ceremony.errors import PassphraseError, UsageError
-from ceremony.tui.widgets import StepScreen, Tick, held, password
+from ceremony.errors import CeremonyError, PassphraseError, UsageError
+from ceremony.tui.widgets import StepScreen, Tick, held, password, plain, plain_lines
 
 Clock = Callable[[], datetime]
 
@@ -43,7 +43,9 @@ class KeySource(Vertical):
     def add_tokens(self, tokens: list[hsm.TokenInfo]) -> None:
         """Offer a new key on each token present."""
         choices = [(f"new {t} software key (passphrase)", t) for t in keys.KEY_TYPES]
-        choices += [(f"new key on token {t.label} #{t.serial} (PIN)", f"token:{t.serial}") for t in tokens]
+        choices += [
+            (plain(f"new key on token {t.label} #{t.serial} (PIN)", limit=120), f"token:{t.serial}") for t in tokens
+        ]
         choices.append(("public key file of a key held elsewhere", "import"))
         self.query_one(".source", Select).set_options(choices)
         self.query_one(".source", Select).value = keys.DEFAULT_KEY_TYPE
@@ -119,7 +121,7 @@ class RotateScreen(_ChangeScreen):
     def body(self) -> ComposeResult:
         yield Label("Compromised or lost key (arrows: pick its row); it is revoked from that role")
         yield DataTable(id="keys", cursor_type="row")
-        yield Static("", id="picked")
+        yield Static("", id="picked", markup=False)
         yield Label("Replacement")
         yield KeySource("root", "replacement")
         with Horizontal(classes="row"):
@@ -135,7 +137,9 @@ class RotateScreen(_ChangeScreen):
         for record in self.ws.key_records():
             for role in record.roles:
                 if role in changes.TOP_LEVEL and not record.revoked:
-                    table.add_row(role, record.label, record.keyid[:12], held(record))
+                    table.add_row(
+                        plain(role, limit=40), plain(record.label, limit=40), plain(record.keyid[:12]), held(record)
+                    )
                     self.rows.append((role, record.keyid))
         table.focus()
         self.run_core("Listing tokens", lambda: ("tokens", _tokens(self.ws)))
@@ -163,7 +167,7 @@ class RotateScreen(_ChangeScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.rows and event.cursor_row < len(self.rows):
             role, keyid = self.rows[event.cursor_row]
-            self.query_one("#picked", Static).update(f"revoke from {role}: {keyid[:16]}")
+            self.query_one("#picked", Static).update(plain(f"revoke from {role}: {keyid[:16]}", limit=120))
 
 
 class ExtendScreen(_ChangeScreen):
@@ -183,14 +187,26 @@ class ExtendScreen(_ChangeScreen):
         super().on_mount()
         table = self.query_one("#roles", DataTable)
         table.add_columns("role", "version", "expires", "policy days")
-        status = workspace_status(self.ws, self.clock())
+        self.roles: list[str] = []
+        try:
+            status = workspace_status(self.ws, self.clock())
+        except CeremonyError as err:
+            self.app.push_screen_error(self.FAILURE, err)  # the table stays empty; Escape goes home
+            return
         self.roles = [r.role for r in status.roles]
         for r in status.roles:
             policy = (self.ws.config.get("roles", {}).get(r.role) or {}).get("expiry_days", "-")
-            table.add_row(r.role, str(r.version or "-"), (r.expires or "-")[:10], str(policy))
+            table.add_row(
+                plain(r.role, limit=40),
+                plain(r.version or "-"),
+                plain((r.expires or "-")[:10]),
+                plain(policy, limit=20),
+            )
         table.focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        if not self.roles:
+            return
         role = self.roles[self.query_one("#roles", DataTable).cursor_row]
         text = self.value("#days")
         days = int(text) if text.isdigit() else changes._policy_days(self.ws, role)
@@ -394,7 +410,7 @@ class PublishedScreen(StepScreen[Any]):
         lines += [f"{'removed' if d is None else 'wrote'} {n}" for n, d in self.result.files.items()]
         lines += [f"warning: {w}" for w in self.result.warnings]
         lines += ["", f"Published. Transcript head: {self.result.transcript_head}"]
-        yield Static("\n".join(lines), id="report", markup=False)
+        yield Static(plain_lines(lines), id="report")
         yield Button("Back to home", variant="primary", id="done", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -14,13 +14,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ceremony.core import hsm, keys, session
+from ceremony.core._text import printable
 from ceremony.errors import CeremonyError, PassphraseError, UsageError
-from ceremony.tui.widgets import StepScreen, Tick, password
+from ceremony.tui.widgets import StepScreen, Tick, password, plain, plain_lines
 
 Clock = Callable[[], datetime]
 
@@ -83,7 +85,7 @@ class PreflightScreen(_RootStep):
 
     def body(self) -> ComposeResult:
         yield Static("Checking the machine...", id="checks", markup=False)
-        yield Static("", id="clock")
+        yield Static("", id="clock", markup=False)
         yield Tick("Administrator: this clock matches a trusted clock", id="clock-ok")
         yield Static("", id="exception-help")
         yield Input(placeholder="network: why the ceremony goes on anyway (witness writes)", id="exception-network")
@@ -106,7 +108,7 @@ class PreflightScreen(_RootStep):
     def core_done(self, result: Any) -> None:
         if isinstance(result, list):
             self.checks = result
-            text = "\n".join(f"{'ok  ' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in result)
+            text = plain_lines(f"{'ok  ' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in result)
             self.query_one("#checks", Static).update(text)
             failed = [c.name for c in result if not c.passed]
             for name in failed:
@@ -175,7 +177,7 @@ class PlanScreen(_RootStep):
         self.holders = self.ceremony.participants("keyholder")
         yield Static("Listing tokens...", id="tokens", markup=False)
         for index, holder in enumerate(self.holders, start=1):
-            yield Label(f"root-{index}: held by {holder}")
+            yield Label(plain(f"root-{index}: held by {holder}", limit=320))
             with Horizontal(classes="row"):
                 yield Select(
                     [("software key (passphrase)", "software")],
@@ -210,13 +212,12 @@ class PlanScreen(_RootStep):
         if isinstance(result, list):
             self.tokens = result
             self.query_one("#tokens", Static).update(
-                "Tokens present: " + "; ".join(t.describe() for t in result)
+                plain("Tokens present: " + "; ".join(t.describe() for t in result), limit=4000)
                 if result
                 else "No token present: software keys only."
             )
-            options = [("software key (passphrase)", "software")] + [
-                (f"token {t.label} #{t.serial}", f"token:{t.serial}") for t in result
-            ]
+            options: list[tuple[str | Text, str]] = [("software key (passphrase)", "software")]
+            options += [(plain(f"token {t.label} #{t.serial}", limit=120), f"token:{t.serial}") for t in result]
             for index in range(1, len(self.holders) + 1):
                 self.query_one(f"#backend-{index}", Select).set_options(options)
             return
@@ -250,20 +251,31 @@ class KeygenScreen(_RootStep):
         entry = self.ceremony.next_key_to_generate() or {}
         self.entry = entry
         done = [k["label"] for k in self.ceremony.root_keys() if k.get("keyid")]
-        yield Static(f"Generated so far: {', '.join(done) or 'none'}", id="done")
+        yield Static(plain(f"Generated so far: {', '.join(done) or 'none'}"), id="done")
+        # Names and token labels come from the session file: plain text, bold by style, never markup.
+        label, holder = printable(entry.get("label"), 80), printable(entry.get("holder"), 300)
         if entry.get("backend") == "token":
+            token = f"'{printable(entry.get('token_label'), 64)}' serial {printable(entry.get('token_serial'), 64)}"
             yield Static(
-                f"[b]{entry.get('label')}[/b]: {entry.get('key_type')} key on token '{entry.get('token_label')}' "
-                f"serial {entry.get('token_serial')}, held by [b]{entry.get('holder')}[/b].\n"
-                f"{entry.get('holder')}: insert your token and type its user PIN. The key is made on the token and never leaves it.",
+                Text.assemble(
+                    (label, "bold"),
+                    f": {printable(entry.get('key_type'), 40)} key on token {token}, held by ",
+                    (holder, "bold"),
+                    f".\n{holder}: insert your token and type its user PIN. "
+                    "The key is made on the token and never leaves it.",
+                ),
                 id="who",
             )
             yield password("token user PIN", "secret")
         else:
             yield Static(
-                f"[b]{entry.get('label')}[/b]: {entry.get('key_type')} software key held by [b]{entry.get('holder')}[/b].\n"
-                f"{entry.get('holder')}: type a passphrase only you know (at least {keys.MIN_PASSPHRASE_LENGTH} characters), twice. "
-                "The key file is encrypted under it.",
+                Text.assemble(
+                    (label, "bold"),
+                    f": {printable(entry.get('key_type'), 40)} software key held by ",
+                    (holder, "bold"),
+                    f".\n{holder}: type a passphrase only you know (at least {keys.MIN_PASSPHRASE_LENGTH} "
+                    "characters), twice. The key file is encrypted under it.",
+                ),
                 id="who",
             )
             yield password("passphrase", "secret")
@@ -404,7 +416,7 @@ class BackupScreen(_RootStep):
 
     def core_done(self, result: Any) -> None:
         self.query_one("#report", Static).update(
-            "\n".join([*result, "", "Print the PDFs (A4 or Letter) for the safe."])
+            plain_lines([*result, "", "Print the PDFs (A4 or Letter) for the safe."])
         )
         self.query_one("#export", Button).remove()
         button = Button("Continue to sign-off", variant="primary", id="continue", compact=True)
@@ -422,7 +434,7 @@ class SignoffScreen(_RootStep):
         yield Static("Each participant reads the transcript summary and ticks their name.", classes="lead")
         self.names = list(dict.fromkeys(self.ceremony.participants()))
         for index, name in enumerate(self.names):
-            yield Tick(f"{name} signs off", id=f"who-{index}")
+            yield Tick(plain(f"{name} signs off", limit=320), id=f"who-{index}")
         yield Button("Finish the ceremony", variant="primary", id="finish", compact=True)
         yield Static("", id="head", markup=False)
 
@@ -435,7 +447,7 @@ class SignoffScreen(_RootStep):
 
     def core_done(self, result: Any) -> None:
         self.query_one("#head", Static).update(
-            f"Ceremony complete. Transcript head: {result}\nWitness: write down its first 16 digits."
+            plain_lines([f"Ceremony complete. Transcript head: {result}", "Witness: write down its first 16 digits."])
         )
         self.query_one("#finish", Button).remove()
         button = Button("Back to home", variant="primary", id="done", compact=True)

@@ -5,6 +5,12 @@ offline signing of a request. What it signs is a *subject* from
 ``core.session`` (``NewRootCeremony``, ``ChangeSession`` or
 ``OfflineSigning``): the screen only shows the subject's own description and
 progress, and passes each keyholder's key choice and secret to its ``sign``.
+
+Everything on it but the words and the digest comes from files (a request
+made elsewhere, labels from an imported repository), so it is shown as plain
+text, controls escaped: what the keyholder reads is what the file holds. A
+request's own description of itself is not signed, so it is shown apart from
+the diff, under a heading that says so.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ceremony.errors import UsageError
-from ceremony.tui.widgets import StepScreen, Tick, password
+from ceremony.tui.widgets import StepScreen, Tick, password, plain, plain_lines
 
 
 def word_rows(words: str, per_row: int = 4) -> str:
@@ -60,6 +66,15 @@ class ReviewSignScreen(StepScreen[Any]):
         self.copies = copies
 
     def body(self) -> ComposeResult:
+        # Shown only for a request that describes itself; above the diff, so nothing from the file
+        # stands between what is computed here (the diff, the words) and the keyholder's decision.
+        summary_title = Label(
+            "[b]The request describes itself as[/b] (NOT signed; the words do not cover it)", id="summary-title"
+        )
+        summary = Static("", id="summary", markup=False)
+        summary_title.display = summary.display = False
+        yield summary_title
+        yield summary
         yield Label("[b]What will be signed[/b]")
         yield Static("", id="changes", markup=False)
         yield Label("[b]Words to read aloud[/b] (SHA-256 of exactly what is signed, BIP-39)")
@@ -83,25 +98,37 @@ class ReviewSignScreen(StepScreen[Any]):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.run_core("Reading what will be signed", lambda: ("loaded", self.subject.build_root(self.clock())))
 
-    def _show_progress(self) -> None:
-        progress = self.subject.progress()
+        def load() -> tuple[str, Any]:
+            described = self.subject.build_root(self.clock())
+            return "loaded", (*described, self.subject.unsigned_summary(), self._standing())
+
+        self.run_core("Reading what will be signed", load)
+
+    def _standing(self) -> tuple[list[Any], list[Any]]:
+        """Progress and the keys that can sign next, read in the worker (the core reads files for both)."""
+        return self.subject.progress(), ([] if self.key_typed else self.subject.signing_keys())
+
+    def _show_progress(self, standing: tuple[list[Any], list[Any]]) -> None:
+        progress, signing_keys = standing
         self.query_one("#progress", Static).update(
-            "Signatures:\n" + "\n".join(f"  {'met ' if p.met else 'need'} {p.describe()}" for p in progress)
+            plain_lines(["Signatures:", *[f"  {'met ' if p.met else 'need'} {p.describe()}" for p in progress]])
         )
         mine_saved = self.finish is None and bool(getattr(self.subject, "saved", False))
         self.query_one("#finish", Button).disabled = not (all(p.met for p in progress) or mine_saved)
         if not self.key_typed:
             options = [
                 (
-                    f"{k.label} {k.keyid[:12]}"
-                    + (f" ({k.holder})" if k.holder else "")
-                    + f" - {k.kind}"
-                    + (f" - {k.note}" if k.note else ""),
+                    plain(
+                        f"{k.label} {k.keyid[:12]}"
+                        + (f" ({k.holder})" if k.holder else "")
+                        + f" - {k.kind}"
+                        + (f" - {k.note}" if k.note else ""),
+                        limit=200,
+                    ),
                     k.keyid,
                 )
-                for k in self.subject.signing_keys()
+                for k in signing_keys
             ]
             select = self.query_one("#key", Select)
             select.set_options(options)
@@ -111,17 +138,21 @@ class ReviewSignScreen(StepScreen[Any]):
     def core_done(self, result: Any) -> None:
         kind, value = result
         if kind == "loaded":
-            lines, digest_hex, words = value
-            self.query_one("#changes", Static).update("\n".join(lines))
-            self.query_one("#words", Static).update(word_rows(words))
-            self.query_one("#digest", Static).update(f"hex: {digest_hex}")
+            lines, digest_hex, words, summary, standing = value
+            self.query_one("#changes", Static).update(plain_lines(lines))
+            if summary:
+                self.query_one("#summary", Static).update(plain_lines(f"| {line}" for line in summary))
+                self.query_one("#summary-title").display = True
+                self.query_one("#summary").display = True
+            self.query_one("#words", Static).update(word_rows(words))  # BIP-39 words of our own digest
+            self.query_one("#digest", Static).update(plain(f"hex: {digest_hex}"))
             if getattr(self.subject, "reviewed", False):
                 self.query_one("#compared", Checkbox).value = True
-            self._show_progress()
+            self._show_progress(standing)
             self.call_after_refresh(self._focus_next_action)
         elif kind in ("signed", "added"):
             self.show_step(getattr(self.subject, "step", self.STEP))
-            self._show_progress()
+            self._show_progress(value)
             if not self.query_one("#finish", Button).disabled:
                 self.query_one("#finish", Button).focus()
             elif not self.key_typed:
@@ -149,9 +180,12 @@ class ReviewSignScreen(StepScreen[Any]):
             self.dismiss(True)
         elif event.button.id == "add-copy":
             path = self.value("#copy")
-            self.run_core(
-                "Checking the signed copy", lambda: ("added", self.subject.add_signed_copy(path, self.clock()))
-            )
+
+            def add() -> tuple[str, Any]:
+                self.subject.add_signed_copy(path, self.clock())
+                return "added", self._standing()
+
+            self.run_core("Checking the signed copy", add)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "secret":
@@ -178,6 +212,7 @@ class ReviewSignScreen(StepScreen[Any]):
         def call() -> tuple[str, Any]:
             if getattr(subject, "step", "") == "review":
                 subject.confirm_review(self.clock())
-            return "signed", subject.sign(key, secret, self.clock())
+            subject.sign(key, secret, self.clock())
+            return "signed", self._standing()
 
         self.run_core("Unlocking the key, signing and verifying the signature", call)

@@ -6,13 +6,20 @@ or ``CoreFailed`` message (``post_message`` is thread-safe). A
 ``CeremonyError`` becomes a dialog with the operator's sentence and what to
 do, and the screen stays where it was; any other exception is a bug and ends
 the app, so a ceremony fails closed.
+
+Text that came from a file (a request's summary and diff, key labels, token
+labels, error messages quoting a file) is shown with ``plain``: control and
+format characters escaped by ``core._text.printable``, and as a Rich ``Text``,
+which Textual never reads as markup, so ``[@click=app.quit]`` in a file is
+shown as those characters and does nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Generic, TypeVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,10 +30,22 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, LoadingIndicator, Static
 
 from ceremony.core import hsm
+from ceremony.core._text import printable
 from ceremony.core.workspace import KeyRecord
-from ceremony.errors import CeremonyError
+from ceremony.errors import CeremonyError, UsageError
 
 T = TypeVar("T")
+
+
+def plain(value: object, style: str = "", limit: int = 2000) -> Text:
+    """A value from a file as a widget shows it: one line, controls escaped, never read as markup."""
+    return Text(printable(value, limit), style=style, end="")
+
+
+def plain_lines(lines: Iterable[object], limit: int = 2000) -> Text:
+    """Lines from files as one block: each line ``plain``; only the line breaks between them are ours."""
+    return Text("\n".join(printable(line, limit) for line in lines), end="")
+
 
 #: What a step screen returns when the operator leaves the flow (progress is kept).
 LEAVE = "leave"
@@ -44,10 +63,10 @@ class ErrorDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"[b]{self.title_text}[/b]", id="error-title")
-            yield Static(str(self.error), id="error-message", markup=False)
+            yield Label(plain(self.title_text, "bold"), id="error-title")
+            yield Static(plain(self.error), id="error-message")
             if self.error.hint:
-                yield Static(f"What to do: {self.error.hint}", id="error-hint", markup=False)
+                yield Static(plain(f"What to do: {self.error.hint}"), id="error-hint")
             yield Button("Close", variant="error", id="close", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -69,7 +88,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.question, id="question", markup=False)
+            yield Static(plain_lines(self.question.split("\n")), id="question")
             with Horizontal(classes="buttons"):
                 yield Button(self.labels[0], variant="primary", id="yes", compact=True)
                 yield Button(self.labels[1], id="no", compact=True)
@@ -98,7 +117,12 @@ class StepIndicator(Static):
     """ "New root ceremony - step 4 of 10: Key generation - next: Online keys"."""
 
     def __init__(self, flow_title: str, steps: tuple[tuple[str, str], ...], step: str) -> None:
-        super().__init__(self.describe(flow_title, steps, step), id="step-indicator", markup=False)
+        super().__init__(self.text(flow_title, steps, step), id="step-indicator")
+
+    @classmethod
+    def text(cls, flow_title: str, steps: tuple[tuple[str, str], ...], step: str) -> Text:
+        """The indicator as plain text (a change's title comes from its session file)."""
+        return plain_lines(cls.describe(flow_title, steps, step).split("\n"))
 
     @staticmethod
     def describe(flow_title: str, steps: tuple[tuple[str, str], ...], step: str) -> str:
@@ -145,12 +169,12 @@ class StepScreen(Screen[T], Generic[T]):
         if self.STEPS:
             yield StepIndicator(self.FLOW_TITLE, self.STEPS, self.STEP)
         else:
-            yield Static(self.FLOW_TITLE, id="flow-title", markup=False)
+            yield Static(plain(self.FLOW_TITLE), id="flow-title")
         with VerticalScroll(id="body"):
             yield from self.body()
         with Horizontal(id="busy"):
             yield LoadingIndicator()
-            yield Static("", id="busy-text")
+            yield Static("", id="busy-text", markup=False)
         yield Footer()
 
     def body(self) -> ComposeResult:
@@ -171,7 +195,7 @@ class StepScreen(Screen[T], Generic[T]):
         """Move the step indicator (the review step becomes signing without a new screen)."""
         self.STEP = step
         if self.STEPS:
-            self.query_one(StepIndicator).update(StepIndicator.describe(self.FLOW_TITLE, self.STEPS, step))
+            self.query_one(StepIndicator).update(StepIndicator.text(self.FLOW_TITLE, self.STEPS, step))
 
     def focus_first(self) -> None:
         """Put the cursor in the step's first field, so the operator can type at once."""
@@ -220,7 +244,7 @@ class StepScreen(Screen[T], Generic[T]):
 
     def show_report(self, lines: list[str], replace: str, label: str, button_id: str = "done") -> None:
         """Show a finished step's report and swap its action button for the way on."""
-        self.query_one("#report", Static).update("\n".join(lines))
+        self.query_one("#report", Static).update(plain_lines(lines))
         self.query_one(f"#{replace}", Button).remove()
         button = Button(label, variant="primary", id=button_id, compact=True)
         self.query_one("#body").mount(button)
@@ -242,18 +266,21 @@ class StepScreen(Screen[T], Generic[T]):
             self.dismiss(LEAVE)  # type: ignore[arg-type]
 
 
-def held(key: KeyRecord) -> str:
-    """Where a key is held, short enough for the home table."""
+def held(key: KeyRecord) -> Text:
+    """Where a key is held, short enough for the home table (plain text: a token label is not markup)."""
     if key.revoked:
-        return "REVOKED"
+        return Text("REVOKED")
     if key.uri is None:
-        return "elsewhere"
+        return Text("elsewhere")
     if key.uri.startswith("file:"):
-        return "software, encrypted"
+        return Text("software, encrypted")
     if key.uri.startswith("pkcs11:"):
-        uri = hsm.Pkcs11Uri.parse(key.uri)
-        return f"token {uri.token} #{(uri.serial or '')[:8]}"
-    return key.uri
+        try:
+            uri = hsm.Pkcs11Uri.parse(key.uri)
+        except UsageError:
+            return Text("token (unreadable URI)")
+        return plain(f"token {uri.token} #{(uri.serial or '')[:8]}", limit=60)
+    return plain(key.uri, limit=60)
 
 
 def _without_frames(error: CeremonyError) -> CeremonyError:
