@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any, NoReturn
@@ -59,6 +60,26 @@ def _no_constant(text: str) -> NoReturn:
     raise _JsonRefusedError(f"{text} is not valid JSON")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(value: Any, source: str) -> None:
+    """Refuse a string that UTF-8 cannot hold (a lone \\udXXX escape): nothing could write or sign it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise InputFileError(f"{source}: a string holds a lone UTF-16 surrogate (not valid text)") from err
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def loads_strict(data: bytes, source: str) -> Any:
     """Parse JSON bytes, refusing duplicate keys, floats and NaN.
 
@@ -74,7 +95,7 @@ def loads_strict(data: bytes, source: str) -> Any:
     """
     try:
         text = data.decode("utf-8")
-        return json.loads(
+        value = json.loads(
             text,
             object_pairs_hook=_no_duplicates,
             parse_float=_no_float,
@@ -91,6 +112,9 @@ def loads_strict(data: bytes, source: str) -> Any:
         raise InputFileError(f"{source}: JSON nested too deeply") from err
     except ValueError as err:  # the parser's own limits (int conversion and the like), one line
         raise InputFileError(f"{source}: not acceptable JSON ({err})") from err
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(value, source)
+    return value
 
 
 def read_json(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES) -> Any:

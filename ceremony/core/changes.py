@@ -1286,7 +1286,7 @@ def _load_pending(ws: Workspace, request_id: str) -> dict[str, Any]:
         WorkspaceError: this workspace did not make the request, or already merged it.
     """
     path = ws.path / PENDING_DIR / f"{check_request_id(request_id, 'sign request')}.json"
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise WorkspaceError(
             f"{ws.path}: sign request {request_id} was not made by this workspace, or was merged already"
         )

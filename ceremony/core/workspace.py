@@ -600,6 +600,21 @@ def _config_error(source: str, what: str) -> InputFileError:
     return InputFileError(f"{source}: {what}; the workspace config is damaged or was edited by hand")
 
 
+#: Expiry and signing periods in a config: a day to a century (a larger value is a damaged file, and
+#: would overflow date arithmetic).
+MAX_POLICY_DAYS = 36_500
+
+
+def _check_days(entry: dict[str, Any], source: str, what: str) -> None:
+    """expiry_days and signing_period_days, when present: whole numbers of days in range."""
+    for number, low in (("expiry_days", 1), ("signing_period_days", 0)):
+        value = entry.get(number)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_POLICY_DAYS
+        ):
+            raise _config_error(source, f"{what}: {number} is not a whole number from {low} to {MAX_POLICY_DAYS}")
+
+
 def check_config(config: Any, source: str) -> None:
     """Check a workspace config (ceremony.json, or the config a pending change will write) field by field.
 
@@ -629,10 +644,11 @@ def check_config(config: Any, source: str) -> None:
         keyids = entry.get("keyids")
         if not isinstance(keyids, list) or not all(isinstance(k, str) for k in keyids):
             raise _config_error(source, f"role {role!r} has no list of key ids")
-        for number in ("expiry_days", "signing_period_days"):
-            value = entry.get(number)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-                raise _config_error(source, f"role {role!r}: {number} is not a whole number")
+        _check_days(entry, source, f"role {role!r}")
+    for role, entry in (config.get("delegations") or {}).items():
+        if not isinstance(entry, dict):
+            raise _config_error(source, f"delegation {role!r} is not an object")
+        _check_days(entry, source, f"delegation {role!r}")
     for keyid, entry in config["keys"].items():
         if not isinstance(entry, dict):
             raise _config_error(source, f"key {keyid[:16]!r} is not an object")
@@ -888,8 +904,21 @@ def _delegations(ws: Workspace) -> dict[str, tuple[str, dict[str, Any]]]:
             continue
         if env.type != "targets":
             continue
-        for role in (env.signed.get("delegations") or {}).get("roles") or []:
-            if isinstance(role, dict) and isinstance(role.get("name"), str):
+        delegations = env.signed.get("delegations")
+        roles = delegations.get("roles") if isinstance(delegations, dict) else None
+        if delegations is not None and not isinstance(roles, list | None):
+            raise InputFileError(f"{path}: 'delegations' is malformed (its 'roles' is not a list)")
+        for role in roles if isinstance(roles, list) else []:
+            keyids = role.get("keyids") if isinstance(role, dict) else None
+            threshold = role.get("threshold") if isinstance(role, dict) else None
+            if (
+                not isinstance(keyids, list)
+                or not all(isinstance(k, str) for k in keyids)
+                or not isinstance(threshold, int)
+                or isinstance(threshold, bool)
+            ):
+                raise InputFileError(f"{path}: a delegated role has no valid 'keyids' list and 'threshold'")
+            if isinstance(role.get("name"), str):
                 found[role["name"]] = (path.stem, role)
     return found
 
@@ -907,13 +936,18 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
     versions = sorted(
         int(p.name.split(".")[0]) for p in ws.metadata_dir.glob("*.root.json") if p.name.split(".")[0].isdigit()
     )
+    root_roles = root.signed.get("roles")
+    if not isinstance(root_roles, dict):
+        raise InputFileError(f"{ws.metadata_dir / 'root.json'}: 'roles' is not an object")
     role_defs: dict[str, tuple[str | None, dict[str, Any]]] = {
-        role: (None, root.signed.get("roles", {}).get(role, {})) for role in ROLES
+        role: (None, root_roles.get(role) if isinstance(root_roles.get(role), dict) else {}) for role in ROLES
     }
     role_defs.update(_delegations(ws))
     for role, (delegator, definition) in role_defs.items():
-        keyids = list(definition.get("keyids", []))
-        threshold = int(definition.get("threshold", 0))
+        raw_keyids = definition.get("keyids")
+        keyids = [k for k in raw_keyids if isinstance(k, str)] if isinstance(raw_keyids, list) else []
+        raw_threshold = definition.get("threshold")
+        threshold = raw_threshold if isinstance(raw_threshold, int) and not isinstance(raw_threshold, bool) else 0
         version: int | None = None
         expires_text: str | None = None
         if role == "root":
@@ -934,7 +968,10 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
             expires = _verify.parse_tuf_date(expires_text, role)
             days_left = round((expires - now).total_seconds() / 86400, 1)
             period = policy_entry.get("signing_period_days", DEFAULT_SIGNING_PERIOD_DAYS.get(role, 30))
-            due = expires - timedelta(days=period)
+            try:
+                due = expires - timedelta(days=period)
+            except OverflowError:
+                due = expires
             resign_by = _verify.format_date(due)
             if days_left <= 0:
                 warnings.append(f"{role} EXPIRED on {_verify.format_date(expires)}")
