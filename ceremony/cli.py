@@ -438,14 +438,17 @@ def hsm_list(module: Path | None, as_json: bool) -> None:
     click.echo(f"Module {path}: {len(tokens)} slot(s) with a token")
     for t in tokens:
         if not t.initialized:
-            click.echo(f"  slot {t.slot}: uninitialised token ({t.manufacturer} {t.model})")
+            click.echo(f"  slot {t.slot}: uninitialised token ({printable(t.manufacturer)} {printable(t.model)})")
             continue
-        click.echo(f"  slot {t.slot}: token '{t.label}' serial {t.serial} ({t.manufacturer}, {t.model})")
+        click.echo(
+            f"  slot {t.slot}: token '{printable(t.label)}' serial {printable(t.serial)} "
+            f"({printable(t.manufacturer)}, {printable(t.model)})"
+        )
         click.echo(
             f"      initialised: yes  login required: {'yes' if t.login_required else 'no'}  PIN: {t.pin_flags()}"
         )
         click.echo(f"      key types: {', '.join(t.key_types) or 'none that TUF uses'}")
-        click.echo(f"      uri: pkcs11:token={t.label};serial={t.serial}")
+        click.echo(f"      uri: {printable(core.hsm.Pkcs11Uri(token=t.label, serial=t.serial).to_string())}")
 
 
 @hsm.command("keygen")
