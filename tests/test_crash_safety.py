@@ -605,17 +605,20 @@ def test_kill_points(lab: Lab, name: str) -> None:
 
 
 def test_init_killed_leaves_a_whole_workspace_or_none(lab: Lab) -> None:
-    """SIGKILL during init, sampled: the rename into place, the point right after it, and one before (fixed seed).
+    """SIGKILL during init, sampled: right after its staging directory is made, one point later (fixed
+    seed), the rename into place and the point right after it.
 
-    The rename is found in the trace of the uninterrupted run (the ``os.rename`` of the
-    ``.ws.init-*`` directory); without one, the last two points are taken.
+    Both are found in the trace of the uninterrupted run (the ``os.mkdir`` and the ``os.rename`` of
+    the ``.ws.init-*`` directory); without them, the first point and the last two are taken.
     """
     ref = lab.reference("init")
+    staging = [int(line.split()[0]) for line in ref.trace if line.split()[1] == "os.mkdir" and ".init-" in line]
     renames = [int(line.split()[0]) for line in ref.trace if line.split()[1] == "os.rename" and ".init-" in line]
+    first = staging[0] + 1 if staging else 1
     last = renames[-1] if renames else ref.points - 1
     rng = random.Random(7)
-    points = sorted({*sample_points(last - 1, 1, rng), last, min(last + 1, ref.points)})
-    outcomes = [lab.run_point("init", "KILL", n) for n in points]
+    points = sorted({first, *sample_points(last - 1, 1, rng), last, min(last + 1, ref.points)})
+    outcomes = [lab.run_point("init", "KILL", n) for n in points if 1 <= n <= ref.points]
     assert {o.state for o in outcomes} <= {"old", "new"}, summarize(outcomes)
 
 
