@@ -483,6 +483,10 @@ def remove_stale_staging(path: Path) -> list[str]:
         except FileNotFoundError:
             fd = None
             with contextlib.suppress(OSError):
+                staging.rmdir()  # killed between mkdtemp and its lock: empty, nothing to keep
+                removed.append(name)
+                continue
+            with contextlib.suppress(OSError):
                 if time.time() - staging.stat().st_mtime < _STALE_STAGING_SECONDS:
                     continue
         except OSError:
