@@ -182,3 +182,16 @@ def test_transaction_refuses_paths_outside_the_workspace(workspace: Path) -> Non
         with pytest.raises(WorkspaceError):
             txn.write(bad, b"")
     txn.abort()
+
+
+def test_a_second_writer_waits_for_the_lock_and_then_gives_up(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer lock is an flock on the workspace directory: a second writer cannot stage while it is held."""
+    monkeypatch.setattr(_txn, "LOCK_WAIT_SECONDS", 0.2)
+    held = _txn.lock(workspace)
+    try:
+        with pytest.raises(WorkspaceError, match="another ceremony command"):
+            _txn.Transaction(workspace).write("metadata/x.json", b"{}")
+    finally:
+        os.close(held)
+    assert not (workspace / "metadata" / "x.json").exists()
+    assert not (workspace / ".journal").exists() or not any((workspace / ".journal").iterdir())

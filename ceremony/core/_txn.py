@@ -54,7 +54,6 @@ from ceremony.errors import InputFileError, WorkspaceError
 
 JOURNAL_DIR = ".journal"
 INTENT_NAME = "intent.json"
-LOCK_NAME = "lock"
 #: How long a command waits for another command that holds the workspace lock.
 LOCK_WAIT_SECONDS = 30.0
 _ENTRY = re.compile(r"^([0-9a-f]{16})\.(new|commit|done)$")
@@ -96,10 +95,10 @@ class Transaction:
     def _stage_dir(self) -> Path:
         if self._staging is None:
             journal = self.root / JOURNAL_DIR
-            self._made_journal = not journal.exists()
             self._lock = lock(self.root)
             recover(self.root, locked=True)
-            journal = self.root / JOURNAL_DIR
+            self._made_journal = not journal.exists()
+            make_private_dir(journal)
             self._staging = journal / f"{self.id}.new"
             self._staging.mkdir(mode=DIR_MODE)
         return self._staging
@@ -164,7 +163,6 @@ class Transaction:
         self._unlock()
         if self._made_journal:
             with contextlib.suppress(OSError):
-                (self.root / JOURNAL_DIR / LOCK_NAME).unlink()
                 (self.root / JOURNAL_DIR).rmdir()
             self._made_journal = False
 
@@ -271,14 +269,16 @@ def _read_intent(entry: Path) -> dict[str, Any]:
 
 
 def lock(root: Path) -> int:
-    """Take the workspace's writer lock (an flock on .journal/lock); return its descriptor.
+    """Take the workspace's writer lock (an flock on the workspace directory itself); return its descriptor.
+
+    The directory, not a lock file: nothing to create on a read-only or full
+    disk, and nothing that could be unlinked and re-created while another
+    command waits on it (two holders of two lock files at once).
 
     Raises:
         WorkspaceError: another command holds it for longer than LOCK_WAIT_SECONDS.
     """
-    journal = Path(root) / JOURNAL_DIR
-    make_private_dir(journal)
-    fd = os.open(journal / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+    fd = os.open(Path(root), os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
@@ -298,7 +298,7 @@ def needs_recovery(root: Path) -> bool:
     root = Path(root)
     journal = root / JOURNAL_DIR
     with contextlib.suppress(OSError):
-        if any(name != LOCK_NAME for name in os.listdir(journal)):
+        if os.listdir(journal):
             return True
     for directory in _temp_dirs(root):
         with contextlib.suppress(OSError):
@@ -336,8 +336,6 @@ def recover(root: Path, locked: bool = False) -> list[str]:
         for name in entries:
             path = journal / name
             match = _ENTRY.match(name)
-            if name == LOCK_NAME:
-                continue
             if match and match.group(2) == "commit" and path.is_dir() and not path.is_symlink():
                 _apply(root, path, _read_intent(path))
                 done.append(f"completed change {match.group(1)} interrupted after it was committed")

@@ -118,19 +118,6 @@ def append(
     return sha256_hex(line)
 
 
-def first_entry(
-    command: str,
-    changes: list[str],
-    files: dict[str, str],
-    keyids: list[str],
-    now: datetime,
-    details: dict[str, Any] | None = None,
-) -> tuple[bytes, str]:
-    """The whole transcript of a new workspace (its first line) and that line's hash."""
-    line = build_entry([], command, changes, files, keyids, now, details)
-    return line, sha256_hex(line)
-
-
 @dataclass
 class TranscriptReport:
     """Result of checking a transcript."""

@@ -38,7 +38,7 @@ from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
 from ceremony.core import transcript as _transcript
 from ceremony.core import verify as _verify
-from ceremony.core._fs import fsync_dir, make_private_dir, write_atomic
+from ceremony.core._fs import fsync_dir, make_private_dir, sha256_hex, write_atomic
 from ceremony.core._json import dumps_pretty, read_json
 from ceremony.errors import (
     InputFileError,
@@ -434,8 +434,9 @@ def create_workspace(
         for keyid, encrypted in key_files.items():
             written[f"{KEYS_DIR}/{keyid}.p12"] = write_atomic(staging / KEYS_DIR / f"{keyid}.p12", encrypted)
         written[CONFIG_NAME] = write_atomic(staging / CONFIG_NAME, dumps_pretty(config))
-        first, head = _transcript.first_entry(command, changes, written, sorted(config.get("keys", {})), now, details)
+        first = _transcript.build_entry([], command, changes, written, sorted(config.get("keys", {})), now, details)
         write_atomic(staging / _transcript.TRANSCRIPT_NAME, first)
+        head = sha256_hex(first)
         fsync_dir(staging)
         with _txn.signals_held():
             if path.exists():
