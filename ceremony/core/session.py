@@ -39,6 +39,7 @@ from typing import Any
 
 from securesystemslib.signer import Key, SecretsHandler
 
+from ceremony.core import _txn
 from ceremony.core import changes as _changes
 from ceremony.core import diff as _diff
 from ceremony.core import hsm as _hsm
@@ -432,6 +433,31 @@ def session_info(path: Path) -> SessionInfo | None:
     return SessionInfo(data["flow"], data["step"], str(data.get("title") or data["flow"]), titles[data["step"]])
 
 
+def _commit_step(
+    path: Path,
+    session: dict[str, Any] | None,
+    command: str,
+    lines: list[str],
+    now: datetime,
+    details: dict[str, Any] | None = None,
+    new_files: Mapping[str, bytes] | None = None,
+) -> str:
+    """One step in one transaction: the files it made, the session file (None: the session ends), its transcript line.
+
+    A kill between them would leave a session that moved on without its line,
+    or a key file no line records; as one journal transaction (core/_txn.py)
+    the step happened whole or not at all. Returns the transcript head.
+    """
+    with _txn.transaction(path) as txn:
+        files = {rel: txn.write(rel, data) for rel, data in (new_files or {}).items()}
+        if session is None:
+            txn.remove(SESSION_NAME)
+        else:
+            txn.write(SESSION_NAME, dumps_pretty(session))
+        head = _transcript.append(path, command, lines, files, [], now, details, txn)
+    return head
+
+
 def _record(
     path: Path,
     command: str,
@@ -631,13 +657,12 @@ class NewRootCeremony:
         now: datetime,
         lines: list[str],
         details: dict[str, Any] | None = None,
-        files: dict[str, str] | None = None,
+        new_files: Mapping[str, bytes] | None = None,
     ) -> str:
-        """Save the session at the next step, then record the step just done (named by the current one)."""
+        """Save the session at the next step and record the step just done (named by the current one), together."""
         done = self.step
         self.data["step"] = step
-        _save(self.path, self.data)
-        return _record(self.path, f"tui new-root {done}", lines, now, files, details)
+        return _commit_step(self.path, self.data, f"tui new-root {done}", lines, now, details, new_files)
 
     def _require(self, step: str) -> None:
         if self.step != step:
@@ -792,11 +817,9 @@ class NewRootCeremony:
             key = _keys.generate_key(entry["key_type"], secret, label)
             _keys.prove_signing(key.signer)
             rel = f"{KEYS_DIR}/{key.public.keyid}.p12"
-            make_private_dir(self.path / KEYS_DIR)
-            digest = write_atomic(self.path / rel, key.encrypted)
             entry.update(keyid=key.public.keyid, uri=f"file:{rel}", public=key.public.to_dict())
             details: dict[str, Any] = {"generated": entry["key_type"]}
-            files = {rel: digest}
+            files = {rel: key.encrypted}
             line = f"generated software key {label} {key.public.keyid} for {entry['holder']} (encrypted under their passphrase)"
         else:
             # Built, not formatted: a label holding ";" or "?module-path=" must not add attributes to the URI.
@@ -811,8 +834,7 @@ class NewRootCeremony:
         entry["public"]["keyid"] = entry["keyid"]
         done = self.next_key_to_generate() is None
         self.data["step"] = "online" if done else "keygen"
-        _save(self.path, self.data)
-        _record(self.path, "tui new-root keygen", [line], now, files, {label: details})
+        _commit_step(self.path, self.data, "tui new-root keygen", [line], now, {label: details}, files)
         return entry
 
     # ---- online keys
@@ -844,9 +866,7 @@ class NewRootCeremony:
         online = {}
         for role, key in acquired.items():
             if key.encrypted:
-                rel = f"{KEYS_DIR}/{key.public.keyid}.p12"
-                make_private_dir(self.path / KEYS_DIR)
-                written[rel] = write_atomic(self.path / rel, key.encrypted)
+                written[f"{KEYS_DIR}/{key.public.keyid}.p12"] = key.encrypted
             public = key.public.to_dict()
             public["keyid"] = key.public.keyid
             online[role] = {
@@ -858,7 +878,7 @@ class NewRootCeremony:
             }
         self.data["online"] = online
         records = [KeyRecord(v["keyid"], v["label"], (r,), v["key_type"], v["uri"]) for r, v in online.items()]
-        self._advance("review", now, describe_new_keys(records, self._skipped()), files=written)
+        self._advance("review", now, describe_new_keys(records, self._skipped()), new_files=written)
 
     def _skipped(self) -> list[str]:
         """Online roles whose files the online service signs: an imported key, and every role after it."""
@@ -1086,11 +1106,8 @@ class NewRootCeremony:
         missing = [n for n in dict.fromkeys(self.participants()) if n not in names]
         if missing:
             raise PolicyError(f"not signed off yet: {', '.join(missing)}")
-        head = _record(
-            self.path, "tui new-root signoff", [f"signed off by {n}" for n in dict.fromkeys(self.participants())], now
-        )
-        (self.path / SESSION_NAME).unlink()
-        return head
+        signed_off = [f"signed off by {n}" for n in dict.fromkeys(self.participants())]
+        return _commit_step(self.path, None, "tui new-root signoff", signed_off, now)
 
 
 def backup_with_test_restore(ws: Workspace, out: Path, now: datetime) -> list[str]:
@@ -1347,9 +1364,9 @@ class ChangeSession:
 
     def discard(self, now: datetime) -> None:
         """Give up the change: nothing was published; the request file stays for the record."""
-        (self.ws.path / SESSION_NAME).unlink()
-        _record(
+        _commit_step(
             self.ws.path,
+            None,
             f"tui {self.data['flow']} discard",
             [f"discarded request {self.data['request_id']} unpublished"],
             now,
