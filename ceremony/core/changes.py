@@ -25,7 +25,7 @@ import base64
 import contextlib
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -815,7 +815,13 @@ def threshold_error(
     return err
 
 
-def publish(ctx: ChangeContext, state: State, proposal: Proposal, used: list[str]) -> PublishResult:
+def publish(
+    ctx: ChangeContext,
+    state: State,
+    proposal: Proposal,
+    used: list[str],
+    also: Callable[[_txn.Transaction], None] | None = None,
+) -> PublishResult:
     """Write a fully signed proposal: metadata, keys, config and a transcript entry.
 
     Raises:
@@ -912,6 +918,8 @@ def publish(ctx: ChangeContext, state: State, proposal: Proposal, used: list[str
             },
             txn,
         )
+        if also is not None:  # a caller's own files of the same change (a guided session that ends with it)
+            also(txn)
     ctx.ws.config = proposal.config
     return PublishResult(written, all_statuses, warnings + proposal.notes, head)
 
@@ -1339,7 +1347,9 @@ def read_pending(path: Path, request_id: str) -> dict[str, Any]:
     return record
 
 
-def merge(ctx: ChangeContext, paths: list[Path]) -> tuple[PublishResult | None, list[ThresholdStatus]]:
+def merge(
+    ctx: ChangeContext, paths: list[Path], also: Callable[[_txn.Transaction], None] | None = None
+) -> tuple[PublishResult | None, list[ThresholdStatus]]:
     """Check every signature of one or more signed copies of a request; publish when every threshold is met.
 
     Raises:
@@ -1394,7 +1404,7 @@ def merge(ctx: ChangeContext, paths: list[Path]) -> tuple[PublishResult | None, 
         raise threshold_error(
             unmet, all_statuses, {"keys": {**ctx.ws.config.get("keys", {}), **proposal.config.get("keys", {})}}
         )
-    result = publish(ctx, state, proposal, [f"request {requests[0].id}"])
+    result = publish(ctx, state, proposal, [f"request {requests[0].id}"], also)
     return result, all_statuses
 
 

@@ -1356,10 +1356,10 @@ class ChangeSession:
         """
         with contextlib.ExitStack() as stack:
             ctx = _changes.ChangeContext(self.ws, lambda _n: "", None, stack, now)
-            result, _statuses = _changes.merge(ctx, [self.request_path])
+            # The session ends in the same transaction as the change it published.
+            result, _statuses = _changes.merge(ctx, [self.request_path], lambda txn: txn.remove(SESSION_NAME))
         if result is None:
             raise ThresholdNotMetError(f"request {self.data['request_id']}: not every threshold is met yet")
-        (self.ws.path / SESSION_NAME).unlink()
         return result
 
     def discard(self, now: datetime) -> None:
