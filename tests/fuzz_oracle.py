@@ -69,7 +69,7 @@ from tuf.api.metadata import (
 )
 from tuf.ngclient import FetcherInterface, Updater
 
-from ceremony.core import verify as cv  # names looked up when used: tests import this module on older code too
+from ceremony import core as cv  # public names, looked up when used: tests import this module on older code too
 from ceremony.core._json import canonical_bytes
 from ceremony.errors import InputFileError, VerificationError
 

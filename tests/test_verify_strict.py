@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 
 from ceremony.core._json import canonical_bytes
-from ceremony.core.verify import parse_at, parse_tuf_date, read_metadata_dir, verify_directory, verify_files
+from ceremony.core.dates import parse_at, parse_tuf_date
+from ceremony.core.repo_files import read_metadata_dir
+from ceremony.core.verify import verify_directory, verify_files
 from ceremony.errors import InputFileError, UsageError, VerificationError
 from tests.conftest import VECTOR_DATES
 from tests.fuzz_oracle import (
@@ -116,7 +118,7 @@ def test_snapshot_limit_applies_unless_timestamp_gives_its_length() -> None:
 
 
 def test_delegated_role_limit_and_raised_limits() -> None:
-    from ceremony.core.verify import SizeLimits
+    from ceremony.core.repo_files import SizeLimits
 
     files = files_of(fresh(pin_snapshot=False), **{"role-a": pad(30_000)})
     small = SizeLimits(targets=20_000)
@@ -128,7 +130,7 @@ def test_delegated_role_limit_and_raised_limits() -> None:
 
 @pytest.mark.parametrize("spec", ["root", "root=", "root=-1", "root=0", "root=1.5", "mirror=10", "root=2000000000"])
 def test_size_limits_parse_refuses_bad_values(spec: str) -> None:
-    from ceremony.core.verify import SizeLimits
+    from ceremony.core.repo_files import SizeLimits
 
     with pytest.raises(UsageError):
         SizeLimits.parse([spec])
@@ -170,7 +172,7 @@ def test_unreadable_metadata_entry_is_refused(tmp_path: Path, kind: str, name: s
 
 
 def test_read_client_files_reads_only_what_a_client_fetches(tmp_path: Path) -> None:
-    from ceremony.core.verify import read_client_files
+    from ceremony.core.repo_files import read_client_files
 
     files = files_of(fresh("nested", consistent=True))
     directory = write(tmp_path / "metadata", files)
@@ -192,7 +194,7 @@ def test_read_client_files_reads_only_what_a_client_fetches(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("kind", ["symlink", "dangling", "fifo", "directory"])
 def test_read_client_files_never_follows_links_or_reads_special_files(tmp_path: Path, kind: str) -> None:
-    from ceremony.core.verify import read_client_files
+    from ceremony.core.repo_files import read_client_files
 
     files = files_of(fresh())
     directory = write(tmp_path / "metadata", files)
@@ -214,7 +216,7 @@ def test_read_client_files_never_follows_links_or_reads_special_files(tmp_path: 
 
 def test_read_client_files_on_real_vectors(vectors: Path, tmp_path: Path) -> None:
     """jku-tuf-demo's client files are all it has besides SOURCE.txt; legacy sigstore keeps stale copies."""
-    from ceremony.core.verify import read_client_files
+    from ceremony.core.repo_files import read_client_files
 
     source = vectors / "jku-tuf-demo"
     copy = write(tmp_path / "jku", {p.name: p.read_bytes() for p in source.glob("*.json")})

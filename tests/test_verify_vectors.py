@@ -25,7 +25,8 @@ from securesystemslib.signer import CryptoSigner
 
 from ceremony.core import keys as ceremony_keys
 from ceremony.core._json import canonical_bytes
-from ceremony.core.verify import Report, format_date, parse_at, parse_tuf_date, verify_files
+from ceremony.core.dates import format_date, parse_at, parse_tuf_date
+from ceremony.core.verify import Report, verify_files
 from ceremony.errors import VerificationError
 from tests.conftest import VECTOR_DATES, one_line_error
 

@@ -6,17 +6,11 @@ callables (``PassphraseProvider``) and are never stored or formatted.
 """
 
 from ceremony.core import changes, hsm, keys, recovery, session
+from ceremony.core.dates import format_date, parse_at
 from ceremony.core.keys import DEFAULT_KEY_TYPE, KEY_TYPES, SecretsHandler
+from ceremony.core.repo_files import SizeLimits, read_client_files
 from ceremony.core.transcript import verify_transcript
-from ceremony.core.verify import (
-    Report,
-    SizeLimits,
-    format_date,
-    parse_at,
-    read_client_files,
-    verify_directory,
-    verify_files,
-)
+from ceremony.core.verify import Report, verify_directory, verify_files
 from ceremony.core.workspace import (
     DEFAULT_EXPIRY_DAYS,
     InitOptions,
