@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from PIL import Image, ImageFilter
 
 from ceremony.core import backup as _backup
+from ceremony.core import qr as _qr
+from ceremony.core import shares as _shares
 from tests.conftest import PASSPHRASE, VECTOR_DATES, CliRunner, _run, one_line_error
 from tests.test_import import client_copy
 
@@ -64,7 +66,7 @@ def test_export_writes_every_format(five_key: tuple[Path, Path]) -> None:
     (txt,) = out.glob("*.txt")
     assert txt.read_text().startswith("ceremony backup text v1\n")
     # Each symbol carries its own header: format, set, part i of n, digest, checksum.
-    texts = [_backup.decode_image(Image.open(p), p.name)[0] for p in pngs]
+    texts = [_qr.decode_image(Image.open(p), p.name)[0] for p in pngs]
     headers = [t.split(":")[:6] for t in texts]
     assert {h[0] for h in headers} == {"CRMY1"} and len({h[1] for h in headers}) == 1
     assert sorted(h[2] for h in headers) == [f"{i}/{len(pngs)}" for i in range(1, len(pngs) + 1)]
@@ -171,11 +173,11 @@ def test_duplicate_part_is_named(cli: CliRunner, five_key: tuple[Path, Path], tm
 def test_corrupted_part_is_named(cli: CliRunner, five_key: tuple[Path, Path], tmp_path: Path) -> None:
     _ws, out = five_key
     pngs = _pngs(out)
-    text = _backup.decode_image(Image.open(pngs[1]), "x")[0]
+    text = _qr.decode_image(Image.open(pngs[1]), "x")[0]
     *fields, data = text.split(":", 5)  # base45 data may itself contain ':'
     flipped = ":".join(fields) + ":" + data[:10] + ("A" if data[10] != "A" else "B") + data[11:]
     bad = tmp_path / "bad.png"
-    _backup.qr_image(flipped, "M").save(bad)
+    _qr.qr_image(flipped, "M").save(bad)
     line = one_line_error(cli("restore", "--out", tmp_path / "r", pngs[0], bad, *pngs[2:]))
     assert "part 2 of" in line and "corrupted" in line
 
@@ -236,7 +238,7 @@ def test_each_share_sheet_holds_one_share(key_backup: tuple[Path, Path]) -> None
     assert len(sheets) == 3
     seen = []
     for sheet in sheets:
-        shares = _backup.share_texts_from([sheet])
+        shares = _shares.share_texts_from([sheet])
         assert len(shares) == 1, sheet.name  # its own share's QR, and no other
         seen += shares
     assert len(set(seen)) == 3 and all(len(s.split()) == 20 for s in seen)
@@ -278,7 +280,7 @@ def test_shares_as_typed_words(cli: CliRunner, key_backup: tuple[Path, Path], tm
     _ws, kb = key_backup
     files = []
     for index, sheet in enumerate(sorted(kb.glob("*-share-*.pdf"))[1:]):
-        words = _backup.share_texts_from([sheet])[0]
+        words = _shares.share_texts_from([sheet])[0]
         path = tmp_path / f"share{index}.txt"
         path.write_text(f"share: {words}\n")
         files.append(path)
@@ -376,12 +378,12 @@ def test_a_backup_that_names_a_path_is_refused(tmp_path: Path) -> None:
 def test_share_secrets_stay_out_of_reprs_and_errors() -> None:
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
-    backup = _backup.split_key(ed25519.Ed25519PrivateKey.generate(), "ab" * 32, 3, 2)
+    backup = _shares.split_key(ed25519.Ed25519PrivateKey.generate(), "ab" * 32, 3, 2)
     assert not any(word in repr(backup) for share in backup.shares for word in share.split()[:6])
     mistyped = backup.shares[0].split()
     mistyped[5] = "zzzzqqq"
     with pytest.raises(_backup.BackupError) as caught:
-        _backup.combine_key([" ".join(mistyped), backup.shares[1]], backup.encrypted, "typed shares")
+        _shares.combine_key([" ".join(mistyped), backup.shares[1]], backup.encrypted, "typed shares")
     message = str(caught.value)
     assert "do not combine" in message
     # Whole words: a share word such as "type" is a substring of the message's own "typed shares".

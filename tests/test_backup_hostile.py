@@ -30,6 +30,8 @@ from securesystemslib.signer import SSlibKey
 
 from ceremony.core import _paper, recovery
 from ceremony.core import backup as _backup
+from ceremony.core import qr as _qr
+from ceremony.core import shares as _shares
 from ceremony.errors import BackupError, InputFileError, UsageError
 from tests.conftest import PASSPHRASE, one_line_error
 
@@ -179,7 +181,7 @@ def test_file_bound_is_at_least_python_tufs_largest_metadata() -> None:
     # The largest file restores: its container fits, and so do its text lines.
     assert len(_backup.pack("targets.json", os.urandom(_backup.MAX_FILE_BYTES))) <= _backup.MAX_CONTAINER_BYTES
     assert _backup.MAX_TEXT_LINES * _backup.TEXT_LINE_BYTES >= _backup.MAX_CONTAINER_BYTES
-    assert _backup.MAX_IMAGE_PIXELS < Image.MAX_IMAGE_PIXELS
+    assert _qr.MAX_IMAGE_PIXELS < Image.MAX_IMAGE_PIXELS
 
 
 @pytest.mark.parametrize(
@@ -265,11 +267,11 @@ def test_a_page_without_any_symbol_costs_one_pass(monkeypatch: pytest.MonkeyPatc
         return real(*args, **kwargs)
 
     monkeypatch.setattr(zxingcpp, "read_barcodes", counted)
-    assert _backup.decode_image(Image.new("L", (1654, 2339), 255), "blank page") == []
+    assert _qr.decode_image(Image.new("L", (1654, 2339), 255), "blank page") == []
     assert len(calls) == 1
     calls.clear()
-    symbol = _backup.qr_image("CRMY1:HELLO", "M")
-    assert _backup.decode_image(symbol, "symbol") == ["CRMY1:HELLO"]
+    symbol = _qr.qr_image("CRMY1:HELLO", "M")
+    assert _qr.decode_image(symbol, "symbol") == ["CRMY1:HELLO"]
     assert len(calls) > 1  # a page with a symbol still gets every pass
 
 
@@ -300,7 +302,7 @@ def test_bad_pdfs_are_one_sentence(tmp_path: Path, kind: str, expected: str) -> 
         sha256="0" * 64,
         words="words",
         summary=[],
-        images=[_backup.qr_image("CRMY1:X", "M")],
+        images=[_qr.qr_image("CRMY1:X", "M")],
         fallback="",
         created="today",
     )
@@ -381,15 +383,15 @@ def test_restore_into_a_directory_holding_a_fifo(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def made_backup() -> tuple[_backup.KeyBackup, bytes]:
+def made_backup() -> tuple[_shares.KeyBackup, bytes]:
     """One real 2-of-3 key backup and its manifest, made once (encrypting a key costs a PBKDF2)."""
     private = ed25519.Ed25519PrivateKey.generate()
-    backup = _backup.split_key(private, SSlibKey.from_crypto(private.public_key()).keyid, 3, 2)
-    return backup, _backup.key_backup_manifest(backup, "root-1")
+    backup = _shares.split_key(private, SSlibKey.from_crypto(private.public_key()).keyid, 3, 2)
+    return backup, _shares.key_backup_manifest(backup, "root-1")
 
 
 @pytest.fixture
-def key_backup(made_backup: tuple[_backup.KeyBackup, bytes], tmp_path: Path) -> tuple[Path, list[Path], dict[str, Any]]:
+def key_backup(made_backup: tuple[_shares.KeyBackup, bytes], tmp_path: Path) -> tuple[Path, list[Path], dict[str, Any]]:
     """A copy of the key backup to change: directory, two share files, manifest."""
     backup, manifest_bytes = made_backup
     directory = tmp_path / "kb"
@@ -502,28 +504,28 @@ def test_costly_key_derivation_is_refused_before_it_runs(key_backup: tuple[Path,
     directory, shares, manifest = key_backup
     path = directory / manifest["encrypted_key"]
     ours = (600_000).to_bytes(3, "big")
-    assert _backup.MAX_KDF_ITERATIONS + 1 < 1 << 23  # the same three-byte INTEGER, so the structure stays valid
+    assert _shares.MAX_KDF_ITERATIONS + 1 < 1 << 23  # the same three-byte INTEGER, so the structure stays valid
     costly = path.read_bytes().replace(
-        b"\x02\x03" + ours, b"\x02\x03" + (_backup.MAX_KDF_ITERATIONS + 1).to_bytes(3, "big")
+        b"\x02\x03" + ours, b"\x02\x03" + (_shares.MAX_KDF_ITERATIONS + 1).to_bytes(3, "big")
     )
     assert costly != path.read_bytes()
     path.write_bytes(costly)
     manifest["encrypted_key_sha256"] = hashlib.sha256(costly).hexdigest()
     _write_manifest(directory, manifest)
     start = time.monotonic()
-    with pytest.raises(BackupError, match=f"a number above {_backup.MAX_KDF_ITERATIONS:,}"):
+    with pytest.raises(BackupError, match=f"a number above {_shares.MAX_KDF_ITERATIONS:,}"):
         recovery.recover_private(directory, shares)
     assert time.monotonic() - start < 1.5  # six million PBKDF2 iterations would take longer
 
 
 def test_a_real_key_backup_passes_every_check(
-    made_backup: tuple[_backup.KeyBackup, bytes], key_backup: tuple[Path, list[Path], dict[str, Any]]
+    made_backup: tuple[_shares.KeyBackup, bytes], key_backup: tuple[Path, list[Path], dict[str, Any]]
 ) -> None:
     """The bounds admit what backup-key writes (so the refusals above are not vacuous)."""
     from ceremony.core import keys
 
-    assert keys.PBKDF2_ITERATIONS < _backup.MAX_KDF_ITERATIONS
-    _backup.check_encrypted_key(made_backup[0].encrypted, "key.p12")
+    assert keys.PBKDF2_ITERATIONS < _shares.MAX_KDF_ITERATIONS
+    _shares.check_encrypted_key(made_backup[0].encrypted, "key.p12")
     directory, shares, manifest = key_backup
     _private, read = recovery.recover_private(directory, shares)
     assert read == manifest
@@ -542,11 +544,11 @@ def test_a_real_key_backup_passes_every_check(
     ],
 )
 def test_encrypted_key_structure_is_checked(
-    made_backup: tuple[_backup.KeyBackup, bytes], mangle: Any, expected: str
+    made_backup: tuple[_shares.KeyBackup, bytes], mangle: Any, expected: str
 ) -> None:
     backup, _manifest = made_backup
     with pytest.raises(BackupError, match=f"not an encrypted key backup made by this tool.*{expected}"):
-        _backup.check_encrypted_key(mangle(backup.encrypted), "key.p12")
+        _shares.check_encrypted_key(mangle(backup.encrypted), "key.p12")
 
 
 def test_too_many_shares(tmp_path: Path) -> None:
@@ -557,10 +559,10 @@ def test_too_many_shares(tmp_path: Path) -> None:
     many = tmp_path / "shares.txt"
     many.write_text("".join(f"share: {words}\n" for words in [*sixteen, extra]))
     with pytest.raises(BackupError, match="more than 16 different shares"):
-        _backup.share_texts_from([many])
-    (tmp_path / "big.txt").write_bytes(b"share: " + b"a" * _backup.MAX_SHARE_FILE_BYTES)
+        _shares.share_texts_from([many])
+    (tmp_path / "big.txt").write_bytes(b"share: " + b"a" * _shares.MAX_SHARE_FILE_BYTES)
     with pytest.raises(InputFileError, match="larger than"):
-        _backup.share_texts_from([tmp_path / "big.txt"])
+        _shares.share_texts_from([tmp_path / "big.txt"])
 
 
 def test_restore_key_cli_refuses_a_manifest_missing_a_field(

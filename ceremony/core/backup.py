@@ -1,4 +1,4 @@
-"""Cold backup of signed metadata: QR code sets, text fallbacks, printable sheets; restore; key shares.
+"""Cold backup of signed metadata: backup sets as QR codes, text fallbacks and printable sheets; restore.
 
 Signed root metadata is public: it is backed up for integrity, not secrecy.
 What is encoded is always the exact bytes on disk (``Metadata.to_bytes`` may
@@ -19,53 +19,38 @@ A backup of one file is a *set*:
 * the same container as a text fallback: numbered base32 lines, each with its
   own CRC-32, for typing back in when no scanner reads the paper.
 
-Secret key backups (software keys only) split a fresh 128-bit secret into
-SLIP-39 shares (shamir-mnemonic); the key is re-encrypted under that secret,
-so any K custodians can restore it and fewer learn nothing. Token keys are
-never exported: their backup is k-of-n independent keys.
+Every input to a restore (scans, photos, PDFs, text fallbacks) may have been
+made by an attacker. Each is read only if it is a regular file, and every
+quantity that costs memory or time is bounded by a named constant below (for
+images in qr.py, for PDFs in _paper.py), refused in one sentence that names
+the file and the bound before the work is done (docs/backup.md, "Limits").
 
-Every input to a restore (scans, photos, PDFs, text fallbacks, key backup
-manifests, encrypted keys, shares) may have been made by an attacker. Each is
-read only if it is a regular file, and every quantity that costs memory or time
-is bounded by a named constant below, refused in one sentence that names the
-file and the bound before the work is done (docs/backup.md, "Limits").
-
-This module is the only importer of qrcode and zxing-cpp.
+Drawing and reading the QR symbols is qr.py's; secret key backups are
+shares.py's. This module is the only importer of base45.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import io
 import itertools
-import os
 import re
 import secrets
-import struct
-import warnings
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import base45
-import qrcode
-import qrcode.exceptions
-import qrcode.image.svg
-import shamir_mnemonic
-import zxingcpp
-from PIL import Image, ImageFilter, ImageOps
-from qrcode.util import MODE_ALPHA_NUM, QRData
 
 from ceremony.core import diff as _diff
-from ceremony.core import keys as _keys
+from ceremony.core import qr as _qr
 from ceremony.core._fs import make_private_dir, sha256_hex, write_atomic
-from ceremony.core._json import loads_strict, read_bytes
-from ceremony.core._text import is_printable, printable
-from ceremony.errors import BackupError, InputFileError, QrCapacityError, UsageError
+from ceremony.core._json import read_bytes
+from ceremony.core._text import printable
+from ceremony.errors import BackupError, UsageError
 
 MAGIC = b"CRMY"
 CONTAINER_VERSION = 1
@@ -73,12 +58,6 @@ QR_PREFIX = "CRMY1"
 TEXT_HEADER = "ceremony backup text v1"
 TEXT_LINE_BYTES = 30  # 48 base32 characters per line
 DEFAULT_QR_BYTES = 300
-ECC_LEVELS = {
-    "L": qrcode.constants.ERROR_CORRECT_L,
-    "M": qrcode.constants.ERROR_CORRECT_M,
-    "Q": qrcode.constants.ERROR_CORRECT_Q,
-    "H": qrcode.constants.ERROR_CORRECT_H,
-}
 _PART = re.compile(r"^CRMY1:([0-9A-F]{8}):([0-9]{1,4})/([0-9]{1,4}):([0-9A-F]{16}):([0-9A-F]{8}):(.*)$", re.DOTALL)
 # Line numbers are written with at least four digits (six for the largest backups); ASCII only, so no
 # other script's digits are read as numbers.
@@ -89,8 +68,9 @@ _CONTAINER_HEADER_BYTES = len(MAGIC) + 1 + 32 + 1  # magic, version, SHA-256, na
 # --------------------------------------------------------------------------- limits on what a restore reads
 #
 # A restore reads what someone else may have made. Each bound below is checked before the work it guards
-# (reading, decompressing, decoding, rendering, deriving keys) and refused in one sentence naming the file
-# and the bound. docs/backup.md ("Limits") lists them with the same reasons.
+# (reading, decompressing, decoding) and refused in one sentence naming the file and the bound; the bounds
+# on images are in qr.py, on PDFs in _paper.py, and on key backups in shares.py. docs/backup.md ("Limits")
+# lists them all with the same reasons.
 
 #: Restored bytes of one file: python-tuf's largest metadata limit (``UpdaterConfig.targets_max_length``,
 #: 5,000,000). Clients refuse larger metadata, so a larger "backup" restores nothing anyone could use;
@@ -118,32 +98,6 @@ MAX_TEXT_LINES = -(-MAX_CONTAINER_BYTES // TEXT_LINE_BYTES)
 #: Bytes of one text fallback file: MAX_TEXT_LINES lines of up to 128 characters (a written line has at
 #: most 65: number, 48 base32 characters, checksum), so lines typed with extra spaces fit, and the header.
 MAX_TEXT_FILE_BYTES = MAX_TEXT_LINES * 128 + 4096
-#: Pixels in one image (a scan, a photo, a rendered PDF page). A 300-dpi scan of an A4 page is 2480 x 3508
-#: (8.7 million) and of a Letter page 2550 x 3300 (8.4 million); the sheets still read at 150 dpi, a quarter
-#: of that. 36 million allows 600 dpi (35 million for A4) and any 12-megapixel phone photo, and stays far
-#: below Pillow's own limit (89,478,485, ``Image.MAX_IMAGE_PIXELS``), so Pillow never warns or refuses first.
-MAX_IMAGE_PIXELS = 36_000_000
-#: Bytes of one scan file (image or PDF): an 8-bit RGB image at MAX_IMAGE_PIXELS stored without
-#: compression. PNG and JPEG make real scans smaller; a PDF of _paper.MAX_PDF_PAGES scanned pages (well
-#: under 1 MB each as JPEG) fits too.
-MAX_SCAN_FILE_BYTES = 3 * MAX_IMAGE_PIXELS
-#: Bytes of a key backup manifest: ours are about 400.
-MAX_MANIFEST_BYTES = 64 * 1024
-#: Characters of the key label a manifest names: it is shown to the operator and written into the
-#: rebuilt key file. Workspace labels are short ("root-1", "timestamp-online").
-MAX_LABEL_CHARS = 128
-#: Bytes of an encrypted key backup (PKCS#12): an RSA-4096 key's is under 3 KB.
-MAX_ENCRYPTED_KEY_BYTES = 64 * 1024
-#: Shares of one key backup, and distinct shares read by one restore-key: split_key's own limit
-#: (SLIP-39 allows 16 shares in a group).
-MAX_SHARES = 16
-#: Bytes of one share text file: a share is 20 or 33 words, under 300 characters.
-MAX_SHARE_FILE_BYTES = 64 * 1024
-#: Any integer in an encrypted key backup's visible structure, which is where its key derivation
-#: iteration counts are (PBKDF2 and the PKCS#12 MAC), checked before anything is derived: ten times what
-#: this tool writes (keys.PBKDF2_ITERATIONS), about two seconds here. Unbounded, a crafted file costs
-#: hours of CPU.
-MAX_KDF_ITERATIONS = 10 * _keys.PBKDF2_ITERATIONS
 
 
 # --------------------------------------------------------------------------- containers and parts
@@ -162,7 +116,9 @@ def pack(name: str, data: bytes) -> bytes:
     )
 
 
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
+#: A file name a backup may give: never a path. Restore writes to it, and a key backup manifest
+#: (shares.py) names its encrypted key by it.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 def unpack(container: bytes, source: str) -> tuple[str, bytes]:
@@ -187,7 +143,7 @@ def unpack(container: bytes, source: str) -> tuple[str, bytes]:
     if len(container) < start:
         raise BackupError(f"{shown}: the backup is cut off inside its file name")
     name = container[_CONTAINER_HEADER_BYTES:start].decode("utf-8", "replace")
-    if not _PLAIN_NAME.fullmatch(name) or name in (".", ".."):
+    if not PLAIN_NAME.fullmatch(name) or name in (".", ".."):
         # The name decides where restore writes: never a path, never outside the output directory.
         raise BackupError(
             f"{shown}: the backup names its file '{printable(name, 255)}', which is not a plain file name; refused"
@@ -272,99 +228,6 @@ def split(container: bytes, qr_bytes: int, set_id: str | None = None) -> list[Pa
     return [Part(set_id, i + 1, len(chunks), prefix, chunk) for i, chunk in enumerate(chunks)]
 
 
-def _qr_code(text: str, ecc: str, **options: Any) -> qrcode.QRCode:
-    """A fitted QR code for ``text`` in alphanumeric mode.
-
-    Raises:
-        QrCapacityError: the text does not fit one QR symbol at this ECC level.
-    """
-    code = qrcode.QRCode(error_correction=ECC_LEVELS[ecc], border=4, **options)
-    code.add_data(QRData(text.encode("ascii"), mode=MODE_ALPHA_NUM))
-    try:
-        code.make(fit=True)
-    except (qrcode.exceptions.DataOverflowError, ValueError) as err:  # qrcode raises ValueError past version 40
-        raise QrCapacityError(
-            f"{len(text)} characters do not fit one QR symbol at ECC {ecc}; lower --qr-bytes"
-        ) from err
-    return code
-
-
-def qr_image(text: str, ecc: str, box_size: int = 10) -> Any:
-    """A QR symbol for ``text`` (PIL image).
-
-    Raises:
-        QrCapacityError: see _qr_code.
-    """
-    return _qr_code(text, ecc, box_size=box_size).make_image(fill_color="black", back_color="white").get_image()
-
-
-def qr_svg(text: str, ecc: str) -> bytes:
-    """The same symbol as SVG (vector, for printing at any size).
-
-    Raises:
-        QrCapacityError: see _qr_code.
-    """
-    buffer = io.BytesIO()
-    _qr_code(text, ecc, box_size=10, image_factory=qrcode.image.svg.SvgPathImage).make_image().save(buffer)
-    return buffer.getvalue()
-
-
-_QR = zxingcpp.BarcodeFormat.QRCode
-
-
-def _slower_passes(gray: Any) -> Iterable[tuple[Any, Any]]:
-    """The same image prepared other ways, each with a binarizer: scanners and phones blur, tilt and wash out differently."""
-    yield gray, zxingcpp.Binarizer.GlobalHistogram
-    sharpened = gray.filter(ImageFilter.UnsharpMask(radius=3, percent=250, threshold=0))
-    yield sharpened, zxingcpp.Binarizer.LocalAverage
-    yield sharpened, zxingcpp.Binarizer.GlobalHistogram
-    if gray.width * gray.height * 4 <= MAX_IMAGE_PIXELS:  # enlarging helps small symbols; a large image has room
-        enlarged = gray.resize((gray.width * 2, gray.height * 2), Image.LANCZOS).filter(
-            ImageFilter.UnsharpMask(radius=4, percent=300, threshold=0)
-        )
-        for binarizer in (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram):
-            yield enlarged, binarizer
-    stretched = ImageOps.autocontrast(gray, cutoff=2)
-    for level in (96, 128, 160):
-        thresholded = stretched.point(lambda p, level=level: 255 if p > level else 0)
-        for binarizer in (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram):
-            yield thresholded, binarizer
-
-
-def decode_image(image: Any, source: str) -> list[str]:
-    """Every QR symbol text zxing-cpp finds in an image (scans, photos, rendered pages), in order found.
-
-    One fast pass first. If it sees no symbol at all, not even one it cannot
-    read, the image has none (a text page, a blank page) and reading stops:
-    the slower passes cost a second or more per page. Otherwise several
-    preparations and both of zxing-cpp's general binarizers are tried and
-    their results united, so one blurred or washed-out symbol on a page does
-    not hide behind the others.
-
-    Raises:
-        InputFileError: the image has more than MAX_IMAGE_PIXELS pixels.
-    """
-    if image.width * image.height > MAX_IMAGE_PIXELS:
-        raise InputFileError(_too_many_pixels(printable(source), image.width, image.height))
-    gray = image if image.mode == "L" else image.convert("L")
-    first = zxingcpp.read_barcodes(gray, formats=_QR, return_errors=True)
-    if not first:
-        return []
-    found = dict.fromkeys(result.text for result in first if result.valid)
-    for prepared, binarizer in _slower_passes(gray):
-        for result in zxingcpp.read_barcodes(prepared, formats=_QR, binarizer=binarizer):
-            found.setdefault(result.text, None)
-    return list(found)
-
-
-def _too_many_pixels(shown: str, width: int, height: int) -> str:
-    """The refusal of an image over MAX_IMAGE_PIXELS."""
-    return (
-        f"{shown}: {width} x {height} pixels is more than {MAX_IMAGE_PIXELS:,}, the most this tool reads from one "
-        "image (a 600-dpi scan of an A4 page is 35 million); scan at 150 to 300 dpi"
-    )
-
-
 # --------------------------------------------------------------------------- text fallback
 
 
@@ -399,7 +262,7 @@ class TextFallback:
 _TEXT_FIELDS = {
     "set": re.compile(r"[0-9A-Fa-f]{8}"),
     "lines": re.compile(r"[0-9]{1,12}"),  # any count is read, then held to MAX_TEXT_LINES
-    "file": _PLAIN_NAME,
+    "file": PLAIN_NAME,
     "sha256": re.compile(r"[0-9a-fA-F]{64}"),
 }
 
@@ -517,7 +380,7 @@ def export_files(
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise UsageError(f"--formats: unknown {', '.join(sorted(unknown))}; choose from {', '.join(FORMATS)}")
-    if ecc not in ECC_LEVELS:
+    if ecc not in _qr.ECC_LEVELS:
         raise UsageError(f"--ecc {ecc}: choose L, M, Q or H")
     packed = []
     for name, data in sources:  # every backup made must restore: the restore bounds, checked before writing
@@ -542,7 +405,7 @@ def export_files(
         digest = sha256_hex(data)
         result = ExportedBackup(name, set_id, digest, len(parts))
         stem = f"{name.removesuffix('.json')}-{set_id}"
-        images = [qr_image(part.to_text(), ecc) for part in parts]  # also checks capacity before writing
+        images = [_qr.qr_image(part.to_text(), ecc) for part in parts]  # also checks capacity before writing
         if "files" in formats:
             write_atomic(out / name, data)
             result.files.append(name)
@@ -556,7 +419,7 @@ def export_files(
         if "svg" in formats:
             for part in parts:
                 file = f"{stem}-part{part.index:02d}of{part.count:02d}.svg"
-                write_atomic(out / file, qr_svg(part.to_text(), ecc))
+                write_atomic(out / file, _qr.qr_svg(part.to_text(), ecc))
                 result.files.append(file)
         fallback = text_fallback(name, set_id, container, digest)
         if "txt" in formats:
@@ -595,104 +458,6 @@ class Restored:
     set_id: str
     sha256: str
     sources: list[str]
-
-
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# JPEG start-of-frame markers (ITU T.81 table B.1), and DHP, which Pillow reads as one too.
-_JPEG_FRAMES = frozenset({*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), *range(0xCD, 0xD0), 0xDE})
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    """The largest width and height any JPEG frame header declares before the first scan; (0, 0) if none."""
-    width = height = 0
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:  # bytes between segments, which decoders skip
-            pos += 1
-            continue
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-        elif marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD8:  # stuffing and markers without a length
-            pos += 2
-        elif marker in (0xD9, 0xDA):  # end of image, start of scan: the frame is known by now
-            break
-        else:
-            (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-            if marker in _JPEG_FRAMES and pos + 9 <= len(data):
-                frame_height, frame_width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-                width, height = max(width, frame_width), max(height, frame_height)
-            pos += 2 + max(length, 2)
-    return width, height
-
-
-def _image_size(data: bytes, shown: str) -> tuple[int, int]:
-    """Width and height from a PNG or JPEG header, read before any decoder sees the file.
-
-    Raises:
-        InputFileError: neither PNG nor JPEG, or no image header.
-    """
-    if data.startswith(_PNG_MAGIC):
-        if len(data) < 24 or data[12:16] != b"IHDR":
-            raise InputFileError(f"{shown}: a damaged PNG (it has no image header)")
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
-    if data.startswith(b"\xff\xd8\xff"):
-        width, height = _jpeg_size(data)
-        if not width or not height:
-            raise InputFileError(f"{shown}: a damaged JPEG (it has no frame header)")
-        return width, height
-    raise InputFileError(f"{shown}: not an image this tool can read (PNG, JPEG) or a PDF")
-
-
-def _open_image(data: bytes, shown: str) -> Any:
-    """A PNG or JPEG as a grayscale image, its size checked against MAX_IMAGE_PIXELS before Pillow opens it.
-
-    Pillow's warnings (its own bomb check, malformed metadata) are kept off
-    stderr: an operator sees one sentence or none.
-
-    Raises:
-        InputFileError: not PNG or JPEG, over MAX_IMAGE_PIXELS, or damaged.
-    """
-    width, height = _image_size(data, shown)
-    if width * height > MAX_IMAGE_PIXELS:
-        raise InputFileError(_too_many_pixels(shown, width, height))
-    if not width or not height:
-        raise InputFileError(f"{shown}: an image of {width} x {height} pixels holds nothing to read")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:
-                # A second header can disagree with the first one read above; the one Pillow uses counts.
-                if image.width * image.height > MAX_IMAGE_PIXELS:
-                    raise InputFileError(_too_many_pixels(shown, image.width, image.height))
-                gray = image.convert("L")
-        except Image.DecompressionBombError as err:
-            raise InputFileError(_too_many_pixels(shown, width, height)) from err
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as err:
-            raise InputFileError(f"{shown}: a damaged image (PNG or JPEG) that cannot be decoded") from err
-    if any(issubclass(warning.category, Image.DecompressionBombWarning) for warning in caught):
-        raise InputFileError(_too_many_pixels(shown, width, height))
-    return gray
-
-
-def _images_of(path: Path) -> Iterator[tuple[str, Any]]:
-    """Grayscale images to scan from an input file: the image itself, or each page of a PDF, one at a time.
-
-    Raises:
-        InputFileError: missing, not a regular file, too large, or not a readable image or PDF.
-    """
-    shown = printable(str(path))
-    data = read_bytes(path, "scan", MAX_SCAN_FILE_BYTES)
-    if path.suffix.lower() == ".pdf" or data.startswith(b"%PDF-"):
-        from ceremony.core import _paper
-
-        pages = _paper.render_pdf(data, shown, MAX_IMAGE_PIXELS)
-        with contextlib.closing(pages):
-            for number, page in enumerate(pages, start=1):
-                yield f"{shown} page {number}", page
-        return
-    yield shown, _open_image(data, shown)
 
 
 def collect(
@@ -752,8 +517,8 @@ def collect(
             texts[fallback.set_id] = (fallback, str(path))
             continue
         found_any = False
-        for source, image in _images_of(path):
-            for text in decode_image(image, source):
+        for source, image in _qr.images_of(path):
+            for text in _qr.decode_image(image, source):
                 part = Part.from_text(text, source)
                 if part is None:
                     continue
@@ -854,266 +619,3 @@ def restore(inputs: Sequence[Path]) -> list[Restored]:
     if not inputs:
         raise UsageError("restore needs at least one input file")
     return assemble(*collect(inputs))
-
-
-# --------------------------------------------------------------------------- secret key backups (SLIP-39)
-
-
-@dataclass
-class KeyBackup:
-    """A software key split into SLIP-39 shares."""
-
-    keyid: str
-    shares: list[str] = field(repr=False)  # secret: never in a repr, a log or an assertion message
-    threshold: int = 0
-    encrypted: bytes = field(default=b"", repr=False)  # the key re-encrypted under the shared secret
-
-
-def split_key(private: Any, keyid: str, shares: int, threshold: int) -> KeyBackup:
-    """Re-encrypt a key under a fresh 128-bit secret and split that secret into SLIP-39 shares.
-
-    Raises:
-        UsageError: a threshold below 2 or above the number of shares, or more than 16 shares.
-    """
-    if not 2 <= threshold <= shares <= MAX_SHARES:
-        raise UsageError(f"--threshold {threshold} of --shares {shares}: need 2 <= threshold <= shares <= {MAX_SHARES}")
-    master = os.urandom(16)
-    mnemonics = shamir_mnemonic.generate_mnemonics(1, [(threshold, shares)], master, b"")[0]
-    encrypted = _keys.encrypt_private_key(private, master.hex(), f"backup-{keyid[:16]}")
-    return KeyBackup(keyid, mnemonics, threshold, encrypted)
-
-
-def combine_key(mnemonics: Iterable[str], encrypted: bytes, source: str) -> Any:
-    """Recombine shares and decrypt the key backup (in memory only).
-
-    Raises:
-        BackupError: too few, mismatched or mistyped shares, a key backup this tool did not
-            make (see check_encrypted_key), or a key that does not open.
-    """
-    shown = printable(source)
-    check_encrypted_key(encrypted, source)
-    words = [" ".join(m.split()) for m in mnemonics if m.strip()]
-    try:
-        master = shamir_mnemonic.combine_mnemonics(words)
-    except shamir_mnemonic.MnemonicError:
-        # shamir-mnemonic's messages quote share words: never pass them on.
-        raise BackupError(
-            f"{shown}: the shares do not combine (a mistyped word, a share of another set, or too few shares)"
-        ) from None
-    try:
-        from cryptography.exceptions import UnsupportedAlgorithm
-        from cryptography.hazmat.primitives.serialization import pkcs12
-
-        private, _cert, _extra = pkcs12.load_key_and_certificates(encrypted, master.hex().encode())
-    except (ValueError, UnsupportedAlgorithm) as err:
-        raise BackupError(f"{shown}: the shares combine, but not to the secret of this key backup") from err
-    if private is None:
-        raise BackupError(f"{shown}: the key backup opens but holds no key")
-    return private
-
-
-# DER object identifiers (contents octets) in the key backups this tool writes (keys.encrypt_private_key):
-# PKCS#7 data, PKCS#12 shrouded key bag, PBES2, PBKDF2, HMAC-SHA256, AES-256-CBC, SHA-256, friendlyName
-# and localKeyId (RFC 7292, RFC 8018, NIST CSOR). Anything else (another cipher, scrypt, encrypted or
-# enveloped content that could hide its own parameters) is not one of ours and is refused.
-_KEY_BACKUP_OIDS = frozenset(
-    bytes.fromhex(oid)
-    for oid in (
-        "2a864886f70d010701",
-        "2a864886f70d010c0a0102",
-        "2a864886f70d01050d",
-        "2a864886f70d01050c",
-        "2a864886f70d0209",
-        "60864801650304012a",
-        "608648016503040201",
-        "2a864886f70d010914",
-        "2a864886f70d010915",
-    )
-)
-_PKCS7_DATA = bytes.fromhex("2a864886f70d010701")
-_DER_MAX_DEPTH = 24  # ours nest 17 deep
-
-
-class _NotOursError(ValueError):
-    """Raised inside the DER walk; turned into BackupError with the file named."""
-
-
-def _der_elements(data: bytes) -> list[tuple[int, bytes]]:
-    """(tag, contents) of each DER element in ``data``: single-byte tags, definite minimal lengths only."""
-    elements, pos = [], 0
-    while pos < len(data):
-        if len(data) - pos < 2 or data[pos] & 0x1F == 0x1F:
-            raise _NotOursError("a malformed or multi-byte tag")
-        tag, length, pos = data[pos], data[pos + 1], pos + 2
-        if length & 0x80:
-            size = length & 0x7F
-            if not 1 <= size <= 3 or pos + size > len(data) or data[pos] == 0:
-                raise _NotOursError("an indefinite, oversized or non-minimal length")
-            length, pos = int.from_bytes(data[pos : pos + size], "big"), pos + size
-            if length < 0x80:
-                raise _NotOursError("a non-minimal length")
-        if pos + length > len(data):
-            raise _NotOursError("an element longer than the file")
-        elements.append((tag, data[pos : pos + length]))
-        pos += length
-    return elements
-
-
-def _check_der(data: bytes, depth: int, data_payload: bool = False) -> None:
-    """Walk DER ``data``: known object identifiers only, small integers, nested PKCS#7 data opened too."""
-    if depth > _DER_MAX_DEPTH:
-        raise _NotOursError("structures nested too deeply")
-    elements = _der_elements(data)
-    for index, (tag, contents) in enumerate(elements):
-        if tag == 0x06:
-            if contents not in _KEY_BACKUP_OIDS:
-                raise _NotOursError(f"an algorithm or content type this tool does not write ({contents.hex()[:40]})")
-        elif tag == 0x02:
-            if len(contents) > 4 or int.from_bytes(contents, "big", signed=True) > MAX_KDF_ITERATIONS:
-                raise _NotOursError(f"a number above {MAX_KDF_ITERATIONS:,} (a key derivation that costs too much)")
-        elif tag == 0x04 and data_payload:
-            _check_der(contents, depth + 1)  # PKCS#7 data: the octets are themselves DER (RFC 7292 section 4.1)
-        elif tag & 0x20:
-            # A ContentInfo is SEQUENCE { type, [0] content }: open the content when it is PKCS#7 data.
-            payload = tag == 0xA0 and index == 1 and elements[0] == (0x06, _PKCS7_DATA)
-            _check_der(contents, depth + 1, payload)
-
-
-def check_encrypted_key(encrypted: bytes, source: str) -> None:
-    """Refuse an encrypted key backup unlike the ones this tool writes, before any key is derived.
-
-    Decrypting runs the key derivations the file itself names, as many
-    iterations as it asks for; so its visible structure is walked first (DER
-    only, known algorithms only) and every number in it must be at most
-    MAX_KDF_ITERATIONS.
-
-    Raises:
-        BackupError: larger than MAX_ENCRYPTED_KEY_BYTES, not DER, an unknown algorithm, or a number
-            over the bound.
-    """
-    shown = printable(source)
-    if len(encrypted) > MAX_ENCRYPTED_KEY_BYTES:
-        raise BackupError(f"{shown}: the encrypted key is larger than {MAX_ENCRYPTED_KEY_BYTES:,} bytes; refused")
-    try:
-        elements = _der_elements(encrypted)
-        if len(elements) != 1 or elements[0][0] != 0x30:
-            raise _NotOursError("not one DER structure")
-        _check_der(encrypted, 0)
-    except _NotOursError as err:
-        raise BackupError(f"{shown}: not an encrypted key backup made by this tool ({err}); refused") from err
-
-
-def share_texts_from(inputs: Sequence[Path]) -> list[str]:
-    """SLIP-39 share mnemonics from text files, images or PDFs (QR codes of the words).
-
-    Raises:
-        BackupError: more than MAX_SHARES different shares.
-        InputFileError: an input missing, not a regular file, too large, or not a readable image or PDF.
-    """
-    found: dict[str, None] = {}
-    for path in inputs:
-        path = Path(path)
-        if path.suffix.lower() == ".txt":
-            text = read_bytes(path, "share", MAX_SHARE_FILE_BYTES).decode("utf-8", "replace")
-            lines = [line.split(":", 1)[1] for line in text.splitlines() if line.lower().startswith("share:")]
-        else:
-            lines = [t for source, image in _images_of(path) for t in decode_image(image, source)]
-            lines = [t for t in lines if len(t.split()) in (20, 33)]
-        for line in lines:
-            if line.strip():
-                found.setdefault(" ".join(line.split()).lower(), None)
-        if len(found) > MAX_SHARES:
-            raise BackupError(
-                f"{printable(str(path))}: more than {MAX_SHARES} different shares given; a key backup has at most "
-                f"{MAX_SHARES}"
-            )
-    return list(found)
-
-
-def key_backup_manifest(backup: KeyBackup, label: str) -> bytes:
-    """A small JSON manifest naming the key, the share scheme, and the encrypted key file."""
-    import json
-
-    return (
-        json.dumps(
-            {
-                "type": "ceremony-key-backup",
-                "format": 1,
-                "keyid": backup.keyid,
-                "label": label,
-                "threshold": backup.threshold,
-                "shares": len(backup.shares),
-                "encrypted_key": f"key-{backup.keyid[:16]}.p12",
-                "encrypted_key_sha256": sha256_hex(backup.encrypted),
-            },
-            indent=2,
-        )
-        + "\n"
-    ).encode()
-
-
-_MANIFEST_FIELDS: dict[str, type] = {
-    "type": str,
-    "format": int,
-    "keyid": str,
-    "label": str,
-    "threshold": int,
-    "shares": int,
-    "encrypted_key": str,
-    "encrypted_key_sha256": str,
-}
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def read_key_manifest(path: Path) -> dict[str, Any]:
-    """Parse and strictly check a key backup manifest (format 1).
-
-    Every field must be present with the right type and nothing else
-    present; the key id and digest are 64 hex digits; the label is short,
-    printable text; the share scheme is one split_key makes; and the
-    encrypted key is a plain file name (``*.p12``) in the manifest's own
-    directory, never a path.
-
-    Raises:
-        InputFileError: missing, not a regular file, too large, not JSON, or not a valid manifest.
-    """
-    shown = printable(str(path))
-    obj = loads_strict(read_bytes(path, "key backup manifest", MAX_MANIFEST_BYTES), shown)
-    if not isinstance(obj, dict) or obj.get("type") != "ceremony-key-backup":
-        raise InputFileError(f"{shown}: not a ceremony key backup manifest")
-    missing = [name for name in _MANIFEST_FIELDS if name not in obj]
-    unknown = [name for name in obj if name not in _MANIFEST_FIELDS]
-    if missing or unknown:
-        named = [f"missing {', '.join(missing)}"] if missing else []
-        named += [f"unknown {', '.join(printable(n, 40) for n in unknown[:5])}"] if unknown else []
-        raise InputFileError(f"{shown}: not a valid key backup manifest ({'; '.join(named)})")
-    for name, kind in _MANIFEST_FIELDS.items():
-        value = obj[name]
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise InputFileError(
-                f"{shown}: field {name} must be {'text' if kind is str else 'a whole number'}, "
-                f"not {type(value).__name__}"
-            )
-
-    def refuse(field_name: str, why: str) -> InputFileError:
-        return InputFileError(f"{shown}: field {field_name} {why}")
-
-    if obj["format"] != 1:
-        raise refuse("format", f"is {obj['format']}; this tool reads format 1")
-    for name in ("keyid", "encrypted_key_sha256"):
-        if not _HEX64.fullmatch(obj[name]):
-            raise refuse(name, "must be 64 lowercase hex digits")
-    label = obj["label"]
-    if not 1 <= len(label) <= MAX_LABEL_CHARS or not is_printable(label) or label != label.strip():
-        raise refuse("label", f"must be 1 to {MAX_LABEL_CHARS} printable characters: '{printable(label, 60)}'")
-    if not 2 <= obj["threshold"] <= obj["shares"] <= MAX_SHARES:
-        raise refuse(
-            "threshold", f"{obj['threshold']} of shares {obj['shares']}: need 2 <= threshold <= shares <= {MAX_SHARES}"
-        )
-    encrypted_key = obj["encrypted_key"]
-    if not _PLAIN_NAME.fullmatch(encrypted_key) or not encrypted_key.endswith(".p12") or encrypted_key.startswith("."):
-        raise refuse(
-            "encrypted_key",
-            f"'{printable(encrypted_key, 60)}' is not a plain file name (*.p12) in the backup directory; refused",
-        )
-    return obj

@@ -1,8 +1,9 @@
 """Export, restore, key backups and recovery drills for a workspace.
 
-Orchestration over backup.py (encoding) and _paper.py (sheets): which files to
-back up, where the results go, what the transcript records, and the dated
-drill report that proves a backup restores before anyone needs it to.
+Orchestration over backup.py (metadata backup sets), shares.py (key shares),
+qr.py (QR symbols) and _paper.py (sheets): which files to back up, where the
+results go, what the transcript records, and the dated drill report that
+proves a backup restores before anyone needs it to.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from ceremony.core import _txn
 from ceremony.core import backup as _backup
 from ceremony.core import keys as _keys
+from ceremony.core import qr as _qr
+from ceremony.core import shares as _shares
 from ceremony.core import transcript as _transcript
 from ceremony.core import verify as _verify
 from ceremony.core._fs import make_private_dir, sha256_hex, write_atomic
@@ -219,13 +222,13 @@ def backup_key(
     private = _keys.unlock_private(path, passphrase_for(record.label))
     if public is not None:
         _keys.signer_from_private(private, public, str(path))  # the key file holds the key the root names
-    backup = _backup.split_key(private, record.keyid, shares, threshold)
+    backup = _shares.split_key(private, record.keyid, shares, threshold)
     make_private_dir(Path(out))
     stem = f"key-{record.keyid[:16]}"
-    files = {f"{stem}.p12": backup.encrypted, f"{stem}.json": _backup.key_backup_manifest(backup, record.label)}
+    files = {f"{stem}.p12": backup.encrypted, f"{stem}.json": _shares.key_backup_manifest(backup, record.label)}
     created = _verify.format_date(now)
     for index, words in enumerate(backup.shares, start=1):
-        qr = _backup.qr_image(words.upper(), "M")
+        qr = _qr.qr_image(words.upper(), "M")
         files[f"{stem}-share-{index}of{shares}.pdf"] = _paper.share_sheet(
             paper=paper,
             label=record.label,
@@ -256,7 +259,7 @@ def _manifest_in(backup_dir: Path, keyid_prefix: str | None) -> tuple[Path, dict
 
     Raises:
         BackupError: no manifest, or several and none chosen.
-        InputFileError: the manifest is unreadable or not valid (see backup.read_key_manifest).
+        InputFileError: the manifest is unreadable or not valid (see shares.read_key_manifest).
     """
     manifests = sorted(Path(backup_dir).glob("key-*.json"))
     chosen = [m for m in manifests if keyid_prefix is None or m.name.startswith(f"key-{keyid_prefix[:16]}")]
@@ -267,7 +270,7 @@ def _manifest_in(backup_dir: Path, keyid_prefix: str | None) -> tuple[Path, dict
             f"{printable(str(backup_dir))}: expected one key backup manifest, found {found}{more}; "
             "name the key with --keyid"
         )
-    return chosen[0], _backup.read_key_manifest(chosen[0])
+    return chosen[0], _shares.read_key_manifest(chosen[0])
 
 
 def recover_private(
@@ -289,20 +292,20 @@ def recover_private(
     label = printable(manifest["label"])
     encrypted_path = manifest_path.parent / manifest["encrypted_key"]  # a plain name: read_key_manifest checks
     encrypted = read_bytes(
-        encrypted_path, "encrypted key backup", _backup.MAX_ENCRYPTED_KEY_BYTES, follow_symlinks=False
+        encrypted_path, "encrypted key backup", _shares.MAX_ENCRYPTED_KEY_BYTES, follow_symlinks=False
     )
     if sha256_hex(encrypted) != manifest["encrypted_key_sha256"]:
         raise BackupError(
             f"{printable(str(encrypted_path))}: does not match the SHA-256 in {printable(manifest_path.name)}"
         )
-    _backup.check_encrypted_key(encrypted, str(encrypted_path))
-    mnemonics = _backup.share_texts_from(share_inputs)
+    _shares.check_encrypted_key(encrypted, str(encrypted_path))
+    mnemonics = _shares.share_texts_from(share_inputs)
     if len(mnemonics) < manifest["threshold"]:
         raise BackupError(
             f"{len(mnemonics)} share(s) given; any {manifest['threshold']} of {manifest['shares']} are needed "
             f"to restore key {label}"
         )
-    private = _backup.combine_key(mnemonics, encrypted, str(manifest_path))
+    private = _shares.combine_key(mnemonics, encrypted, str(manifest_path))
     try:
         keyid = _keys.SSlibKey.from_crypto(private.public_key()).keyid
     except ValueError as err:  # securesystemslib refuses key types TUF has no scheme for
@@ -429,7 +432,7 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
         for manifest_path in sorted(backup_dir.rglob("key-*.json")):
 
             def recombine(manifest_path: Path = manifest_path) -> str:
-                manifest = _backup.read_key_manifest(manifest_path)
+                manifest = _shares.read_key_manifest(manifest_path)
                 stem = manifest_path.name.removesuffix(".json")
                 shares = sorted(manifest_path.parent.glob(f"{stem}-share-*"))[: manifest["threshold"]]
                 private, manifest = recover_private(manifest_path.parent, shares, manifest["keyid"])
