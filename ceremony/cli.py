@@ -138,11 +138,7 @@ def _passphrase_provider(files: Sequence[Path], confirm: bool | Callable[[str], 
 
 def _describe_spec(spec: str) -> str:
     """How init will get a key, in words."""
-    if spec in core.KEY_TYPES:
-        return f"new {spec} software key"
-    if spec.startswith("pkcs11:"):
-        return f"token key {spec.split('?')[0]}"
-    return f"public key from {spec} (held elsewhere)"
+    return printable(core.KeySpec.parse(spec).describe())
 
 
 def _pin_prompt(prompt: str) -> str:
@@ -286,7 +282,7 @@ def init(
     for record in result.keys:
         click.echo(f"  {record.label:<12} {record.keyid}  {record.key_type:<12} {record.location}")
     for role in result.skipped_roles:
-        click.echo(f"  {role}.json not written: the online service holds its key and signs it")
+        click.echo(f"  {core.policy.left_to_online_line(role)}")
     click.echo(f"  metadata: {result.path / 'metadata'} (clients trust metadata/1.root.json)")
     click.echo(f"transcript head: {result.transcript_head} (witness: note the first 16 digits)")
 
@@ -546,7 +542,7 @@ def _show_and_confirm(
 
 def _run_change(
     workspace: Path,
-    plan: Callable[[core.changes.ChangeContext], tuple[Any, Any]],
+    plan: Callable[[core.proposal.ChangeContext], tuple[Any, Any]],
     request_out: Path | None,
     yes: bool,
     passphrase_files: Sequence[Path],
@@ -556,21 +552,17 @@ def _run_change(
     ws = core.Workspace.load(workspace)
     provider = _passphrase_provider(passphrase_files, confirm=_is_new_key)
     with contextlib.ExitStack() as stack:
-        ctx = core.changes.ChangeContext(ws, provider, _pin_prompt, stack, datetime.now(UTC), pin_file)
+        ctx = core.proposal.ChangeContext(ws, provider, _pin_prompt, stack, datetime.now(UTC), pin_file)
         state, proposal = plan(ctx)
-        lines, digest_hex, words = core.changes.describe_proposal(state, proposal)
+        lines, digest_hex, words = core.proposal.describe_proposal(state, proposal)
         _show_and_confirm(lines, digest_hex, words, yes)
-        if request_out is not None:
-            request_id, head = core.changes.write_request(ctx, state, proposal, request_out)
-            click.echo(f"Wrote sign request {request_id} to {request_out}")
-            click.echo(
-                "  each keyholder: ceremony sign REQUEST --key KEYSPEC; then: ceremony merge WORKSPACE REQUEST..."
-            )
-            click.echo(f"transcript head: {head}")
-            return
-        used = core.changes.sign_here(ctx, state, proposal)
-        result = core.changes.publish(ctx, state, proposal, used)
-    _print_published(result)
+        applied = core.changes.apply(ctx, state, proposal, request_out)
+    if applied.published is None:
+        click.echo(f"Wrote sign request {applied.request_id} to {request_out}")
+        click.echo("  each keyholder: ceremony sign REQUEST --key KEYSPEC; then: ceremony merge WORKSPACE REQUEST...")
+        click.echo(f"transcript head: {applied.transcript_head}")
+        return
+    _print_published(applied.published)
 
 
 def _print_published(result: Any) -> None:
@@ -703,13 +695,13 @@ def sign(
     request: Path, keyspec: str, out: Path | None, passphrase_files: tuple[Path, ...], pin_file: Path | None, yes: bool
 ) -> None:
     """Review a sign request, sign it with your key, verify the signature, and add it to the request."""
-    req = core.changes.load_request(request)
+    req = core.requests.load_request(request)
     lines, digest_hex, words = req.describe()
     _show_and_confirm(lines, digest_hex, words, yes, unsigned=req.unsigned_summary())
     provider = _passphrase_provider(passphrase_files, confirm=False)
     with contextlib.ExitStack() as stack:
-        roles = core.changes.sign_request(req, keyspec, provider, _pin_prompt, stack, pin_file)
-    core.changes.save_request(req, out)
+        roles = core.requests.sign_request(req, keyspec, provider, _pin_prompt, stack, pin_file)
+    core.requests.save_request(req, out)
     click.echo(f"signed {', '.join(roles)}; every signature verified; wrote {out or request}")
     for status in req.statuses():
         click.echo(f"  {status.role}: {status.describe()}")
@@ -722,11 +714,11 @@ def merge(workspace: Path, requests: tuple[Path, ...]) -> None:
     """Check every signature of signed requests; publish the change when every threshold is met."""
     ws = core.Workspace.load(workspace)
     with contextlib.ExitStack() as stack:
-        ctx = core.changes.ChangeContext(ws, _passphrase_provider([], False), None, stack, datetime.now(UTC))
+        ctx = core.proposal.ChangeContext(ws, _passphrase_provider([], False), None, stack, datetime.now(UTC))
         try:
-            result, _statuses = core.changes.merge(ctx, list(requests))
+            result, _statuses = core.requests.merge(ctx, list(requests))
         except ThresholdNotMetError as err:
-            for status in getattr(err, "statuses", []):
+            for status in err.statuses:
                 click.echo(f"  {status.role}: {status.describe()}")
             raise
     _print_published(result)
@@ -738,7 +730,7 @@ def merge(workspace: Path, requests: tuple[Path, ...]) -> None:
 @click.argument("b", type=int, required=False)
 def diff_cmd(workspace: Path, a: int | None, b: int | None) -> None:
     """Show what changed between root versions A and B (default: the newest two)."""
-    lines, digest_hex, words = core.changes.diff_roots(core.Workspace.load(workspace), a, b)
+    lines, digest_hex, words = core.diff.diff_roots(core.Workspace.load(workspace), a, b)
     for line in lines:
         click.echo(line)
     click.echo(f"SHA-256 of the signed bytes: {digest_hex}")
@@ -753,7 +745,7 @@ def diff_cmd(workspace: Path, a: int | None, b: int | None) -> None:
 def import_cmd(workspace: Path, source: Path, trusted_root: Path | None, at: str | None) -> None:
     """Verify a real repository and make a workspace from it, without private keys."""
     when = core.parse_at(at) if at else datetime.now(UTC)
-    ws, report = core.changes.import_repository(workspace, source, trusted_root, when)
+    ws, report = core.importer.import_repository(workspace, source, trusted_root, when)
     click.echo(
         f"Imported {source} into {ws.path}: root chain verified to version {report.newest_root_version} as of {report.at}"
     )
@@ -771,7 +763,7 @@ def import_cmd(workspace: Path, source: Path, trusted_root: Path | None, at: str
 @click.option(
     "--qr-bytes",
     type=int,
-    default=core.recovery._backup.DEFAULT_QR_BYTES,
+    default=core.backup.DEFAULT_QR_BYTES,
     show_default=True,
     help="Maximum payload bytes per QR code.",
 )
@@ -800,7 +792,7 @@ def restore(out: Path, inputs: tuple[Path, ...]) -> None:
     result = core.recovery.restore_to(list(inputs), out)
     for item in result.restored:
         click.echo(f"  restored {printable(item.name)} from set {printable(item.set_id)}: sha256 {item.sha256}")
-        click.echo(f"    as words: {core.changes._diff.digest_words(bytes.fromhex(item.sha256))}")
+        click.echo(f"    as words: {core.diff.digest_words(bytes.fromhex(item.sha256))}")
     click.echo(f"  {printable(result.chain)}")
     for warning in result.warnings:
         click.echo(f"  warning: {printable(warning)}", err=True)

@@ -12,6 +12,9 @@ as callables and the core never formats them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class CeremonyError(Exception):
     """Base of every fault the operator should see as a sentence, not a traceback."""
@@ -78,7 +81,15 @@ class MetadataError(CeremonyError):
 
 
 class ThresholdNotMetError(MetadataError):
-    """Fewer valid signatures than a role's threshold."""
+    """Fewer valid signatures than a role's threshold.
+
+    ``statuses`` holds where every threshold of the change stands (thresholds.ThresholdResult),
+    so a client can show them as well as the one sentence.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, statuses: Sequence[Any] = ()) -> None:
+        super().__init__(message, hint)
+        self.statuses = list(statuses)
 
 
 class VerificationError(MetadataError):
@@ -88,6 +99,10 @@ class VerificationError(MetadataError):
         super().__init__(message)
         self.file = file
         self.check = check
+
+
+class TamperedRequestError(VerificationError):
+    """A sign request's content or signatures do not match what was made or signed."""
 
 
 class BackupError(CeremonyError):
@@ -116,6 +131,7 @@ __all__ = [
     "PolicyError",
     "QrCapacityError",
     "SigningKeyError",
+    "TamperedRequestError",
     "ThresholdNotMetError",
     "TokenNotFoundError",
     "TranscriptError",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ceremony.core import session
+from ceremony.core import guided as session
 from ceremony.errors import PolicyError
 from tests.conftest import PASSPHRASE, CliRunner, _run, one_line_error
 from tests.softhsm import MODULE, SoftHsm, keygen, new_softhsm

@@ -20,7 +20,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
 from securesystemslib.signer import SSlibKey
 
-from ceremony.core import diff, hsm, keys, session
+from ceremony.core import diff, hsm, keys
+from ceremony.core import guided as session
 from ceremony.core import metadata as md
 from ceremony.core._json import dumps_pretty
 from ceremony.core.workspace import Workspace

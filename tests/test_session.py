@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ceremony.core import changes, session
+from ceremony.core import changes
+from ceremony.core import guided as session
+from ceremony.core.requests import load_request
 from ceremony.core.workspace import Workspace
 from ceremony.errors import PassphraseError, PolicyError, UsageError, WorkspaceError
 from tests.clients import python_tuf_refresh
@@ -149,7 +151,7 @@ def test_a_forged_copy_adds_no_signature_and_leaves_the_request_usable(workspace
     raw["metadata"]["root"] = md.to_dict(new_root)
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(raw))
-    assert changes.load_request(forged).id == change.request().id  # the forged copy is consistent with itself
+    assert load_request(forged).id == change.request().id  # the forged copy is consistent with itself
 
     progress = change.add_signed_copy(forged, T0)
     assert all(not p.signed for p in progress)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from ceremony.core import session
+from ceremony.core import guided as session
 from tests.conftest import CliRunner, one_line_error
 
 ROOT_NAME = re.compile(r"(?<![\w.])root\.json")  # root.json, not the tail of 1.root.json

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ceremony.core import changes, session, verify_workspace_transcript
+from ceremony.core import guided as session
+from ceremony.core import verify_workspace_transcript
+from ceremony.core.requests import load_request
 from ceremony.core.workspace import Workspace
 from ceremony.tui.app import make_app
 from tests.clients import python_tuf_refresh
@@ -162,7 +164,7 @@ async def test_offline_signing_of_a_request(workspace: Path, cli, tmp_path: Path
     request = tmp_path / "request.json"
     made = cli("extend", workspace, "--role", "root", "--days", "200", "--request", request, "--yes")
     assert made.returncode == 0, made.stderr
-    expected = changes.load_request(request).describe()[2].split()
+    expected = load_request(request).describe()[2].split()
     ws = Workspace.load(workspace)
     for label in ("root-1", "root-2"):
         key_file = workspace / (ws.find_key(label).uri or "").removeprefix("file:")

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from securesystemslib.signer import SSlibKey
 from textual.widgets import DataTable, Static
 
-from ceremony.core import changes, diff, session
+from ceremony.core import changes, diff
+from ceremony.core import guided as session
 from ceremony.core import metadata as md
 from ceremony.core import transcript as _transcript
 from ceremony.core._fs import sha256_hex

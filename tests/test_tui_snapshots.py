@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from ceremony.core import InitOptions, init_workspace, keys, session
+from ceremony.core import InitOptions, init_workspace, keys
+from ceremony.core import guided as session
 from ceremony.tui.app import make_app
 from tests.tui_pilot import settle
 

@@ -2,29 +2,21 @@
 
 The CLI and the terminal UI are thin clients of this package. Nothing here
 imports textual, click, prints or reads a terminal; secrets come in through
-callables (``PassphraseProvider``) and are never stored or formatted.
+callables (``PassphraseProvider``) and are never stored or formatted. The
+module map, and which way imports go, is docs/architecture.md.
 """
 
-from ceremony.core import changes, hsm, keys, recovery, session
+from ceremony.core import backup, changes, diff, guided, hsm, importer, keys, policy, proposal, recovery, requests
 from ceremony.core.dates import format_date, parse_at
+from ceremony.core.init import InitOptions, InitResult, init_workspace
 from ceremony.core.keys import DEFAULT_KEY_TYPE, KEY_TYPES, SecretsHandler
 from ceremony.core.repo_files import SizeLimits, read_client_files
+from ceremony.core.roles import DEFAULT_EXPIRY_DAYS
+from ceremony.core.signers import KeyCheckResult, KeySpec, PassphraseProvider, check_key
+from ceremony.core.status import Status, workspace_status
 from ceremony.core.transcript import verify_transcript
 from ceremony.core.verify import Report, verify_directory, verify_files
-from ceremony.core.workspace import (
-    DEFAULT_EXPIRY_DAYS,
-    InitOptions,
-    InitResult,
-    KeyCheckResult,
-    KeyRecord,
-    PassphraseProvider,
-    Status,
-    Workspace,
-    check_key,
-    init_workspace,
-    verify_workspace_transcript,
-    workspace_status,
-)
+from ceremony.core.workspace import KeyRecord, Workspace, verify_workspace_transcript
 
 __all__ = [
     "DEFAULT_EXPIRY_DAYS",
@@ -34,22 +26,29 @@ __all__ = [
     "InitResult",
     "KeyCheckResult",
     "KeyRecord",
+    "KeySpec",
     "PassphraseProvider",
     "Report",
     "SecretsHandler",
     "SizeLimits",
     "Status",
     "Workspace",
+    "backup",
     "changes",
     "check_key",
+    "diff",
     "format_date",
+    "guided",
     "hsm",
+    "importer",
     "init_workspace",
     "keys",
     "parse_at",
+    "policy",
+    "proposal",
     "read_client_files",
     "recovery",
-    "session",
+    "requests",
     "verify_directory",
     "verify_files",
     "verify_transcript",

@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnemonic import Mnemonic
 
-from ceremony.core._json import canonical_bytes
+from ceremony.core._json import canonical_bytes, read_bytes
 from ceremony.core._text import printable
+from ceremony.core.envelope import parse_envelope
+from ceremony.core.roles import TOP_LEVEL
+from ceremony.errors import UsageError
+
+if TYPE_CHECKING:
+    from ceremony.core.workspace import Workspace
 
 _WORDS = Mnemonic("english")
 
@@ -42,9 +48,6 @@ def payload_digest(payloads: Mapping[str, bytes]) -> bytes:
     for name in sorted(payloads):
         outer.update(name.encode() + b"\n" + hashlib.sha256(payloads[name]).digest())
     return outer.digest()
-
-
-_TOP_LEVEL = ("root", "targets", "snapshot", "timestamp")
 
 
 def _obj(value: object) -> dict[str, Any]:
@@ -113,7 +116,7 @@ def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, 
     old_keys, new_keys = _keys_of(old or {}), _keys_of(new)
     order = [*new_roles, *[r for r in old_roles if r not in new_roles]]
     if kind == "root":  # python-tuf builds root roles from a set: show them in the spec's order
-        order.sort(key=lambda r: (_TOP_LEVEL.index(r) if r in _TOP_LEVEL else len(_TOP_LEVEL), r))
+        order.sort(key=lambda r: (TOP_LEVEL.index(r) if r in TOP_LEVEL else len(TOP_LEVEL), r))
     for role in order:
         before, after = old_roles.get(role), new_roles.get(role)
         shown = _v(role, 100)
@@ -158,3 +161,32 @@ def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, 
 def signed_digest_hex(signed: Mapping[str, Any]) -> str:
     """SHA-256 hex of the canonical bytes of one ``signed`` dict."""
     return hashlib.sha256(canonical_bytes(signed)).hexdigest()
+
+
+def root_versions(ws: Workspace) -> list[int]:
+    """Published root versions in the workspace."""
+    return sorted(
+        int(p.name.split(".")[0]) for p in ws.metadata_dir.glob("*.root.json") if p.name.split(".")[0].isdigit()
+    )
+
+
+def diff_roots(ws: Workspace, a: int | None, b: int | None) -> tuple[list[str], str, str]:
+    """What changed from root version ``a`` to ``b`` (default: the newest two), with b's digest.
+
+    Raises:
+        UsageError: a version the workspace does not have.
+    """
+    versions = root_versions(ws)
+    if b is None:
+        b = versions[-1]
+    if a is None:
+        a = b - 1
+    lines: list[str] = []
+    for v in (a, b):
+        if v not in versions:
+            raise UsageError(f"root version {v} is not in {ws.metadata_dir} (it has {', '.join(map(str, versions))})")
+    old = parse_envelope(f"{a}.root.json", read_bytes(ws.metadata_dir / f"{a}.root.json"), "root")
+    new = parse_envelope(f"{b}.root.json", read_bytes(ws.metadata_dir / f"{b}.root.json"), "root")
+    lines += describe_change(f"{b}.root.json", old.signed, new.signed)
+    digest = payload_digest({"root": new.payload})
+    return [printable(line) for line in lines], digest.hex(), digest_words(digest)

@@ -1,9 +1,14 @@
-"""Build and sign TUF metadata with python-tuf's Metadata API.
+"""The TUF 1.0 dialect: build, edit, sign and serialise metadata with python-tuf's Metadata API.
 
 This is the only module that imports ``tuf.api``. It builds the top-level
 metadata of a new repository, signs it, verifies every signature right after
 it is made, and serialises it. Chain verification of whole repositories,
 including real ones python-tuf refuses to parse, lives in verify.py.
+
+Every module above this one handles metadata only through the functions
+listed in ``Dialect``: a second dialect (Notary v1 for Docker Content Trust,
+docs/architecture.md) implements the same protocol beside this module, and
+``thresholds``, ``policy``, ``requests`` and ``guided`` do not change.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from securesystemslib.signer import Key, Signer
 from tuf.api.metadata import (
@@ -35,7 +40,6 @@ from ceremony.core._fs import sha256_hex
 from ceremony.core._text import printable
 from ceremony.errors import InputFileError, MetadataError, PolicyError
 
-ONLINE_ROLES = ("targets", "snapshot", "timestamp")
 SPEC_VERSION = "1.0.31"
 
 
@@ -90,26 +94,6 @@ class RolePlan:
     keys: tuple[Key, ...]
     threshold: int
     expires: datetime
-
-
-def check_role_plan(role: str, plan: RolePlan, now: datetime) -> None:
-    """Refuse a role that clients could never verify.
-
-    Raises:
-        PolicyError: threshold 0, above the number of keys, duplicate keys, expiry in the past.
-    """
-    if plan.threshold < 1:
-        raise PolicyError(f"{role}: threshold {plan.threshold} is not allowed; it must be at least 1")
-    keyids = [k.keyid for k in plan.keys]
-    if len(set(keyids)) != len(keyids):
-        raise PolicyError(f"{role}: the same key is listed twice")
-    if plan.threshold > len(keyids):
-        raise PolicyError(
-            f"{role}: threshold {plan.threshold} is above the {len(keyids)} key(s) of the role; "
-            "clients could never verify it"
-        )
-    if plan.expires <= now:
-        raise PolicyError(f"{role}: expiry {plan.expires:%Y-%m-%d %H:%M:%S} UTC is in the past")
 
 
 def build_root(plans: Mapping[str, RolePlan], version: int = 1, consistent_snapshot: bool = False) -> Metadata[Root]:
@@ -492,3 +476,32 @@ def consistent_snapshot(root_md: Metadata[Root]) -> bool:
         MetadataError: ``root_md`` is not root metadata.
     """
     return bool(_signed_as(root_md, Root, "consistent_snapshot").consistent_snapshot)
+
+
+class Dialect(Protocol):
+    """What the rest of the core may ask of a metadata dialect; this module is the TUF 1.0 one.
+
+    Metadata objects are opaque to callers: they are made, read and changed
+    only through these functions (``tests/core/test_metadata.py`` checks this
+    module provides every one of them).
+    """
+
+    def parse(self, data: bytes, source: str) -> Any: ...
+    def from_dict(self, obj: dict, source: str) -> Any: ...
+    def to_bytes(self, md: Any) -> bytes: ...
+    def to_dict(self, md: Any) -> dict: ...
+    def signed_bytes(self, md: Any) -> bytes: ...
+    def signed_dict(self, md: Any) -> dict: ...
+    def signatures(self, md: Any) -> dict[str, str]: ...
+    def add_signature(self, md: Any, keyid: str, sig_hex: str) -> None: ...
+    def role_type(self, md: Any) -> str: ...
+    def version(self, md: Any) -> int: ...
+    def expires(self, md: Any) -> datetime: ...
+    def next_version(self, md: Any, expires_at: datetime) -> Any: ...
+    def root_role(self, root_md: Any, role: str) -> tuple[dict[str, Key], int]: ...
+    def delegation(self, md: Any, name: str) -> tuple[dict[str, Key], int] | None: ...
+    def delegated_roles(self, md: Any) -> list[str]: ...
+
+
+#: The names a dialect must provide (the members of ``Dialect``).
+DIALECT_FUNCTIONS = tuple(name for name in Dialect.__dict__ if not name.startswith("_"))

@@ -27,6 +27,8 @@ from ceremony.core import verify as _verify
 from ceremony.core._fs import make_private_dir, sha256_hex, write_atomic
 from ceremony.core._json import dumps_pretty, read_bytes
 from ceremony.core._text import printable
+from ceremony.core.dates import format_date
+from ceremony.core.envelope import parse_envelope
 from ceremony.core.workspace import PassphraseProvider, Workspace
 from ceremony.errors import BackupError, CeremonyError, UsageError, VerificationError
 
@@ -37,7 +39,7 @@ _EPOCH = datetime(1970, 1, 2, tzinfo=UTC)
 def describe_file(name: str, data: bytes) -> list[str]:
     """What a metadata file holds, for the printed sheet."""
     try:
-        env = _verify.parse_envelope(name, data)
+        env = parse_envelope(name, data)
     except VerificationError as err:
         return [f"{name}: {err}"]
     signed = env.signed
@@ -99,7 +101,7 @@ def export_workspace(
             *describe_file(name, data),
         ]
 
-    backups = _backup.export_files(sources, Path(out), formats, qr_bytes, ecc, describe, _verify.format_date(now))
+    backups = _backup.export_files(sources, Path(out), formats, qr_bytes, ecc, describe, format_date(now))
     head = _transcript.append(
         ws.path,
         "export",
@@ -226,7 +228,7 @@ def backup_key(
     make_private_dir(Path(out))
     stem = f"key-{record.keyid[:16]}"
     files = {f"{stem}.p12": backup.encrypted, f"{stem}.json": _shares.key_backup_manifest(backup, record.label)}
-    created = _verify.format_date(now)
+    created = format_date(now)
     for index, words in enumerate(backup.shares, start=1):
         qr = _qr.qr_image(words.upper(), "M")
         files[f"{stem}-share-{index}of{shares}.pdf"] = _paper.share_sheet(
@@ -396,7 +398,7 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     backup_dir = Path(backup_dir)
-    report = DrillReport(_verify.format_date(now), str(backup_dir), [])
+    report = DrillReport(format_date(now), str(backup_dir), [])
     if not backup_dir.is_dir():
         raise UsageError(f"{backup_dir}: backup directory not found")
     sets: dict[str, dict[str, list[Path]]] = {}

@@ -65,7 +65,6 @@ client state (there is none: it starts from the trusted root).
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,16 +72,11 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.core import keys as _keys
+from ceremony.core import thresholds as _thresholds
 from ceremony.core._json import read_bytes
 from ceremony.core._text import printable
 from ceremony.core.dates import format_date, parse_tuf_date
-
-# transitional: callers in changes/session/workspace move in the same refactor
-from ceremony.core.dates import parse_at as parse_at
 from ceremony.core.envelope import Envelope, check_role_shape, delegated_roles, load_envelope
-
-# transitional: callers in changes/session/workspace move in the same refactor
-from ceremony.core.envelope import parse_envelope as parse_envelope
 from ceremony.core.repo_files import (
     DEFAULT_LIMITS,
     ROOT_FILE,
@@ -92,13 +86,8 @@ from ceremony.core.repo_files import (
     read_limit,
     read_metadata_dir,
 )
-
-# transitional: callers in changes/session/workspace move in the same refactor
-from ceremony.core.repo_files import read_client_files as read_client_files
+from ceremony.core.thresholds import ThresholdResult
 from ceremony.errors import SigningKeyError, VerificationError
-
-# transitional: callers in changes/session/workspace move in the same refactor; they also take
-# format_date, parse_tuf_date, read_metadata_dir and VerificationError from here (imported above for use here).
 
 #: python-tuf's UpdaterConfig.max_root_rotations: its client stops updating the root after this many.
 MAX_ROOT_ROTATIONS = 256
@@ -135,42 +124,16 @@ def _role_keys(source: Envelope, keys_dict: object, role_dict: object, role: str
     return RoleKeys(tuple(keyids), role_dict["threshold"], resolved)
 
 
-@dataclass(frozen=True)
-class SignatureCount:
-    """How many of a role's keys validly signed a file."""
-
-    valid: tuple[str, ...]
-    threshold: int
-    total: int
-
-    @property
-    def met(self) -> bool:
-        """True when the threshold is reached."""
-        return len(self.valid) >= self.threshold
-
-    def describe(self) -> str:
-        """ "2 of 3 keys, threshold 2"."""
-        return f"{len(self.valid)} valid of {self.total} keys, threshold {self.threshold}"
+def count_signatures(envelope: Envelope, role_keys: RoleKeys) -> ThresholdResult:
+    """Distinct role keys (by public key, not keyid) with a valid signature over the envelope (thresholds.count)."""
+    keys = {keyid: role_keys.keys.get(keyid) for keyid in role_keys.keyids}
+    signed, unsigned = _thresholds.count(keys, envelope.signatures, envelope.payload)
+    return ThresholdResult(envelope.name, role_keys.threshold, tuple(signed), tuple(unsigned))
 
 
-def count_signatures(envelope: Envelope, role_keys: RoleKeys) -> SignatureCount:
-    """Count distinct role keys (by public key, not keyid) with a valid signature over the envelope."""
-    valid = []
-    counted: set[bytes] = set()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # securesystemslib on keytype "ecdsa-sha2-nistp256"
-        for keyid in role_keys.keyids:
-            key = role_keys.keys.get(keyid)
-            sig = envelope.signatures.get(keyid)
-            if sig is None or isinstance(key, str) or key is None:
-                continue
-            identity = _keys.public_key_identity(key)
-            if identity in counted:
-                continue  # the same key listed under a second keyid counts once
-            if _keys.signature_is_valid(key, sig, envelope.payload):
-                valid.append(keyid)
-                counted.add(identity)
-    return SignatureCount(tuple(valid), role_keys.threshold, len(role_keys.keyids))
+def _describe_count(result: ThresholdResult, role_keys: RoleKeys) -> str:
+    """ "2 valid of 3 keys, threshold 2", as the report shows it."""
+    return f"{len(result.signed)} valid of {len(role_keys.keyids)} keys, threshold {result.threshold}"
 
 
 # --------------------------------------------------------------------------- report
@@ -211,16 +174,16 @@ class Report:
         }
 
 
-def _require_threshold(env: Envelope, role_keys: RoleKeys, what: str) -> SignatureCount:
+def _require_threshold(env: Envelope, role_keys: RoleKeys, what: str) -> str:
     """Raise unless a threshold of ``role_keys`` signed ``env``."""
     count = count_signatures(env, role_keys)
-    if not count.met:
+    if not count.verified:
         raise VerificationError(
-            f"{env.name}: signed by {len(count.valid)} of the {count.threshold} required keys of {what}",
+            f"{env.name}: signed by {len(count.signed)} of the {count.threshold} required keys of {what}",
             env.name,
             "threshold",
         )
-    return count
+    return _describe_count(count, role_keys)
 
 
 def _require_unexpired(env: Envelope, at: datetime) -> datetime:
@@ -259,9 +222,7 @@ def verify_root_chain(
     """
     count = _require_threshold(trusted, _root_role(trusted, "root"), f"its own root role (version {trusted.version})")
     report.checks.append(
-        Check(
-            trusted.name, "root", trusted.version, str(trusted.signed.get("expires")), count.describe(), "trusted root"
-        )
+        Check(trusted.name, "root", trusted.version, str(trusted.signed.get("expires")), count, "trusted root")
     )
     current = trusted
     while (name := f"{current.version + 1}.root.json") in files:
@@ -280,7 +241,7 @@ def verify_root_chain(
                 "root",
                 new.version,
                 str(new.signed.get("expires")),
-                f"old root: {old_count.describe()}; new root: {new_count.describe()}",
+                f"old root: {old_count}; new root: {new_count}",
             )
         )
         current = new
@@ -428,7 +389,7 @@ def _verify_delegated(
             count = _require_threshold(env, role_keys, f"role {printable(name, 80)!r} as delegated by {parent.name}")
             expires = _require_unexpired(env, at)
             note = f"delegated by {parent.name}"
-            report.checks.append(Check(env.name, name, env.version, format_date(expires), count.describe(), note))
+            report.checks.append(Check(env.name, name, env.version, format_date(expires), count, note))
             if first:
                 queue.append(name)
 
@@ -494,9 +455,7 @@ def verify_files(
         timestamp, _root_role(root, "timestamp"), f"the timestamp role of root version {root.version}"
     )
     expires = _require_unexpired(timestamp, at)
-    report.checks.append(
-        Check("timestamp.json", "timestamp", timestamp.version, format_date(expires), count.describe())
-    )
+    report.checks.append(Check("timestamp.json", "timestamp", timestamp.version, format_date(expires), count))
 
     snap_meta = timestamp.signed["meta"]["snapshot.json"]
     snapshot = _load_listed(files, "snapshot", "snapshot", snap_meta, "timestamp.json", consistent, limits.snapshot)
@@ -504,7 +463,7 @@ def verify_files(
         snapshot, _root_role(root, "snapshot"), f"the snapshot role of root version {root.version}"
     )
     expires = _require_unexpired(snapshot, at)
-    report.checks.append(Check(snapshot.name, "snapshot", snapshot.version, format_date(expires), count.describe()))
+    report.checks.append(Check(snapshot.name, "snapshot", snapshot.version, format_date(expires), count))
 
     targets_meta = snapshot.signed["meta"].get("targets.json")
     if targets_meta is None:
@@ -512,7 +471,7 @@ def verify_files(
     targets = _load_listed(files, "targets", "targets", targets_meta, snapshot.name, consistent, limits.targets)
     count = _require_threshold(targets, _root_role(root, "targets"), f"the targets role of root version {root.version}")
     expires = _require_unexpired(targets, at)
-    report.checks.append(Check(targets.name, "targets", targets.version, format_date(expires), count.describe()))
+    report.checks.append(Check(targets.name, "targets", targets.version, format_date(expires), count))
     _verify_delegated(files, snapshot, targets, consistent, at, report, limits)
     return report
 

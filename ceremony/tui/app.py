@@ -23,7 +23,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ceremony.core import session
+from ceremony.core import guided
 from ceremony.core.workspace import Workspace
 from ceremony.errors import CeremonyError
 from ceremony.tui import flows, newroot
@@ -90,7 +90,7 @@ class HomeScreen(Screen[None]):
         super().__init__()
         self.workspace = workspace
         self.now = now
-        self.info: session.SessionInfo | None = None
+        self.info: guided.SessionInfo | None = None
         self.loaded = False  # a workspace is shown (not a draft)
         self.opened = False  # the directory was read without an error (a workspace or a draft)
 
@@ -148,7 +148,7 @@ class HomeScreen(Screen[None]):
             self._actions()
             return
         try:
-            opened = session.overview(self.workspace, self.now or datetime.now(UTC))
+            opened = guided.overview(self.workspace, self.now or datetime.now(UTC))
         except CeremonyError as err:
             title.update(plain(f"ceremony - {self.workspace} cannot be opened"))
             self._actions()
@@ -296,7 +296,7 @@ class CeremonyApp(App[None]):
     def resume(self) -> None:
         """Continue the session in progress at its step."""
         try:
-            info = session.session_info(self.workspace) if self.workspace else None
+            info = guided.session_info(self.workspace) if self.workspace else None
         except CeremonyError as err:
             self.push_screen_error("Cannot resume the ceremony", err)
             return
@@ -313,7 +313,7 @@ class CeremonyApp(App[None]):
         def answer(yes: bool | None) -> None:
             if yes and self.workspace is not None:
                 try:
-                    session.ChangeSession.open(Workspace.load(self.workspace)).discard(self.clock())
+                    guided.ChangeSession.open(Workspace.load(self.workspace)).discard(self.clock())
                 except CeremonyError as err:
                     self.push_screen_error("Cannot discard the change", err)
                 self.back_home()
@@ -349,7 +349,7 @@ class CeremonyApp(App[None]):
             self.workspace = path
         while True:
             try:
-                ceremony = session.NewRootCeremony.open(path)
+                ceremony = guided.NewRootCeremony.open(path)
             except CeremonyError as err:
                 self.push_screen_error("Cannot resume the ceremony", err)
                 break
@@ -359,7 +359,7 @@ class CeremonyApp(App[None]):
                     ceremony,
                     self.clock,
                     flow_title="New root ceremony",
-                    steps=session.NEW_ROOT_STEPS,
+                    steps=guided.NEW_ROOT_STEPS,
                     step=step,
                     finish_label="Continue to verification",
                     finish=lambda c=ceremony: c.finish_signing(self.clock()),
@@ -382,7 +382,7 @@ class CeremonyApp(App[None]):
                 self.back_home()
                 return
         try:
-            change = session.ChangeSession.open(ws)
+            change = guided.ChangeSession.open(ws)
         except CeremonyError as err:
             self.push_screen_error("Cannot resume the change", err)
             return
@@ -392,7 +392,7 @@ class CeremonyApp(App[None]):
                 change,
                 self.clock,
                 flow_title=title,
-                steps=session.CHANGE_STEPS,
+                steps=guided.CHANGE_STEPS,
                 step="sign",
                 finish_label="Publish",
                 finish=lambda: change.publish(self.clock()),

@@ -1,7 +1,7 @@
 """Screens that start the other flows from home: rotation, extension, delegation, offline signing, backup.
 
 A change screen gathers the operator's choices and the secrets of the keys it
-adds, then hands them to ``core.session.ChangeSession.start``; the change is
+adds, then hands them to ``core.guided.ChangeSession.start``; the change is
 kept as a sign request in the workspace and continues on the review-and-sign
 screen. Backup, restore and drill screens call ``core.recovery`` directly.
 """
@@ -17,8 +17,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
 
-from ceremony.core import changes, hsm, keys, recovery, session
-from ceremony.core.workspace import Workspace, workspace_status
+from ceremony.core import changes, guided, hsm, keys, policy, recovery, roles
+from ceremony.core.publish import PublishResult
+from ceremony.core.status import workspace_status
+from ceremony.core.workspace import Workspace
 from ceremony.errors import CeremonyError, PassphraseError, UsageError
 from ceremony.tui.widgets import StepScreen, Tick, held, password, plain, plain_lines
 
@@ -75,7 +77,7 @@ def _tokens(ws: Workspace) -> list[hsm.TokenInfo]:
 
 
 class _ChangeScreen(StepScreen[Any]):
-    STEPS = session.CHANGE_STEPS
+    STEPS = guided.CHANGE_STEPS
     STEP = "choose"
     FAILURE = "The change was not prepared"
 
@@ -85,7 +87,7 @@ class _ChangeScreen(StepScreen[Any]):
         self.clock = clock
 
     def start_change(
-        self, flow: str, title: str, plan: Callable[[Any, session.NewKey | None], Any], source: KeySource | None
+        self, flow: str, title: str, plan: Callable[[Any, guided.NewKey | None], Any], source: KeySource | None
     ) -> None:
         """Read the key choice, then make the key (if a token) and the request in the worker."""
         try:
@@ -95,12 +97,12 @@ class _ChangeScreen(StepScreen[Any]):
             return
         ws, now = self.ws, self.clock()
 
-        def call() -> session.ChangeSession:
+        def call() -> guided.ChangeSession:
             new = None
             if choice is not None:
                 src, file, secret = choice
-                new = session.new_key(ws, src, secret, source.role if source else "", now, file)
-            return session.ChangeSession.start(
+                new = guided.new_key(ws, src, secret, source.role if source else "", now, file)
+            return guided.ChangeSession.start(
                 ws,
                 flow,
                 title,
@@ -136,7 +138,7 @@ class RotateScreen(_ChangeScreen):
         self.rows: list[tuple[str, str]] = []
         for record in self.ws.key_records():
             for role in record.roles:
-                if role in changes.TOP_LEVEL and not record.revoked:
+                if role in roles.TOP_LEVEL and not record.revoked:
                     table.add_row(
                         plain(role, limit=40), plain(record.label, limit=40), plain(record.keyid[:12]), held(record)
                     )
@@ -159,7 +161,7 @@ class RotateScreen(_ChangeScreen):
         text = self.value("#threshold")
         threshold = int(text) if text.isdigit() else None
 
-        def plan(ctx: Any, new: session.NewKey | None) -> Any:
+        def plan(ctx: Any, new: guided.NewKey | None) -> Any:
             return changes.plan_rotation(ctx, role, [keyid], [new.spec] if new else [], threshold)
 
         self.start_change("rotate", f"emergency rotation of {role} key {keyid[:12]}", plan, self.query_one(KeySource))
@@ -209,7 +211,7 @@ class ExtendScreen(_ChangeScreen):
             return
         role = self.roles[self.query_one("#roles", DataTable).cursor_row]
         text = self.value("#days")
-        days = int(text) if text.isdigit() else changes._policy_days(self.ws, role)
+        days = int(text) if text.isdigit() else policy.policy_days(self.ws.config, role)
         self.start_change(
             "extend", f"extend {role} by {days} days", lambda ctx, _new: changes.plan_extension(ctx, role, days), None
         )
@@ -248,7 +250,7 @@ class DelegateScreen(_ChangeScreen):
         terminating = self.query_one("#terminating", Checkbox).value
         self.query_one(KeySource).role = name or "delegated"
 
-        def plan(ctx: Any, new: session.NewKey | None) -> Any:
+        def plan(ctx: Any, new: guided.NewKey | None) -> Any:
             specs = [new.spec] if new else []
             return changes.plan_delegation(
                 ctx, name, paths, specs, 0, keys.DEFAULT_KEY_TYPE, 1, terminating, None, parent
@@ -289,8 +291,8 @@ class OpenRequestScreen(StepScreen[Any]):
             self.app.push_screen_error(self.FAILURE, UsageError("type the path of the sign request"))
             return
 
-        def call() -> session.OfflineSigning:
-            subject = session.OfflineSigning(Path(path), Path(out) if out else None)
+        def call() -> guided.OfflineSigning:
+            subject = guided.OfflineSigning(Path(path), Path(out) if out else None)
             subject.request()  # checked now: a tampered request never reaches the review
             return subject
 
@@ -331,7 +333,7 @@ class BackupExportScreen(_WorkspaceScreen):
         out = Path(self.value("#out"))
         self.run_core(
             "Rendering QR codes and sheets, then restoring them",
-            lambda: (out, session.backup_with_test_restore(self.ws, out, self.clock())),
+            lambda: (out, guided.backup_with_test_restore(self.ws, out, self.clock())),
         )
 
     def core_done(self, result: Any) -> None:
@@ -397,10 +399,10 @@ class DrillScreen(_WorkspaceScreen):
 class PublishedScreen(StepScreen[Any]):
     """What a change published."""
 
-    STEPS = session.CHANGE_STEPS
+    STEPS = guided.CHANGE_STEPS
     STEP = "publish"
 
-    def __init__(self, title: str, result: changes.PublishResult) -> None:
+    def __init__(self, title: str, result: PublishResult) -> None:
         super().__init__()
         self.FLOW_TITLE = title
         self.result = result

@@ -1,4 +1,4 @@
-"""The new root ceremony, one screen per step of ``core.session.NewRootCeremony``.
+"""The new root ceremony, one screen per step of ``core.guided.NewRootCeremony``.
 
 Each screen shows the step indicator, checks nothing itself (the core does),
 and dismisses once the core has recorded the step; the app's flow runner then
@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from ceremony.core import hsm, keys, session
+from ceremony.core import guided, hsm, keys
 from ceremony.core._text import printable
 from ceremony.errors import CeremonyError, PassphraseError, UsageError
 from ceremony.tui.widgets import StepScreen, Tick, password, plain, plain_lines
@@ -29,9 +29,9 @@ Clock = Callable[[], datetime]
 
 class _RootStep(StepScreen[Any]):
     FLOW_TITLE = "New root ceremony"
-    STEPS = session.NEW_ROOT_STEPS
+    STEPS = guided.NEW_ROOT_STEPS
 
-    def __init__(self, ceremony: session.NewRootCeremony, clock: Clock) -> None:
+    def __init__(self, ceremony: guided.NewRootCeremony, clock: Clock) -> None:
         super().__init__()
         self.ceremony = ceremony
         self.clock = clock
@@ -73,7 +73,7 @@ class StartScreen(StepScreen[Any]):
             )
             return
         self.run_core(
-            "Creating the draft directory", lambda: session.NewRootCeremony.start(Path(path), self.clock(), module)
+            "Creating the draft directory", lambda: guided.NewRootCeremony.start(Path(path), self.clock(), module)
         )
 
 
@@ -94,12 +94,12 @@ class PreflightScreen(_RootStep):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.checks: list[session.Check] = []
+        self.checks: list[guided.Check] = []
         self._show_clock()
         self.set_interval(1, self._show_clock)
         for name in ("network", "swap"):
             self.query_one(f"#exception-{name}").display = False
-        self.run_core("Checking network, swap and tokens", lambda: session.preflight_checks(self.ceremony.module))
+        self.run_core("Checking network, swap and tokens", lambda: guided.preflight_checks(self.ceremony.module))
 
     def _show_clock(self) -> None:
         """The clock in UTC, ticking, for the administrator to compare with a trusted clock."""
@@ -157,13 +157,13 @@ class ParticipantsScreen(_RootStep):
         self.record()
 
     def record(self) -> None:
-        people = [session.Participant(self.value("#administrator"), "administrator")]
-        people.append(session.Participant(self.value("#witness"), "witness"))
+        people = [guided.Participant(self.value("#administrator"), "administrator")]
+        people.append(guided.Participant(self.value("#witness"), "witness"))
         people += [
-            session.Participant(n.strip(), "keyholder") for n in self.value("#keyholders").split(",") if n.strip()
+            guided.Participant(n.strip(), "keyholder") for n in self.value("#keyholders").split(",") if n.strip()
         ]
         if self.value("#auditor"):
-            people.append(session.Participant(self.value("#auditor"), "auditor"))
+            people.append(guided.Participant(self.value("#auditor"), "auditor"))
         self.run_core("Recording participants", lambda: self.ceremony.set_participants(people, self.clock()))
 
 
@@ -231,9 +231,9 @@ class PlanScreen(_RootStep):
             key_type = str(self.query_one(f"#type-{index}", Select).value)
             if backend.startswith("token:"):
                 token = by_serial[backend.removeprefix("token:")]
-                plans.append(session.KeyPlan(holder, "token", key_type, token.label, token.serial))
+                plans.append(guided.KeyPlan(holder, "token", key_type, token.label, token.serial))
             else:
-                plans.append(session.KeyPlan(holder, "software", key_type))
+                plans.append(guided.KeyPlan(holder, "software", key_type))
         try:
             threshold, days = int(self.value("#threshold") or 0), int(self.value("#days") or 0)
         except ValueError:
@@ -324,7 +324,7 @@ class OnlineKeysScreen(_RootStep):
             "verification. Imported public keys belong to the online service, which signs its own files.",
             classes="lead",
         )
-        for role in session.ONLINE_ROLES:
+        for role in guided.ONLINE_ROLES:
             yield Label(role)
             with Horizontal(classes="row"):
                 yield Select(self.CHOICES, value=keys.DEFAULT_KEY_TYPE, allow_blank=False, id=f"source-{role}")
@@ -335,7 +335,7 @@ class OnlineKeysScreen(_RootStep):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         specs = {}
-        for role in session.ONLINE_ROLES:
+        for role in guided.ONLINE_ROLES:
             source = str(self.query_one(f"#source-{role}", Select).value)
             specs[role] = self.value(f"#file-{role}") if source == "import" else source
         secret, again = self.take_secret("#secret"), self.take_secret("#again")

@@ -2,7 +2,7 @@
 
 One screen serves the new root ceremony, changes to a live workspace and
 offline signing of a request. What it signs is a *subject* from
-``core.session`` (``NewRootCeremony``, ``ChangeSession`` or
+``core.guided`` (``NewRootCeremony``, ``ChangeSession`` or
 ``OfflineSigning``): the screen only shows the subject's own description and
 progress, and passes each keyholder's key choice and secret to its ``sign``.
 
@@ -112,10 +112,10 @@ class ReviewSignScreen(StepScreen[Any]):
     def _show_progress(self, standing: tuple[list[Any], list[Any]]) -> None:
         progress, signing_keys = standing
         self.query_one("#progress", Static).update(
-            plain_lines(["Signatures:", *[f"  {'met ' if p.met else 'need'} {p.describe()}" for p in progress]])
+            plain_lines(["Signatures:", *[f"  {'met ' if p.verified else 'need'} {p.describe()}" for p in progress]])
         )
         mine_saved = self.finish is None and bool(getattr(self.subject, "saved", False))
-        self.query_one("#finish", Button).disabled = not (all(p.met for p in progress) or mine_saved)
+        self.query_one("#finish", Button).disabled = not (all(p.verified for p in progress) or mine_saved)
         if not self.key_typed:
             options = [
                 (

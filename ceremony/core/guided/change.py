@@ -1,0 +1,318 @@
+"""A guided change to a live workspace: kept as a sign request in it until every threshold is met.
+
+Rotation, extension or delegation, planned by ``changes`` and sent through
+the same pipeline as the CLI's (``changes.apply`` with a request kept in
+``requests/``), signed by the keyholders present one after another or by
+remote keyholders on copies, then merged by ``requests.merge``, which
+re-derives every requirement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ceremony.core import keys as _keys
+from ceremony.core._fs import make_private_dir
+from ceremony.core._text import printable
+from ceremony.core.changes import apply
+from ceremony.core.dates import format_date
+from ceremony.core.guided.state import (
+    MAX_TITLE,
+    SESSION_FORMAT,
+    SESSION_NAME,
+    SESSION_TYPE,
+    commit_step,
+    read_session,
+    record_line,
+    save,
+)
+from ceremony.core.guided.subject import (
+    Progress,
+    SigningKey,
+    check_request_matches,
+    config_labels,
+    describe_request,
+    request_summary,
+)
+from ceremony.core.keys import SecretsHandler
+from ceremony.core.proposal import ChangeContext, Proposal, State
+from ceremony.core.publish import PublishResult
+from ceremony.core.requests import (
+    PendingChange,
+    SignRequest,
+    load_pending,
+    load_request,
+    merge,
+    save_request,
+    sign_request,
+)
+from ceremony.core.roles import REQUESTS_DIR, key_file_of
+from ceremony.core.signers import PassphraseProvider, generate_on_token, object_label
+from ceremony.core.workspace import Workspace
+from ceremony.errors import SigningKeyError, ThresholdNotMetError, UsageError, WorkspaceError
+
+#: Builds a change from a context: one of changes.plan_rotation / plan_extension / plan_delegation.
+Planner = Callable[[ChangeContext], tuple[State, Proposal]]
+
+
+class ChangeSession:
+    """A change to a live workspace, kept as a sign request in it until every threshold is met."""
+
+    def __init__(self, ws: Workspace, data: dict[str, Any]) -> None:
+        self.ws = ws
+        self.data = data
+        self._request: SignRequest | None = None
+        self._pending_record: PendingChange | None = None
+
+    @classmethod
+    def start(
+        cls,
+        ws: Workspace,
+        flow: str,
+        title: str,
+        plan: Planner,
+        passphrase_for: PassphraseProvider,
+        pin_for: SecretsHandler | None,
+        now: datetime,
+    ) -> ChangeSession:
+        """Plan the change (keys it adds are made here and sign at once) and keep it as a request.
+
+        Raises:
+            WorkspaceError: another guided change is in progress in this workspace.
+            CeremonyError subclasses from the planner (policy, keys, tokens).
+        """
+        if read_session(ws.path) is not None:
+            raise WorkspaceError(f"{ws.path}: another guided ceremony is in progress here; resume or discard it first")
+        with contextlib.ExitStack() as stack:
+            ctx = ChangeContext(ws, passphrase_for, pin_for, stack, now)
+            state, proposal = plan(ctx)
+            make_private_dir(ws.path / REQUESTS_DIR)
+            out = ws.path / REQUESTS_DIR / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{flow}.json"
+            request_id = apply(ctx, state, proposal, request_out=out).request_id
+        data = {
+            "type": SESSION_TYPE,
+            "format": SESSION_FORMAT,
+            "flow": flow,
+            "title": title[:MAX_TITLE],
+            "step": "sign",
+            "started": format_date(now),
+            "request": str(out.relative_to(ws.path)),
+            "request_id": request_id,
+        }
+        save(ws.path, data)
+        return cls(ws, data)
+
+    @classmethod
+    def open(cls, ws: Workspace) -> ChangeSession:
+        """Reopen a change in progress.
+
+        Raises:
+            WorkspaceError: none is in progress.
+        """
+        data = read_session(ws.path)
+        if data is None or data.get("flow") == "new-root":
+            raise WorkspaceError(f"{ws.path}: no guided change is in progress here")
+        return cls(ws, data)
+
+    @property
+    def step(self) -> str:
+        """The step to do next."""
+        return str(self.data["step"])
+
+    @property
+    def reviewed(self) -> bool:
+        """Keyholders compared the request's words before its first signature here."""
+        return bool(self.data.get("reviewed"))
+
+    @property
+    def request_path(self) -> Path:
+        """The request kept in the workspace (keyholders elsewhere sign copies of it)."""
+        return self.ws.path / self.data["request"]
+
+    def request(self) -> SignRequest:
+        """The request as this session last saved it, read and checked (digest, every signature, its id) once.
+
+        Raises:
+            InputFileError / TamperedRequestError: the request file is malformed, changed, or another request.
+        """
+        if self._request is None:
+            path = self.request_path
+            self._request = check_request_matches(load_request(path), self.data["request_id"], str(path))
+        return self._request
+
+    def _save_request(self, request: SignRequest) -> None:
+        save_request(request)
+        self._request = request
+
+    def build_root(self, now: datetime | None = None) -> tuple[list[str], str, str]:
+        """What will be signed: diff lines (printable), digest hex and words."""
+        return describe_request(self.request())
+
+    def unsigned_summary(self) -> list[str]:
+        """The request's own description of the change: not signed, not covered by the words; printable."""
+        return request_summary(self.request())
+
+    def progress(self) -> list[Progress]:
+        """Every threshold of the change, with the labels of the keys that signed."""
+        labels = config_labels(self.ws.config)
+        labels.update(config_labels(self._pending().config))
+        return [s.named(labels) for s in self.request().statuses()]
+
+    def _pending(self) -> PendingChange:
+        """The workspace's record of the change (what publishing writes), every field checked as it is read.
+
+        Raises:
+            WorkspaceError: the workspace has no record of the request.
+            InputFileError: the record is malformed.
+        """
+        if self._pending_record is None:
+            self._pending_record = load_pending(self.ws, self.data["request_id"])
+        return self._pending_record
+
+    def signing_keys(self) -> list[SigningKey]:
+        """Keys held here that the request still needs (keys being revoked are marked)."""
+        revoked = set(self._pending().revoked)
+        missing = {k for s in self.request().statuses() if not s.verified for k in s.unsigned}
+        result = []
+        for record in self.ws.key_records():
+            if record.keyid in missing and record.uri:
+                note = (
+                    "being revoked: sign only if the others cannot reach the old threshold"
+                    if record.keyid in revoked
+                    else ""
+                )
+                kind = "PIN" if record.uri.startswith("pkcs11:") else "passphrase"
+                result.append(SigningKey(record.keyid, record.label, "", kind, note))
+        return result
+
+    def sign(self, keyid: str, secret: str, now: datetime) -> list[Progress]:
+        """A keyholder present signs the request with their key; each signature is verified before it is kept.
+
+        Raises:
+            PassphraseError / HsmError / SigningKeyError: unlocking or signing failed.
+        """
+        record = next((r for r in self.ws.key_records() if r.keyid == keyid), None)
+        if record is None or not record.uri:
+            raise UsageError(f"{printable(keyid[:12])}: not a key held in this workspace")
+        request = self.request()
+        if record.uri.startswith("file:"):
+            # Only this key's own file in keys/: a reference elsewhere (../, an absolute path) is refused.
+            path = key_file_of(self.ws.path, record.uri)
+            if path is None or path.stem != record.keyid:
+                raise SigningKeyError(f"key {record.label}: {printable(record.uri, 120)!r} is not a key file in keys/")
+            spec = str(path)
+        else:
+            spec = record.uri
+        with contextlib.ExitStack() as stack:
+            roles = sign_request(
+                request, spec, lambda _n: secret, lambda _p: secret, stack, module=self.ws.config.get("pkcs11_module")
+            )
+        self._save_request(request)
+        if not self.reviewed:
+            self.data["reviewed"] = True
+            save(self.ws.path, self.data)
+        progress = self.progress()
+        record_line(
+            self.ws.path,
+            f"tui {self.data['flow']} sign",
+            [
+                f"{record.label} signed {', '.join(roles)} of request {self.data['request_id']}",
+                *[p.describe() for p in progress],
+            ],
+            now,
+            details={"digest": request.digest().hex()},
+        )
+        return progress
+
+    def add_signed_copy(self, copy: Path, now: datetime) -> list[Progress]:
+        """Take the signatures from a copy of the request signed elsewhere (each one verified on load).
+
+        Raises:
+            UsageError: the copy belongs to another request.
+            TamperedRequestError: the copy's content or a signature does not check out.
+        """
+        request = self.request()
+        other = load_request(Path(copy))
+        if other.id != request.id or other.digest() != request.digest():
+            raise UsageError(f"{copy}: a copy of another sign request ({other.id}), not {request.id}")
+        added = request.take_signatures(other)
+        self._save_request(request)
+        progress = self.progress()
+        record_line(
+            self.ws.path,
+            f"tui {self.data['flow']} add-copy",
+            [f"took {added} signature(s) from {Path(copy).name}", *[p.describe() for p in progress]],
+            now,
+        )
+        return progress
+
+    def publish(self, now: datetime) -> PublishResult:
+        """Merge the request (every requirement re-derived and checked) and end the session.
+
+        Raises:
+            ThresholdNotMetError: a threshold is not met yet (nothing written).
+        """
+        with contextlib.ExitStack() as stack:
+            ctx = ChangeContext(self.ws, lambda _n: "", None, stack, now)
+            # The session ends in the same transaction as the change it published.
+            result, _statuses = merge(ctx, [self.request_path], lambda txn: txn.remove(SESSION_NAME))
+        if result is None:
+            raise ThresholdNotMetError(f"request {self.data['request_id']}: not every threshold is met yet")
+        return result
+
+    def discard(self, now: datetime) -> None:
+        """Give up the change: nothing was published; the request file stays for the record."""
+        commit_step(
+            self.ws.path,
+            None,
+            f"tui {self.data['flow']} discard",
+            [f"discarded request {self.data['request_id']} unpublished"],
+            now,
+        )
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key a change adds: how to acquire it, and the secret that protects it."""
+
+    spec: str  # key type, pkcs11: URI or public key file, as changes.plan_* take it
+    secret: str = field(default="", repr=False)  # never in a repr, a log or an assertion message
+
+    def passphrase_for(self, _label: str) -> str:
+        """The new software key's passphrase."""
+        return self.secret
+
+    def pin_for(self, _prompt: str) -> str:
+        """The token's PIN."""
+        return self.secret
+
+
+def new_key(ws: Workspace, source: str, secret: str, role: str, now: datetime, public_file: str = "") -> NewKey:
+    """Turn a choice made on screen into a key a change can add.
+
+    ``source`` is a key type (a new software key under ``secret``), ``import``
+    (a public key file of a key held elsewhere) or ``token:<serial>`` (a new
+    non-extractable key generated now on that token, behind PIN ``secret``).
+
+    Raises:
+        UsageError: no public key file given; an unknown source.
+        HsmError (and subclasses): the token refused.
+    """
+    if source in _keys.KEY_TYPES:
+        _keys.check_passphrase(secret, f"the new {role} key")
+        return NewKey(source, secret)
+    if source == "import":
+        if not public_file.strip():
+            raise UsageError(f"{role}: type the path of the public key file to import")
+        return NewKey(public_file.strip())
+    if source.startswith("token:"):
+        # Generated now, so a wrong PIN or a missing token is told at the choice, not in the middle of planning.
+        label = object_label(ws.path.name, role, now.strftime("%Y%m%d%H%M%S"))
+        key = generate_on_token(source.removeprefix("token:"), label, lambda _p: secret, ws.config.get("pkcs11_module"))
+        return NewKey(key.uri, secret)
+    raise UsageError(f"unknown key source {source!r}")

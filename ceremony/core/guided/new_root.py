@@ -1,0 +1,620 @@
+"""The new-root ceremony: a new repository made step by step in a draft directory, resumable after any step.
+
+Preflight, participants, plan, key generation, online keys, review, signing
+to threshold, verification, backup with a test restore, sign-off. Keys made
+so far are encrypted files in ``keys/`` or keys on tokens; root signatures
+collected so far are public. The draft becomes a workspace only when the
+complete repository verifies: ``ceremony.json`` is written last
+(``workspace.complete_draft``). Every rule is ``policy``'s, as for ``init``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import Key
+
+from ceremony.core import diff as _diff
+from ceremony.core import hsm as _hsm
+from ceremony.core import keys as _keys
+from ceremony.core import metadata as _md
+from ceremony.core import policy as _policy
+from ceremony.core import recovery as _recovery
+from ceremony.core import verify as _verify
+from ceremony.core._fs import make_private_dir
+from ceremony.core._json import read_bytes
+from ceremony.core._text import printable
+from ceremony.core.dates import format_date, parse_at
+from ceremony.core.guided.preflight import Check
+from ceremony.core.guided.state import (
+    MAX_TEXT,
+    PARTICIPANT_ROLES,
+    SESSION_FORMAT,
+    SESSION_NAME,
+    SESSION_TYPE,
+    commit_step,
+    read_session,
+    record_line,
+    save,
+)
+from ceremony.core.guided.subject import Progress, SigningKey
+from ceremony.core.init import build_online_files, describe_new_keys, initial_config, merge_key_records, online_label
+from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL, key_file_rel, key_file_uri
+from ceremony.core.signers import PassphraseProvider, acquire_key, object_label, sign_verified, unlock_held_key
+from ceremony.core.thresholds import Requirement, evaluate
+from ceremony.core.workspace import KeyRecord, Workspace, complete_draft
+from ceremony.errors import BackupError, InputFileError, PolicyError, ThresholdNotMetError, UsageError, WorkspaceError
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A person at the ceremony and the role they hold in it."""
+
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class KeyPlan:
+    """How one root key will be made: its keyholder and backend."""
+
+    holder: str
+    backend: str  # "software" or "token"
+    key_type: str
+    token_label: str | None = None
+    token_serial: str | None = None
+
+
+class NewRootCeremony:
+    """A new repository's root ceremony in a draft directory; every method records its step.
+
+    Methods must be called in step order; each checks the step's inputs,
+    does its work, saves the session and appends to the transcript before
+    returning, so quitting after any step loses nothing.
+    """
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    # ---- opening
+
+    @classmethod
+    def start(cls, path: Path, now: datetime, module: str | None = None) -> NewRootCeremony:
+        """Create the draft directory for a new repository.
+
+        Raises:
+            WorkspaceError: the directory exists and is not empty, or cannot be made.
+        """
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise WorkspaceError(f"{path}: already exists; a new root ceremony needs a new directory")
+        if not path.absolute().parent.is_dir():
+            raise WorkspaceError(f"{path.absolute().parent}: the parent directory does not exist")
+        make_private_dir(path)
+        data: dict[str, Any] = {
+            "type": SESSION_TYPE,
+            "format": SESSION_FORMAT,
+            "flow": "new-root",
+            "title": "new root ceremony",
+            "step": "preflight",
+            "started": format_date(now),
+            "module": module,
+        }
+        ceremony = cls(path, data)
+        save(path, data)
+        record_line(path, "tui new-root start", [f"new root ceremony started in {path.name}"], now)
+        return ceremony
+
+    @classmethod
+    def open(cls, path: Path) -> NewRootCeremony:
+        """Reopen a draft to resume it.
+
+        Raises:
+            WorkspaceError: no new root ceremony is in progress there.
+        """
+        data = read_session(Path(path))
+        if data is None or data.get("flow") != "new-root":
+            raise WorkspaceError(f"{path}: no new root ceremony is in progress here")
+        return cls(Path(path), data)
+
+    @property
+    def step(self) -> str:
+        """The step to do next."""
+        return str(self.data["step"])
+
+    @property
+    def reviewed(self) -> bool:
+        """The keyholders compared the words of root version 1 (recorded at the review step)."""
+        return self.step != "review" and "digest" in self.data
+
+    @property
+    def module(self) -> str | None:
+        """The PKCS#11 module chosen for this ceremony (None: $PYKCS11LIB or SoftHSM2)."""
+        return self.data.get("module")
+
+    def _advance(
+        self,
+        step: str,
+        now: datetime,
+        lines: list[str],
+        details: dict[str, Any] | None = None,
+        new_files: Mapping[str, bytes] | None = None,
+    ) -> str:
+        """Save the session at the next step and record the step just done (named by the current one), together."""
+        done = self.step
+        self.data["step"] = step
+        return commit_step(self.path, self.data, f"tui new-root {done}", lines, now, details, new_files)
+
+    def _require(self, step: str) -> None:
+        if self.step != step:
+            raise UsageError(f"the ceremony is at step {self.step!r}, not {step!r}")
+
+    # ---- preflight, participants, plan
+
+    def record_preflight(
+        self, checks: list[Check], clock_confirmed: bool, exceptions: Mapping[str, str], now: datetime
+    ) -> None:
+        """Record the preflight; a failed check needs a written exception, the clock a confirmation.
+
+        Raises:
+            PolicyError: the clock is not confirmed, or a failed check has no exception.
+        """
+        self._require("preflight")
+        if not clock_confirmed:
+            raise PolicyError(
+                "the administrator has not confirmed the clock",
+                hint="compare it with a trusted clock, then tick the box",
+            )
+        missing = [c.name for c in checks if not c.passed and not exceptions.get(c.name, "").strip()]
+        if missing:
+            raise PolicyError(
+                f"preflight check(s) failed: {', '.join(missing)}",
+                hint="fix the machine, or have the witness write down why the ceremony goes on anyway (an exception)",
+            )
+        lines = [f"{'ok' if c.passed else 'EXCEPTION'} {c.name}: {c.detail}" for c in checks]
+        lines += [f"exception for {name}: {text.strip()}" for name, text in exceptions.items() if text.strip()]
+        lines.append(f"clock confirmed by the administrator: {format_date(now)}")
+        self.data["preflight"] = {
+            "checks": [c.__dict__ for c in checks],
+            "exceptions": {k: v.strip() for k, v in exceptions.items() if v.strip()},
+            "clock": format_date(now),
+        }
+        self._advance("participants", now, lines)
+
+    def set_participants(self, participants: list[Participant], now: datetime) -> None:
+        """Record who is present and in which role.
+
+        Raises:
+            PolicyError: no administrator, witness or keyholder; the witness is the administrator.
+            UsageError: an empty name, an unknown role, or a name listed twice in one role.
+        """
+        self._require("participants")
+        seen = set()
+        for p in participants:
+            if not p.name.strip():
+                raise UsageError("every participant needs a name")
+            if len(p.name.strip()) > MAX_TEXT:
+                raise UsageError(f"a participant's name is longer than {MAX_TEXT} characters")
+            if p.role not in PARTICIPANT_ROLES:
+                raise UsageError(f"{p.name}: unknown role {p.role!r}; choose one of: {', '.join(PARTICIPANT_ROLES)}")
+            if (p.name.strip(), p.role) in seen:
+                raise UsageError(f"{p.name} is listed twice as {p.role}")
+            seen.add((p.name.strip(), p.role))
+        by_role = {role: [p.name.strip() for p in participants if p.role == role] for role in PARTICIPANT_ROLES}
+        _policy.check_participants(by_role)
+        self.data["participants"] = [{"name": p.name.strip(), "role": p.role} for p in participants]
+        self._advance("plan", now, [f"participant {p.name.strip()}: {p.role}" for p in participants])
+
+    def participants(self, role: str | None = None) -> list[str]:
+        """Names of the participants (in ``role``)."""
+        return [p["name"] for p in self.data.get("participants", []) if role is None or p["role"] == role]
+
+    def set_plan(
+        self, keys: list[KeyPlan], threshold: int, root_days: int, now: datetime, no_spare: bool = False
+    ) -> None:
+        """Record the root keys' keyholders and backends, the threshold and the root's expiry.
+
+        Raises:
+            PolicyError: a threshold that locks clients out or leaves no spare key; one keyholder or
+                one token for two keys.
+            UsageError: a holder who is not a keyholder, an unknown key type or backend.
+        """
+        self._require("plan")
+        _policy.check_threshold("root", threshold, len(keys), no_spare)
+        _policy.check_expiry_days("root", root_days)
+        keyholders = set(self.participants("keyholder"))
+        for index, plan in enumerate(keys, start=1):
+            if plan.holder not in keyholders:
+                raise UsageError(
+                    f"root-{index}: {plan.holder!r} is not one of the keyholders ({', '.join(sorted(keyholders))})"
+                )
+            if plan.backend == "software" and plan.key_type not in _keys.KEY_TYPES:
+                raise UsageError(f"root-{index}: unknown key type {plan.key_type!r}")
+            if plan.backend == "token":
+                if plan.key_type not in _hsm.TOKEN_KEY_TYPES:
+                    raise UsageError(f"root-{index}: key type {plan.key_type!r} cannot be made on a token")
+                if not plan.token_serial:
+                    raise UsageError(f"root-{index}: pick the token that will hold the key")
+            elif plan.backend != "software":
+                raise UsageError(f"root-{index}: unknown backend {plan.backend!r}")
+        _policy.check_custody(
+            [
+                (f"root-{i}", p.holder, p.token_serial if p.backend == "token" else None)
+                for i, p in enumerate(keys, start=1)
+            ]
+        )
+        self.data["threshold"] = threshold
+        self.data["no_spare"] = no_spare
+        self.data["expiry_days"] = {**DEFAULT_EXPIRY_DAYS, "root": root_days}
+        self.data["root_keys"] = [
+            {"label": f"root-{i}", **p.__dict__, "keyid": None} for i, p in enumerate(keys, start=1)
+        ]
+        lines = [f"root: {threshold} of {len(keys)} keys, expires after {root_days} days"]
+        for entry in self.data["root_keys"]:
+            where = (
+                f"token '{entry['token_label']}' serial {entry['token_serial']}"
+                if entry["backend"] == "token"
+                else "software (passphrase)"
+            )
+            lines.append(f"{entry['label']}: {entry['key_type']} held by {entry['holder']}, {where}")
+        self._advance("keygen", now, lines)
+
+    # ---- key generation
+
+    def root_keys(self) -> list[dict[str, Any]]:
+        """The planned root keys with what is known so far (keyid once generated)."""
+        return list(self.data.get("root_keys", []))
+
+    def next_key_to_generate(self) -> dict[str, Any] | None:
+        """The first planned root key not generated yet."""
+        return next((k for k in self.root_keys() if not k.get("keyid")), None)
+
+    def _object_label(self, label: str) -> str:
+        return object_label(self.path.name, label)
+
+    def generate_root_key(self, label: str, secret: str, now: datetime) -> dict[str, Any]:
+        """Generate one root key with its keyholder's passphrase (software) or PIN (token).
+
+        The software key is written encrypted to keys/ before this returns; a
+        token key is generated non-extractable, read back and test-signed.
+
+        Raises:
+            PassphraseError: the passphrase is too short.
+            HsmError (and subclasses): the token refused (wrong PIN, missing token, duplicate label).
+        """
+        self._require("keygen")
+        entry = next((k for k in self.data["root_keys"] if k["label"] == label), None)
+        if entry is None or entry.get("keyid"):
+            raise UsageError(f"{label}: not a root key waiting to be generated")
+        if entry["backend"] == "software":
+            key = _keys.generate_key(entry["key_type"], secret, label)
+            _keys.prove_signing(key.signer)
+            rel = key_file_rel(key.public.keyid)
+            entry.update(keyid=key.public.keyid, uri=key_file_uri(key.public.keyid), public=key.public.to_dict())
+            details: dict[str, Any] = {"generated": entry["key_type"]}
+            files = {rel: key.encrypted}
+            line = f"generated software key {label} {key.public.keyid} for {entry['holder']} (encrypted under their passphrase)"
+        else:
+            # Built, not formatted: a label holding ";" or "?module-path=" must not add attributes to the URI.
+            token_uri = _hsm.Pkcs11Uri(token=entry["token_label"], serial=entry["token_serial"]).to_string()
+            token_key = _hsm.generate_key(
+                token_uri, self._object_label(label), entry["key_type"], lambda _prompt: secret, self.module
+            )
+            entry.update(keyid=token_key.public.keyid, uri=token_key.uri, public=token_key.public.to_dict())
+            details = token_key.transcript_details()
+            files = {}
+            line = f"generated token key {label} {token_key.public.keyid} for {entry['holder']} on {token_key.token.describe()}"
+        entry["public"]["keyid"] = entry["keyid"]
+        done = self.next_key_to_generate() is None
+        self.data["step"] = "online" if done else "keygen"
+        commit_step(self.path, self.data, "tui new-root keygen", [line], now, {label: details}, files)
+        return entry
+
+    # ---- online keys
+
+    def set_online_keys(self, specs: Mapping[str, str], passphrase_for: PassphraseProvider, now: datetime) -> None:
+        """Generate or import the targets, snapshot and timestamp keys.
+
+        Each spec is a key type (a new software key, its passphrase from
+        ``passphrase_for(role)``) or a public key file (the online service holds
+        the key and signs its own files). Version 1 of the files whose keys are
+        made here is signed at verification, so a timestamp is fresh however
+        long the ceremony pauses in between.
+
+        Raises:
+            UsageError / InputFileError / PassphraseError: a spec cannot be used.
+        """
+        self._require("online")
+        acquired = {}
+        with contextlib.ExitStack() as stack:
+            for role in ONLINE_ROLES:
+                spec = specs.get(role, "")
+                if not spec:
+                    raise UsageError(f"{role}: choose a key type to generate or a public key file to import")
+                acquired[role] = acquire_key(
+                    spec, online_label(role, spec), role, passphrase_for, None, self.module, stack
+                )
+                if acquired[role].signer is not None:
+                    _keys.prove_signing(acquired[role].signer)
+        written = {}
+        online = {}
+        for role, key in acquired.items():
+            if key.encrypted:
+                written[key_file_rel(key.public.keyid)] = key.encrypted
+            public = key.public.to_dict()
+            public["keyid"] = key.public.keyid
+            online[role] = {
+                "label": key.record.label,
+                "keyid": key.public.keyid,
+                "key_type": key.record.key_type,
+                "uri": key.record.uri,
+                "public": public,
+            }
+        self.data["online"] = online
+        records = [KeyRecord(v["keyid"], v["label"], (r,), v["key_type"], v["uri"]) for r, v in online.items()]
+        self._advance("review", now, describe_new_keys(records, self._skipped()), new_files=written)
+
+    def _skipped(self) -> list[str]:
+        """Online roles whose files the online service signs: an imported key, and every role after it."""
+        online = self.data.get("online", {})
+        return _policy.left_to_online({role: bool((online.get(role) or {}).get("uri")) for role in ONLINE_ROLES})
+
+    @property
+    def needs_online_secret(self) -> bool:
+        """Verification signs version 1 of files whose keys were generated here: it needs their passphrase."""
+        return len(self._skipped()) < len(ONLINE_ROLES)
+
+    # ---- review and signing
+
+    def _public(self, entry: Mapping[str, Any]) -> Key:
+        return _keys.public_key_from_metadata(
+            entry["keyid"], {k: v for k, v in entry["public"].items() if k != "keyid"}
+        )
+
+    def _plans(self, now: datetime) -> dict[str, _md.RolePlan]:
+        """Keys, thresholds and expiry of every role: root's as signed, the online roles' from ``now``."""
+        root = self.data["root"]["signed"]
+        plans = {}
+        for role in TOP_LEVEL:
+            role_obj = root["roles"][role]
+            keys = tuple(_keys.public_key_from_metadata(k, root["keys"][k]) for k in role_obj["keyids"])
+            expires = (
+                parse_at(root["expires"])
+                if role == "root"
+                else now.astimezone(UTC).replace(microsecond=0) + timedelta(days=self.data["expiry_days"][role])
+            )
+            plans[role] = _md.RolePlan(keys, role_obj["threshold"], expires)
+        return plans
+
+    def _root(self) -> Any:
+        return _md.from_dict(self.data["root"], f"{self.path / SESSION_NAME} root")
+
+    def build_root(self, now: datetime) -> tuple[list[str], str, str]:
+        """Build root version 1 (once) and describe it: diff lines, digest hex and words to read aloud.
+
+        Later calls return the same root: what the keyholders compared is what they sign.
+        """
+        if self.step not in ("review", "sign"):
+            self._require("review")
+        if "root" not in self.data:
+            base = now.astimezone(UTC).replace(microsecond=0)
+            days = self.data["expiry_days"]
+            plans = {
+                "root": _md.RolePlan(
+                    tuple(self._public(k) for k in self.data["root_keys"]),
+                    self.data["threshold"],
+                    base + timedelta(days=days["root"]),
+                )
+            }
+            for role in ONLINE_ROLES:
+                key = self._public(self.data["online"][role])
+                plans[role] = _md.RolePlan((key,), 1, base + timedelta(days=days[role]))
+            for role, plan in plans.items():
+                _policy.check_role(role, [k.keyid for k in plan.keys], plan.threshold, plan.expires, now)
+            self.data["root"] = _md.to_dict(_md.build_root(plans))
+            save(self.path, self.data)
+        root = self._root()
+        holders = {k["keyid"]: k["holder"] for k in self.data["root_keys"]}
+        lines = [
+            f"new repository, root version 1: {self.data['threshold']} of {len(self.data['root_keys'])} root keys",
+            *[f"{k['label']} {k['keyid'][:12]} held by {holders[k['keyid']]}" for k in self.data["root_keys"]],
+            *_diff.describe_change("1.root.json", None, _md.signed_dict(root)),
+        ]
+        digest = _diff.payload_digest({"root": _md.signed_bytes(root)})
+        return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
+
+    def unsigned_summary(self) -> list[str]:
+        """Nothing: every line shown for a new root is computed from what is signed."""
+        return []
+
+    def confirm_review(self, now: datetime) -> None:
+        """The keyholders compared the words read aloud: record the digest and move on to signing."""
+        self._require("review")
+        _lines, digest_hex, words = self.build_root(now)
+        self.data["digest"] = digest_hex
+        self._advance("sign", now, [f"reviewed root version 1; digest {digest_hex}", f"words read aloud: {words}"])
+
+    def progress(self) -> list[Progress]:
+        """Root signatures so far against the threshold."""
+        root = self._root()
+        keys, threshold = _md.root_role(root, "root")
+        labels = {k["keyid"]: k["label"] for k in self.data["root_keys"]}
+        return [evaluate(root, Requirement("root (version 1)", keys, threshold), "root").named(labels)]
+
+    def signing_keys(self) -> list[SigningKey]:
+        """Root keys that have not signed yet."""
+        signed = set(_md.signatures(self._root())) if "root" in self.data else set()
+        return [
+            SigningKey(k["keyid"], k["label"], k["holder"], "PIN" if k["backend"] == "token" else "passphrase")
+            for k in self.data.get("root_keys", [])
+            if k.get("keyid") and k["keyid"] not in signed
+        ]
+
+    def sign(self, keyid: str, secret: str, now: datetime) -> list[Progress]:
+        """One keyholder signs root version 1 with their key; the signature is verified before it is kept.
+
+        Raises:
+            PassphraseError / HsmError / SigningKeyError: unlocking or signing failed.
+        """
+        self._require("sign")
+        entry = next((k for k in self.data["root_keys"] if k["keyid"] == keyid), None)
+        if entry is None:
+            raise UsageError(f"{keyid[:12]}: not a root key of this ceremony")
+        root = self._root()
+        public = self._public(entry)
+        with contextlib.ExitStack() as stack:
+            signer = unlock_held_key(
+                self.path,
+                entry["uri"],
+                public,
+                entry["label"],
+                lambda _l: secret,
+                lambda _p: secret,
+                self.module,
+                stack,
+            )
+            _md.add_signature(root, keyid, sign_verified(signer, public, _md.signed_bytes(root)))
+        self.data["root"] = _md.to_dict(root)
+        save(self.path, self.data)
+        progress = self.progress()
+        record_line(
+            self.path,
+            "tui new-root sign",
+            [f"{entry['label']} ({entry['holder']}) signed root version 1; {progress[0].describe()}"],
+            now,
+        )
+        return progress
+
+    def finish_signing(self, now: datetime) -> None:
+        """Move on to verification once the threshold is met.
+
+        Raises:
+            ThresholdNotMetError: too few signatures.
+        """
+        self._require("sign")
+        progress = self.progress()[0]
+        if not progress.verified:
+            raise ThresholdNotMetError(f"{progress.describe()}: more keyholders must sign before verification")
+        self._advance("verify", now, [f"signing complete: {progress.describe()}"])
+
+    # ---- verification and publishing
+
+    def complete(self, now: datetime, online_secret: str = "") -> tuple[Workspace, list[str]]:
+        """Sign version 1 of the online files made here, verify everything as a client would, write the workspace.
+
+        ``online_secret`` unlocks the online keys generated in this ceremony
+        (see ``needs_online_secret``); their files get their expiry from now.
+
+        Raises:
+            PassphraseError: the online keys' passphrase is wrong.
+            VerificationError: the repository does not verify (nothing is written).
+        """
+        self._require("verify")
+        plans = self._plans(now)
+        skipped = self._skipped()
+        signers: dict[str, list[Any]] = {role: [] for role in TOP_LEVEL}
+        stack = contextlib.ExitStack()
+        for role in ONLINE_ROLES:
+            entry = self.data["online"][role]
+            if role not in skipped:
+                signers[role].append(
+                    unlock_held_key(
+                        self.path,
+                        entry["uri"],
+                        self._public(entry),
+                        entry["label"],
+                        lambda _l: online_secret,
+                        lambda _p: online_secret,
+                        self.module,
+                        stack,
+                    )
+                )
+        root_bytes = _md.to_bytes(self._root())
+        files = {"1.root.json": root_bytes, "root.json": root_bytes}
+        with stack:
+            files.update(build_online_files(plans, signers, skipped))
+        report = _verify.verify_files(files, root_bytes, now, "1.root.json")
+        records = merge_key_records(
+            [
+                ("root", KeyRecord(k["keyid"], k["label"], ("root",), k["key_type"], k["uri"]))
+                for k in self.data["root_keys"]
+            ]
+            + [
+                (r, KeyRecord(v["keyid"], v["label"], (r,), v["key_type"], v["uri"]))
+                for r, v in self.data["online"].items()
+            ]
+        )
+        config = initial_config(plans, self.data["expiry_days"], records, self.module)
+        lines = [
+            f"created repository version 1: root {self.data['threshold']}-of-{len(self.data['root_keys'])} (guided ceremony)",
+            *[f"signed {name} (version 1)" for name in files if not name.endswith("root.json")],
+            *[_policy.left_to_online_line(role) for role in skipped],
+        ]
+        details = {"participants": self.data["participants"], "digest": self.data.get("digest")}
+        ws, _written, _head = complete_draft(self.path, files, config, "tui new-root verify", lines, details, now)
+        summary = [f"ok {c.file} {c.role} v{c.version} {c.signatures}" for c in report.checks]
+        self.data["step"] = "backup"
+        save(self.path, self.data)
+        return ws, summary
+
+    def backup(self, out: Path, now: datetime) -> list[str]:
+        """Export the root as files, QR codes and printable sheets, then restore it from the PDFs and compare.
+
+        Raises:
+            BackupError / VerificationError / UsageError: export or the test restore failed.
+        """
+        self._require("backup")
+        ws = Workspace.load(self.path)
+        lines = backup_with_test_restore(ws, out, now)
+        self._advance("signoff", now, lines)
+        return lines
+
+    def sign_off(self, names: list[str], now: datetime) -> str:
+        """Every participant confirms the record; the session ends. Returns the transcript head.
+
+        Raises:
+            PolicyError: a participant has not signed off.
+        """
+        self._require("signoff")
+        missing = [n for n in dict.fromkeys(self.participants()) if n not in names]
+        if missing:
+            raise PolicyError(f"not signed off yet: {', '.join(missing)}")
+        signed_off = [f"signed off by {n}" for n in dict.fromkeys(self.participants())]
+        return commit_step(self.path, None, "tui new-root signoff", signed_off, now)
+
+
+def backup_with_test_restore(ws: Workspace, out: Path, now: datetime) -> list[str]:
+    """Export every root version, then prove the printable sheets restore byte for byte.
+
+    The test restore reads the PDFs (the pages that will be printed) into a
+    temporary directory and compares every file with the workspace's copy; a
+    transcript entry records the result.
+
+    Raises:
+        BackupError: the PDFs do not restore, or restore something else.
+    """
+    result = _recovery.export_workspace(ws, Path(out), "all", now=now)
+    pdfs = [Path(out) / f for b in result.backups for f in b.files if f.endswith("-a4.pdf")]
+    with tempfile.TemporaryDirectory(prefix="ceremony-test-restore-") as tmp:
+        restored = _recovery.restore_to(pdfs, Path(tmp) / "restored")
+    lines = [f"exported {b.name} as set {b.set_id} ({b.parts} QR parts) to {Path(out).name}" for b in result.backups]
+    for item in restored.restored:
+        try:
+            original = read_bytes(ws.metadata_dir / item.name, "metadata file")
+        except InputFileError as err:
+            raise BackupError(f"test restore of {printable(item.name, 80)}: {err}") from err
+        if original != item.data:
+            raise BackupError(f"test restore of {item.name} from {Path(out)} gave different bytes than the workspace")
+        lines.append(f"test restore of {item.name} from the printable PDFs: byte-identical")
+    if len(restored.restored) != len(result.backups):
+        raise BackupError(f"test restore from {Path(out)} gave {len(restored.restored)} of {len(result.backups)} files")
+    lines.append(restored.chain)
+    record_line(ws.path, "tui backup test-restore", lines[len(result.backups) :], now)
+    return lines

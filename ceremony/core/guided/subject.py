@@ -1,0 +1,107 @@
+"""What the review-and-sign screen signs: one protocol for every guided ceremony.
+
+The new-root ceremony, a change to a live workspace, and a keyholder signing
+a request offline each implement ``SigningSubject``; the terminal UI's
+review-and-sign screen is typed against it and knows nothing else. Progress
+is ``thresholds.ThresholdResult`` with the signers' labels, the same result
+``verify``, ``publish`` and sign requests use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from ceremony.core._json import dumps_pretty
+from ceremony.core._text import printable
+from ceremony.core.requests import SignRequest
+from ceremony.core.thresholds import ThresholdResult
+from ceremony.errors import InputFileError, TamperedRequestError
+
+#: A name typed by the operator (a participant, a token label): a line, not a page.
+MAX_TEXT = 300
+
+#: Where a threshold stands, as the signing screen shows it (the signers by label).
+Progress = ThresholdResult
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A key that can sign now, as the signing screen lists it."""
+
+    keyid: str
+    label: str
+    holder: str
+    kind: str  # "passphrase" or "PIN"
+    note: str = ""
+
+
+@runtime_checkable
+class SigningSubject(Protocol):
+    """Something keyholders review and sign, one after another, until every threshold is met."""
+
+    @property
+    def step(self) -> str:
+        """The step the ceremony is at ("review", "sign", ...)."""
+        ...
+
+    def build_root(self, now: datetime) -> tuple[list[str], str, str]:
+        """What will be signed: diff lines (printable), digest hex and the words to read aloud."""
+        ...
+
+    def unsigned_summary(self) -> list[str]:
+        """Lines from a file that are NOT covered by the words (shown apart, marked unsigned)."""
+        ...
+
+    def progress(self) -> list[ThresholdResult]:
+        """Every threshold and where it stands."""
+        ...
+
+    def signing_keys(self) -> list[SigningKey]:
+        """Keys held here that can still sign (empty: the keyholder names their own key)."""
+        ...
+
+    def sign(self, key: str, secret: str, now: datetime) -> list[ThresholdResult]:
+        """One keyholder signs with ``key`` (a key id of ``signing_keys``, or their own KEYSPEC); verified at once."""
+        ...
+
+
+def describe_request(request: SignRequest) -> tuple[list[str], str, str]:
+    """A request's diff lines, every one printable, with its digest in hex and as words."""
+    lines, digest_hex, words = request.describe()
+    return [printable(line) for line in lines], digest_hex, words
+
+
+def request_summary(request: SignRequest) -> list[str]:
+    """A request's own (unsigned) description, each line printable and cut to a line's length."""
+    return [printable(line, MAX_TEXT) for line in request.summary]
+
+
+def config_labels(config: object) -> dict[str, str]:
+    """keyid -> label of the keys a config lists (a malformed entry falls back to the keyid's start)."""
+    keys = config.get("keys") if isinstance(config, dict) else None
+    if not isinstance(keys, dict):
+        return {}
+    return {
+        keyid: entry["label"] if isinstance(entry, dict) and isinstance(entry.get("label"), str) else keyid[:12]
+        for keyid, entry in keys.items()
+    }
+
+
+def check_request_matches(request: SignRequest, request_id: str, source: str) -> SignRequest:
+    """The request a session keeps is the one it made, and can be written back as it was read.
+
+    Raises:
+        TamperedRequestError: the file holds another request.
+        InputFileError: text in it has no UTF-8 form (a lone surrogate), so it could not be saved.
+    """
+    if request.id != request_id:
+        raise TamperedRequestError(
+            f"{source}: holds request {printable(request.id, 40)}, not {request_id}", source, "id"
+        )
+    try:
+        dumps_pretty(request.raw)
+    except UnicodeEncodeError as err:
+        raise InputFileError(f"{source}: holds text that cannot be written back (not UTF-8)") from err
+    return request

@@ -1,0 +1,308 @@
+"""Every refusal and every lockout or expiry warning, each written once.
+
+A reviewer asking "where is the rule that refuses a lockout?" opens this file.
+The functions are pure: they take numbers, names and dates, never a file or a
+key, and raise ``PolicyError`` (a choice that would lock clients out or weaken
+custody), ``UsageError`` (something the operator typed that cannot be meant)
+or ``InputFileError`` (a name read from a file). Every path that makes or
+changes metadata calls them: ``init``, the planners in ``changes``, the guided
+ceremonies, and ``publish`` once more on the final files, so a rule cannot be
+skipped by choosing another client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ceremony.core import roles as _roles
+from ceremony.core._text import printable
+from ceremony.errors import InputFileError, PolicyError, TamperedRequestError, UsageError
+
+#: A new root's default: 2 of 3 keys, so that losing one key neither locks the root nor lets one keyholder sign.
+DEFAULT_ROOT_KEYS = 3
+DEFAULT_ROOT_THRESHOLD = 2
+#: Online roles have one key and threshold 1 unless the operator says otherwise.
+DEFAULT_ONLINE_THRESHOLD = 1
+
+#: What a threshold with no spare root key tells the operator to do about it.
+NO_SPARE_HINT = "add a key, lower the threshold, or pass --no-spare-root-key to accept the risk"
+
+
+def _date(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------- thresholds and keys
+
+
+def check_threshold(role: str, threshold: int, count: int, no_spare_ok: bool = False) -> None:
+    """Refuse a threshold that can never be met, and a root threshold that leaves no spare key.
+
+    A root whose threshold equals its number of keys is locked for good the day
+    one key is lost: refused unless the operator accepts it (``no_spare_ok``).
+
+    Raises:
+        PolicyError: threshold below 1, above the number of keys, or no spare root key.
+    """
+    if count < 1:
+        raise PolicyError(f"{role}: a role needs at least one key")
+    if threshold < 1:
+        raise PolicyError(f"{role}: threshold {threshold} is not allowed; it must be at least 1")
+    if threshold > count:
+        raise PolicyError(f"{role}: threshold {threshold} is above its {count} key(s); the role could never be signed")
+    if role == "root" and threshold == count and not no_spare_ok:
+        raise PolicyError(
+            f"root threshold {threshold} of {count} keys leaves no spare key: losing any one key would lock the root",
+            hint=NO_SPARE_HINT,
+        )
+
+
+def check_distinct_keys(role: str, keyids: Sequence[str]) -> None:
+    """Refuse a key listed twice in one role: it would count once, so the threshold would mean less than it says.
+
+    Raises:
+        PolicyError: naming the first key listed twice.
+    """
+    seen: set[str] = set()
+    for keyid in keyids:
+        if keyid in seen:
+            raise PolicyError(f"{role}: key {keyid[:12]} is listed twice")
+        seen.add(keyid)
+
+
+def check_custody(keys: Sequence[tuple[str, str | None, str | None]]) -> None:
+    """One keyholder and one token per root key, so that one person or one lost token is never two keys.
+
+    ``keys`` is (label, keyholder or None, token identity or None) per root key;
+    the token identity is what names the token (its serial, else its label),
+    read without logging in.
+
+    Raises:
+        PolicyError: a keyholder or a token that would hold two root keys.
+    """
+    holders = [holder for _label, holder, _token in keys if holder]
+    twice = sorted({h for h in holders if holders.count(h) > 1})
+    if twice:
+        raise PolicyError(
+            f"{', '.join(twice)} would hold more than one root key; each root key needs its own keyholder"
+        )
+    by_token: dict[str, list[str]] = {}
+    for label, _holder, token in keys:
+        if token:
+            by_token.setdefault(token, []).append(label)
+    for token, labels in by_token.items():
+        if len(labels) > 1:
+            raise PolicyError(
+                f"root keys {', '.join(labels)} are on one token ({printable(token, 80)}): losing that token "
+                "would lose them all; use one token per root key"
+            )
+
+
+def check_signable(signable: int, threshold: int) -> None:
+    """Refuse a new root that cannot be signed here: fewer keys in hand than its threshold.
+
+    Raises:
+        PolicyError: naming how many signatures can be made.
+    """
+    if signable < threshold:
+        raise PolicyError(
+            f"only {signable} of the {threshold} root signatures needed can be made here "
+            "(the other root keys are public keys held elsewhere)"
+        )
+
+
+def default_threshold(role: str) -> int:
+    """The threshold a role gets when the operator names none."""
+    return DEFAULT_ROOT_THRESHOLD if role == "root" else DEFAULT_ONLINE_THRESHOLD
+
+
+# --------------------------------------------------------------------------- expiry and versions
+
+
+def check_expiry_days(role: str, days: int) -> None:
+    """Refuse an expiry policy that is not at least a day, or beyond a century.
+
+    Raises:
+        PolicyError: days below 1 or above MAX_POLICY_DAYS.
+    """
+    if days < 1:
+        raise PolicyError(f"{role}: an expiry of {days} days is not in the future; use at least 1 day")
+    if days > _roles.MAX_POLICY_DAYS:
+        raise PolicyError(f"{role}: an expiry of {days} days is beyond {_roles.MAX_POLICY_DAYS} days")
+
+
+def check_expiry(role: str, expires_at: datetime, now: datetime) -> None:
+    """Refuse metadata that would already be expired when it is published.
+
+    Raises:
+        PolicyError: the expiry is not after ``now``.
+    """
+    if expires_at <= now:
+        raise PolicyError(f"{role}: expiry {_date(expires_at)} is not in the future")
+
+
+def check_next_version(role: str, version: int, expected: int) -> None:
+    """Refuse a version that is not the previous one + 1: clients reject anything else (rollback or gap).
+
+    Raises:
+        PolicyError: naming the version expected.
+    """
+    if version != expected:
+        raise PolicyError(f"{role}: version {version} is not the previous version + 1 ({expected})")
+
+
+def check_role(role: str, keyids: Sequence[str], threshold: int, expires: datetime, now: datetime) -> None:
+    """Every rule a role of new metadata must meet: distinct keys, a reachable threshold, a future expiry.
+
+    Raises:
+        PolicyError: the first rule broken.
+    """
+    check_distinct_keys(role, keyids)
+    check_threshold(role, threshold, len(keyids), no_spare_ok=True)
+    check_expiry(role, expires, now)
+
+
+def policy_days(config: Mapping[str, Any], role: str) -> int:
+    """Days a new version of ``role`` is valid for: ceremony.json's policy, else the default.
+
+    Top-level roles read ``roles``, delegated roles ``delegations`` (then the default for targets).
+    """
+    entry = (config.get("roles") or {}).get(role) or (config.get("delegations") or {}).get(role) or {}
+    days = entry.get("expiry_days") if isinstance(entry, dict) else None
+    return int(days) if isinstance(days, int) and not isinstance(days, bool) and days >= 1 else _roles.expiry_days(role)
+
+
+def signing_period(config: Mapping[str, Any], role: str) -> int:
+    """Days before expiry by which ``role`` must be re-signed (ceremony.json, else the default)."""
+    entry = (config.get("roles") or {}).get(role) or (config.get("delegations") or {}).get(role) or {}
+    days = entry.get("signing_period_days") if isinstance(entry, dict) else None
+    return int(days) if isinstance(days, int) and not isinstance(days, bool) else _roles.signing_period_days(role)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def check_role_name(name: object, source: str) -> str:
+    """A role name read from a file: a top-level role, or a delegated name of letters, digits and . _ -.
+
+    Raises:
+        InputFileError: anything else (a path, a dot file, control characters, too long).
+    """
+    if not isinstance(name, str) or not (name in _roles.TOP_LEVEL or _roles.ROLE_NAME.match(name)) or ".." in name:
+        raise InputFileError(f"{source}: {printable(name, 80)!r} is not a role name")
+    return name
+
+
+def check_new_role_name(name: str) -> None:
+    """A name the operator gives a new delegated role.
+
+    Raises:
+        UsageError: not letters, digits and . _ -, or a top-level role's name.
+    """
+    if not _roles.ROLE_NAME.match(name) or ".." in name or name in _roles.TOP_LEVEL:
+        raise UsageError(
+            f"{printable(name, 80)!r} is not a valid delegated role name (letters, digits, . _ -; not a top-level role)"
+        )
+
+
+def check_removable(role: str) -> None:
+    """Refuse to remove a top-level role (a client could no longer update at all).
+
+    Raises:
+        PolicyError: ``role`` is top-level.
+    """
+    if role in _roles.TOP_LEVEL:
+        raise PolicyError(f"{role}: a top-level role cannot be removed")
+
+
+def check_online_key_roles(names: Iterable[str]) -> None:
+    """Only the online roles' keys may be public keys held by an online service.
+
+    Raises:
+        UsageError: naming the other roles.
+    """
+    unknown = sorted(set(names) - set(_roles.ONLINE_ROLES))
+    if unknown:
+        raise UsageError(
+            f"--online-key names role(s) {', '.join(unknown)}; only targets, snapshot and timestamp keys can be imported"
+        )
+
+
+# --------------------------------------------------------------------------- the online service's files
+
+
+def left_to_online(held_here: Mapping[str, bool]) -> list[str]:
+    """The online roles whose files the online service must sign: a role whose key is not held here, and every one after it.
+
+    Snapshot lists targets and timestamp hashes snapshot, so once one file
+    cannot be signed here, none after it can be written either.
+    """
+    for index, role in enumerate(_roles.ONLINE_ROLES):
+        if not held_here.get(role):
+            return list(_roles.ONLINE_ROLES[index:])
+    return []
+
+
+def left_to_online_line(role: str) -> str:
+    """The line transcripts and the operator see for each such file."""
+    return f"{role}.json not written: the online service signs it"
+
+
+# --------------------------------------------------------------------------- participants
+
+
+def check_participants(by_role: Mapping[str, Sequence[str]]) -> None:
+    """A root ceremony needs an administrator, a witness who is someone else, and keyholders.
+
+    Raises:
+        PolicyError: a role with nobody, or the administrator as the only witness.
+    """
+    for role in ("administrator", "witness", "keyholder"):
+        if not by_role.get(role):
+            raise PolicyError(f"a root ceremony needs at least one {role}")
+    if set(by_role["witness"]) <= set(by_role["administrator"]):
+        raise PolicyError("the witness must be someone other than the administrator")
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+def expiry_warning(role: str, expires: datetime, resign_by: datetime, now: datetime) -> str | None:
+    """The warning for a role that expired, expires within WARN_DAYS, or is past its re-sign date; else None."""
+    days_left = round((expires - now).total_seconds() / 86400, 1)
+    if days_left <= 0:
+        return f"{role} EXPIRED on {_date(expires)}"
+    if days_left <= _roles.WARN_DAYS:
+        return f"{role} expires in {days_left:g} days ({_date(expires)})"
+    if resign_by <= now:
+        return f"{role} is past its re-sign date {_date(resign_by)} (expires {_date(expires)})"
+    return None
+
+
+def spare_key_warning(threshold: int, count: int) -> str | None:
+    """The warning for a published root with no spare key (accepted at init or rotation with --no-spare-root-key)."""
+    if threshold >= count:
+        return f"root threshold {threshold} of {count} keys leaves no spare key: losing one key locks the root"
+    return None
+
+
+def shared_key_warnings(owners: Mapping[str, Sequence[str]]) -> list[str]:
+    """A key that serves several roles: one compromise is several."""
+    return [
+        f"key {keyid[:12]} is shared by roles {', '.join(roles)}" for keyid, roles in owners.items() if len(roles) > 1
+    ]
+
+
+def check_request_id(value: object, source: str) -> str:
+    """A sign request id: 16 lowercase hex digits, as write_request makes them.
+
+    Raises:
+        TamperedRequestError: any other id (it would name a file outside pending/).
+    """
+    if not isinstance(value, str) or not _roles.REQUEST_ID.match(value):
+        raise TamperedRequestError(
+            f"{source}: its id {printable(value, 80)!r} is not one this tool makes (16 hex digits)", source, "id"
+        )
+    return value

@@ -1,0 +1,210 @@
+"""The workspace at a glance: roles, versions, expiry calendar, keys and warnings, from files that verify.
+
+What ``ceremony status`` prints and the terminal UI's home draws. The root
+chain is verified before anything is shown: a status that reports days left on
+a root whose signatures do not verify would be reassurance built on nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ceremony.core import policy as _policy
+from ceremony.core import repo_files as _files
+from ceremony.core import verify as _verify
+from ceremony.core.dates import format_date, parse_tuf_date
+from ceremony.core.envelope import parse_envelope
+from ceremony.core.roles import TOP_LEVEL
+from ceremony.core.workspace import PROFILE, KeyRecord, Workspace
+from ceremony.errors import InputFileError, VerificationError
+
+
+@dataclass
+class RoleStatus:
+    """One role's state for ``status``."""
+
+    role: str
+    version: int | None
+    threshold: int
+    keyids: list[str]
+    expires: str | None
+    days_left: float | None
+    expiry_policy_days: int | None
+    resign_by: str | None = None
+    delegated_by: str | None = None
+
+
+@dataclass
+class Status:
+    """The workspace at a glance: what ``status`` prints and the TUI draws."""
+
+    path: str
+    profile: str
+    root_versions: list[int]
+    roles: list[RoleStatus]
+    keys: list[KeyRecord]
+    warnings: list[str]
+    #: Why the published metadata does not verify (also warnings[0]); None when it does.
+    problem: VerificationError | None = None
+
+    @property
+    def calendar(self) -> list[RoleStatus]:
+        """Roles ordered by the date they must be re-signed by."""
+        return sorted((r for r in self.roles if r.resign_by), key=lambda r: r.resign_by or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for ``--json``."""
+        return {
+            "workspace": self.path,
+            "profile": self.profile,
+            "root_versions": self.root_versions,
+            "roles": [vars(r) for r in self.roles],
+            "calendar": [{"role": r.role, "resign_by": r.resign_by, "expires": r.expires} for r in self.calendar],
+            "keys": [
+                {"keyid": k.keyid, **k.to_dict(), "location": k.location, "revoked": k.revoked} for k in self.keys
+            ],
+            "warnings": self.warnings,
+            "verified": self.problem is None,
+        }
+
+
+def _delegations(ws: Workspace) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Delegated role name -> (delegating file's role, role definition), from the metadata present."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for path in sorted(ws.metadata_dir.glob("*.json")):
+        if path.name.split(".")[0].isdigit():
+            continue
+        try:
+            env = parse_envelope(path.name, path.read_bytes())
+        except VerificationError:
+            continue
+        if env.type != "targets":
+            continue
+        delegations = env.signed.get("delegations")
+        roles = delegations.get("roles") if isinstance(delegations, dict) else None
+        if delegations is not None and not isinstance(roles, list | None):
+            raise InputFileError(f"{path}: 'delegations' is malformed (its 'roles' is not a list)")
+        for role in roles if isinstance(roles, list) else []:
+            keyids = role.get("keyids") if isinstance(role, dict) else None
+            threshold = role.get("threshold") if isinstance(role, dict) else None
+            if (
+                not isinstance(keyids, list)
+                or not all(isinstance(k, str) for k in keyids)
+                or not isinstance(threshold, int)
+                or isinstance(threshold, bool)
+            ):
+                raise InputFileError(f"{path}: a delegated role has no valid 'keyids' list and 'threshold'")
+            if isinstance(role.get("name"), str):
+                found[role["name"]] = (path.stem, role)
+    return found
+
+
+def check_published(ws: Workspace, now: datetime) -> VerificationError | None:
+    """Verify the published metadata as a client would; the first failure, or None.
+
+    The root chain from 1.root.json is walked and every file checked for
+    signatures, versions, hashes and structure. Expiry is not a failure here:
+    it is reported as a warning by its own rule, so the check runs as of just
+    before the earliest expiry. A workspace whose online files are left to the
+    online service verifies as far as its files go.
+
+    Raises:
+        InputFileError: the metadata directory or a file in it cannot be read.
+    """
+    files = _files.read_metadata_dir(ws.metadata_dir)
+    at = now
+    for name, data in files.items():
+        try:
+            expires = parse_tuf_date(parse_envelope(name, data).signed.get("expires"), name)
+        except VerificationError as err:
+            return err
+        at = min(at, expires - timedelta(seconds=1))
+    try:
+        _verify.verify_files(files, None, at)
+    except VerificationError as err:
+        return err
+    return None
+
+
+def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
+    """Describe the workspace, after checking that what it describes verifies.
+
+    Never raises for a problem it can report: a published repository that does
+    not verify is ``problem`` and the first warning, named by file and check.
+
+    Raises:
+        InputFileError: root.json is unreadable (nothing can be shown without it).
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    problem = None
+    root = parse_envelope("root.json", ws.newest_root_bytes(), "root")
+    warnings: list[str] = [f"does not verify: {problem}"] if problem else []
+    roles: list[RoleStatus] = []
+    versions = sorted(
+        int(p.name.split(".")[0]) for p in ws.metadata_dir.glob("*.root.json") if p.name.split(".")[0].isdigit()
+    )
+    root_roles = root.signed.get("roles")
+    if not isinstance(root_roles, dict):
+        raise InputFileError(f"{ws.metadata_dir / 'root.json'}: 'roles' is not an object")
+    role_defs: dict[str, tuple[str | None, dict[str, Any]]] = {
+        role: (None, root_roles.get(role) if isinstance(root_roles.get(role), dict) else {}) for role in TOP_LEVEL
+    }
+    role_defs.update(_delegations(ws))
+    for role, (delegator, definition) in role_defs.items():
+        raw_keyids = definition.get("keyids")
+        keyids = [k for k in raw_keyids if isinstance(k, str)] if isinstance(raw_keyids, list) else []
+        raw_threshold = definition.get("threshold")
+        threshold = raw_threshold if isinstance(raw_threshold, int) and not isinstance(raw_threshold, bool) else 0
+        version: int | None = None
+        expires_text: str | None = None
+        if role == "root":
+            version, expires_text = root.version, root.signed.get("expires")
+        else:
+            file = ws.metadata_dir / f"{role}.json"
+            if file.is_file():
+                try:
+                    env = parse_envelope(file.name, file.read_bytes())
+                    version, expires_text = env.version, env.signed.get("expires")
+                except VerificationError as err:
+                    warnings.append(str(err))
+            elif delegator is None:
+                warnings.append(f"{role}.json is not in the workspace (its key is held by the online service)")
+        policy_entry = ws.config.get("roles", {}).get(role) or ws.config.get("delegations", {}).get(role) or {}
+        days_left = resign_by = None
+        if expires_text is not None:
+            expires = parse_tuf_date(expires_text, role)
+            days_left = round((expires - now).total_seconds() / 86400, 1)
+            try:
+                due = expires - timedelta(days=_policy.signing_period(ws.config, role))
+            except OverflowError:
+                due = expires
+            resign_by = format_date(due)
+            warning = _policy.expiry_warning(role, expires, due, now)
+            if warning:
+                warnings.append(warning)
+        roles.append(
+            RoleStatus(
+                role,
+                version,
+                threshold,
+                keyids,
+                expires_text,
+                days_left,
+                policy_entry.get("expiry_days"),
+                resign_by,
+                delegator,
+            )
+        )
+    spare = _policy.spare_key_warning(roles[0].threshold, len(roles[0].keyids))
+    if spare:
+        warnings.append(spare)
+    owners: dict[str, list[str]] = {}
+    for status in roles:
+        for keyid in status.keyids:
+            owners.setdefault(keyid, []).append(status.role)
+    warnings += _policy.shared_key_warnings(owners)
+    return Status(
+        str(ws.path), str(ws.config.get("profile", PROFILE)), versions, roles, ws.key_records(), warnings, problem
+    )
