@@ -305,3 +305,31 @@ def test_guided_plan_refuses_one_keyholder_for_two_root_keys(tmp_path: Path) -> 
     with pytest.raises(PolicyError, match="more than one root key"):
         ceremony.set_plan(plans, 2, 365, T0)
     assert session.NewRootCeremony.open(tmp_path / "repo").step == "plan"
+
+
+def test_guided_rotation_refuses_a_new_root_key_on_a_token_holding_one(
+    cli: CliRunner, hsm: SoftHsm, ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TUI's emergency rotation (core.guided) adding a new key on token A, which holds root-1: refused before login."""
+    from ceremony.core import changes
+    from ceremony.core.workspace import Workspace
+
+    for name, value in hsm.env.items():
+        monkeypatch.setenv(name, value)
+    before = _tree(ws)
+    workspace = Workspace.load(ws)
+    revoke = next(r.keyid for r in workspace.key_records() if "root" in r.roles and r.uri and "token=B" in r.uri)
+    new = session.new_key(workspace, f"token:{hsm.tokens['A']}", "0000", "root", T0)
+    with pytest.raises(PolicyError, match="one token") as err:
+        session.ChangeSession.start(
+            workspace,
+            "rotate",
+            "emergency rotation of root",
+            lambda ctx: changes.plan_rotation(ctx, "root", [revoke], [new.spec], None),
+            new.passphrase_for,
+            new.pin_for,
+            T0,
+        )
+    assert "root key" in str(err.value) and "CKR_" not in str(err.value)
+    assert _tree(ws) == before
+    _logins_untouched(cli, hsm)

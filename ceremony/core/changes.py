@@ -188,6 +188,8 @@ def plan_rotation(
     config = _copy_config(ctx.ws)
     keys, current_threshold = _md.root_role(state.root, role)
     revoked = _resolve_keyids(keys, revoke, role, config)
+    if role == "root":
+        _check_root_custody(ctx, config, [k for k in keys if k not in revoked], add)
     new_threshold = threshold if threshold is not None else current_threshold
     _policy.check_threshold(role, new_threshold, len(keys) - len(revoked) + len(add), no_spare_root_key)
 

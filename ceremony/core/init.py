@@ -65,6 +65,8 @@ def _validate_init(path: Path, options: InitOptions, module: str | None) -> dict
         raise UsageError(f"unknown key type {options.key_type!r}; choose one of: {', '.join(_keys.KEY_TYPES)}")
     count = len(options.root_key_specs) or options.root_keys
     _policy.check_threshold("root", options.threshold, count, options.no_spare_root_key)
+    specs = [KeySpec.parse(s) for s in options.root_key_specs]
+    _policy.check_custody([(f"root-{i}", None, spec.token_identity(module)) for i, spec in enumerate(specs, start=1)])
     unknown = set(options.expiry_days) - set(TOP_LEVEL)
     if unknown:
         raise UsageError(f"--expires names unknown role(s): {', '.join(sorted(unknown))}")
