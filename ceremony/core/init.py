@@ -140,7 +140,7 @@ def init_workspace(
         for role, plan in plans.items():
             _policy.check_role(role, [k.keyid for k in plan.keys], plan.threshold, plan.expires, now)
         signers = {role: [k.signer for k in acquired[role] if k.signer is not None] for role in TOP_LEVEL}
-        skipped = [role for role in ONLINE_ROLES if not signers[role]]
+        skipped = _policy.left_to_online({role: bool(signers[role]) for role in ONLINE_ROLES})
         files = _build_initial_metadata(plans, signers, skipped)
     _verify.verify_files(files, files["1.root.json"], now, "1.root.json")
 
