@@ -293,6 +293,14 @@ def init(
 def status(workspace: Path, as_json: bool) -> None:
     """Show versions, roles, keys, thresholds, expiry and warnings of WORKSPACE."""
     st = core.workspace_status(core.Workspace.load(workspace))
+    if st.problem is not None:
+        # Nothing is shown that the metadata cannot vouch for: days left on a root that does not verify mislead.
+        problem = st.problem
+        raise VerificationError(
+            f"{workspace}/metadata does not verify ({problem.check or 'format'} check failed): {problem}",
+            problem.file,
+            problem.check,
+        )
     if as_json:
         click.echo(json.dumps(st.to_dict(), indent=2))
         return

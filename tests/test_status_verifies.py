@@ -186,3 +186,25 @@ def test_overview_shows_a_broken_root_chain_as_its_first_warning(
     assert status is not None and status.warnings, status
     first = status.warnings[0]
     assert _names(first, names) and _checks(first, words), status.warnings
+
+
+def test_status_after_handing_timestamp_to_the_online_service_warns_but_succeeds(
+    cli: CliRunner, workspace: Path, passphrase_file: Path, tmp_path: Path
+) -> None:
+    """timestamp.json still signed by the revoked key, its new key held by the online service: a warning, exit 0."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    pem = tmp_path / "online.pub.pem"
+    public = ed25519.Ed25519PrivateKey.generate().public_key()
+    pem.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    rotated = cli(
+        "rotate", workspace, "--role", "timestamp", "--revoke", "timestamp", "--add", pem,
+        "--passphrase-file", passphrase_file, "--yes",
+    )  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    result = cli("status", workspace)
+    assert result.returncode == 0, result.stderr
+    assert "days left" in result.stdout
+    warnings = result.stdout.split("Warnings:")[1].splitlines()
+    assert "timestamp.json" in warnings[1] and "online service" in warnings[1] and "re-sign" in warnings[1], warnings

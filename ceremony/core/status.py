@@ -16,7 +16,7 @@ from ceremony.core import repo_files as _files
 from ceremony.core import verify as _verify
 from ceremony.core.dates import format_date, parse_tuf_date
 from ceremony.core.envelope import parse_envelope
-from ceremony.core.roles import TOP_LEVEL
+from ceremony.core.roles import ONLINE_ROLES, TOP_LEVEL
 from ceremony.core.workspace import PROFILE, KeyRecord, Workspace
 from ceremony.errors import InputFileError, VerificationError
 
@@ -101,14 +101,16 @@ def _delegations(ws: Workspace) -> dict[str, tuple[str, dict[str, Any]]]:
     return found
 
 
-def check_published(ws: Workspace, now: datetime) -> VerificationError | None:
-    """Verify the published metadata as a client would; the first failure, or None.
+def check_published(ws: Workspace, now: datetime) -> tuple[VerificationError | None, list[str]]:
+    """Verify the published metadata as a client would: the first failure (or None), and what is only a warning.
 
     The root chain from 1.root.json is walked and every file checked for
     signatures, versions, hashes and structure. Expiry is not a failure here:
     it is reported as a warning by its own rule, so the check runs as of just
     before the earliest expiry. A workspace whose online files are left to the
-    online service verifies as far as its files go.
+    online service verifies as far as its files go, and an online role's file
+    not yet signed by the keys a rotation gave it, all held by the online
+    service, is a warning: that service re-signs it (see publish's tolerance).
 
     Raises:
         InputFileError: the metadata directory or a file in it cannot be read.
@@ -119,13 +121,25 @@ def check_published(ws: Workspace, now: datetime) -> VerificationError | None:
         try:
             expires = parse_tuf_date(parse_envelope(name, data).signed.get("expires"), name)
         except VerificationError as err:
-            return err
+            return err, []
         at = min(at, expires - timedelta(seconds=1))
     try:
         _verify.verify_files(files, None, at)
     except VerificationError as err:
-        return err
-    return None
+        role = (err.file or "").removesuffix(".json").rpartition(".")[2]
+        if err.check == "threshold" and role in ONLINE_ROLES and _held_elsewhere(ws, role):
+            return None, [
+                f"{err} (the online service that holds its key must re-sign it; clients cannot update until then)"
+            ]
+        return err, []
+    return None, []
+
+
+def _held_elsewhere(ws: Workspace, role: str) -> bool:
+    """Every key ceremony.json lists for ``role`` is held by someone else (no key reference here)."""
+    keyids = (ws.config.get("roles", {}).get(role) or {}).get("keyids") or []
+    keys = ws.config.get("keys", {})
+    return bool(keyids) and all(not (keys.get(k) or {}).get("uri") for k in keyids)
 
 
 def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
@@ -138,9 +152,9 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
         InputFileError: root.json is unreadable (nothing can be shown without it).
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    problem = None
+    problem, pending = check_published(ws, now)
     root = parse_envelope("root.json", ws.newest_root_bytes(), "root")
-    warnings: list[str] = [f"does not verify: {problem}"] if problem else []
+    warnings: list[str] = [f"does not verify: {problem}"] if problem else list(pending)
     roles: list[RoleStatus] = []
     versions = sorted(
         int(p.name.split(".")[0]) for p in ws.metadata_dir.glob("*.root.json") if p.name.split(".")[0].isdigit()
