@@ -56,12 +56,12 @@ JOURNAL_DIR = ".journal"
 INTENT_NAME = "intent.json"
 #: How long a command waits for another command that holds the workspace lock.
 LOCK_WAIT_SECONDS = 30.0
-_ENTRY = re.compile(r"^([0-9a-f]{16})\.(new|commit|done)$")
+_ENTRY = re.compile(r"^([0-9a-f]{16})\.(new|commit|done)\Z")
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
-_REL_PATH = re.compile(rf"^(?:{_NAME}/)?{_NAME}$")
+_REL_PATH = re.compile(rf"^(?:{_NAME}/)?{_NAME}\Z")
 #: The workspace's own directories (docs/workspace.md): the only places temp files are looked for.
 WORKSPACE_DIRS = ("metadata", "keys", "pending", "drills", "requests")
-_TEMP_FILE = re.compile(r"^\..+\.tmp$")
+_TEMP_FILE = re.compile(r"^\..+\.tmp\Z")
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 #: Transactions committed by this process (their ids): the CLI's Ctrl-C message tells the truth from it.

@@ -32,7 +32,7 @@ from ceremony.core.requests import write_request
 from ceremony.core.roles import CONFIG_NAME, TOP_LEVEL
 from ceremony.core.signers import AcquiredKey, KeySpec, acquire_key
 from ceremony.core.workspace import KeyRecord, Workspace
-from ceremony.errors import PolicyError, UsageError
+from ceremony.errors import UsageError
 
 
 def _acquire(ctx: ChangeContext, spec: str, label: str, role: str) -> AcquiredKey:
@@ -293,8 +293,7 @@ def plan_delegation(
     parent_md = state.current(parent)
     if parent_md is None:
         raise UsageError(f"--from {parent}: this workspace does not hold that role's metadata")
-    if state.parent_of(name) is not None:
-        raise PolicyError(f"role {name!r} is already delegated")
+    _policy.check_new_delegation(name, state.parent_of(name) is not None)
     config = _copy_config(ctx.ws)
     proposal = Proposal(
         command="delegate",

@@ -17,7 +17,7 @@ from ceremony.core._text import printable
 from ceremony.errors import UsageError, VerificationError
 
 # RFC 3339 with an upper-case T and Z, or an offset (Sigstore's first roots), and any fractional seconds.
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})$")
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})\Z")
 
 
 def parse_tuf_date(text: object, source: str) -> datetime:

@@ -28,7 +28,7 @@ from ceremony.core.dates import parse_tuf_date
 from ceremony.errors import InputFileError, VerificationError
 
 # python-tuf's Signed: "major.minor[.patch]", digits only, major equal to its own ("1").
-_SPEC_VERSION = re.compile(r"^1\.[0-9]+(?:\.[0-9]+)?$")
+_SPEC_VERSION = re.compile(r"^1\.[0-9]+(?:\.[0-9]+)?\Z")
 TOP_LEVEL_ROLES = ("root", "targets", "snapshot", "timestamp")
 _MAX_SUCCINCT_BITS = 16  # 65,536 bins; more than any published repository uses
 #: JavaScript's Number.MAX_SAFE_INTEGER: tuf-js parses integers as doubles, so larger ones change on re-encoding.

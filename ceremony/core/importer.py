@@ -22,7 +22,7 @@ from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, TOP_LEVEL
 from ceremony.core.workspace import Workspace, create_workspace
 
 #: A key label taken from an imported repository (tuf-on-ci's key owner): a plain handle or e-mail address.
-_LABEL = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+_LABEL = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z")
 
 
 def import_repository(

@@ -258,19 +258,17 @@ def sign_verified(signer: CryptoSigner | object, payload: bytes) -> Signature:
 
 
 def verify_signature(public: Key, signature: Signature, payload: bytes) -> None:
-    """Verify one signature, raising SigningKeyError if it does not hold.
+    """Verify one signature just made, raising SigningKeyError if it does not hold.
+
+    Only the signature bytes are checked against ``public``: the key id a
+    signer puts on its signature may differ from the id the metadata gives the
+    same key (imported repositories use their own key ids).
 
     Raises:
         SigningKeyError: the signature is invalid for ``public`` and ``payload``.
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            public.verify_signature(signature, payload)
-    except (UnverifiedSignatureError, ValueError) as err:
-        raise SigningKeyError(
-            f"the signature just made with key {public.keyid[:12]} does not verify; nothing was written"
-        ) from err
+    if not signature_is_valid(public, signature.signature, payload):
+        raise SigningKeyError(f"the signature just made with key {public.keyid[:12]} does not verify; nothing was written")
 
 
 def prove_signing(signer: CryptoSigner | object) -> str:

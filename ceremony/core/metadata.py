@@ -36,6 +36,7 @@ from tuf.api.serialization import DeserializationError, SerializationError
 from tuf.api.serialization.json import CanonicalJSONSerializer, JSONSerializer
 
 from ceremony.core import keys as _keys
+from ceremony.core import policy as _policy
 from ceremony.core._fs import sha256_hex
 from ceremony.core._text import printable
 from ceremony.errors import InputFileError, MetadataError, PolicyError
@@ -77,9 +78,12 @@ def signed_bytes(md: Metadata) -> bytes:
 def sign_metadata(md: Metadata, signers: Sequence[Signer]) -> None:
     """Add one signature per signer and verify each one right after it is made.
 
+    Whether the signers are the role's keys is not decided here (this module
+    does not know the root a role's keys come from): callers verify the whole
+    repository as a client would before anything is written.
+
     Raises:
         SigningKeyError: a signature does not verify (nothing is kept).
-        MetadataError: a signer is not one of the role's keys.
     """
     payload = signed_bytes(md)
     for signer in signers:
@@ -356,9 +360,8 @@ def edit_root_role(
         if keyid not in root.roles[role].keyids:
             raise PolicyError(f"{role}: key {keyid[:12]} is not one of its keys")
         root.revoke_key(keyid, role)
+    _policy.check_distinct_keys(role, [*root.roles[role].keyids, *(key.keyid for key in add)])
     for key in add:
-        if key.keyid in root.roles[role].keyids:
-            raise PolicyError(f"{role}: key {key.keyid[:12]} is listed twice")
         root.add_key(key, role)
     root.roles[role].threshold = threshold
 
@@ -403,8 +406,7 @@ def add_delegation(
         targets.delegations = Delegations(keys={}, roles={})
     if targets.delegations.roles is None:
         raise PolicyError(f"{name}: this role delegates with succinct hash bins; it cannot also name roles")
-    if name in targets.delegations.roles:
-        raise PolicyError(f"role {name!r} is already delegated")
+    _policy.check_new_delegation(name, name in targets.delegations.roles)
     targets.delegations.roles[name] = DelegatedRole(name, [], threshold, terminating, list(paths))
     for key in keys:
         targets.add_key(key, name)

@@ -207,6 +207,16 @@ def check_new_role_name(name: str) -> None:
         )
 
 
+def check_new_delegation(name: str, exists: bool) -> None:
+    """A delegated role is created once: a second delegation of the same name would make its keys ambiguous.
+
+    Raises:
+        PolicyError: the role is delegated already.
+    """
+    if exists:
+        raise PolicyError(f"role {printable(name, 80)!r} is already delegated")
+
+
 def check_removable(role: str) -> None:
     """Refuse to remove a top-level role (a client could no longer update at all).
 
@@ -271,9 +281,9 @@ def check_participants(by_role: Mapping[str, Sequence[str]]) -> None:
 
 def expiry_warning(role: str, expires: datetime, resign_by: datetime, now: datetime) -> str | None:
     """The warning for a role that expired, expires within WARN_DAYS, or is past its re-sign date; else None."""
-    days_left = round((expires - now).total_seconds() / 86400, 1)
-    if days_left <= 0:
+    if expires <= now:
         return f"{role} EXPIRED on {_date(expires)}"
+    days_left = round((expires - now).total_seconds() / 86400, 1)
     if days_left <= _roles.WARN_DAYS:
         return f"{role} expires in {days_left:g} days ({_date(expires)})"
     if resign_by <= now:

@@ -126,12 +126,24 @@ class ChangeContext:
 
 
 def context_parents(state: State, proposal: Proposal) -> dict[str, Any]:
-    """Current delegating metadata for proposed delegated roles whose parent is not changing."""
-    return {
-        parent: state.current(parent)
-        for role, parent in proposal.parents.items()
-        if role in proposal.metadata and parent not in proposal.metadata
-    }
+    """Current delegating metadata for proposed delegated roles whose parent is not changing, up to targets.
+
+    A delegating role that is itself delegated brings every role above it, so
+    that a keyholder's copy can verify the whole chain from the previous root
+    (``requests``): a link nobody vouches for would let a forger choose keys.
+    """
+    context: dict[str, Any] = {}
+    for role, parent in proposal.parents.items():
+        name: str | None = parent if role in proposal.metadata else None
+        while name is not None and name not in context and name not in proposal.metadata:
+            context[name] = state.current(name)
+            name = None if name in _roles.TOP_LEVEL else state.parent_of(name)
+    return context
+
+
+def context_chain(state: State, context: dict[str, Any]) -> dict[str, str]:
+    """Delegated role -> the role that delegates it, for the delegated roles of ``context``."""
+    return {name: parent for name in context if name not in _roles.TOP_LEVEL and (parent := state.parent_of(name))}
 
 
 def proposal_requirements(state: State, proposal: Proposal) -> dict[str, list[Requirement]]:

@@ -23,7 +23,7 @@ from ceremony.core._text import printable
 from ceremony.core.envelope import Envelope, delegated_roles, load_envelope, parse_envelope
 from ceremony.errors import InputFileError, UsageError, VerificationError
 
-ROOT_FILE = re.compile(r"^([1-9][0-9]*)\.root\.json$")
+ROOT_FILE = re.compile(r"^([1-9][0-9]*)\.root\.json\Z")
 
 
 # --------------------------------------------------------------------------- size limits

@@ -41,6 +41,7 @@ from ceremony.core.proposal import (
     ChangeContext,
     Proposal,
     State,
+    context_chain,
     context_parents,
     load_state,
     proposal_payloads,
@@ -234,7 +235,7 @@ class SignRequest:
             "summary": proposal.summary,
             "previous_root": _md.to_dict(state.root),
             "context": {role: _md.to_dict(md) for role, md in context.items()},
-            "parents": proposal.parents,
+            "parents": {**context_chain(state, context), **proposal.parents},
             # What the keyholder's diff compares against (not signed, not trusted for requirements).
             "current": {
                 role: _md.to_dict(state.current(role))
@@ -470,15 +471,7 @@ def _checked_request(path: Path, obj: dict[str, Any]) -> SignRequest:
             str(path),
             "previous-root",
         )
-    for role, md in context.items():
-        if role in TOP_LEVEL:
-            keys, threshold = _md.root_role(previous, role)
-            if not evaluate(md, Requirement(role, keys, threshold)).verified:
-                raise TamperedRequestError(
-                    f"{path}: its {role} context is not signed by the {role} keys of the previous root",
-                    str(path),
-                    "context",
-                )
+    _check_chain(path, previous, metadata, context, parents)
     if "root" in metadata and _md.version(metadata["root"]) != _md.version(previous) + 1:
         raise TamperedRequestError(
             f"{path}: proposes root version {_md.version(metadata['root'])} after version {_md.version(previous)}",
@@ -498,6 +491,60 @@ def _checked_request(path: Path, obj: dict[str, Any]) -> SignRequest:
                     "signature",
                 )
     return request
+
+
+def _check_chain(
+    path: Path, previous: Any, metadata: Mapping[str, Any], context: Mapping[str, Any], parents: Mapping[str, str]
+) -> None:
+    """Every delegating link a request relies on is vouched for, from the previous root down.
+
+    A context role must carry a threshold of the signatures its own delegator
+    gives it (a top-level role: the previous root's keys), and every proposed
+    delegated role must reach a top-level role or a vouched context role through
+    ``parents`` without a loop: a role named as its own parent, or two roles
+    naming each other, would let a forger's copy supply the keys that judge it.
+
+    Raises:
+        TamperedRequestError: a link that is not vouched for.
+    """
+
+    def refuse(role: str, why: str) -> TamperedRequestError:
+        return TamperedRequestError(
+            f"{path}: its {printable(role, 80)} {why}; the request was tampered with", str(path), "context"
+        )
+
+    vouched: set[str] = set()
+
+    def vouch(role: str, below: frozenset[str]) -> None:
+        if role in vouched:
+            return
+        if role in TOP_LEVEL:
+            keys, threshold = _md.root_role(previous, role)
+        else:
+            parent = parents.get(role)
+            if parent is None or parent in below or parent == role or parent not in context:
+                raise refuse(role, "context has no delegating role this request vouches for")
+            vouch(parent, below | {role})
+            delegation = _md.delegation(context[parent], role)
+            if delegation is None:
+                raise refuse(role, f"context is not delegated by {printable(parent, 80)}")
+            keys, threshold = delegation
+        if not evaluate(context[role], Requirement(role, keys, threshold)).verified:
+            raise refuse(role, "context is not signed by the keys that delegate it")
+        vouched.add(role)
+
+    for role in context:
+        vouch(role, frozenset())
+    for role in metadata:
+        name, seen = role, {role}
+        while name not in TOP_LEVEL and name not in context:
+            parent = parents.get(name)
+            if parent is None:
+                break  # requirements_for refuses a delegated role nobody names
+            if parent in seen:
+                raise refuse(role, "delegation chain loops back on itself")
+            name = parent
+            seen.add(name)
 
 
 def sign_request(

@@ -38,13 +38,13 @@ REQUESTS_DIR = "requests"
 DRILLS_DIR = "drills"
 
 #: A key id that becomes a file name (keys/<keyid>.p12): the spec's SHA-256 key id, and nothing else.
-KEYID = re.compile(r"^[0-9a-f]{64}$")
+KEYID = re.compile(r"^[0-9a-f]{64}\Z")
 #: The only form of a software key reference: a file of this workspace's keys/ directory.
-FILE_URI = re.compile(r"^file:keys/([0-9a-f]{64})\.p12$")
+FILE_URI = re.compile(r"^file:keys/([0-9a-f]{64})\.p12\Z")
 #: A sign request id: what requests.write_request generates (secrets.token_hex(8)); it names pending/<id>.json.
-REQUEST_ID = re.compile(r"^[0-9a-f]{16}$")
+REQUEST_ID = re.compile(r"^[0-9a-f]{16}\Z")
 #: A delegated role name: letters, digits and . _ -, not starting with a dot, at most 64 characters.
-ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
 def expiry_days(role: str) -> int:

@@ -299,8 +299,7 @@ def sign_verified(signer: Signer, key: Key, payload: bytes) -> str:
         SigningKeyError: the signature does not verify (nothing is kept).
     """
     signature = signer.sign(payload)
-    if not _keys.signature_is_valid(key, signature.signature, payload):
-        raise SigningKeyError(f"the signature just made with key {key.keyid[:12]} does not verify; nothing was written")
+    _keys.verify_signature(key, signature, payload)
     return signature.signature
 
 

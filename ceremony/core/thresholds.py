@@ -150,6 +150,8 @@ def requirements_for(
             result[role] = [Requirement(f"{role} role", keys, threshold)]
         else:
             parent = parents.get(role)
+            if parent == role:  # a role's keys never come from its own file
+                parent = None
             parent_md = metadata.get(parent) if parent in metadata else context.get(parent or "")
             delegation = _md.delegation(parent_md, role) if parent_md is not None else None
             if delegation is None:

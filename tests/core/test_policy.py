@@ -93,6 +93,8 @@ REFUSALS: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     "new role: a..b": (lambda: policy.check_new_role_name("a..b"), UsageError, "'a..b' is not a valid delegated role name (letters, digits, . _ -; not a top-level role)"),
     "new role: space": (lambda: policy.check_new_role_name("my role"), UsageError, "'my role' is not a valid delegated role name (letters, digits, . _ -; not a top-level role)"),
     "new role: trailing newline": (lambda: policy.check_new_role_name("releases\n"), UsageError, r"'releases\\x0a' is not a valid delegated role name (letters, digits, . _ -; not a top-level role)"),
+    # check_new_delegation
+    "delegated again": (lambda: policy.check_new_delegation("releases", True), PolicyError, "role 'releases' is already delegated"),
     # check_removable
     "remove root": (lambda: policy.check_removable("root"), PolicyError, "root: a top-level role cannot be removed"),
     "remove targets": (lambda: policy.check_removable("targets"), PolicyError, "targets: a top-level role cannot be removed"),

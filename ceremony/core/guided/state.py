@@ -102,11 +102,11 @@ MAX_TEXT = 300
 #: A change's title (it quotes the paths a delegation names).
 MAX_TITLE = 2000
 CHANGE_FLOWS = ("rotate", "extend", "delegate")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
 #: What ChangeSession.start writes: requests/<UTC time>-<flow>.json.
-_REQUEST_NAME = re.compile(rf"^{REQUESTS_DIR}/[A-Za-z0-9][A-Za-z0-9._-]{{0,127}}\.json$")
+_REQUEST_NAME = re.compile(rf"^{REQUESTS_DIR}/[A-Za-z0-9][A-Za-z0-9._-]{{0,127}}\.json\Z")
 #: Key labels this tool writes (root-1, timestamp, targets-online, root-4).
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
 #: What to do about a session file that cannot be used.
