@@ -37,8 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import PyKCS11
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from securesystemslib.signer import Key, SecretsHandler, Signature, Signer, SSlibKey
 
 from ceremony.core import keys as _keys
@@ -107,7 +105,6 @@ TOKEN_KEY_TYPES: dict[str, TokenKeyType] = {
         ),
     )
 }
-_CURVES = {"ecdsa-p256": ec.SECP256R1(), "ecdsa-p384": ec.SECP384R1()}
 
 
 # --------------------------------------------------------------------------- URIs
@@ -544,8 +541,7 @@ class TokenSession:
         raw = bytes(self._call("signing", self.session.sign, private, data, PyKCS11.Mechanism(kt.sign_mechanism, None)))
         if kt.hash_name is None:
             return raw
-        half = len(raw) // 2
-        return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+        return _keys.ecdsa_signature_from_raw(raw)
 
 
 def _public_from_point(key_type: str, point: bytes) -> SSlibKey:
@@ -555,13 +551,9 @@ def _public_from_point(key_type: str, point: bytes) -> SSlibKey:
     elif len(point) > 3 and point[0] == 0x04 and point[1] == 0x81 and point[2] == len(point) - 3:
         point = point[3:]
     try:
-        if key_type == "ed25519":
-            public: Any = ed25519.Ed25519PublicKey.from_public_bytes(point)
-        else:
-            public = ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[key_type], point)
+        return _keys.public_key_from_point(TOKEN_KEY_TYPES[key_type].scheme, point)
     except ValueError as err:
         raise HsmError("the token returned a malformed public key") from err
-    return SSlibKey.from_crypto(public, scheme=TOKEN_KEY_TYPES[key_type].scheme)
 
 
 @contextlib.contextmanager

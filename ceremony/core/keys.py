@@ -12,7 +12,9 @@ AES-256-CBC (the iteration count OWASP recommends for PBKDF2-SHA256 in 2023).
 without this tool. The format is documented in docs/key-format.md.
 
 What it does not do: PKCS#11 keys (see hsm.py), and it never writes a key
-unencrypted or keeps a passphrase after the call that used it.
+unencrypted or keeps a passphrase after the call that used it. It is the only
+module that imports ``cryptography``: hsm.py and shares.py reach it through
+``public_key_from_point``, ``ecdsa_signature_from_raw`` and ``decrypt_private_key``.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import pkcs12
 from securesystemslib.exceptions import UnverifiedSignatureError
 from securesystemslib.signer import CryptoSigner, Key, Signature, SSlibKey
@@ -174,6 +178,20 @@ def encrypt_private_key(private: object, passphrase: str, label: str) -> bytes:
     )
 
 
+def decrypt_private_key(data: bytes, passphrase: str) -> Any | None:
+    """The private key in PKCS#12 bytes ``data`` encrypted under ``passphrase`` (None: the bytes hold no key).
+
+    Raises:
+        ValueError: the passphrase is wrong, the bytes are damaged, or they use an algorithm cryptography
+            does not support.
+    """
+    try:
+        private, _cert, _extra = pkcs12.load_key_and_certificates(data, passphrase.encode("utf-8"))
+    except UnsupportedAlgorithm as err:
+        raise ValueError(f"unsupported algorithm ({err})") from err
+    return private
+
+
 def unlock_private(path: Path, passphrase: str) -> Any:
     """Decrypt the key file at ``path``; the private key stays in memory only.
 
@@ -183,7 +201,7 @@ def unlock_private(path: Path, passphrase: str) -> Any:
     """
     data = read_bytes(path, "key file")
     try:
-        private, _cert, _extra = pkcs12.load_key_and_certificates(data, passphrase.encode("utf-8"))
+        private = decrypt_private_key(data, passphrase)
     except ValueError as err:
         raise PassphraseError(
             f"{path}: the passphrase is wrong, or the key file is damaged",
@@ -268,7 +286,9 @@ def verify_signature(public: Key, signature: Signature, payload: bytes) -> None:
         SigningKeyError: the signature is invalid for ``public`` and ``payload``.
     """
     if not signature_is_valid(public, signature.signature, payload):
-        raise SigningKeyError(f"the signature just made with key {public.keyid[:12]} does not verify; nothing was written")
+        raise SigningKeyError(
+            f"the signature just made with key {public.keyid[:12]} does not verify; nothing was written"
+        )
 
 
 def prove_signing(signer: CryptoSigner | object) -> str:
@@ -300,10 +320,34 @@ def public_key_from_pem(path: Path) -> SSlibKey:
         ) from err
 
 
-_HEX_ECDSA_CURVES: dict[str, ec.EllipticCurve] = {
+_ECDSA_CURVES: dict[str, ec.EllipticCurve] = {
     "ecdsa-sha2-nistp256": ec.SECP256R1(),
     "ecdsa-sha2-nistp384": ec.SECP384R1(),
 }
+
+
+def public_key_from_point(scheme: str, point: bytes) -> SSlibKey:
+    """A TUF key of ``scheme`` from its bare public point (Ed25519: 32 bytes; ECDSA: an X9.62 point).
+
+    PKCS#11 tokens give public keys in this form (hsm.py).
+
+    Raises:
+        ValueError: not a valid point for ``scheme``, or a scheme other than ed25519 and ECDSA P-256/P-384.
+    """
+    public: ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+    if scheme == "ed25519":
+        public = ed25519.Ed25519PublicKey.from_public_bytes(point)
+    elif scheme in _ECDSA_CURVES:
+        public = ec.EllipticCurvePublicKey.from_encoded_point(_ECDSA_CURVES[scheme], point)
+    else:
+        raise ValueError(f"no public key from a bare point for scheme {scheme!r}")
+    return SSlibKey.from_crypto(public, scheme=scheme)
+
+
+def ecdsa_signature_from_raw(raw: bytes) -> bytes:
+    """An ECDSA signature given as r||s (PKCS#11's form, two equal halves) in DER, the form TUF clients expect."""
+    half = len(raw) // 2
+    return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
 
 
 def public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKey:
@@ -323,7 +367,7 @@ def public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKe
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise SigningKeyError(f"key {printable(str(keyid)[:12])} is malformed ({printable(err, 200)})") from err
     public = key.keyval.get("public", "")
-    curve = _HEX_ECDSA_CURVES.get(key.scheme)
+    curve = _ECDSA_CURVES.get(key.scheme)
     if curve is not None and not public.startswith("-----BEGIN"):
         try:
             point = ec.EllipticCurvePublicKey.from_encoded_point(curve, bytes.fromhex(public))

@@ -99,11 +99,8 @@ def combine_key(mnemonics: Iterable[str], encrypted: bytes, source: str) -> Any:
             f"{shown}: the shares do not combine (a mistyped word, a share of another set, or too few shares)"
         ) from None
     try:
-        from cryptography.exceptions import UnsupportedAlgorithm
-        from cryptography.hazmat.primitives.serialization import pkcs12
-
-        private, _cert, _extra = pkcs12.load_key_and_certificates(encrypted, master.hex().encode())
-    except (ValueError, UnsupportedAlgorithm) as err:
+        private = _keys.decrypt_private_key(encrypted, master.hex())
+    except ValueError as err:
         raise BackupError(f"{shown}: the shares combine, but not to the secret of this key backup") from err
     if private is None:
         raise BackupError(f"{shown}: the key backup opens but holds no key")
