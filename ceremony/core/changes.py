@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from securesystemslib.signer import Key
 
@@ -33,6 +33,9 @@ from ceremony.core.roles import CONFIG_NAME, TOP_LEVEL
 from ceremony.core.signers import AcquiredKey, KeySpec, acquire_key
 from ceremony.core.workspace import KeyRecord, Workspace
 from ceremony.errors import UsageError
+
+if TYPE_CHECKING:
+    from tuf.api.metadata import Metadata, Root  # noqa: TID251 - types only
 
 
 def _acquire(ctx: ChangeContext, spec: str, label: str, role: str) -> AcquiredKey:
@@ -151,7 +154,7 @@ def _cascade(ctx: ChangeContext, state: State, proposal: Proposal) -> None:
             proposal.metadata["timestamp"] = timestamp
 
 
-def _new_root(ctx: ChangeContext, state: State, days: int | None = None) -> Any:
+def _new_root(ctx: ChangeContext, state: State, days: int | None = None) -> Metadata[Root]:
     """Root N+1: same content, version + 1, no signatures.
 
     Expiry: ``days`` from now when given (extend); otherwise the policy, but never

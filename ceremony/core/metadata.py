@@ -17,7 +17,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from securesystemslib.signer import Key, Signer
 from tuf.api.metadata import (
@@ -28,7 +28,9 @@ from tuf.api.metadata import (
     MetaFile,
     Role,
     Root,
+    Signed,
     Snapshot,
+    SuccinctRoles,
     Targets,
     Timestamp,
 )
@@ -42,6 +44,8 @@ from ceremony.core._text import printable
 from ceremony.errors import InputFileError, MetadataError, PolicyError
 
 SPEC_VERSION = "1.0.31"
+
+_S = TypeVar("_S", bound=Signed)
 
 
 def _at_second(value: datetime) -> datetime:
@@ -154,7 +158,7 @@ def load_root(data: bytes, source: str) -> Metadata[Root]:
     md = parse(data, source)
     if not isinstance(md.signed, Root):
         raise InputFileError(f"{source}: is {md.signed.type} metadata, expected root")
-    return md  # type: ignore[return-value]
+    return md
 
 
 def role_keys(root: Root, role: str) -> list[Key]:
@@ -239,7 +243,7 @@ def _checked(md: Metadata, source: str) -> Metadata:
     return md
 
 
-def _signed_as(md: Metadata, kind: type, what: str) -> Any:
+def _signed_as(md: Metadata, kind: type[_S], what: str) -> _S:
     """``md.signed`` if it is of ``kind``.
 
     Raises:
@@ -383,6 +387,7 @@ def delegation(md: Metadata[Targets], name: str) -> tuple[dict[str, Key], int] |
     delegations = md.signed.delegations
     if delegations is None:
         return None
+    role: DelegatedRole | SuccinctRoles
     if delegations.roles and name in delegations.roles:
         role = delegations.roles[name]
     elif delegations.succinct_roles is not None and delegations.succinct_roles.is_delegated_role(name):

@@ -11,10 +11,11 @@ published repository, parsed once per command.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.core import diff as _diff
 from ceremony.core import metadata as _md
@@ -27,6 +28,9 @@ from ceremony.core.thresholds import Requirement, requirements_for
 from ceremony.core.workspace import Workspace
 from ceremony.errors import InputFileError
 
+if TYPE_CHECKING:
+    from tuf.api.metadata import Metadata, Root  # noqa: TID251 - types only
+
 
 @dataclass
 class State:
@@ -34,9 +38,9 @@ class State:
 
     ws: Workspace
     files: dict[str, bytes]
-    root: Any  # Metadata[Root]
+    root: Metadata[Root]
     consistent: bool
-    _cache: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[str, Metadata | None] = field(default_factory=dict)
 
     def role_file(self, role: str) -> str | None:
         """The file that holds the current version of ``role``, if any."""
@@ -55,7 +59,7 @@ class State:
             return numbered
         return f"{role}.json" if f"{role}.json" in self.files else None
 
-    def current(self, role: str) -> Any | None:
+    def current(self, role: str) -> Metadata | None:
         """The current metadata of ``role`` (None when the workspace does not hold it)."""
         if role == "root":
             return self.root
@@ -101,7 +105,7 @@ class Proposal:
     command: str
     summary: list[str]
     base_root_version: int
-    metadata: dict[str, Any]  # role -> Metadata (new version)
+    metadata: dict[str, Metadata]  # role -> the new version
     parents: dict[str, str] = field(default_factory=dict)  # delegated role -> delegating role
     removed_roles: list[str] = field(default_factory=list)
     new_key_files: dict[str, bytes] = field(default_factory=dict)  # keyid -> encrypted PKCS#12
@@ -125,14 +129,14 @@ class ChangeContext:
     module: str | None = None
 
 
-def context_parents(state: State, proposal: Proposal) -> dict[str, Any]:
+def context_parents(state: State, proposal: Proposal) -> dict[str, Metadata]:
     """Current delegating metadata for proposed delegated roles whose parent is not changing, up to targets.
 
     A delegating role that is itself delegated brings every role above it, so
     that a keyholder's copy can verify the whole chain from the previous root
     (``requests``): a link nobody vouches for would let a forger choose keys.
     """
-    context: dict[str, Any] = {}
+    context: dict[str, Metadata] = {}
     for role, parent in proposal.parents.items():
         name: str | None = parent if role in proposal.metadata else None
         while name is not None and name not in context and name not in proposal.metadata:
@@ -141,7 +145,7 @@ def context_parents(state: State, proposal: Proposal) -> dict[str, Any]:
     return context
 
 
-def context_chain(state: State, context: dict[str, Any]) -> dict[str, str]:
+def context_chain(state: State, context: Mapping[str, Metadata]) -> dict[str, str]:
     """Delegated role -> the role that delegates it, for the delegated roles of ``context``."""
     return {name: parent for name in context if name not in _roles.TOP_LEVEL and (parent := state.parent_of(name))}
 

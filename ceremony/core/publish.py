@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from securesystemslib.signer import Key
 
@@ -32,6 +32,9 @@ from ceremony.core.signers import sign_verified, unlock_held_key
 from ceremony.core.thresholds import ThresholdResult, evaluate, evaluate_all
 from ceremony.core.workspace import check_config
 from ceremony.errors import ThresholdNotMetError, VerificationError, WorkspaceError
+
+if TYPE_CHECKING:
+    from tuf.api.metadata import Metadata, Root  # noqa: TID251 - types only
 
 
 def _workspace_signer(ctx: ChangeContext, keyid: str, key: Key) -> Any | None:
@@ -229,7 +232,7 @@ def _rekeyed_online_roles(state: State, proposal: Proposal) -> set[str]:
     if new_root is None:
         return set()
 
-    def keys_of(root: Any, role: str) -> tuple[set[str], int]:
+    def keys_of(root: Metadata[Root], role: str) -> tuple[set[str], int]:
         keys, threshold = _md.root_role(root, role)
         return set(keys), threshold
 

@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.core import _txn
 from ceremony.core import diff as _diff
@@ -54,6 +54,9 @@ from ceremony.core.thresholds import Requirement, ThresholdResult, evaluate, eva
 from ceremony.core.workspace import Workspace, check_config
 from ceremony.errors import InputFileError, SigningKeyError, TamperedRequestError, UsageError, WorkspaceError
 
+if TYPE_CHECKING:
+    from tuf.api.metadata import Metadata, Root  # noqa: TID251 - types only
+
 REQUEST_TYPE = "ceremony-sign-request"
 REQUEST_FORMAT = 1
 #: A sign request carries a few metadata files; python-tuf's largest metadata limit (5 MB) four times over.
@@ -64,7 +67,7 @@ MAX_SUMMARY_LINES = 50
 PENDING_COMMANDS = ("rotate", "extend", "delegate", "delegate --remove")
 
 
-def _metadata_of(obj: object, source: str, role: str) -> Any:
+def _metadata_of(obj: object, source: str, role: str) -> Metadata:
     """One metadata object of a request or pending record, whose type must fit ``role``.
 
     Raises:
@@ -79,7 +82,7 @@ def _metadata_of(obj: object, source: str, role: str) -> Any:
     return md
 
 
-def _metadata_map(obj: object, source: str, what: str) -> dict[str, Any]:
+def _metadata_map(obj: object, source: str, what: str) -> dict[str, Metadata]:
     """role -> metadata, every name and type checked."""
     if not isinstance(obj, dict):
         raise InputFileError(f"{source}: '{what}' is not an object")
@@ -108,7 +111,7 @@ def _text_list(obj: object, source: str, what: str, limit: int = MAX_SUMMARY_LIN
 
 
 def accept_signatures(
-    target: Mapping[str, Any], source: Mapping[str, Any], reqs: Mapping[str, list[Requirement]]
+    target: Mapping[str, Metadata], source: Mapping[str, Metadata], reqs: Mapping[str, list[Requirement]]
 ) -> int:
     """Copy into ``target`` the signatures of ``source`` by keys ``reqs`` needs that verify over the target's bytes.
 
@@ -137,10 +140,10 @@ class SignRequest:
     path: Path
     raw: dict[str, Any]
     id: str
-    previous_root: Any
-    metadata: dict[str, Any]
+    previous_root: Metadata[Root]
+    metadata: dict[str, Metadata]
     parents: dict[str, str]
-    context: dict[str, Any]
+    context: dict[str, Metadata]
     summary: list[str]
 
     def requirements(self) -> dict[str, list[Requirement]]:
@@ -182,7 +185,7 @@ class SignRequest:
         digest = self.digest()
         return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
 
-    def _verified_current(self, role: str, obj: object, reqs: Mapping[str, list[Requirement]]) -> Any | None:
+    def _verified_current(self, role: str, obj: object, reqs: Mapping[str, list[Requirement]]) -> Metadata | None:
         """The request's copy of ``role``'s current version, if a threshold of its role's keys signed it."""
         if not isinstance(obj, dict):
             return None
@@ -271,7 +274,7 @@ class PendingChange:
     request_id: str
     base_root_version: int
     command: str
-    metadata: dict[str, Any]  # role -> Metadata, unsigned or signed by the keys this change made
+    metadata: dict[str, Metadata]  # role -> the new version, unsigned or signed by the keys this change made
     config: dict[str, Any]
     new_key_files: dict[str, bytes] = field(default_factory=dict)
     summary: list[str] = field(default_factory=list)
@@ -494,7 +497,11 @@ def _checked_request(path: Path, obj: dict[str, Any]) -> SignRequest:
 
 
 def _check_chain(
-    path: Path, previous: Any, metadata: Mapping[str, Any], context: Mapping[str, Any], parents: Mapping[str, str]
+    path: Path,
+    previous: Metadata[Root],
+    metadata: Mapping[str, Metadata],
+    context: Mapping[str, Metadata],
+    parents: Mapping[str, str],
 ) -> None:
     """Every delegating link a request relies on is vouched for, from the previous root down.
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
@@ -27,6 +27,7 @@ from ceremony.errors import VerificationError
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Key
+    from tuf.api.metadata import Metadata, Root  # noqa: TID251 - types only
 
 
 @dataclass(frozen=True)
@@ -111,19 +112,22 @@ def _identity(key: Key | str | None) -> bytes | None:
     return None if key is None or isinstance(key, str) else _keys.public_key_identity(key)
 
 
-def evaluate(md: Any, requirement: Requirement, role: str = "") -> ThresholdResult:
+def evaluate(md: Metadata, requirement: Requirement, role: str = "") -> ThresholdResult:
     """Where ``requirement`` stands for metadata ``md``."""
     signed, unsigned = count(requirement.keys, _md.signatures(md), _md.signed_bytes(md))
     return ThresholdResult(requirement.label, requirement.threshold, tuple(signed), tuple(unsigned), role)
 
 
-def evaluate_all(reqs: Mapping[str, Sequence[Requirement]], metadata: Mapping[str, Any]) -> list[ThresholdResult]:
+def evaluate_all(reqs: Mapping[str, Sequence[Requirement]], metadata: Mapping[str, Metadata]) -> list[ThresholdResult]:
     """Every requirement of every proposed file."""
     return [evaluate(metadata[role], req, role) for role, role_reqs in reqs.items() for req in role_reqs]
 
 
 def requirements_for(
-    previous_root: Any, metadata: Mapping[str, Any], parents: Mapping[str, str], context: Mapping[str, Any]
+    previous_root: Metadata[Root],
+    metadata: Mapping[str, Metadata],
+    parents: Mapping[str, str],
+    context: Mapping[str, Metadata],
 ) -> dict[str, list[Requirement]]:
     """Which keys must sign each proposed file, derived from the metadata itself.
 
@@ -160,7 +164,7 @@ def requirements_for(
     return result
 
 
-def signed_by_own_role(md: Any, root: Any, role: str) -> bool:
+def signed_by_own_role(md: Metadata, root: Metadata[Root], role: str) -> bool:
     """``md`` carries a threshold of the signatures ``root`` gives ``role`` (root: its own root keys)."""
     keys, threshold = _md.root_role(root if role != "root" else md, role)
     return evaluate(md, Requirement(role, keys, threshold), role).verified
