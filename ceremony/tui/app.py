@@ -386,7 +386,7 @@ class CeremonyApp(App[None]):
         except CeremonyError as err:
             self.push_screen_error("Cannot resume the change", err)
             return
-        title = str(change.data.get("title") or change.data["flow"]).capitalize()
+        title = change.title.capitalize()
         result = await self._step(
             ReviewSignScreen(
                 change,

@@ -246,20 +246,23 @@ class KeygenScreen(_RootStep):
 
     STEP = "keygen"
     FAILURE = "Key not generated"
+    entry: guided.PlannedKey | None = None  # the key this screen generates (None: every key is made)
 
     def body(self) -> ComposeResult:
-        entry = self.ceremony.next_key_to_generate() or {}
-        self.entry = entry
-        done = [k["label"] for k in self.ceremony.root_keys() if k.get("keyid")]
+        entry = self.entry = self.ceremony.next_key_to_generate()
+        done = [k.label for k in self.ceremony.root_keys() if k.generated]
         yield Static(plain(f"Generated so far: {', '.join(done) or 'none'}"), id="done")
+        if entry is None:  # the session moves on to the online keys once the last one is made
+            yield Static(plain("Every planned root key is generated."), id="who")
+            return
         # Names and token labels come from the session file: plain text, bold by style, never markup.
-        label, holder = printable(entry.get("label"), 80), printable(entry.get("holder"), 300)
-        if entry.get("backend") == "token":
-            token = f"'{printable(entry.get('token_label'), 64)}' serial {printable(entry.get('token_serial'), 64)}"
+        label, holder = printable(entry.label, 80), printable(entry.holder, 300)
+        if entry.backend == "token":
+            token = f"'{printable(entry.token_label, 64)}' serial {printable(entry.token_serial, 64)}"
             yield Static(
                 Text.assemble(
                     (label, "bold"),
-                    f": {printable(entry.get('key_type'), 40)} key on token {token}, held by ",
+                    f": {printable(entry.key_type, 40)} key on token {token}, held by ",
                     (holder, "bold"),
                     f".\n{holder}: insert your token and type its user PIN. "
                     "The key is made on the token and never leaves it.",
@@ -271,7 +274,7 @@ class KeygenScreen(_RootStep):
             yield Static(
                 Text.assemble(
                     (label, "bold"),
-                    f": {printable(entry.get('key_type'), 40)} software key held by ",
+                    f": {printable(entry.key_type, 40)} software key held by ",
                     (holder, "bold"),
                     f".\n{holder}: type a passphrase only you know (at least {keys.MIN_PASSPHRASE_LENGTH} "
                     "characters), twice. The key file is encrypted under it.",
@@ -283,7 +286,7 @@ class KeygenScreen(_RootStep):
         yield Button("Generate key", variant="primary", id="generate", compact=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "secret" and self.entry.get("backend") != "token":
+        if event.input.id == "secret" and self.entry is not None and self.entry.backend != "token":
             self.focus_next()
         else:
             self.generate()
@@ -292,19 +295,18 @@ class KeygenScreen(_RootStep):
         self.generate()
 
     def generate(self) -> None:
+        entry = self.entry
+        if entry is None:
+            return
         secret = self.take_secret("#secret")
-        if self.entry.get("backend") != "token":
+        if entry.backend != "token":
             again = self.take_secret("#again")
             if secret != again:
                 self.app.push_screen_error(self.FAILURE, PassphraseError("the two passphrases differ; type them again"))
                 self.query_one("#secret").focus()
                 return
-        label = str(self.entry.get("label"))
-        what = (
-            "Generating the key on the token"
-            if self.entry.get("backend") == "token"
-            else "Generating and encrypting the key"
-        )
+        label = entry.label
+        what = "Generating the key on the token" if entry.backend == "token" else "Generating and encrypting the key"
         self.run_core(what, lambda: self.ceremony.generate_root_key(label, secret, self.clock()))
 
     def core_failed(self, error: CeremonyError) -> None:

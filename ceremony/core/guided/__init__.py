@@ -17,7 +17,7 @@ atomically after every step, never holding a secret):
 Every step appends to the workspace transcript, as the CLI's commands do, so
 an auditor reads one record whichever client drove the ceremony.
 
-Modules: ``state`` (the session file, checked as hostile), ``preflight``,
+Modules: ``state`` (the session file, typed and checked as hostile), ``preflight``,
 ``subject`` (the ``SigningSubject`` protocol the review-and-sign screen types
 against), ``new_root``, ``change`` and ``offline`` (a keyholder signing a
 request away from the workspace). Lines shown to a keyholder are escaped
@@ -25,18 +25,26 @@ with ``_text.printable``.
 """
 
 from ceremony.core.guided.change import ChangeSession, NewKey, new_key
-from ceremony.core.guided.new_root import KeyPlan, NewRootCeremony, Participant, backup_with_test_restore
+from ceremony.core.guided.new_root import KeyPlan, NewRootCeremony, backup_with_test_restore
 from ceremony.core.guided.offline import OfflineSigning
 from ceremony.core.guided.preflight import Check, preflight_checks
 from ceremony.core.guided.state import (
     CHANGE_STEPS,
     NEW_ROOT_STEPS,
     SESSION_NAME,
+    ChangeState,
+    NewRootState,
+    OnlineKey,
     Overview,
+    Participant,
+    PlannedKey,
     SessionInfo,
+    SessionState,
     check_session,
     is_draft,
+    load_session,
     overview,
+    parse_session,
     read_session,
     session_info,
     step_titles,
@@ -50,22 +58,29 @@ __all__ = [
     "ONLINE_ROLES",
     "SESSION_NAME",
     "ChangeSession",
+    "ChangeState",
     "Check",
     "KeyPlan",
     "NewKey",
     "NewRootCeremony",
+    "NewRootState",
     "OfflineSigning",
+    "OnlineKey",
     "Overview",
     "Participant",
+    "PlannedKey",
     "Progress",
     "SessionInfo",
+    "SessionState",
     "SigningKey",
     "SigningSubject",
     "backup_with_test_restore",
     "check_session",
     "is_draft",
+    "load_session",
     "new_key",
     "overview",
+    "parse_session",
     "preflight_checks",
     "read_session",
     "session_info",

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from ceremony.core import keys as _keys
 from ceremony.core._fs import make_private_dir
@@ -23,11 +22,10 @@ from ceremony.core.changes import apply
 from ceremony.core.dates import format_date
 from ceremony.core.guided.state import (
     MAX_TITLE,
-    SESSION_FORMAT,
     SESSION_NAME,
-    SESSION_TYPE,
+    ChangeState,
     commit_step,
-    read_session,
+    load_session,
     record_line,
     save,
 )
@@ -63,9 +61,9 @@ Planner = Callable[[ChangeContext], tuple[State, Proposal]]
 class ChangeSession:
     """A change to a live workspace, kept as a sign request in it until every threshold is met."""
 
-    def __init__(self, ws: Workspace, data: dict[str, Any]) -> None:
+    def __init__(self, ws: Workspace, state: ChangeState) -> None:
         self.ws = ws
-        self.data = data
+        self.state = state
         self._request: SignRequest | None = None
         self._pending_record: PendingChange | None = None
 
@@ -86,7 +84,7 @@ class ChangeSession:
             WorkspaceError: another guided change is in progress in this workspace.
             CeremonyError subclasses from the planner (policy, keys, tokens).
         """
-        if read_session(ws.path) is not None:
+        if load_session(ws.path) is not None:
             raise WorkspaceError(f"{ws.path}: another guided ceremony is in progress here; resume or discard it first")
         with contextlib.ExitStack() as stack:
             ctx = ChangeContext(ws, passphrase_for, pin_for, stack, now)
@@ -94,18 +92,18 @@ class ChangeSession:
             make_private_dir(ws.path / REQUESTS_DIR)
             out = ws.path / REQUESTS_DIR / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{flow}.json"
             request_id = apply(ctx, state, proposal, request_out=out).request_id
-        data = {
-            "type": SESSION_TYPE,
-            "format": SESSION_FORMAT,
-            "flow": flow,
-            "title": title[:MAX_TITLE],
-            "step": "sign",
-            "started": format_date(now),
-            "request": str(out.relative_to(ws.path)),
-            "request_id": request_id,
-        }
-        save(ws.path, data)
-        return cls(ws, data)
+        if request_id is None:  # apply with request_out writes a request, so it has an id
+            raise WorkspaceError(f"{out}: the change was not kept as a sign request")
+        session = ChangeState(
+            flow=flow,
+            step="sign",
+            request=str(out.relative_to(ws.path)),
+            request_id=request_id,
+            title=title[:MAX_TITLE],
+            started=format_date(now),
+        )
+        save(ws.path, session)
+        return cls(ws, session)
 
     @classmethod
     def open(cls, ws: Workspace) -> ChangeSession:
@@ -114,25 +112,30 @@ class ChangeSession:
         Raises:
             WorkspaceError: none is in progress.
         """
-        data = read_session(ws.path)
-        if data is None or data.get("flow") == "new-root":
+        state = load_session(ws.path)
+        if not isinstance(state, ChangeState):
             raise WorkspaceError(f"{ws.path}: no guided change is in progress here")
-        return cls(ws, data)
+        return cls(ws, state)
 
     @property
     def step(self) -> str:
         """The step to do next."""
-        return str(self.data["step"])
+        return self.state.step
 
     @property
     def reviewed(self) -> bool:
         """Keyholders compared the request's words before its first signature here."""
-        return bool(self.data.get("reviewed"))
+        return self.state.reviewed
+
+    @property
+    def title(self) -> str:
+        """What the change is called (its flow when the session has no title)."""
+        return self.state.title or self.state.flow
 
     @property
     def request_path(self) -> Path:
         """The request kept in the workspace (keyholders elsewhere sign copies of it)."""
-        return self.ws.path / self.data["request"]
+        return self.ws.path / self.state.request
 
     def request(self) -> SignRequest:
         """The request as this session last saved it, read and checked (digest, every signature, its id) once.
@@ -142,7 +145,7 @@ class ChangeSession:
         """
         if self._request is None:
             path = self.request_path
-            self._request = check_request_matches(load_request(path), self.data["request_id"], str(path))
+            self._request = check_request_matches(load_request(path), self.state.request_id, str(path))
         return self._request
 
     def _save_request(self, request: SignRequest) -> None:
@@ -171,7 +174,7 @@ class ChangeSession:
             InputFileError: the record is malformed.
         """
         if self._pending_record is None:
-            self._pending_record = load_pending(self.ws, self.data["request_id"])
+            self._pending_record = load_pending(self.ws, self.state.request_id)
         return self._pending_record
 
     def signing_keys(self) -> list[SigningKey]:
@@ -214,14 +217,14 @@ class ChangeSession:
             )
         self._save_request(request)
         if not self.reviewed:
-            self.data["reviewed"] = True
-            save(self.ws.path, self.data)
+            self.state.reviewed = True
+            save(self.ws.path, self.state)
         progress = self.progress()
         record_line(
             self.ws.path,
-            f"tui {self.data['flow']} sign",
+            f"tui {self.state.flow} sign",
             [
-                f"{record.label} signed {', '.join(roles)} of request {self.data['request_id']}",
+                f"{record.label} signed {', '.join(roles)} of request {self.state.request_id}",
                 *[p.describe() for p in progress],
             ],
             now,
@@ -245,7 +248,7 @@ class ChangeSession:
         progress = self.progress()
         record_line(
             self.ws.path,
-            f"tui {self.data['flow']} add-copy",
+            f"tui {self.state.flow} add-copy",
             [f"took {added} signature(s) from {Path(copy).name}", *[p.describe() for p in progress]],
             now,
         )
@@ -262,7 +265,7 @@ class ChangeSession:
             # The session ends in the same transaction as the change it published.
             result, _statuses = merge(ctx, [self.request_path], lambda txn: txn.remove(SESSION_NAME))
         if result is None:
-            raise ThresholdNotMetError(f"request {self.data['request_id']}: not every threshold is met yet")
+            raise ThresholdNotMetError(f"request {self.state.request_id}: not every threshold is met yet")
         return result
 
     def discard(self, now: datetime) -> None:
@@ -270,8 +273,8 @@ class ChangeSession:
         commit_step(
             self.ws.path,
             None,
-            f"tui {self.data['flow']} discard",
-            [f"discarded request {self.data['request_id']} unpublished"],
+            f"tui {self.state.flow} discard",
+            [f"discarded request {self.state.request_id} unpublished"],
             now,
         )
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from securesystemslib.signer import Key
+from securesystemslib.signer import Signer
 
 from ceremony.core import diff as _diff
 from ceremony.core import hsm as _hsm
@@ -35,11 +35,13 @@ from ceremony.core.guided.preflight import Check
 from ceremony.core.guided.state import (
     MAX_TEXT,
     PARTICIPANT_ROLES,
-    SESSION_FORMAT,
     SESSION_NAME,
-    SESSION_TYPE,
+    NewRootState,
+    OnlineKey,
+    Participant,
+    PlannedKey,
     commit_step,
-    read_session,
+    load_session,
     record_line,
     save,
 )
@@ -53,14 +55,6 @@ from ceremony.errors import BackupError, InputFileError, PolicyError, ThresholdN
 
 
 @dataclass(frozen=True)
-class Participant:
-    """A person at the ceremony and the role they hold in it."""
-
-    name: str
-    role: str
-
-
-@dataclass(frozen=True)
 class KeyPlan:
     """How one root key will be made: its keyholder and backend."""
 
@@ -71,6 +65,15 @@ class KeyPlan:
     token_serial: str | None = None
 
 
+@dataclass(frozen=True)
+class GeneratedKey:
+    """A planned root key once generated: its keyid and URI, no longer optional."""
+
+    planned: PlannedKey
+    keyid: str
+    uri: str
+
+
 class NewRootCeremony:
     """A new repository's root ceremony in a draft directory; every method records its step.
 
@@ -79,9 +82,9 @@ class NewRootCeremony:
     returning, so quitting after any step loses nothing.
     """
 
-    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+    def __init__(self, path: Path, state: NewRootState) -> None:
         self.path = path
-        self.data = data
+        self.state = state
 
     # ---- opening
 
@@ -98,17 +101,9 @@ class NewRootCeremony:
         if not path.absolute().parent.is_dir():
             raise WorkspaceError(f"{path.absolute().parent}: the parent directory does not exist")
         make_private_dir(path)
-        data: dict[str, Any] = {
-            "type": SESSION_TYPE,
-            "format": SESSION_FORMAT,
-            "flow": "new-root",
-            "title": "new root ceremony",
-            "step": "preflight",
-            "started": format_date(now),
-            "module": module,
-        }
-        ceremony = cls(path, data)
-        save(path, data)
+        state = NewRootState("preflight", title="new root ceremony", started=format_date(now), module=module)
+        ceremony = cls(path, state)
+        save(path, state)
         record_line(path, "tui new-root start", [f"new root ceremony started in {path.name}"], now)
         return ceremony
 
@@ -119,25 +114,25 @@ class NewRootCeremony:
         Raises:
             WorkspaceError: no new root ceremony is in progress there.
         """
-        data = read_session(Path(path))
-        if data is None or data.get("flow") != "new-root":
+        state = load_session(Path(path))
+        if not isinstance(state, NewRootState):
             raise WorkspaceError(f"{path}: no new root ceremony is in progress here")
-        return cls(Path(path), data)
+        return cls(Path(path), state)
 
     @property
     def step(self) -> str:
         """The step to do next."""
-        return str(self.data["step"])
+        return self.state.step
 
     @property
     def reviewed(self) -> bool:
         """The keyholders compared the words of root version 1 (recorded at the review step)."""
-        return self.step != "review" and "digest" in self.data
+        return self.step != "review" and self.state.digest is not None
 
     @property
     def module(self) -> str | None:
         """The PKCS#11 module chosen for this ceremony (None: $PYKCS11LIB or SoftHSM2)."""
-        return self.data.get("module")
+        return self.state.module
 
     def _advance(
         self,
@@ -149,8 +144,8 @@ class NewRootCeremony:
     ) -> str:
         """Save the session at the next step and record the step just done (named by the current one), together."""
         done = self.step
-        self.data["step"] = step
-        return commit_step(self.path, self.data, f"tui new-root {done}", lines, now, details, new_files)
+        self.state.step = step
+        return commit_step(self.path, self.state, f"tui new-root {done}", lines, now, details, new_files)
 
     def _require(self, step: str) -> None:
         if self.step != step:
@@ -181,7 +176,7 @@ class NewRootCeremony:
         lines = [f"{'ok' if c.passed else 'EXCEPTION'} {c.name}: {c.detail}" for c in checks]
         lines += [f"exception for {name}: {text.strip()}" for name, text in exceptions.items() if text.strip()]
         lines.append(f"clock confirmed by the administrator: {format_date(now)}")
-        self.data["preflight"] = {
+        self.state.preflight = {
             "checks": [c.__dict__ for c in checks],
             "exceptions": {k: v.strip() for k, v in exceptions.items() if v.strip()},
             "clock": format_date(now),
@@ -209,12 +204,12 @@ class NewRootCeremony:
             seen.add((p.name.strip(), p.role))
         by_role = {role: [p.name.strip() for p in participants if p.role == role] for role in PARTICIPANT_ROLES}
         _policy.check_participants(by_role)
-        self.data["participants"] = [{"name": p.name.strip(), "role": p.role} for p in participants]
+        self.state.participants = [Participant(p.name.strip(), p.role) for p in participants]
         self._advance("plan", now, [f"participant {p.name.strip()}: {p.role}" for p in participants])
 
     def participants(self, role: str | None = None) -> list[str]:
         """Names of the participants (in ``role``)."""
-        return [p["name"] for p in self.data.get("participants", []) if role is None or p["role"] == role]
+        return [p.name for p in self.state.participants if role is None or p.role == role]
 
     def set_plan(
         self, keys: list[KeyPlan], threshold: int, root_days: int, now: datetime, no_spare: bool = False
@@ -250,36 +245,37 @@ class NewRootCeremony:
                 for i, p in enumerate(keys, start=1)
             ]
         )
-        self.data["threshold"] = threshold
-        self.data["no_spare"] = no_spare
-        self.data["expiry_days"] = {**DEFAULT_EXPIRY_DAYS, "root": root_days}
-        self.data["root_keys"] = [
-            {"label": f"root-{i}", **p.__dict__, "keyid": None} for i, p in enumerate(keys, start=1)
+        self.state.threshold = threshold
+        self.state.no_spare = no_spare
+        self.state.expiry_days = {**DEFAULT_EXPIRY_DAYS, "root": root_days}
+        self.state.root_keys = [
+            PlannedKey(f"root-{i}", p.holder, p.backend, p.key_type, p.token_label, p.token_serial)
+            for i, p in enumerate(keys, start=1)
         ]
         lines = [f"root: {threshold} of {len(keys)} keys, expires after {root_days} days"]
-        for entry in self.data["root_keys"]:
+        for entry in self.state.root_keys:
             where = (
-                f"token '{entry['token_label']}' serial {entry['token_serial']}"
-                if entry["backend"] == "token"
+                f"token '{entry.token_label}' serial {entry.token_serial}"
+                if entry.backend == "token"
                 else "software (passphrase)"
             )
-            lines.append(f"{entry['label']}: {entry['key_type']} held by {entry['holder']}, {where}")
+            lines.append(f"{entry.label}: {entry.key_type} held by {entry.holder}, {where}")
         self._advance("keygen", now, lines)
 
     # ---- key generation
 
-    def root_keys(self) -> list[dict[str, Any]]:
+    def root_keys(self) -> list[PlannedKey]:
         """The planned root keys with what is known so far (keyid once generated)."""
-        return list(self.data.get("root_keys", []))
+        return list(self.state.root_keys)
 
-    def next_key_to_generate(self) -> dict[str, Any] | None:
+    def next_key_to_generate(self) -> PlannedKey | None:
         """The first planned root key not generated yet."""
-        return next((k for k in self.root_keys() if not k.get("keyid")), None)
+        return next((k for k in self.state.root_keys if not k.generated), None)
 
     def _object_label(self, label: str) -> str:
         return object_label(self.path.name, label)
 
-    def generate_root_key(self, label: str, secret: str, now: datetime) -> dict[str, Any]:
+    def generate_root_key(self, label: str, secret: str, now: datetime) -> PlannedKey:
         """Generate one root key with its keyholder's passphrase (software) or PIN (token).
 
         The software key is written encrypted to keys/ before this returns; a
@@ -290,31 +286,35 @@ class NewRootCeremony:
             HsmError (and subclasses): the token refused (wrong PIN, missing token, duplicate label).
         """
         self._require("keygen")
-        entry = next((k for k in self.data["root_keys"] if k["label"] == label), None)
-        if entry is None or entry.get("keyid"):
+        index = next((i for i, k in enumerate(self.state.root_keys) if k.label == label), None)
+        if index is None or self.state.root_keys[index].generated:
             raise UsageError(f"{label}: not a root key waiting to be generated")
-        if entry["backend"] == "software":
-            key = _keys.generate_key(entry["key_type"], secret, label)
+        entry = self.state.root_keys[index]
+        details: dict[str, Any]
+        if entry.backend == "software":
+            key = _keys.generate_key(entry.key_type, secret, label)
             _keys.prove_signing(key.signer)
-            rel = key_file_rel(key.public.keyid)
-            entry.update(keyid=key.public.keyid, uri=key_file_uri(key.public.keyid), public=key.public.to_dict())
-            details: dict[str, Any] = {"generated": entry["key_type"]}
-            files = {rel: key.encrypted}
-            line = f"generated software key {label} {key.public.keyid} for {entry['holder']} (encrypted under their passphrase)"
+            public, uri = key.public, key_file_uri(key.public.keyid)
+            details = {"generated": entry.key_type}
+            files = {key_file_rel(public.keyid): key.encrypted}
+            line = (
+                f"generated software key {label} {public.keyid} for {entry.holder} (encrypted under their passphrase)"
+            )
         else:
             # Built, not formatted: a label holding ";" or "?module-path=" must not add attributes to the URI.
-            token_uri = _hsm.Pkcs11Uri(token=entry["token_label"], serial=entry["token_serial"]).to_string()
+            token_uri = _hsm.Pkcs11Uri(token=entry.token_label, serial=entry.token_serial).to_string()
             token_key = _hsm.generate_key(
-                token_uri, self._object_label(label), entry["key_type"], lambda _prompt: secret, self.module
+                token_uri, self._object_label(label), entry.key_type, lambda _prompt: secret, self.module
             )
-            entry.update(keyid=token_key.public.keyid, uri=token_key.uri, public=token_key.public.to_dict())
+            public, uri = token_key.public, token_key.uri
             details = token_key.transcript_details()
             files = {}
-            line = f"generated token key {label} {token_key.public.keyid} for {entry['holder']} on {token_key.token.describe()}"
-        entry["public"]["keyid"] = entry["keyid"]
+            line = f"generated token key {label} {public.keyid} for {entry.holder} on {token_key.token.describe()}"
+        entry = replace(entry, keyid=public.keyid, uri=uri, public={**public.to_dict(), "keyid": public.keyid})
+        self.state.root_keys[index] = entry
         done = self.next_key_to_generate() is None
-        self.data["step"] = "online" if done else "keygen"
-        commit_step(self.path, self.data, "tui new-root keygen", [line], now, {label: details}, files)
+        self.state.step = "online" if done else "keygen"
+        commit_step(self.path, self.state, "tui new-root keygen", [line], now, {label: details}, files)
         return entry
 
     # ---- online keys
@@ -348,23 +348,16 @@ class NewRootCeremony:
         for role, key in acquired.items():
             if key.encrypted:
                 written[key_file_rel(key.public.keyid)] = key.encrypted
-            public = key.public.to_dict()
-            public["keyid"] = key.public.keyid
-            online[role] = {
-                "label": key.record.label,
-                "keyid": key.public.keyid,
-                "key_type": key.record.key_type,
-                "uri": key.record.uri,
-                "public": public,
-            }
-        self.data["online"] = online
-        records = [KeyRecord(v["keyid"], v["label"], (r,), v["key_type"], v["uri"]) for r, v in online.items()]
+            public = {**key.public.to_dict(), "keyid": key.public.keyid}
+            online[role] = OnlineKey(key.record.label, key.public.keyid, key.record.key_type, key.record.uri, public)
+        self.state.online = online
+        records = [KeyRecord(v.keyid, v.label, (r,), v.key_type, v.uri) for r, v in online.items()]
         self._advance("review", now, describe_new_keys(records, self._skipped()), new_files=written)
 
     def _skipped(self) -> list[str]:
         """Online roles whose files the online service signs: an imported key, and every role after it."""
-        online = self.data.get("online", {})
-        return _policy.left_to_online({role: bool((online.get(role) or {}).get("uri")) for role in ONLINE_ROLES})
+        online = self.state.online
+        return _policy.left_to_online({role: role in online and bool(online[role].uri) for role in ONLINE_ROLES})
 
     @property
     def needs_online_secret(self) -> bool:
@@ -373,14 +366,27 @@ class NewRootCeremony:
 
     # ---- review and signing
 
-    def _public(self, entry: Mapping[str, Any]) -> Key:
-        return _keys.public_key_from_metadata(
-            entry["keyid"], {k: v for k, v in entry["public"].items() if k != "keyid"}
-        )
+    def _generated(self) -> list[GeneratedKey]:
+        """The root keys, every one generated (the steps after key generation).
+
+        Raises:
+            UsageError: a root key has not been generated yet.
+        """
+        result = []
+        for k in self.state.root_keys:
+            if k.keyid is None or k.uri is None:
+                raise UsageError(f"{k.label}: the key has not been generated yet")
+            result.append(GeneratedKey(k, k.keyid, k.uri))
+        return result
+
+    def _root_dict(self) -> dict[str, Any]:
+        if self.state.root is None:
+            raise UsageError("root version 1 has not been built yet: review it first")
+        return self.state.root
 
     def _plans(self, now: datetime) -> dict[str, _md.RolePlan]:
         """Keys, thresholds and expiry of every role: root's as signed, the online roles' from ``now``."""
-        root = self.data["root"]["signed"]
+        root = self._root_dict()["signed"]
         plans = {}
         for role in TOP_LEVEL:
             role_obj = root["roles"][role]
@@ -388,13 +394,13 @@ class NewRootCeremony:
             expires = (
                 parse_at(root["expires"])
                 if role == "root"
-                else now.astimezone(UTC).replace(microsecond=0) + timedelta(days=self.data["expiry_days"][role])
+                else now.astimezone(UTC).replace(microsecond=0) + timedelta(days=self.state.expiry_days[role])
             )
             plans[role] = _md.RolePlan(keys, role_obj["threshold"], expires)
         return plans
 
     def _root(self) -> Any:
-        return _md.from_dict(self.data["root"], f"{self.path / SESSION_NAME} root")
+        return _md.from_dict(self._root_dict(), f"{self.path / SESSION_NAME} root")
 
     def build_root(self, now: datetime) -> tuple[list[str], str, str]:
         """Build root version 1 (once) and describe it: diff lines, digest hex and words to read aloud.
@@ -403,28 +409,27 @@ class NewRootCeremony:
         """
         if self.step not in ("review", "sign"):
             self._require("review")
-        if "root" not in self.data:
+        generated = self._generated()
+        if self.state.root is None:
             base = now.astimezone(UTC).replace(microsecond=0)
-            days = self.data["expiry_days"]
+            days = self.state.expiry_days
             plans = {
                 "root": _md.RolePlan(
-                    tuple(self._public(k) for k in self.data["root_keys"]),
-                    self.data["threshold"],
+                    tuple(k.planned.key() for k in generated),
+                    self.state.threshold,
                     base + timedelta(days=days["root"]),
                 )
             }
             for role in ONLINE_ROLES:
-                key = self._public(self.data["online"][role])
-                plans[role] = _md.RolePlan((key,), 1, base + timedelta(days=days[role]))
+                plans[role] = _md.RolePlan((self.state.online[role].key(),), 1, base + timedelta(days=days[role]))
             for role, plan in plans.items():
                 _policy.check_role(role, [k.keyid for k in plan.keys], plan.threshold, plan.expires, now)
-            self.data["root"] = _md.to_dict(_md.build_root(plans))
-            save(self.path, self.data)
+            self.state.root = _md.to_dict(_md.build_root(plans))
+            save(self.path, self.state)
         root = self._root()
-        holders = {k["keyid"]: k["holder"] for k in self.data["root_keys"]}
         lines = [
-            f"new repository, root version 1: {self.data['threshold']} of {len(self.data['root_keys'])} root keys",
-            *[f"{k['label']} {k['keyid'][:12]} held by {holders[k['keyid']]}" for k in self.data["root_keys"]],
+            f"new repository, root version 1: {self.state.threshold} of {len(generated)} root keys",
+            *[f"{k.planned.label} {k.keyid[:12]} held by {k.planned.holder}" for k in generated],
             *_diff.describe_change("1.root.json", None, _md.signed_dict(root)),
         ]
         digest = _diff.payload_digest({"root": _md.signed_bytes(root)})
@@ -438,23 +443,23 @@ class NewRootCeremony:
         """The keyholders compared the words read aloud: record the digest and move on to signing."""
         self._require("review")
         _lines, digest_hex, words = self.build_root(now)
-        self.data["digest"] = digest_hex
+        self.state.digest = digest_hex
         self._advance("sign", now, [f"reviewed root version 1; digest {digest_hex}", f"words read aloud: {words}"])
 
     def progress(self) -> list[Progress]:
         """Root signatures so far against the threshold."""
         root = self._root()
         keys, threshold = _md.root_role(root, "root")
-        labels = {k["keyid"]: k["label"] for k in self.data["root_keys"]}
+        labels = {k.keyid: k.label for k in self.state.root_keys if k.keyid is not None}
         return [evaluate(root, Requirement("root (version 1)", keys, threshold), "root").named(labels)]
 
     def signing_keys(self) -> list[SigningKey]:
         """Root keys that have not signed yet."""
-        signed = set(_md.signatures(self._root())) if "root" in self.data else set()
+        signed = set(_md.signatures(self._root())) if self.state.root is not None else set()
         return [
-            SigningKey(k["keyid"], k["label"], k["holder"], "PIN" if k["backend"] == "token" else "passphrase")
-            for k in self.data.get("root_keys", [])
-            if k.get("keyid") and k["keyid"] not in signed
+            SigningKey(k.keyid, k.label, k.holder, "PIN" if k.backend == "token" else "passphrase")
+            for k in self.state.root_keys
+            if k.keyid and k.keyid not in signed
         ]
 
     def sign(self, keyid: str, secret: str, now: datetime) -> list[Progress]:
@@ -464,30 +469,32 @@ class NewRootCeremony:
             PassphraseError / HsmError / SigningKeyError: unlocking or signing failed.
         """
         self._require("sign")
-        entry = next((k for k in self.data["root_keys"] if k["keyid"] == keyid), None)
+        entry = next((k for k in self._generated() if k.keyid == keyid), None)
         if entry is None:
             raise UsageError(f"{keyid[:12]}: not a root key of this ceremony")
         root = self._root()
-        public = self._public(entry)
+        public = entry.planned.key()
         with contextlib.ExitStack() as stack:
             signer = unlock_held_key(
                 self.path,
-                entry["uri"],
+                entry.uri,
                 public,
-                entry["label"],
+                entry.planned.label,
                 lambda _l: secret,
                 lambda _p: secret,
                 self.module,
                 stack,
             )
+            if signer is None:  # a root key is held here (a key file or a token), by its URI
+                raise UsageError(f"{entry.planned.label}: not a key held here")
             _md.add_signature(root, keyid, sign_verified(signer, public, _md.signed_bytes(root)))
-        self.data["root"] = _md.to_dict(root)
-        save(self.path, self.data)
+        self.state.root = _md.to_dict(root)
+        save(self.path, self.state)
         progress = self.progress()
         record_line(
             self.path,
             "tui new-root sign",
-            [f"{entry['label']} ({entry['holder']}) signed root version 1; {progress[0].describe()}"],
+            [f"{entry.planned.label} ({entry.planned.holder}) signed root version 1; {progress[0].describe()}"],
             now,
         )
         return progress
@@ -519,49 +526,44 @@ class NewRootCeremony:
         self._require("verify")
         plans = self._plans(now)
         skipped = self._skipped()
-        signers: dict[str, list[Any]] = {role: [] for role in TOP_LEVEL}
+        generated = self._generated()
+        signers: dict[str, list[Signer]] = {role: [] for role in TOP_LEVEL}
         stack = contextlib.ExitStack()
         for role in ONLINE_ROLES:
-            entry = self.data["online"][role]
+            entry = self.state.online[role]
             if role not in skipped:
-                signers[role].append(
-                    unlock_held_key(
-                        self.path,
-                        entry["uri"],
-                        self._public(entry),
-                        entry["label"],
-                        lambda _l: online_secret,
-                        lambda _p: online_secret,
-                        self.module,
-                        stack,
-                    )
+                signer = unlock_held_key(
+                    self.path,
+                    entry.uri,
+                    entry.key(),
+                    entry.label,
+                    lambda _l: online_secret,
+                    lambda _p: online_secret,
+                    self.module,
+                    stack,
                 )
+                if signer is not None:  # None: held by the online service, so skipped above
+                    signers[role].append(signer)
         root_bytes = _md.to_bytes(self._root())
         files = {"1.root.json": root_bytes, "root.json": root_bytes}
         with stack:
             files.update(build_online_files(plans, signers, skipped))
         report = _verify.verify_files(files, root_bytes, now, "1.root.json")
         records = merge_key_records(
-            [
-                ("root", KeyRecord(k["keyid"], k["label"], ("root",), k["key_type"], k["uri"]))
-                for k in self.data["root_keys"]
-            ]
-            + [
-                (r, KeyRecord(v["keyid"], v["label"], (r,), v["key_type"], v["uri"]))
-                for r, v in self.data["online"].items()
-            ]
+            [("root", KeyRecord(k.keyid, k.planned.label, ("root",), k.planned.key_type, k.uri)) for k in generated]
+            + [(r, KeyRecord(v.keyid, v.label, (r,), v.key_type, v.uri)) for r, v in self.state.online.items()]
         )
-        config = initial_config(plans, self.data["expiry_days"], records, self.module)
+        config = initial_config(plans, self.state.expiry_days, records, self.module)
         lines = [
-            f"created repository version 1: root {self.data['threshold']}-of-{len(self.data['root_keys'])} (guided ceremony)",
+            f"created repository version 1: root {self.state.threshold}-of-{len(generated)} (guided ceremony)",
             *[f"signed {name} (version 1)" for name in files if not name.endswith("root.json")],
             *[_policy.left_to_online_line(role) for role in skipped],
         ]
-        details = {"participants": self.data["participants"], "digest": self.data.get("digest")}
+        details = {"participants": [p.to_dict() for p in self.state.participants], "digest": self.state.digest}
         ws, _written, _head = complete_draft(self.path, files, config, "tui new-root verify", lines, details, now)
         summary = [f"ok {c.file} {c.role} v{c.version} {c.signatures}" for c in report.checks]
-        self.data["step"] = "backup"
-        save(self.path, self.data)
+        self.state.step = "backup"
+        save(self.path, self.state)
         return ws, summary
 
     def backup(self, out: Path, now: datetime) -> list[str]:
