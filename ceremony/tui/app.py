@@ -10,6 +10,7 @@ a dialog; anything else is a bug and ends the app, so a ceremony fails closed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -362,13 +363,17 @@ class CeremonyApp(App[None]):
                     steps=guided.NEW_ROOT_STEPS,
                     step=step,
                     finish_label="Continue to verification",
-                    finish=lambda c=ceremony: c.finish_signing(self.clock()),
+                    finish=self._finish_signing(ceremony),
                 )
             else:
                 screen = newroot.STEP_SCREENS[step](ceremony, self.clock)
             if await self._step(screen) == LEAVE or step == "signoff":
                 break
         self.back_home(path)
+
+    def _finish_signing(self, ceremony: guided.NewRootCeremony) -> Callable[[], None]:
+        """What the review-and-sign screen's finish button does for this ceremony."""
+        return lambda: ceremony.finish_signing(self.clock())
 
     @work(exclusive=True, group="flow")
     async def change_flow(self, kind: str | None) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
@@ -44,7 +45,7 @@ class KeySource(Vertical):
 
     def add_tokens(self, tokens: list[hsm.TokenInfo]) -> None:
         """Offer a new key on each token present."""
-        choices = [(f"new {t} software key (passphrase)", t) for t in keys.KEY_TYPES]
+        choices: list[tuple[str | Text, str]] = [(f"new {t} software key (passphrase)", t) for t in keys.KEY_TYPES]
         choices += [
             (plain(f"new key on token {t.label} #{t.serial} (PIN)", limit=120), f"token:{t.serial}") for t in tokens
         ]
@@ -93,7 +94,7 @@ class _ChangeScreen(StepScreen[Any]):
         try:
             choice = source.read() if source is not None else None
         except PassphraseError as err:
-            self.app.push_screen_error(self.FAILURE, err)
+            self.show_error(self.FAILURE, err)
             return
         ws, now = self.ws, self.clock()
 
@@ -193,7 +194,7 @@ class ExtendScreen(_ChangeScreen):
         try:
             status = workspace_status(self.ws, self.clock())
         except CeremonyError as err:
-            self.app.push_screen_error(self.FAILURE, err)  # the table stays empty; Escape goes home
+            self.show_error(self.FAILURE, err)  # the table stays empty; Escape goes home
             return
         self.roles = [r.role for r in status.roles]
         for r in status.roles:
@@ -288,7 +289,7 @@ class OpenRequestScreen(StepScreen[Any]):
     def open_request(self) -> None:
         path, out = self.value("#request"), self.value("#out")
         if not path:
-            self.app.push_screen_error(self.FAILURE, UsageError("type the path of the sign request"))
+            self.show_error(self.FAILURE, UsageError("type the path of the sign request"))
             return
 
         def call() -> guided.OfflineSigning:
@@ -364,7 +365,7 @@ class RestoreScreen(StepScreen[Any]):
         inputs = [Path(item) for item in self.value("#inputs").split()]
         out = self.value("#out")
         if not inputs or not out:
-            self.app.push_screen_error(self.FAILURE, UsageError("name the inputs and the directory to restore into"))
+            self.show_error(self.FAILURE, UsageError("name the inputs and the directory to restore into"))
             return
         self.run_core("Reading QR codes and text", lambda: recovery.restore_to(inputs, Path(out)))
 

@@ -68,9 +68,7 @@ class StartScreen(StepScreen[Any]):
     def start(self) -> None:
         path, module = self.value("#path"), self.value("#module") or None
         if not path:
-            self.app.push_screen_error(
-                "Cannot start the ceremony here", UsageError("type the directory for the new workspace")
-            )
+            self.show_error("Cannot start the ceremony here", UsageError("type the directory for the new workspace"))
             return
         self.run_core(
             "Creating the draft directory", lambda: guided.NewRootCeremony.start(Path(path), self.clock(), module)
@@ -302,7 +300,7 @@ class KeygenScreen(_RootStep):
         if entry.backend != "token":
             again = self.take_secret("#again")
             if secret != again:
-                self.app.push_screen_error(self.FAILURE, PassphraseError("the two passphrases differ; type them again"))
+                self.show_error(self.FAILURE, PassphraseError("the two passphrases differ; type them again"))
                 self.query_one("#secret").focus()
                 return
         label = entry.label
@@ -342,7 +340,7 @@ class OnlineKeysScreen(_RootStep):
             specs[role] = self.value(f"#file-{role}") if source == "import" else source
         secret, again = self.take_secret("#secret"), self.take_secret("#again")
         if secret != again:
-            self.app.push_screen_error(self.FAILURE, PassphraseError("the two passphrases differ; type them again"))
+            self.show_error(self.FAILURE, PassphraseError("the two passphrases differ; type them again"))
             return
         self.run_core(
             "Generating online keys and signing version 1",

@@ -194,7 +194,7 @@ class ReviewSignScreen(StepScreen[Any]):
     def sign(self) -> None:
         secret = self.take_secret("#secret")  # first: a refusal below must not leave it in the field
         if not self.query_one("#compared", Checkbox).value:
-            self.app.push_screen_error(
+            self.show_error(
                 self.FAILURE,
                 UsageError("the words have not been compared", hint="read them aloud; tick the box when they match"),
             )
@@ -205,7 +205,7 @@ class ReviewSignScreen(StepScreen[Any]):
             select = self.query_one("#key", Select)
             key = "" if select.is_blank() else str(select.value)
         if not key:
-            self.app.push_screen_error(self.FAILURE, UsageError("choose the key that signs now"))
+            self.show_error(self.FAILURE, UsageError("choose the key that signs now"))
             return
         subject = self.subject
 

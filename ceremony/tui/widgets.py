@@ -232,8 +232,12 @@ class StepScreen(Screen[T], Generic[T]):
 
     def on_core_failed(self, message: CoreFailed) -> None:
         self.query_one("#busy").display = False
-        self.app.push_screen(ErrorDialog(self.FAILURE, message.error))
+        self.show_error(self.FAILURE, message.error)
         self.core_failed(message.error)
+
+    def show_error(self, title: str, error: CeremonyError) -> None:
+        """Show an error over this screen, which stays as it was."""
+        self.app.push_screen(ErrorDialog(title, error))
 
     def core_done(self, result: Any) -> None:
         """The core call returned ``result``; by default the step is finished."""

@@ -338,11 +338,11 @@ class NewRootCeremony:
                 spec = specs.get(role, "")
                 if not spec:
                     raise UsageError(f"{role}: choose a key type to generate or a public key file to import")
-                acquired[role] = acquire_key(
+                key = acquired[role] = acquire_key(
                     spec, online_label(role, spec), role, passphrase_for, None, self.module, stack
                 )
-                if acquired[role].signer is not None:
-                    _keys.prove_signing(acquired[role].signer)
+                if key.signer is not None:
+                    _keys.prove_signing(key.signer)
         written = {}
         online = {}
         for role, key in acquired.items():
