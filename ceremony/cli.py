@@ -238,11 +238,11 @@ def init(
 ) -> None:
     """Create WORKSPACE with repository version 1 (root, targets, snapshot, timestamp)."""
     expiry: dict[str, int] = {}
-    for role, days in _parse_pairs(expires, "--expires").items():
+    for role, text in _parse_pairs(expires, "--expires").items():
         try:
-            expiry[role] = int(days)
+            expiry[role] = int(text)
         except ValueError:
-            raise UsageError(f"--expires {role}={days}: DAYS must be a whole number") from None
+            raise UsageError(f"--expires {role}={text}: DAYS must be a whole number") from None
     options = core.InitOptions(
         root_keys=root_keys,
         threshold=threshold,

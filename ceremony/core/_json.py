@@ -175,7 +175,9 @@ def read_bytes(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES, foll
 
 def canonical_bytes(obj: Any) -> bytes:
     """Canonical JSON (OLPC form, as TUF signs it) of ``obj`` as UTF-8 bytes."""
-    return encode_canonical(obj).encode("utf-8")
+    parts: list[str] = []
+    encode_canonical(obj, parts.append)  # the pieces of the text it would return (then typed str | None)
+    return "".join(parts).encode("utf-8")
 
 
 def dumps_pretty(obj: Any) -> bytes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import pypdfium2
@@ -56,13 +56,15 @@ class _Sheet(FPDF):
         self.set_font("Helvetica", size=7)
         self.cell(0, 5, f"{self.footer_text} - page {self.page_no()}", align="C")
 
-    def text(self, value: str, size: float = 9, style: str = "", font: str = "Helvetica", height: float = 4.5) -> None:
+    def paragraph(
+        self, value: str, size: float = 9, style: str = "", font: str = "Helvetica", height: float = 4.5
+    ) -> None:
         self.set_font(font, style=style, size=size)
         self.multi_cell(0, height, _latin1(value), new_x="LMARGIN", new_y="NEXT")
 
     def heading(self, value: str) -> None:
         self.ln(2)
-        self.text(value, size=11, style="B", height=6)
+        self.paragraph(value, size=11, style="B", height=6)
 
 
 def _png(image: Any) -> io.BytesIO:
@@ -130,22 +132,22 @@ def backup_sheet(
     """The printable backup of one file: QR codes, what it holds, hashes, text fallback, sign-off."""
     pdf = _Sheet(paper, f"ceremony backup {name} set {set_id}")
     pdf.add_page()
-    pdf.text(f"TUF metadata backup: {name}", size=15, style="B", height=8)
-    pdf.text(
+    pdf.paragraph(f"TUF metadata backup: {name}", size=15, style="B", height=8)
+    pdf.paragraph(
         f"Made {created} by ceremony {__version__}. Backup set {set_id}, {len(images)} QR code(s). "
         "Signed metadata is public: this sheet protects integrity, not secrecy.",
         size=8,
     )
     pdf.heading("What this backup holds")
     for line in summary:
-        pdf.text(line, size=9, height=4.2)
+        pdf.paragraph(line, size=9, height=4.2)
     pdf.heading("SHA-256 of the exact file")
-    pdf.text("  ".join(sha256[i : i + 16] for i in range(0, 64, 16)), font="Courier", size=9)
-    pdf.text(f"As words (BIP-39): {words}", size=9)
+    pdf.paragraph("  ".join(sha256[i : i + 16] for i in range(0, 64, 16)), font="Courier", size=9)
+    pdf.paragraph(f"As words (BIP-39): {words}", size=9)
     pdf.heading("QR codes (restore in any order)")
     _qr_grid(pdf, images, "part {i} of {n}")
     pdf.heading("Restore")
-    pdf.text(
+    pdf.paragraph(
         "1. Scan or photograph every QR code (any order), or type the text fallback below into a file.\n"
         "2. On the offline host: ceremony restore --out DIR scans/*.png (PDFs, photos and .txt files also work).\n"
         "3. The tool checks every part, the SHA-256 above and the root chain, and writes the exact file.\n"
@@ -153,7 +155,7 @@ def backup_sheet(
         size=9,
     )
     pdf.heading("Text fallback (each line: number, base32 data, CRC-32 of number and data)")
-    pdf.text(fallback, font="Courier", size=7.5, height=3.4)
+    pdf.paragraph(fallback, font="Courier", size=7.5, height=3.4)
     _signoff(pdf)
     return bytes(pdf.output())
 
@@ -164,13 +166,13 @@ def share_sheet(
     """One custodian's SLIP-39 share: words and QR, and no other share."""
     pdf = _Sheet(paper, f"ceremony key share {index} of {count} for {label}")
     pdf.add_page()
-    pdf.text(f"SECRET - key backup share {index} of {count}", size=15, style="B", height=8)
-    pdf.text(
+    pdf.paragraph(f"SECRET - key backup share {index} of {count}", size=15, style="B", height=8)
+    pdf.paragraph(
         f"Key {label}, key id {keyid}. Any {threshold} of the {count} shares restore the key; fewer reveal "
         f"nothing. Made {created} by ceremony {__version__}.",
         size=9,
     )
-    pdf.text(
+    pdf.paragraph(
         "Keep this sheet sealed and apart from every other share. Never photograph or scan it except to "
         "restore the key on the offline host.",
         size=9,
@@ -179,7 +181,7 @@ def share_sheet(
     pdf.heading("Share words (SLIP-39)")
     numbered = words.split()
     for start in range(0, len(numbered), 5):
-        pdf.text(
+        pdf.paragraph(
             "   ".join(f"{n + 1:>2}. {w:<10}" for n, w in enumerate(numbered[start : start + 5], start=start)),
             font="Courier",
             size=10,
@@ -188,7 +190,7 @@ def share_sheet(
     pdf.heading("The same share as a QR code")
     _qr_grid(pdf, [qr], f"share {index} of {count}")
     pdf.heading("Restore")
-    pdf.text(
+    pdf.paragraph(
         f"ceremony restore-key --backup DIR --out KEY.p12 SHARE... with any {threshold} shares (words in .txt "
         "files as 'share: word word ...', or scans of the QR codes).",
         size=9,
@@ -197,7 +199,7 @@ def share_sheet(
     return bytes(pdf.output())
 
 
-def render_pdf(data: bytes, source: str, max_pixels: int, dpi: int = RENDER_DPI) -> Iterator[Any]:
+def render_pdf(data: bytes, source: str, max_pixels: int, dpi: int = RENDER_DPI) -> Generator[Any, None, None]:
     """Each page of a PDF as a grayscale PIL image, one at a time, as a scanner would see it.
 
     Args:

@@ -68,7 +68,7 @@ _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 committed: list[str] = []
 
 
-def check_rel_path(rel: str, source: str = "path") -> str:
+def check_rel_path(rel: object, source: str = "path") -> str:
     """Refuse a workspace path that is absolute, climbs out (``..``), hides (``.x``) or nests deeper than one directory.
 
     Raises:

@@ -331,11 +331,10 @@ def plan_undelegation(ctx: ChangeContext, name: str) -> tuple[State, Proposal]:
     """
     state = load_state(ctx.ws)
     parent = state.parent_of(name)
-    if parent is None:
+    parent_md = state.current(parent) if parent is not None else None
+    if parent is None or parent_md is None:
         raise UsageError(f"role {name!r} is not delegated in this repository")
-    parent_new = _md.next_version(
-        state.current(parent), ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, parent))
-    )
+    parent_new = _md.next_version(parent_md, ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, parent)))
     _md.remove_delegation(parent_new, name)
     config = _copy_config(ctx.ws)
     config.get("delegations", {}).pop(name, None)

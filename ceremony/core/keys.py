@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import pkcs12
 from securesystemslib.exceptions import UnverifiedSignatureError
-from securesystemslib.signer import CryptoSigner, Key, Signature, SSlibKey
+from securesystemslib.signer import CryptoSigner, Key, Signature, Signer, SSlibKey
 
 from ceremony.core._json import read_bytes
 from ceremony.core._text import printable
@@ -160,7 +160,7 @@ def generate_key(key_type_name_: str, passphrase: str, label: str) -> GeneratedK
     return GeneratedKey(public=public, encrypted=encrypted, signer=CryptoSigner(private, public))
 
 
-def encrypt_private_key(private: object, passphrase: str, label: str) -> bytes:
+def encrypt_private_key(private: pkcs12.PKCS12PrivateKeyTypes, passphrase: str, label: str) -> bytes:
     """PKCS#12 bytes of ``private`` under PBES2/PBKDF2-HMAC-SHA256(600k)/AES-256-CBC."""
     encryption = (
         serialization.PrivateFormat.PKCS12.encryption_builder()
@@ -174,7 +174,7 @@ def encrypt_private_key(private: object, passphrase: str, label: str) -> bytes:
         private,
         None,
         None,
-        encryption,  # type: ignore[arg-type]
+        encryption,
     )
 
 
@@ -259,7 +259,7 @@ def unlock_signer(path: Path, public: Key, passphrase: str) -> CryptoSigner:
     return signer_from_private(unlock_private(path, passphrase), public, str(path))
 
 
-def sign_verified(signer: CryptoSigner | object, payload: bytes) -> Signature:
+def sign_verified(signer: Signer, payload: bytes) -> Signature:
     """Sign ``payload`` and verify the signature with the signer's public key at once.
 
     A signer that produces a wrong signature (a swapped token, a faulty KMS) is
@@ -269,8 +269,8 @@ def sign_verified(signer: CryptoSigner | object, payload: bytes) -> Signature:
     Raises:
         SigningKeyError: the signature does not verify.
     """
-    signature = signer.sign(payload)  # type: ignore[attr-defined]
-    public: Key = signer.public_key  # type: ignore[attr-defined]
+    signature = signer.sign(payload)
+    public: Key = signer.public_key
     verify_signature(public, signature, payload)
     return signature
 
@@ -291,7 +291,7 @@ def verify_signature(public: Key, signature: Signature, payload: bytes) -> None:
         )
 
 
-def prove_signing(signer: CryptoSigner | object) -> str:
+def prove_signing(signer: Signer) -> str:
     """Sign a random 32-byte challenge and verify it; return the challenge in hex.
 
     Raises:

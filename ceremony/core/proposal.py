@@ -140,7 +140,10 @@ def context_parents(state: State, proposal: Proposal) -> dict[str, Metadata]:
     for role, parent in proposal.parents.items():
         name: str | None = parent if role in proposal.metadata else None
         while name is not None and name not in context and name not in proposal.metadata:
-            context[name] = state.current(name)
+            current = state.current(name)
+            if current is None:  # not held here: nothing vouches for the link, requirements_for says so
+                break
+            context[name] = current
             name = None if name in _roles.TOP_LEVEL else state.parent_of(name)
     return context
 

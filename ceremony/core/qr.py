@@ -96,7 +96,7 @@ def qr_svg(text: str, ecc: str) -> bytes:
 # --------------------------------------------------------------------------- reading symbols
 
 
-_QR = zxingcpp.BarcodeFormat.QRCode
+_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 def _slower_passes(gray: Any) -> Iterable[tuple[Any, Any]]:
@@ -106,7 +106,7 @@ def _slower_passes(gray: Any) -> Iterable[tuple[Any, Any]]:
     yield sharpened, zxingcpp.Binarizer.LocalAverage
     yield sharpened, zxingcpp.Binarizer.GlobalHistogram
     if gray.width * gray.height * 4 <= MAX_IMAGE_PIXELS:  # enlarging helps small symbols; a large image has room
-        enlarged = gray.resize((gray.width * 2, gray.height * 2), Image.LANCZOS).filter(
+        enlarged = gray.resize((gray.width * 2, gray.height * 2), Image.Resampling.LANCZOS).filter(
             ImageFilter.UnsharpMask(radius=4, percent=300, threshold=0)
         )
         for binarizer in (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram):

@@ -241,9 +241,9 @@ class SignRequest:
             "parents": {**context_chain(state, context), **proposal.parents},
             # What the keyholder's diff compares against (not signed, not trusted for requirements).
             "current": {
-                role: _md.to_dict(state.current(role))
+                role: _md.to_dict(current)
                 for role in proposal.metadata
-                if role != "root" and state.current(role) is not None
+                if role != "root" and (current := state.current(role)) is not None
             },
             "metadata": {role: _md.to_dict(md) for role, md in proposal.metadata.items()},
             "digest": _diff.payload_digest(proposal_payloads(proposal)).hex(),

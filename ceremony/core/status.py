@@ -163,7 +163,7 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
     if not isinstance(root_roles, dict):
         raise InputFileError(f"{ws.metadata_dir / 'root.json'}: 'roles' is not an object")
     role_defs: dict[str, tuple[str | None, dict[str, Any]]] = {
-        role: (None, root_roles.get(role) if isinstance(root_roles.get(role), dict) else {}) for role in TOP_LEVEL
+        role: (None, definition if isinstance(definition := root_roles.get(role), dict) else {}) for role in TOP_LEVEL
     }
     role_defs.update(_delegations(ws))
     for role, (delegator, definition) in role_defs.items():

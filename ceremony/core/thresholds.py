@@ -156,7 +156,7 @@ def requirements_for(
             parent = parents.get(role)
             if parent == role:  # a role's keys never come from its own file
                 parent = None
-            parent_md = metadata.get(parent) if parent in metadata else context.get(parent or "")
+            parent_md = None if parent is None else metadata[parent] if parent in metadata else context.get(parent)
             delegation = _md.delegation(parent_md, role) if parent_md is not None else None
             if delegation is None:
                 raise VerificationError(f"{role}: no delegating metadata names this role", role, "delegation")

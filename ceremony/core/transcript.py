@@ -14,6 +14,7 @@ passphrase or PIN arguments by construction.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,7 +69,7 @@ def build_entry(
     previous: list[bytes],
     command: str,
     changes: list[str],
-    files: dict[str, str],
+    files: Mapping[str, str | None],
     keyids: list[str],
     now: datetime,
     details: dict[str, Any] | None = None,
@@ -81,7 +82,7 @@ def build_entry(
         "tool": f"ceremony {__version__}",
         "command": command,
         "changes": changes,
-        "files": files,
+        "files": dict(files),  # name -> SHA-256, or None: removed
         "keyids": keyids,
         "details": details or {},
         "prev": prev,
@@ -93,7 +94,7 @@ def append(
     workspace: Path,
     command: str,
     changes: list[str],
-    files: dict[str, str],
+    files: Mapping[str, str | None],
     keyids: list[str],
     now: datetime,
     details: dict[str, Any] | None = None,
