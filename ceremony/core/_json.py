@@ -126,6 +126,11 @@ def read_json(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES) -> An
     return loads_strict(read_bytes(path, what, limit), str(path))
 
 
+def _unreadable(path: Path | str, what: str, err: OSError) -> InputFileError:
+    """The one sentence for a file the operating system would not let us read."""
+    return InputFileError(f"{path}: cannot read {what} ({err.strerror})")
+
+
 def read_bytes(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES, follow_symlinks: bool = True) -> bytes:
     """Read a regular file of at most ``limit`` bytes, turning OS errors into one sentence that names it.
 
@@ -149,7 +154,7 @@ def read_bytes(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES, foll
     except OSError as err:
         if not follow_symlinks and os.path.islink(path):
             raise InputFileError(f"{path}: is a symbolic link; {what}s are read only from regular files") from err
-        raise InputFileError(f"{path}: cannot read {what} ({err.strerror})") from err
+        raise _unreadable(path, what, err) from err
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
@@ -165,7 +170,7 @@ def read_bytes(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES, foll
             chunks.append(chunk)
             size += len(chunk)
     except OSError as err:
-        raise InputFileError(f"{path}: cannot read {what} ({err.strerror})") from err
+        raise _unreadable(path, what, err) from err
     finally:
         os.close(fd)
     if size > limit:

@@ -24,8 +24,8 @@ from ceremony.core import verify as _verify
 from ceremony.core.keys import SecretsHandler
 from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL
 from ceremony.core.signers import GENERATE, AcquiredKey, KeySpec, PassphraseProvider, acquire_key
-from ceremony.core.workspace import KeyRecord, create_workspace
-from ceremony.errors import UsageError, WorkspaceError
+from ceremony.core.workspace import KeyRecord, check_new_path, create_workspace
+from ceremony.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,8 @@ def _validate_init(path: Path, options: InitOptions, module: str | None) -> dict
         WorkspaceError: the workspace exists.
         PolicyError / UsageError: threshold, spare key, custody, expiry, key type problems.
     """
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise WorkspaceError(f"{path}: already exists; refusing to overwrite a workspace")
-    if options.key_type not in _keys.KEY_TYPES:
-        raise UsageError(f"unknown key type {options.key_type!r}; choose one of: {', '.join(_keys.KEY_TYPES)}")
+    check_new_path(path)
+    _keys.key_type(options.key_type)
     count = len(options.root_key_specs) or options.root_keys
     _policy.check_threshold("root", options.threshold, count, options.no_spare_root_key)
     specs = [KeySpec.parse(s) for s in options.root_key_specs]

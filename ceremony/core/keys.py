@@ -36,7 +36,7 @@ from securesystemslib.signer import CryptoSigner, Key, Signature, Signer, SSlibK
 
 from ceremony.core._json import read_bytes
 from ceremony.core._text import printable
-from ceremony.errors import InputFileError, PassphraseError, SigningKeyError
+from ceremony.errors import InputFileError, PassphraseError, SigningKeyError, UsageError
 
 #: A callable that returns a secret for the prompt it is given. getpass in the
 #: CLI, a closure in the TUI, a lambda in tests. The core never stores the result.
@@ -109,6 +109,28 @@ def _generate_private(key_type: KeyType) -> ed25519.Ed25519PrivateKey | ec.Ellip
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
+def key_type(name: str) -> KeyType:
+    """The software key type called ``name``.
+
+    Raises:
+        UsageError: no such type (the types are listed).
+    """
+    found = KEY_TYPES.get(name)
+    if found is None:
+        raise UsageError(f"unknown key type {printable(name, 40)!r}; choose one of: {', '.join(KEY_TYPES)}")
+    return found
+
+
+def refuse_existing_key_file(path: Path) -> None:
+    """A key file is never overwritten: the key it holds may be the only copy.
+
+    Raises:
+        UsageError: something (a file or a symbolic link) is at ``path``.
+    """
+    if path.exists() or path.is_symlink():
+        raise UsageError(f"{printable(str(path))}: already exists; refusing to overwrite a key")
+
+
 def check_passphrase(passphrase: str, what: str) -> None:
     """Refuse passphrases too weak to protect a root key at rest.
 
@@ -148,14 +170,10 @@ def generate_key(key_type_name_: str, passphrase: str, label: str) -> GeneratedK
     Returns:
         GeneratedKey with the public key (keyid by the TUF spec rule).
     """
-    from ceremony.errors import UsageError  # local: keeps the import list short
-
-    key_type = KEY_TYPES.get(key_type_name_)
-    if key_type is None:
-        raise UsageError(f"unknown key type {key_type_name_!r}; choose one of: {', '.join(KEY_TYPES)}")
+    chosen = key_type(key_type_name_)
     check_passphrase(passphrase, label)
-    private = _generate_private(key_type)
-    public = SSlibKey.from_crypto(private.public_key(), scheme=key_type.scheme)
+    private = _generate_private(chosen)
+    public = SSlibKey.from_crypto(private.public_key(), scheme=chosen.scheme)
     encrypted = encrypt_private_key(private, passphrase, label)
     return GeneratedKey(public=public, encrypted=encrypted, signer=CryptoSigner(private, public))
 
@@ -190,6 +208,23 @@ def decrypt_private_key(data: bytes, passphrase: str) -> Any | None:
     except UnsupportedAlgorithm as err:
         raise ValueError(f"unsupported algorithm ({err})") from err
     return private
+
+
+class OwnKeyFile:
+    """A keyholder's own software key file, unlocked: signs as any metadata key whose public key it holds.
+
+    The private key object stays inside this module; callers get its public
+    identity and signers bound to the metadata's own key objects.
+    """
+
+    def __init__(self, path: Path, passphrase: str) -> None:
+        self._private = unlock_private(path, passphrase)
+        self._source = str(path)
+        self.identity = public_identity_of_private(self._private)
+
+    def signer_for(self, public: Key) -> CryptoSigner:
+        """A signer for ``public`` (the metadata's key id and scheme); refused if it is another key."""
+        return signer_from_private(self._private, public, self._source)
 
 
 def unlock_private(path: Path, passphrase: str) -> Any:
@@ -426,15 +461,13 @@ def generate_key_file(path: Path, key_type_name_: str, passphrase: str) -> SSlib
         PassphraseError: passphrase too short.
     """
     from ceremony.core._fs import write_atomic
-    from ceremony.errors import UsageError
 
     path = Path(path)
     if not path.parent.is_dir():
         raise UsageError(f"{path.parent}: directory not found; create it first")
     public_path = path.with_name(path.name + ".pub.pem")
     for target in (path, public_path):
-        if target.exists():
-            raise UsageError(f"{target}: already exists; refusing to overwrite a key")
+        refuse_existing_key_file(target)
     key = generate_key(key_type_name_, passphrase, path.stem)
     public_pem = (
         serialization.load_pem_public_key(key.public.keyval["public"].encode()).public_bytes(

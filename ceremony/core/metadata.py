@@ -234,13 +234,19 @@ def _checked(md: Metadata, source: str) -> Metadata:
         InputFileError: a field of the wrong type, or text that has no UTF-8 form (a lone surrogate).
     """
     problem = _type_problem(md)
+    if problem is None:
+        try:
+            CanonicalJSONSerializer().serialize(md.signed)
+        except SerializationError:
+            problem = "it cannot be put in canonical form"
     if problem is not None:
-        raise InputFileError(f"{source}: not valid TUF metadata ({problem})")
-    try:
-        CanonicalJSONSerializer().serialize(md.signed)
-    except SerializationError as err:
-        raise InputFileError(f"{source}: not valid TUF metadata (it cannot be put in canonical form)") from err
+        raise _invalid(source, problem)
     return md
+
+
+def _invalid(source: str, problem: object) -> InputFileError:
+    """The one sentence for metadata a file or request holds that python-tuf or our type checks refuse."""
+    return InputFileError(f"{source}: not valid TUF metadata ({printable(problem, 300)})")
 
 
 def _signed_as(md: Metadata, kind: type[_S], what: str) -> _S:
@@ -270,7 +276,7 @@ def parse(data: bytes, source: str) -> Metadata:
     try:
         md = Metadata.from_bytes(data)
     except DeserializationError as err:
-        raise InputFileError(f"{source}: not valid TUF metadata ({printable(err, 300)})") from err
+        raise _invalid(source, err) from err
     return _checked(md, source)
 
 
@@ -285,7 +291,7 @@ def from_dict(obj: dict, source: str) -> Metadata:
     try:
         md = Metadata.from_dict(copy.deepcopy(obj))
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-        raise InputFileError(f"{source}: not valid TUF metadata ({printable(err, 300)})") from err
+        raise _invalid(source, err) from err
     return _checked(md, source)
 
 
@@ -341,11 +347,21 @@ def root_role(root_md: Metadata[Root], role: str) -> tuple[dict[str, Key], int]:
     Raises:
         MetadataError: ``root_md`` is not root metadata (a targets file given as a previous root).
     """
-    root = _signed_as(root_md, Root, f"the keys of role {role!r}")
-    if role not in root.roles:
-        raise MetadataError(f"root metadata has no role {role!r}")
+    root = _root_with_role(root_md, role, f"the keys of role {role!r}")
     role_obj = root.roles[role]
     return {keyid: root.keys[keyid] for keyid in role_obj.keyids if keyid in root.keys}, role_obj.threshold
+
+
+def _root_with_role(root_md: Metadata[Root], role: str, what: str) -> Root:
+    """The root of ``root_md``, which must define ``role``.
+
+    Raises:
+        MetadataError: not root metadata, or no such role.
+    """
+    root = _signed_as(root_md, Root, what)
+    if role not in root.roles:
+        raise MetadataError(f"root metadata has no role {role!r}")
+    return root
 
 
 def edit_root_role(
@@ -357,9 +373,7 @@ def edit_root_role(
         PolicyError: a key added twice, or a key to remove that the role does not have.
         MetadataError: ``root_md`` is not root metadata, or has no such role.
     """
-    root = _signed_as(root_md, Root, f"editing role {role!r}")
-    if role not in root.roles:
-        raise MetadataError(f"root metadata has no role {role!r}")
+    root = _root_with_role(root_md, role, f"editing role {role!r}")
     for keyid in remove:
         if keyid not in root.roles[role].keyids:
             raise PolicyError(f"{role}: key {keyid[:12]} is not one of its keys")

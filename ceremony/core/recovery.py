@@ -330,8 +330,7 @@ def restore_key(
         PassphraseError: the new passphrase is too short.
         UsageError: ``out`` exists.
     """
-    if Path(out).exists() or Path(out).is_symlink():
-        raise UsageError(f"{printable(str(out))}: already exists; refusing to overwrite a key")
+    _keys.refuse_existing_key_file(Path(out))
     private, manifest = recover_private(backup_dir, share_inputs, keyid_prefix)
     _keys.check_passphrase(new_passphrase, printable(manifest["label"]))
     write_atomic(Path(out), _keys.encrypt_private_key(private, new_passphrase, manifest["label"]))

@@ -140,7 +140,7 @@ def read_metadata_dir(directory: Path, *, limits: SizeLimits = DEFAULT_LIMITS) -
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise InputFileError(f"{directory}: metadata directory not found")
+        _scan(directory)  # names what is wrong: missing, or not a directory
     limit = read_limit(limits)
     return {p.name: read_bytes(p, "metadata file", limit) for p in sorted(directory.glob("*.json"))}
 

@@ -82,22 +82,30 @@ def _metadata_of(obj: object, source: str, role: str) -> Metadata:
     return md
 
 
-def _metadata_map(obj: object, source: str, what: str) -> dict[str, Metadata]:
-    """role -> metadata, every name and type checked."""
+def _object(obj: object, source: str, what: str) -> dict[str, Any]:
+    """A field that must be a JSON object.
+
+    Raises:
+        InputFileError: naming the field.
+    """
     if not isinstance(obj, dict):
         raise InputFileError(f"{source}: '{what}' is not an object")
+    return obj
+
+
+def _metadata_map(obj: object, source: str, what: str) -> dict[str, Metadata]:
+    """role -> metadata, every name and type checked."""
     return {
-        _policy.check_role_name(role, f"{source} {what}"): _metadata_of(md, source, role) for role, md in obj.items()
+        _policy.check_role_name(role, f"{source} {what}"): _metadata_of(md, source, role)
+        for role, md in _object(obj, source, what).items()
     }
 
 
 def _role_map(obj: object, source: str, what: str) -> dict[str, str]:
     """role -> role (delegated role -> the role that delegates it), every name checked."""
-    if not isinstance(obj, dict):
-        raise InputFileError(f"{source}: '{what}' is not an object")
     return {
         _policy.check_role_name(k, f"{source} {what}"): _policy.check_role_name(v, f"{source} {what}")
-        for k, v in obj.items()
+        for k, v in _object(obj, source, what).items()
     }
 
 

@@ -288,8 +288,8 @@ def open_own_key(
         token_signer = stack.enter_context(_hsm.open_key(own.value, pin_for, module, pin_file))
         return _keys.public_key_identity(token_signer.public_key), lambda _key: token_signer
     path = Path(own.value)
-    private = _keys.unlock_private(path, passphrase_for(path.name))
-    return _keys.public_identity_of_private(private), lambda key: _keys.signer_from_private(private, key, own.value)
+    own_file = _keys.OwnKeyFile(path, passphrase_for(path.name))
+    return own_file.identity, own_file.signer_for
 
 
 def sign_verified(signer: Signer, key: Key, payload: bytes) -> str:

@@ -24,6 +24,7 @@ from ceremony import __version__
 from ceremony.core import _txn
 from ceremony.core._fs import sha256_hex
 from ceremony.core._json import loads_strict, read_bytes
+from ceremony.core._text import printable
 from ceremony.errors import CeremonyError, InputFileError, TranscriptError
 
 TRANSCRIPT_NAME = "transcript.jsonl"
@@ -53,12 +54,12 @@ def check_tracked_name(name: object, source: str) -> str:
     Raises:
         TranscriptError: anything else (absolute, ``..``, hidden, another directory).
     """
-    if not isinstance(name, str):
-        raise TranscriptError(f"{source}: names {name!r}, which is not a workspace file")
     try:
+        if not isinstance(name, str):
+            raise TypeError
         _txn.check_rel_path(name, source)
-    except CeremonyError as err:
-        raise TranscriptError(f"{source}: names {name!r}, which is not a workspace file") from err
+    except (TypeError, CeremonyError) as err:
+        raise TranscriptError(f"{source}: names {printable(repr(name), 200)}, which is not a workspace file") from err
     directory, _sep, _base = name.rpartition("/")
     if (directory and directory not in TRACKED_DIRS) or (not directory and name not in TRACKED_FILES):
         raise TranscriptError(f"{source}: names {name!r}, which is not a file the workspace tracks")

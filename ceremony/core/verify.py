@@ -212,6 +212,20 @@ def _root_role(env: Envelope, role: str) -> RoleKeys:
     return _role_keys(env, env.signed.get("keys"), env.signed["roles"].get(role), role)
 
 
+def _require_root_version(env: Envelope, expected: int) -> None:
+    """N.root.json holds root version N.
+
+    Raises:
+        VerificationError: another version (a swapped or replayed file).
+    """
+    if env.version != expected:
+        raise VerificationError(
+            f"{env.name}: holds root version {env.version}, expected {expected} (swapped or replayed file)",
+            env.name,
+            "version",
+        )
+
+
 def verify_root_chain(
     files: Mapping[str, bytes], trusted: Envelope, report: Report, limits: SizeLimits = DEFAULT_LIMITS
 ) -> Envelope:
@@ -227,12 +241,7 @@ def verify_root_chain(
     current = trusted
     while (name := f"{current.version + 1}.root.json") in files:
         new = _load_root_envelope(name, files[name], limits)
-        if new.version != current.version + 1:
-            raise VerificationError(
-                f"{name}: holds root version {new.version}, expected {current.version + 1} (swapped or replayed file)",
-                name,
-                "version",
-            )
+        _require_root_version(new, current.version + 1)
         old_count = _require_threshold(new, _root_role(current, "root"), f"root version {current.version}")
         new_count = _require_threshold(new, _root_role(new, "root"), f"its own root role (version {new.version})")
         report.checks.append(
@@ -432,14 +441,10 @@ def verify_files(
     report.trusted_root = trusted_name
     trusted = _load_root_envelope(trusted_name, trusted_root, limits)
     named = ROOT_FILE.match(trusted_name) if from_directory else None
-    if named and trusted.version != int(named.group(1)):
+    if named:
         # Without this, swapping 1.root.json and 2.root.json was accepted: the chain
         # started from version 2 and never looked at the file holding version 1.
-        raise VerificationError(
-            f"{trusted_name}: holds root version {trusted.version}, expected {named.group(1)} (swapped or replayed file)",
-            trusted_name,
-            "version",
-        )
+        _require_root_version(trusted, int(named.group(1)))
     root = verify_root_chain(files, trusted, report, limits)
     report.newest_root_version = root.version
     _require_unexpired(root, at)

@@ -111,15 +111,12 @@ def create_workspace(
         WorkspaceError: the workspace exists or cannot be created here.
     """
     path = Path(path)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise WorkspaceError(f"{path}: already exists; refusing to overwrite a workspace")
+    check_new_path(path)
     for keyid in key_files:
         if not KEYID.match(keyid):
             raise WorkspaceError(f"key id {keyid!r} cannot name a key file")
     config = _full_config(config, now)
     parent = path.absolute().parent
-    if not parent.is_dir():
-        raise WorkspaceError(f"{parent}: the parent directory does not exist")
     remove_stale_staging(path)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=parent))
@@ -161,6 +158,18 @@ def create_workspace(
         if lock_fd is not None:
             os.close(lock_fd)
     return Workspace(path, config), written, head
+
+
+def check_new_path(path: Path) -> None:
+    """A workspace (or a guided ceremony's draft) is made only where nothing is: no file, or an empty directory.
+
+    Raises:
+        WorkspaceError: something is there, or the parent directory does not exist.
+    """
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise WorkspaceError(f"{path}: already exists; refusing to overwrite a workspace")
+    if not path.absolute().parent.is_dir():
+        raise WorkspaceError(f"{path.absolute().parent}: the parent directory does not exist")
 
 
 def remove_stale_staging(path: Path) -> list[str]:

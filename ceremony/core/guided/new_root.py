@@ -50,7 +50,7 @@ from ceremony.core.init import build_online_files, describe_new_keys, initial_co
 from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL, key_file_rel, key_file_uri
 from ceremony.core.signers import PassphraseProvider, acquire_key, object_label, sign_verified, unlock_held_key
 from ceremony.core.thresholds import Requirement, evaluate
-from ceremony.core.workspace import KeyRecord, Workspace, complete_draft
+from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, complete_draft
 from ceremony.errors import BackupError, InputFileError, PolicyError, ThresholdNotMetError, UsageError, WorkspaceError
 
 
@@ -96,10 +96,7 @@ class NewRootCeremony:
             WorkspaceError: the directory exists and is not empty, or cannot be made.
         """
         path = Path(path)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise WorkspaceError(f"{path}: already exists; a new root ceremony needs a new directory")
-        if not path.absolute().parent.is_dir():
-            raise WorkspaceError(f"{path.absolute().parent}: the parent directory does not exist")
+        check_new_path(path)
         make_private_dir(path)
         state = NewRootState("preflight", title="new root ceremony", started=format_date(now), module=module)
         ceremony = cls(path, state)
@@ -374,9 +371,8 @@ class NewRootCeremony:
         """
         result = []
         for k in self.state.root_keys:
-            if k.keyid is None or k.uri is None:
-                raise UsageError(f"{k.label}: the key has not been generated yet")
-            result.append(GeneratedKey(k, k.keyid, k.uri))
+            keyid, uri, _public = k.made()
+            result.append(GeneratedKey(k, keyid, uri))
         return result
 
     def _root_dict(self) -> dict[str, Any]:

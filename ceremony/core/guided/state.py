@@ -323,11 +323,20 @@ class PlannedKey:
     def generated(self) -> bool:
         return self.keyid is not None
 
+    def made(self) -> tuple[str, str, Mapping[str, Any]]:
+        """Key id, URI and public key of a generated key.
+
+        Raises:
+            UsageError: the key has not been generated yet.
+        """
+        if self.keyid is None or self.uri is None or self.public is None:
+            raise UsageError(f"{self.label}: the key has not been generated yet")
+        return self.keyid, self.uri, self.public
+
     def key(self) -> Key:
         """The public key (generated keys only)."""
-        if self.keyid is None or self.public is None:
-            raise UsageError(f"{self.label}: the key has not been generated yet")
-        return _public_key(self.keyid, self.public)
+        keyid, _uri, public = self.made()
+        return _public_key(keyid, public)
 
     @classmethod
     def from_dict(cls, obj: object, index: int, holders: set[str], generated: bool, source: str) -> PlannedKey:
