@@ -14,31 +14,22 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from securesystemslib.formats import encode_canonical
-from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from ceremony.core import keys as _keys
 from ceremony.core import metadata as md
 from ceremony.errors import InputFileError, MetadataError, PolicyError
+from tests.core.signers import ed25519_signer, p256_signer
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LATER = NOW + timedelta(days=30)
 
 
-def _ed25519() -> CryptoSigner:
-    private = ed25519.Ed25519PrivateKey.generate()
-    return CryptoSigner(private, SSlibKey.from_crypto(private.public_key()))
-
-
-def _p256() -> CryptoSigner:
-    private = ec.generate_private_key(ec.SECP256R1())
-    return CryptoSigner(private, SSlibKey.from_crypto(private.public_key(), scheme="ecdsa-sha2-nistp256"))
-
-
 # root-1..3 (root, 2 of 3), targets, snapshot, timestamp, a delegated role's key, and one nobody uses
-S = {name: _ed25519() for name in ("root-1", "root-2", "targets", "snapshot", "timestamp", "releases", "outsider")}
-S["root-3"] = _p256()
+S = {
+    name: ed25519_signer() for name in ("root-1", "root-2", "targets", "snapshot", "timestamp", "releases", "outsider")
+}
+S["root-3"] = p256_signer()
 K = {name: signer.public_key for name, signer in S.items()}
 
 

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ed25519
-from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from ceremony.core import diff as _diff
 from ceremony.core import metadata as md
@@ -28,6 +26,7 @@ from ceremony.core.proposal import Proposal, State
 from ceremony.core.requests import PendingChange, SignRequest
 from ceremony.core.workspace import CONFIG_FORMAT, KeyRecord, Workspace
 from ceremony.errors import CeremonyError, InputFileError, TamperedRequestError, VerificationError
+from tests.core.signers import ed25519_signer
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ID = "0123456789abcdef"
@@ -35,12 +34,10 @@ PATH = Path("requests/rotate.json")
 PENDING = Path(f"pending/{ID}.json")
 
 
-def _ed25519() -> CryptoSigner:
-    private = ed25519.Ed25519PrivateKey.generate()
-    return CryptoSigner(private, SSlibKey.from_crypto(private.public_key()))
-
-
-S = {n: _ed25519() for n in ("root-1", "root-2", "root-3", "targets", "snapshot", "timestamp", "releases", "outsider")}
+S = {
+    n: ed25519_signer()
+    for n in ("root-1", "root-2", "root-3", "targets", "snapshot", "timestamp", "releases", "outsider")
+}
 K = {n: s.public_key for n, s in S.items()}
 TOP = {
     "root": ["root-1", "root-2", "root-3"],

@@ -15,30 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from securesystemslib.signer import CryptoSigner, Signature, SSlibKey
 
 from ceremony.core import keys as _keys
 from ceremony.core import signers
 from ceremony.core.signers import GENERATE, PKCS11, PUBLIC, SOFTWARE, TOKEN, KeySpec
 from ceremony.errors import PassphraseError, SigningKeyError, UsageError, WorkspaceError
+from tests.core.signers import ed25519_signer, p256_signer
 
 PASSPHRASE = "correct horse battery staple"
 PAYLOAD = b"payload to sign"
 HEX = "0123456789abcdef" * 4
 
 
-def _ed25519() -> CryptoSigner:
-    private = ed25519.Ed25519PrivateKey.generate()
-    return CryptoSigner(private, SSlibKey.from_crypto(private.public_key()))
-
-
-def _p256() -> CryptoSigner:
-    private = ec.generate_private_key(ec.SECP256R1())
-    return CryptoSigner(private, SSlibKey.from_crypto(private.public_key(), scheme="ecdsa-sha2-nistp256"))
-
-
-ONE, TWO, P256 = _ed25519(), _ed25519(), _p256()
+ONE, TWO, P256 = ed25519_signer(), ed25519_signer(), p256_signer()
 # ONE's public key under another key id (an imported repository's own key ids)
 ONE_AGAIN = SSlibKey("e" * 64, ONE.public_key.keytype, ONE.public_key.scheme, dict(ONE.public_key.keyval))
 

@@ -12,29 +12,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from securesystemslib.signer import CryptoSigner, SSlibKey
+from securesystemslib.signer import SSlibKey
 
 from ceremony.core import metadata as md
 from ceremony.core.thresholds import Requirement, ThresholdResult, count, evaluate, evaluate_all, requirements_for
 from ceremony.errors import VerificationError
+from tests.core.signers import ed25519_signer, p256_signer
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PAYLOAD = b'{"signed":"payload"}'
 
 
-def _ed25519() -> CryptoSigner:
-    private = ed25519.Ed25519PrivateKey.generate()
-    return CryptoSigner(private, SSlibKey.from_crypto(private.public_key()))
-
-
-def _p256() -> CryptoSigner:
-    private = ec.generate_private_key(ec.SECP256R1())
-    return CryptoSigner(private, SSlibKey.from_crypto(private.public_key(), scheme="ecdsa-sha2-nistp256"))
-
-
-S = {n: _ed25519() for n in ("a", "b", "targets", "targets-2", "snapshot", "timestamp", "releases", "outsider")}
-S["c"] = _p256()
+S = {n: ed25519_signer() for n in ("a", "b", "targets", "targets-2", "snapshot", "timestamp", "releases", "outsider")}
+S["c"] = p256_signer()
 K = {n: s.public_key for n, s in S.items()}
 # the same public key as "a" under another key id
 K["a-again"] = SSlibKey("f" * 64, K["a"].keytype, K["a"].scheme, dict(K["a"].keyval))
