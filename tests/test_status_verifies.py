@@ -208,3 +208,25 @@ def test_status_after_handing_timestamp_to_the_online_service_warns_but_succeeds
     assert "days left" in result.stdout
     warnings = result.stdout.split("Warnings:")[1].splitlines()
     assert "timestamp.json" in warnings[1] and "online service" in warnings[1] and "re-sign" in warnings[1], warnings
+
+
+def test_a_file_awaiting_the_online_service_does_not_hide_a_broken_one(
+    cli: CliRunner, workspace: Path, passphrase_file: Path, tmp_path: Path
+) -> None:
+    """The tolerated timestamp after a hand-over must not stop the rest from being verified: a bad targets.json fails."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    pem = tmp_path / "online.pub.pem"
+    public = ed25519.Ed25519PrivateKey.generate().public_key()
+    pem.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    rotated = cli(
+        "rotate", workspace, "--role", "timestamp", "--revoke", "timestamp", "--add", pem,
+        "--passphrase-file", passphrase_file, "--yes",
+    )  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    _flip_signatures(workspace / "metadata" / "targets.json", count=1)
+    result = cli("status", workspace)
+    line = one_line_error(result)
+    assert "targets.json" in line, line
+    assert "days left" not in result.stdout

@@ -7,6 +7,7 @@ a root whose signatures do not verify would be reassurance built on nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,18 +67,18 @@ class Status:
                 {"keyid": k.keyid, **k.to_dict(), "location": k.location, "revoked": k.revoked} for k in self.keys
             ],
             "warnings": self.warnings,
-            "verified": self.problem is None,
         }
 
 
-def _delegations(ws: Workspace) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Delegated role name -> (delegating file's role, role definition), from the metadata present."""
+def _delegations(ws: Workspace, files: Mapping[str, bytes]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Delegated role name -> (delegating file's role, role definition), from the metadata read once."""
     found: dict[str, tuple[str, dict[str, Any]]] = {}
-    for path in sorted(ws.metadata_dir.glob("*.json")):
-        if path.name.split(".")[0].isdigit():
+    for name in sorted(files):
+        if name.split(".")[0].isdigit():
             continue
+        path = ws.metadata_dir / name
         try:
-            env = parse_envelope(path.name, path.read_bytes())
+            env = parse_envelope(name, files[name])
         except VerificationError:
             continue
         if env.type != "targets":
@@ -97,25 +98,27 @@ def _delegations(ws: Workspace) -> dict[str, tuple[str, dict[str, Any]]]:
             ):
                 raise InputFileError(f"{path}: a delegated role has no valid 'keyids' list and 'threshold'")
             if isinstance(role.get("name"), str):
-                found[role["name"]] = (path.stem, role)
+                found[role["name"]] = (name.removesuffix(".json"), role)
     return found
 
 
-def check_published(ws: Workspace, now: datetime) -> tuple[VerificationError | None, list[str]]:
+def check_published(
+    files: dict[str, bytes], now: datetime, held_elsewhere: Callable[[str], bool]
+) -> tuple[VerificationError | None, list[str]]:
     """Verify the published metadata as a client would: the first failure (or None), and what is only a warning.
 
     The root chain from 1.root.json is walked and every file checked for
     signatures, versions, hashes and structure. Expiry is not a failure here:
     it is reported as a warning by its own rule, so the check runs as of just
     before the earliest expiry. A workspace whose online files are left to the
-    online service verifies as far as its files go, and an online role's file
-    not yet signed by the keys a rotation gave it, all held by the online
-    service, is a warning: that service re-signs it (see publish's tolerance).
+    online service verifies as far as its files go.
 
-    Raises:
-        InputFileError: the metadata directory or a file in it cannot be read.
+    One state is a warning: right after a rotation gave an online role keys
+    the online service holds (``held_elsewhere``), that role's file is still
+    signed by the previous root's keys for it. That is tolerated only when it
+    is exactly so, and the rest of the repository still verifies as it stood
+    under the previous root; anything else is the failure.
     """
-    files = _files.read_metadata_dir(ws.metadata_dir)
     at = now
     for name, data in files.items():
         try:
@@ -127,19 +130,39 @@ def check_published(ws: Workspace, now: datetime) -> tuple[VerificationError | N
         _verify.verify_files(files, None, at)
     except VerificationError as err:
         role = (err.file or "").removesuffix(".json").rpartition(".")[2]
-        if err.check == "threshold" and role in ONLINE_ROLES and _held_elsewhere(ws, role):
-            return None, [
-                f"{err} (the online service that holds its key must re-sign it; clients cannot update until then)"
-            ]
+        if err.check == "threshold" and role in ONLINE_ROLES and held_elsewhere(role):
+            before = _before_last_rotation(files)
+            if before is not None:
+                try:
+                    _verify.verify_files(before, None, at)
+                except VerificationError as earlier:
+                    return earlier, []  # the rest does not verify either: that is the failure to name
+                return None, [
+                    f"{err} (the online service that holds its new key must re-sign it; clients cannot update until then)"
+                ]
         return err, []
     return None, []
 
 
-def _held_elsewhere(ws: Workspace, role: str) -> bool:
-    """Every key ceremony.json lists for ``role`` is held by someone else (no key reference here)."""
-    keyids = (ws.config.get("roles", {}).get(role) or {}).get("keyids") or []
+def _before_last_rotation(files: dict[str, bytes]) -> dict[str, bytes] | None:
+    """The repository as it stood before the newest root version (None when there is only one)."""
+    numbered = sorted(int(m.group(1)) for name in files if (m := _files.ROOT_FILE.match(name)))
+    if len(numbered) < 2:
+        return None
+    before = {name: data for name, data in files.items() if name != f"{numbered[-1]}.root.json"}
+    before["root.json"] = files[f"{numbered[-2]}.root.json"]
+    return before
+
+
+def _held_elsewhere(ws: Workspace) -> Callable[[str], bool]:
+    """Whether every key ceremony.json lists for a role is held by someone else (no key reference here)."""
     keys = ws.config.get("keys", {})
-    return bool(keyids) and all(not (keys.get(k) or {}).get("uri") for k in keyids)
+
+    def held(role: str) -> bool:
+        keyids = (ws.config.get("roles", {}).get(role) or {}).get("keyids") or []
+        return bool(keyids) and all(not (keys.get(k) or {}).get("uri") for k in keyids)
+
+    return held
 
 
 def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
@@ -152,20 +175,22 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
         InputFileError: root.json is unreadable (nothing can be shown without it).
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    problem, pending = check_published(ws, now)
-    root = parse_envelope("root.json", ws.newest_root_bytes(), "root")
+    # Read once: what is verified is what is shown (a second read could see other bytes).
+    files = _files.read_metadata_dir(ws.metadata_dir)
+    problem, pending = check_published(files, now, _held_elsewhere(ws))
+    if "root.json" not in files:
+        raise InputFileError(f"{ws.metadata_dir / 'root.json'}: root metadata not found")
+    root = parse_envelope("root.json", files["root.json"], "root")
     warnings: list[str] = [f"does not verify: {problem}"] if problem else list(pending)
     roles: list[RoleStatus] = []
-    versions = sorted(
-        int(p.name.split(".")[0]) for p in ws.metadata_dir.glob("*.root.json") if p.name.split(".")[0].isdigit()
-    )
+    versions = sorted(int(m.group(1)) for name in files if (m := _files.ROOT_FILE.match(name)))
     root_roles = root.signed.get("roles")
     if not isinstance(root_roles, dict):
         raise InputFileError(f"{ws.metadata_dir / 'root.json'}: 'roles' is not an object")
     role_defs: dict[str, tuple[str | None, dict[str, Any]]] = {
         role: (None, definition if isinstance(definition := root_roles.get(role), dict) else {}) for role in TOP_LEVEL
     }
-    role_defs.update(_delegations(ws))
+    role_defs.update(_delegations(ws, files))
     for role, (delegator, definition) in role_defs.items():
         raw_keyids = definition.get("keyids")
         keyids = [k for k in raw_keyids if isinstance(k, str)] if isinstance(raw_keyids, list) else []
@@ -176,10 +201,10 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
         if role == "root":
             version, expires_text = root.version, root.signed.get("expires")
         else:
-            file = ws.metadata_dir / f"{role}.json"
-            if file.is_file():
+            name = f"{role}.json"
+            if name in files:
                 try:
-                    env = parse_envelope(file.name, file.read_bytes())
+                    env = parse_envelope(name, files[name])
                     version, expires_text = env.version, env.signed.get("expires")
                 except VerificationError as err:
                     warnings.append(str(err))
