@@ -32,7 +32,7 @@ from ceremony.core.requests import write_request
 from ceremony.core.roles import CONFIG_NAME, TOP_LEVEL
 from ceremony.core.signers import AcquiredKey, KeySpec, acquire_key
 from ceremony.core.workspace import KeyRecord, Workspace
-from ceremony.errors import UsageError
+from ceremony.errors import HsmError, UsageError
 
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Root  # noqa: TID251 - types only
@@ -383,11 +383,19 @@ def _check_root_custody(ctx: ChangeContext, config: Mapping[str, Any], kept: lis
     for keyid in kept:
         entry = config.get("keys", {}).get(keyid) or {}
         uri = entry.get("uri") or ""
-        token = KeySpec.parse_own(uri).token_identity(module, lookup=False) if uri.startswith("pkcs11:") else None
+        token = _kept_token(KeySpec.parse_own(uri), module) if uri.startswith("pkcs11:") else None
         entries.append((str(entry.get("label") or keyid[:12]), None, token))
     for index, spec in enumerate(add, start=1):
         entries.append((f"new root key {index}", None, KeySpec.parse(spec).token_identity(module)))
     _policy.check_custody(entries)
+
+
+def _kept_token(spec: KeySpec, module: str | None) -> str | None:
+    """The serial of the token a kept root key is on: from its URI, else looked up; its label if the token is absent."""
+    try:
+        return spec.token_identity(module)
+    except HsmError:
+        return spec.token_identity(module, lookup=False)
 
 
 @dataclass(frozen=True)

@@ -342,7 +342,7 @@ def load_envelope(name: str, data: bytes, role_type: str) -> Envelope:
 # --------------------------------------------------------------------------- delegations
 
 
-def delegated_roles(parent: Envelope) -> Iterator[tuple[str, dict[str, Any]]]:
+def delegations_of(parent: Envelope) -> Iterator[tuple[str, dict[str, Any]]]:
     """(name, role object) of every role ``parent`` delegates to, succinct bins included (already well formed)."""
     delegations = parent.signed.get("delegations")
     if not isinstance(delegations, dict):

@@ -22,7 +22,7 @@ from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, TOP_LEVEL
 from ceremony.core.workspace import Workspace, create_workspace
 
 #: A key label taken from an imported repository (tuf-on-ci's key owner): a plain handle or e-mail address.
-_LABEL = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z")
+_OWNER_LABEL = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z")
 
 
 def import_repository(
@@ -59,7 +59,7 @@ def import_repository(
         for keyid in root_dict["roles"][role]["keyids"]:
             key = root_dict["keys"].get(keyid, {})
             owner = key.get("x-tuf-on-ci-keyowner")
-            if not isinstance(owner, str) or not _LABEL.match(owner):
+            if not isinstance(owner, str) or not _OWNER_LABEL.match(owner):
                 owner = None  # a label is shown everywhere: only a plain one is taken from the repository
             entry = keys_config.setdefault(
                 keyid,

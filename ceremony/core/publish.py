@@ -28,7 +28,7 @@ from ceremony.core._json import dumps_pretty
 from ceremony.core._text import printable
 from ceremony.core.proposal import ChangeContext, Proposal, State, load_state, proposal_requirements
 from ceremony.core.roles import CONFIG_NAME, KEYID, KEYS_DIR, METADATA_DIR, PENDING_DIR
-from ceremony.core.signers import sign_verified, unlock_held_key
+from ceremony.core.signers import sign_as, unlock_held_key
 from ceremony.core.thresholds import ThresholdResult, evaluate, evaluate_all
 from ceremony.core.workspace import check_config
 from ceremony.errors import ThresholdNotMetError, VerificationError, WorkspaceError
@@ -83,7 +83,7 @@ def sign_here(ctx: ChangeContext, state: State, proposal: Proposal, only_new_key
                         unlocked[identity] = signer
                 if signer is None:
                     continue
-                _md.add_signature(md, keyid, sign_verified(signer, key, payload))
+                _md.add_signature(md, keyid, sign_as(signer, key, payload))
                 used.append(
                     ctx.ws.config.get("keys", {}).get(keyid, {}).get("label")
                     or proposal.config.get("keys", {}).get(keyid, {}).get("label")

@@ -29,10 +29,10 @@ from ceremony.core._json import dumps_pretty, read_bytes
 from ceremony.core._text import printable
 from ceremony.core.dates import format_date
 from ceremony.core.envelope import parse_envelope
+from ceremony.core.roles import DRILLS_DIR
 from ceremony.core.workspace import PassphraseProvider, Workspace
 from ceremony.errors import BackupError, CeremonyError, UsageError, VerificationError
 
-DRILLS_DIR = "drills"
 _EPOCH = datetime(1970, 1, 2, tzinfo=UTC)
 
 

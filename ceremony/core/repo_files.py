@@ -20,7 +20,7 @@ from pathlib import Path
 from ceremony.core._fs import sha256_hex
 from ceremony.core._json import MAX_FILE_BYTES, read_bytes
 from ceremony.core._text import printable
-from ceremony.core.envelope import Envelope, delegated_roles, load_envelope, parse_envelope
+from ceremony.core.envelope import Envelope, delegations_of, load_envelope, parse_envelope
 from ceremony.errors import InputFileError, UsageError, VerificationError
 
 ROOT_FILE = re.compile(r"^([1-9][0-9]*)\.root\.json\Z")
@@ -230,7 +230,7 @@ def read_client_files(directory: Path, *, limits: SizeLimits = DEFAULT_LIMITS) -
             queue, seen = ([targets] if targets else []), {"targets"}
             while queue:
                 parent = queue.pop(0)
-                for name, _role in delegated_roles(parent):
+                for name, _role in delegations_of(parent):
                     if name in seen:
                         continue
                     seen.add(name)

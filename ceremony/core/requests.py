@@ -49,7 +49,7 @@ from ceremony.core.proposal import (
 )
 from ceremony.core.publish import PublishResult, publish, sign_here, threshold_error
 from ceremony.core.roles import KEYID, PENDING_DIR, TOP_LEVEL, display_name
-from ceremony.core.signers import PassphraseProvider, open_own_key, sign_verified
+from ceremony.core.signers import PassphraseProvider, open_own_key, sign_as
 from ceremony.core.thresholds import Requirement, ThresholdResult, evaluate, evaluate_all, requirements_for
 from ceremony.core.workspace import Workspace, check_config
 from ceremony.errors import InputFileError, SigningKeyError, TamperedRequestError, UsageError, WorkspaceError
@@ -593,7 +593,7 @@ def sign_request(
                 needed_anywhere = True
                 if keyid in _md.signatures(md) and _keys.signature_is_valid(key, _md.signatures(md)[keyid], payload):
                     continue
-                _md.add_signature(md, keyid, sign_verified(signer_for(key), key, payload))
+                _md.add_signature(md, keyid, sign_as(signer_for(key), key, payload))
                 if role not in signed_roles:
                     signed_roles.append(role)
     if not needed_anywhere:

@@ -66,7 +66,7 @@ class KeySpec:
         Raises:
             UsageError: empty, or ``token:`` with no serial.
         """
-        text = text.strip()
+        text = text.strip()  # typed or pasted on a screen: surrounding spaces are never meant
         if not text:
             raise UsageError("an empty KEYSPEC: give a key type, a pkcs11: URI, token:SERIAL or a public key file")
         if text in _keys.KEY_TYPES:
@@ -160,6 +160,7 @@ def acquire_key(
     if keyspec.kind in (PKCS11, TOKEN):
         uri = keyspec.value
         if keyspec.kind == TOKEN:
+            pin_for = _asked_once(pin_for)  # generation and the signing session log in with the same PIN
             stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
             uri = generate_on_token(keyspec.value, object_label(label, stamp), pin_for, module, pin_file).uri
         signer = stack.enter_context(_hsm.open_key(uri, pin_for, module, pin_file))
@@ -169,6 +170,20 @@ def acquire_key(
     public = _keys.public_key_from_pem(Path(keyspec.value))
     record = KeyRecord(public.keyid, label, (role,), _keys.key_type_name(public), None)
     return AcquiredKey(public, record, None, None, {"imported_from": Path(keyspec.value).name})
+
+
+def _asked_once(pin_for: SecretsHandler | None) -> SecretsHandler | None:
+    """``pin_for`` asking the operator at most once (the answer is kept in memory for this key only)."""
+    if pin_for is None:
+        return None
+    asked: list[str] = []
+
+    def once(prompt: str) -> str:
+        if not asked:
+            asked.append(pin_for(prompt))
+        return asked[0]
+
+    return once
 
 
 def generate_on_token(
@@ -292,7 +307,7 @@ def open_own_key(
     return own_file.identity, own_file.signer_for
 
 
-def sign_verified(signer: Signer, key: Key, payload: bytes) -> str:
+def sign_as(signer: Signer, key: Key, payload: bytes) -> str:
     """Sign ``payload`` with ``signer`` and verify it as ``key`` (the metadata's own key object and keyid) at once.
 
     Raises:

@@ -62,7 +62,7 @@ def check_tracked_name(name: object, source: str) -> str:
         raise TranscriptError(f"{source}: names {printable(repr(name), 200)}, which is not a workspace file") from err
     directory, _sep, _base = name.rpartition("/")
     if (directory and directory not in TRACKED_DIRS) or (not directory and name not in TRACKED_FILES):
-        raise TranscriptError(f"{source}: names {name!r}, which is not a file the workspace tracks")
+        raise TranscriptError(f"{source}: names {printable(repr(name), 200)}, which is not a file the workspace tracks")
     return name
 
 

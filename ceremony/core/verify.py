@@ -76,7 +76,7 @@ from ceremony.core import thresholds as _thresholds
 from ceremony.core._json import read_bytes
 from ceremony.core._text import printable
 from ceremony.core.dates import format_date, parse_tuf_date
-from ceremony.core.envelope import Envelope, check_role_shape, delegated_roles, load_envelope
+from ceremony.core.envelope import Envelope, check_role_shape, delegations_of, load_envelope
 from ceremony.core.repo_files import (
     DEFAULT_LIMITS,
     ROOT_FILE,
@@ -378,7 +378,7 @@ def _verify_delegated(
         parent_role = queue.pop(0)
         parent = loaded[parent_role]
         delegations = parent.signed.get("delegations") or {}
-        for name, role_dict in delegated_roles(parent):
+        for name, role_dict in delegations_of(parent):
             if (parent_role, name) in edges:
                 continue
             edges.add((parent_role, name))

@@ -160,14 +160,14 @@ def create_workspace(
     return Workspace(path, config), written, head
 
 
-def check_new_path(path: Path) -> None:
+def check_new_path(path: Path, what: str = "a workspace") -> None:
     """A workspace (or a guided ceremony's draft) is made only where nothing is: no file, or an empty directory.
 
     Raises:
         WorkspaceError: something is there, or the parent directory does not exist.
     """
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise WorkspaceError(f"{path}: already exists; refusing to overwrite a workspace")
+        raise WorkspaceError(f"{path}: already exists; {what} needs a new or empty directory")
     if not path.absolute().parent.is_dir():
         raise WorkspaceError(f"{path.absolute().parent}: the parent directory does not exist")
 

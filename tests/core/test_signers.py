@@ -237,13 +237,13 @@ SIGN_VERIFIED: dict[str, tuple[Any, SSlibKey, bool]] = {
 
 
 @pytest.mark.parametrize(("signer", "key", "verifies"), SIGN_VERIFIED.values(), ids=SIGN_VERIFIED.keys())
-def test_sign_verified(signer: Any, key: SSlibKey, verifies: bool) -> None:
+def test_sign_as(signer: Any, key: SSlibKey, verifies: bool) -> None:
     if verifies:
-        sig = signers.sign_verified(signer, key, PAYLOAD)
+        sig = signers.sign_as(signer, key, PAYLOAD)
         assert _keys.signature_is_valid(key, sig, PAYLOAD)
         return
     with pytest.raises(SigningKeyError) as caught:
-        signers.sign_verified(signer, key, PAYLOAD)
+        signers.sign_as(signer, key, PAYLOAD)
     assert str(caught.value) == (
         f"the signature just made with key {key.keyid[:12]} does not verify; nothing was written"
     )
@@ -308,7 +308,7 @@ def test_unlock_held_key_software(held_key: HeldKey) -> None:
     signer, asked = _unlock(held_key, held_key.uri)
     assert asked == ["root-1"]
     assert signer.public_key.keyid == held_key.public.keyid
-    assert _keys.signature_is_valid(held_key.public, signers.sign_verified(signer, held_key.public, PAYLOAD), PAYLOAD)
+    assert _keys.signature_is_valid(held_key.public, signers.sign_as(signer, held_key.public, PAYLOAD), PAYLOAD)
 
 
 # name -> (how the call differs from the good one, exception type)

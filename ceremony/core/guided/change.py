@@ -216,19 +216,19 @@ class ChangeSession:
                 request, spec, lambda _n: secret, lambda _p: secret, stack, module=self.ws.config.get("pkcs11_module")
             )
         self._save_request(request)
-        if not self.reviewed:
-            self.state.reviewed = True
-            save(self.ws.path, self.state)
+        self.state.reviewed = True
         progress = self.progress()
-        record_line(
+        # The session and its transcript line together (the request file, outside the journal, came first).
+        commit_step(
             self.ws.path,
+            self.state,
             f"tui {self.state.flow} sign",
             [
                 f"{record.label} signed {', '.join(roles)} of request {self.state.request_id}",
                 *[p.describe() for p in progress],
             ],
             now,
-            details={"digest": request.digest().hex()},
+            {"digest": request.digest().hex()},
         )
         return progress
 

@@ -48,7 +48,7 @@ from ceremony.core.guided.state import (
 from ceremony.core.guided.subject import Progress, SigningKey
 from ceremony.core.init import build_online_files, describe_new_keys, initial_config, merge_key_records, online_label
 from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL, key_file_rel, key_file_uri
-from ceremony.core.signers import PassphraseProvider, acquire_key, object_label, sign_verified, unlock_held_key
+from ceremony.core.signers import PassphraseProvider, acquire_key, object_label, sign_as, unlock_held_key
 from ceremony.core.thresholds import Requirement, evaluate
 from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, complete_draft
 from ceremony.errors import BackupError, InputFileError, PolicyError, ThresholdNotMetError, UsageError, WorkspaceError
@@ -96,12 +96,11 @@ class NewRootCeremony:
             WorkspaceError: the directory exists and is not empty, or cannot be made.
         """
         path = Path(path)
-        check_new_path(path)
+        check_new_path(path, "a new root ceremony")
         make_private_dir(path)
         state = NewRootState("preflight", title="new root ceremony", started=format_date(now), module=module)
         ceremony = cls(path, state)
-        save(path, state)
-        record_line(path, "tui new-root start", [f"new root ceremony started in {path.name}"], now)
+        commit_step(path, state, "tui new-root start", [f"new root ceremony started in {path.name}"], now)
         return ceremony
 
     @classmethod
@@ -483,12 +482,12 @@ class NewRootCeremony:
             )
             if signer is None:  # a root key is held here (a key file or a token), by its URI
                 raise UsageError(f"{entry.planned.label}: not a key held here")
-            _md.add_signature(root, keyid, sign_verified(signer, public, _md.signed_bytes(root)))
+            _md.add_signature(root, keyid, sign_as(signer, public, _md.signed_bytes(root)))
         self.state.root = _md.to_dict(root)
-        save(self.path, self.state)
         progress = self.progress()
-        record_line(
+        commit_step(
             self.path,
+            self.state,
             "tui new-root sign",
             [f"{entry.planned.label} ({entry.planned.holder}) signed root version 1; {progress[0].describe()}"],
             now,

@@ -15,12 +15,10 @@ from typing import Protocol, runtime_checkable
 
 from ceremony.core._json import dumps_pretty
 from ceremony.core._text import printable
+from ceremony.core.guided.state import MAX_TEXT
 from ceremony.core.requests import SignRequest
 from ceremony.core.thresholds import ThresholdResult
 from ceremony.errors import InputFileError, TamperedRequestError
-
-#: A name typed by the operator (a participant, a token label): a line, not a page.
-MAX_TEXT = 300
 
 #: Where a threshold stands, as the signing screen shows it (the signers by label).
 Progress = ThresholdResult
