@@ -14,7 +14,8 @@ without this tool. The format is documented in docs/key-format.md.
 What it does not do: PKCS#11 keys (see hsm.py), and it never writes a key
 unencrypted or keeps a passphrase after the call that used it. It is the only
 module that imports ``cryptography``: hsm.py and shares.py reach it through
-``public_key_from_point``, ``ecdsa_signature_from_raw`` and ``decrypt_private_key``.
+``public_key_from_point``, ``ecdsa_signature_from_raw`` and ``decrypt_private_key``, and notary.py
+through the Notary v1 section at the end (certificates, SPKI, raw signatures).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -481,3 +483,68 @@ def generate_key_file(path: Path, key_type_name_: str, passphrase: str) -> SSlib
     write_atomic(path, key.encrypted)
     write_atomic(public_path, public_pem)
     return key.public
+
+
+# --- Notary v1: x509 certificates, SubjectPublicKeyInfo and raw signatures (for notary.py) ---------------------
+#
+# Notary v1 (Docker Content Trust) publishes keys as bytes, not as PEM strings: an ``ecdsa`` key is a DER
+# SubjectPublicKeyInfo, an ``ecdsa-x509`` key the PEM of its certificate (leaf first), an ``ed25519`` key the raw
+# 32 bytes; and its signatures are raw (ECDSA r||s, not DER). notary.py owns the format; these functions are the
+# cryptography it needs, each mirroring the Go code named in its docstring (notary 0.7.0).
+
+
+def certificate_spki(pem: bytes) -> bytes:
+    """The DER SubjectPublicKeyInfo of the first certificate in ``pem`` (a leaf followed by any intermediates).
+
+    Notary's canonical key id of an x509 key (``utils.X509PublicKeyID``) and its ECDSA verifier both use the
+    first certificate's public key, re-encoded with ``x509.MarshalPKIXPublicKey``; cryptography's DER encoding
+    of the loaded key is the same bytes (checked against every sample in tests/vectors/notary-v1). Stricter
+    than Go's ``LoadCertFromPEM``, which skips blocks it cannot parse: here every block must be a certificate.
+
+    Raises:
+        ValueError: not PEM certificates.
+    """
+    certificates = x509.load_pem_x509_certificates(pem)
+    return (
+        certificates[0]
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def verify_ecdsa_raw(spki: bytes, signature: bytes, payload: bytes) -> bool:
+    """True when ``signature`` (raw r||s) by the EC key ``spki`` is valid over SHA-256 of ``payload``.
+
+    Notary's ``ECDSAVerifier`` (tuf/signed/verifiers.go): the signature must be exactly twice the curve's
+    octet length (64 bytes for P-256), split in halves as big-endian r and s, and the digest is always
+    SHA-256, whatever the curve. Never raises for a bad key or signature: it is simply not valid.
+    """
+    try:
+        public = serialization.load_der_public_key(spki)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    if not isinstance(public, ec.EllipticCurvePublicKey):
+        return False
+    octets = (public.curve.key_size + 7) // 8
+    if len(signature) != 2 * octets:
+        return False
+    der = encode_dss_signature(int.from_bytes(signature[:octets], "big"), int.from_bytes(signature[octets:], "big"))
+    try:
+        public.verify(der, payload, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def verify_ed25519_raw(public: bytes, signature: bytes, payload: bytes) -> bool:
+    """True when ``signature`` (64 bytes) by the raw 32-byte Ed25519 key ``public`` is valid over ``payload``.
+
+    Notary's ``Ed25519Verifier``: both lengths are checked exactly before verifying.
+    """
+    if len(public) != 32 or len(signature) != 64:
+        return False
+    try:
+        ed25519.Ed25519PublicKey.from_public_bytes(public).verify(signature, payload)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
