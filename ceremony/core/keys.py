@@ -26,6 +26,7 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -515,6 +516,72 @@ def certificate_spki(pem: bytes) -> bytes:
         .public_key()
         .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
+
+
+#: The signature algorithms Go's ``utils.ValidateCertificate`` refuses in a root certificate (SHA-1).
+_SHA1_SIGNATURES = frozenset(
+    {
+        x509.SignatureAlgorithmOID.RSA_WITH_SHA1,
+        x509.SignatureAlgorithmOID.ECDSA_WITH_SHA1,
+        x509.SignatureAlgorithmOID.DSA_WITH_SHA1,
+    }
+)
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What Notary's client checks of one certificate of an x509 key (trustpinning/certs.go, utils/x509.go).
+
+    ``common_name`` is Go's ``Subject.CommonName`` (the last CN attribute, "" without one); the validity dates
+    are aware UTC datetimes; ``signature_hash`` names the hash of the issuer's signature ("sha256", "sha1", or
+    the algorithm's OID when it has no hash cryptography knows); ``is_ca`` is Go's ``IsCA`` (basic constraints
+    present with CA true); ``spki`` is the DER SubjectPublicKeyInfo of the certified key.
+    """
+
+    common_name: str
+    not_before: datetime
+    not_after: datetime
+    signature_hash: str
+    is_sha1: bool
+    is_ca: bool
+    spki: bytes
+
+
+def certificate_facts(pem: bytes) -> list[CertificateFacts]:
+    """The facts of every certificate in ``pem`` (a leaf followed by any intermediates), in order.
+
+    Raises:
+        ValueError: not PEM certificates.
+    """
+    found = []
+    for cert in x509.load_pem_x509_certificates(pem):
+        names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        common_name = names[-1].value if names else ""
+        try:
+            hash_algorithm = cert.signature_hash_algorithm
+            signature_hash = (
+                hash_algorithm.name if hash_algorithm is not None else cert.signature_algorithm_oid.dotted_string
+            )
+        except UnsupportedAlgorithm:
+            signature_hash = cert.signature_algorithm_oid.dotted_string
+        try:
+            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        found.append(
+            CertificateFacts(
+                common_name=common_name if isinstance(common_name, str) else common_name.decode("utf-8", "replace"),
+                not_before=cert.not_valid_before_utc,
+                not_after=cert.not_valid_after_utc,
+                signature_hash=signature_hash,
+                is_sha1=cert.signature_algorithm_oid in _SHA1_SIGNATURES,
+                is_ca=is_ca,
+                spki=cert.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                ),
+            )
+        )
+    return found
 
 
 def verify_ecdsa_raw(spki: bytes, signature: bytes, payload: bytes) -> bool:
