@@ -584,6 +584,19 @@ def certificate_facts(pem: bytes) -> list[CertificateFacts]:
     return found
 
 
+def canonical_spki(spki: bytes) -> bytes | None:
+    """The one DER form of a public key (uncompressed EC point), or None when ``spki`` is not a public key.
+
+    A key's identity for counting signatures is this form: the same key
+    encoded twice (compressed and uncompressed point) is one key.
+    """
+    try:
+        public = serialization.load_der_public_key(spki)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def verify_ecdsa_raw(spki: bytes, signature: bytes, payload: bytes) -> bool:
     """True when ``signature`` (raw r||s) by the EC key ``spki`` is valid over SHA-256 of ``payload``.
 
@@ -595,8 +608,8 @@ def verify_ecdsa_raw(spki: bytes, signature: bytes, payload: bytes) -> bool:
         public = serialization.load_der_public_key(spki)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         return False
-    if not isinstance(public, ec.EllipticCurvePublicKey):
-        return False
+    if not isinstance(public, ec.EllipticCurvePublicKey) or canonical_spki(spki) != spki:
+        return False  # Go reads only the uncompressed point: another encoding of a key would count it twice
     octets = (public.curve.key_size + 7) // 8
     if len(signature) != 2 * octets:
         return False
@@ -892,7 +905,11 @@ def _notary_envelope(der: bytes) -> tuple[bytes, int, bytes, bytes]:
 
 def _notary_aes_key(passphrase: str, salt: bytes, iterations: int) -> bytes:
     """PBKDF2-HMAC-SHA1 to a 32-byte AES key, as notary derives it."""
-    return PBKDF2HMAC(hashes.SHA1(), 32, salt, iterations).derive(passphrase.encode("utf-8"))  # noqa: S303
+    try:
+        secret = passphrase.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PassphraseError("the passphrase is not valid text (it holds an undecodable character)") from None
+    return PBKDF2HMAC(hashes.SHA1(), 32, salt, iterations).derive(secret)  # noqa: S303
 
 
 class _UnsupportedNotaryKey(ValueError):

@@ -10,7 +10,8 @@ written here from reading them; the file format is notary.py's and the cryptogra
   else the lowest version in the directory, and it must be signed by itself;
 * a root key counts only when its certificate is a usable leaf (Go's ``parseAllCerts`` and
   ``validRootLeafCerts``): the first certificate is not a CA and is the only non-CA one, its CN equals the GUN
-  (or is a ``prefix*`` the GUN starts with), it is not signed with SHA-1, notBefore is not after notAfter and,
+  exactly (a ``*`` pattern belongs to a client's trust pinning, never to a certificate), it is not signed with
+  SHA-1, notBefore is not after notAfter and,
   for the root whose own signatures are checked, ``at`` lies in its validity (notBefore with Go's one day of
   leeway). The previous root's certificates that sign a rotation are not checked for expiry, as in Go. With CA
   pinning (``trust_pinning.ca``) the leaf is still not a CA: the CA is in the client's config and any
@@ -59,6 +60,20 @@ def _fail(file: str, check: str, message: str) -> VerificationError:
     return VerificationError(f"{file}: {message}", file, check)
 
 
+def _meta(md: notary.NotaryFile) -> dict[str, Any]:
+    """The ``meta`` object of a timestamp or snapshot (absent: empty).
+
+    Raises:
+        VerificationError: ``meta`` is there but is not an object.
+    """
+    meta = md.signed.get("meta")
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise _fail(md.source, "structure", "'meta' is not an object")
+    return meta
+
+
 def _date(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -82,7 +97,11 @@ def _identity(key_obj: Any) -> bytes | None:
     try:
         keytype, public = notary.key_public(key_obj)
         if keytype == "ecdsa-x509":
-            return b"ecdsa:" + keys.certificate_spki(public)
+            public = keys.certificate_spki(public)
+            keytype = "ecdsa"
+        if keytype == "ecdsa":
+            spki = keys.canonical_spki(public)
+            return None if spki is None else b"ecdsa:" + spki
     except (MetadataError, ValueError):
         return None
     return keytype.encode() + b":" + public
@@ -104,8 +123,7 @@ def _certificate_problem(key_obj: Any, gun: str, at: datetime | None) -> tuple[s
     if leaf.is_ca or sum(not c.is_ca for c in chain) != 1:
         return "its first certificate is a CA certificate, or it holds more than one leaf", "certificate-ca"
     pattern = leaf.common_name
-    matches = gun.startswith(pattern[:-1]) if pattern.endswith("*") else pattern == gun
-    if not matches:
+    if pattern != gun:  # exact, as notary's validRootLeafCerts (wildcards belong to trust pinning, not to a CN)
         return f"certificate CN {printable(pattern, 80)!r} is not the GUN {printable(gun, 80)!r}", "certificate-cn"
     if leaf.is_sha1:
         return "its certificate is signed with SHA-1", "certificate-sha1"
@@ -156,14 +174,16 @@ def _role(
 def count(role: _Role, md: notary.NotaryFile, *, usable_only: bool = True) -> list[str]:
     """Key ids of distinct public keys of ``role`` with a valid signature over ``md`` (thresholds.count's rule)."""
     payload = notary.signed_bytes(md.signed)
-    by_id = {s.keyid: s for s in md.signatures}
+    by_id: dict[str, list[Any]] = {}
+    for s in md.signatures:
+        by_id.setdefault(s.keyid, []).append(s)
     signed: list[str] = []
     counted: set[bytes] = set()
     for key in role.keys:
-        sig = by_id.get(key.keyid)
-        if key.identity is None or key.identity in counted or sig is None or (usable_only and key.problem):
+        sigs = by_id.get(key.keyid, [])
+        if key.identity is None or key.identity in counted or not sigs or (usable_only and key.problem):
             continue
-        if notary.verify(key.key_obj, sig, payload):
+        if any(notary.verify(key.key_obj, sig, payload) for sig in sigs):  # as Go, each signature is tried
             signed.append(key.keyid)
             counted.add(key.identity)
     return signed
@@ -313,7 +333,7 @@ def _load(
     name = _file_for(files, role)
     assert name is not None  # noqa: S101 - callers look first
     if pin is not None:
-        _pinned(name, files[name], (pin.signed.get("meta") or {}).get(role), pin.source)
+        _pinned(name, files[name], _meta(pin).get(role), pin.source)
     md = _parse(files, name, role)
     count_text = _require(md, keys_of, what, "threshold")
     return md, count_text
@@ -347,7 +367,7 @@ def _delegations(
             if _file_for(files, name) is None:
                 report.skipped.append(f"{name}: not in the directory; not verified")
                 continue
-            if snapshot is not None and name not in (snapshot.signed.get("meta") or {}):
+            if snapshot is not None and name not in _meta(snapshot):
                 report.skipped.append(f"{name}: {snapshot.source} does not list it; clients skip it")
                 continue
             md, text = _load(files, name, snapshot, role, f"role {printable(name, 80)} as {parent.source} delegates it")
@@ -389,7 +409,7 @@ def verify_notary(files: Mapping[str, bytes], gun: str, at: datetime, trusted_ro
         report.checks.append(
             Check(snapshot.source, "snapshot", notary.version(snapshot), _unexpired(snapshot, at), text)
         )
-        root_meta = (snapshot.signed.get("meta") or {}).get("root")
+        root_meta = _meta(snapshot).get("root")
         # The client checks the root it fetched (root.json) against the snapshot's entry (builder.go).
         root_file = "root.json" if "root.json" in files else root.source
         if root_meta is not None and root_file in files and _parse(files, root_file, "root").signed == root.signed:

@@ -260,3 +260,10 @@ def test_write_refuses_what_notary_would_refuse_or_drop(
 def test_generate_refuses_other_key_types() -> None:
     with pytest.raises(UsageError, match="ecdsa or ed25519"):
         keys.generate_notary_key("rsa")
+
+
+def test_a_passphrase_that_is_not_text_is_one_sentence_without_it() -> None:
+    """A lone surrogate (a non-UTF-8 terminal or file) is refused, and no part of the passphrase is shown."""
+    with pytest.raises(PassphraseError) as caught:
+        keys.read_notary_key_file(KEY_FILES[0], "secret\udcff")
+    assert "secret" not in str(caught.value) and "\\udcff" not in str(caught.value)

@@ -326,3 +326,16 @@ def test_refusal(repo: Repo, case: str, make: Callable[[Repo], dict[str, bytes]]
         verify_notary(make(repo), GUN, AT)
     assert (err.value.file, err.value.check) == (file, check), str(err.value)
     assert str(err.value).startswith(f"{file}: ")
+
+
+def test_one_key_listed_twice_in_two_encodings_counts_once() -> None:
+    """The same P-256 key as an uncompressed and a compressed SPKI is one key, so one signature cannot count twice."""
+    from ceremony.core import notary_verify
+
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    uncompressed = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    point = public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+    # cryptography writes only the uncompressed SPKI: the compressed one is the same header and a 33-byte point.
+    compressed = bytes.fromhex("3039301306072a8648ce3d020106082a8648ce3d030107032200") + point
+    identities = [notary_verify._identity(notary.key_object("ecdsa", spki)) for spki in (uncompressed, compressed)]
+    assert identities[0] is not None and identities[0] == identities[1]
