@@ -112,6 +112,14 @@ def _spec(hsm: SoftHsm, key: str, *, by: str, pin: Path | None, on: str = "A") -
     return "pkcs11:" + ";".join([*parts, f"object={key}"]) + query
 
 
+def _init(
+    cli: CliRunner, hsm: SoftHsm, path: Path, specs: list[str], passphrase_file: Path
+) -> subprocess.CompletedProcess[str]:
+    """``ceremony init`` with root keys SPECS and one software key, threshold 2, as an operator types it."""
+    root_keys = [a for spec in [*specs, "ed25519"] for a in ("--root-key", spec)]
+    return cli("init", path, *root_keys, "--threshold", "2", "--passphrase-file", passphrase_file, "--yes", env=hsm.env)
+
+
 def _logins_untouched(cli: CliRunner, hsm: SoftHsm) -> None:
     """No failed login was made on any token (SoftHSM reports a failed one as pin_count_low)."""
     listing = json.loads(cli("hsm", "list", "--json", env=hsm.env).stdout)
@@ -163,17 +171,7 @@ def test_init_refuses_two_root_keys_on_one_token_before_login(
     pin = _pin_for(pin_source, hsm, wrong_pin)
     specs = [_spec(hsm, key, by=by, pin=pin) for key, by in keys]
     present = sorted(p.name for p in tmp_path.iterdir())
-    result = cli(
-        "init",
-        tmp_path / "new",
-        *[a for spec in [*specs, "ed25519"] for a in ("--root-key", spec)],
-        "--threshold",
-        "2",
-        "--passphrase-file",
-        passphrase_file,
-        "--yes",
-        env=hsm.env,
-    )
+    result = _init(cli, hsm, tmp_path / "new", specs, passphrase_file)
     _assert_custody_refusal(result)
     assert sorted(p.name for p in tmp_path.iterdir()) == present  # no workspace, no staging directory
     _logins_untouched(cli, hsm)
@@ -187,17 +185,7 @@ def test_init_with_one_token_per_root_key_is_not_refused(
         _spec(hsm, "k1", by="label", on="A", pin=hsm.pin_file),
         _spec(hsm, "k1", by="serial", on="B", pin=hsm.pin_file),
     ]
-    result = cli(
-        "init",
-        tmp_path / "new",
-        *[a for spec in [*specs, "ed25519"] for a in ("--root-key", spec)],
-        "--threshold",
-        "2",
-        "--passphrase-file",
-        passphrase_file,
-        "--yes",
-        env=hsm.env,
-    )
+    result = _init(cli, hsm, tmp_path / "new", specs, passphrase_file)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "new" / "metadata" / "1.root.json").is_file()
 
