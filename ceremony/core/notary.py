@@ -25,13 +25,11 @@ docker 20.10 (``tests/vectors/notary-v1``; the findings are in the issue 12 rese
   ``ecdsa`` key of its certificate's public key.
 - Signatures are raw: ECDSA r||s (``method`` "ecdsa", SHA-256), Ed25519 64 bytes (``method`` "eddsa").
 
-It is written to sit beside metadata.py as the second implementation of ``metadata.Dialect``
-(docs/architecture.md, "The seam for a second dialect"). This first slice has: ``parse`` (with the role's
-``_type`` checked when the role is given), ``to_bytes``/``file_bytes``, ``signed_bytes``, ``signatures``
-(as ``NotarySignature``, which keeps ``method``), ``role_type``, ``version``, ``expires``, key objects, key
-ids and signature verification. Not yet: ``from_dict``/``to_dict``, ``add_signature``, ``next_version``, the
-builders, ``root_role``/``delegation``/``delegated_roles`` (keys as thresholds.py counts them), key files,
-certificates made here, and Notary's client rules (a verifier of their own). The cryptography is in keys.py.
+It sits beside metadata.py as the second metadata dialect (docs/architecture.md, "The seam for a second
+dialect"): parsing, Go's serialisation, key objects and ids, signature checks, and the writers of new
+versions (``build_root``, ``build_targets``, ``next_version``, ``sign_file``, ``add_signatures``). Notary's
+client rules are notary_verify.py's, the ceremonies of a Docker Content Trust workspace dct.py's, and the
+cryptography (certificates, raw signatures, key files) keys/dct.py's.
 """
 
 from __future__ import annotations
@@ -41,15 +39,15 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from ceremony.core import keys
 from ceremony.core._json import canonical_bytes, loads_strict
 from ceremony.core._text import printable
-from ceremony.errors import InputFileError, MetadataError
+from ceremony.core.keys import dct as dct_keys
+from ceremony.errors import InputFileError, MetadataError, SigningKeyError
 
 #: The ``_type`` of each top-level role's file (``data.TUFTypes``); delegated roles' files are "Targets".
 TYPES: dict[str, str] = {"root": "Root", "targets": "Targets", "snapshot": "Snapshot", "timestamp": "Timestamp"}
@@ -369,7 +367,7 @@ def canonical_key_id(key_obj: Any) -> str:
     if keytype != "ecdsa-x509":
         return key_id(key_obj)
     try:
-        spki = keys.certificate_spki(public)
+        spki = dct_keys.certificate_spki(public)
     except ValueError as err:
         raise MetadataError("an ecdsa-x509 key does not hold a PEM certificate") from err
     return key_id(ecdsa_key(spki))
@@ -399,10 +397,129 @@ def verify(key_obj: Any, signature: NotarySignature, payload: bytes) -> bool:
     if METHOD_FOR_KEYTYPE.get(keytype) != signature.method:
         return False
     if keytype == "ed25519":
-        return keys.verify_ed25519_raw(public, signature.sig, payload)
+        return dct_keys.verify_ed25519_raw(public, signature.sig, payload)
     if keytype == "ecdsa-x509":
         try:
-            public = keys.certificate_spki(public)
+            public = dct_keys.certificate_spki(public)
         except ValueError:
             return False
-    return keys.verify_ecdsa_raw(public, signature.sig, payload)
+    return dct_keys.verify_ecdsa_raw(public, signature.sig, payload)
+
+
+# --- Writing new versions ---------------------------------------------------------------------------------------
+
+
+def format_go_time(when: datetime) -> str:
+    """``when`` as this tool writes ``expires``: UTC to the second, ``YYYY-MM-DDTHH:MM:SSZ``.
+
+    Go re-serialises any RFC 3339 time as ``time.Time`` writes it (``+00:00`` becomes ``Z``, ``.500`` becomes
+    ``.5``); a form it writes back unchanged is this one. Years beyond 9999 Go cannot write at all.
+
+    Raises:
+        MetadataError: a year outside 1 to 9999.
+    """
+    utc = when.astimezone(UTC)
+    if not 1 <= utc.year <= 9999:
+        raise MetadataError(f"the time {utc.isoformat()} is outside the years Go can write")
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_root(
+    keys_by_id: dict[str, Any], roles: dict[str, tuple[list[str], int]], expires_at: datetime, version_: int
+) -> dict[str, Any]:
+    """The ``signed`` object of a root.json: every key by id, the four roles, ``consistent_snapshot`` false.
+
+    Notary's ``data.SignedRoot`` (tuf/data/root.go): all four roles are required, each key a role names must
+    be listed, and consistent snapshots are not used by notary's clients.
+
+    Raises:
+        MetadataError: a role missing, a role naming an unlisted key, or a threshold out of range.
+    """
+    for role in TYPES:
+        if role not in roles:
+            raise MetadataError(f"a Notary root needs the {role} role")
+    for role, (keyids, threshold) in roles.items():
+        missing = [k for k in keyids if k not in keys_by_id]
+        if missing:
+            raise MetadataError(f"the {role} role names key {missing[0][:12]}, which the root does not list")
+        if not 1 <= threshold <= len(keyids):
+            raise MetadataError(f"the {role} role's threshold {threshold} is not between 1 and {len(keyids)}")
+    return {
+        "_type": TYPES["root"],
+        "consistent_snapshot": False,
+        "expires": format_go_time(expires_at),
+        "keys": dict(keys_by_id),
+        "roles": {
+            role: {"keyids": list(keyids), "threshold": threshold} for role, (keyids, threshold) in roles.items()
+        },
+        "version": version_,
+    }
+
+
+def build_targets(expires_at: datetime, version_: int) -> dict[str, Any]:
+    """The ``signed`` object of a first targets.json as Docker's CLI starts one: no targets, no delegations."""
+    return {
+        "_type": TYPES["targets"],
+        "delegations": {"keys": {}, "roles": []},
+        "expires": format_go_time(expires_at),
+        "targets": {},
+        "version": version_,
+    }
+
+
+def next_version(signed: dict[str, Any], expires_at: datetime) -> dict[str, Any]:
+    """A copy of ``signed`` as the next version: version + 1 and the new expiry; everything else unchanged."""
+    copied = json.loads(json.dumps(signed))
+    copied["version"] = int(signed["version"]) + 1
+    copied["expires"] = format_go_time(expires_at)
+    return copied
+
+
+@dataclass(frozen=True)
+class NotarySigner:
+    """One key that signs a Notary file: the id the file lists it under, the method, and how to sign.
+
+    ``sign`` returns the raw signature (ECDSA r||s, Ed25519 64 bytes) and must verify it before returning
+    (``keys.dct.notary_signature``, ``NotaryKey.sign``); ``sign_file`` checks it again against the key object.
+    """
+
+    keyid: str
+    key_obj: dict[str, Any]
+    sign: Callable[[bytes], bytes]
+
+
+def _new_signatures(payload: bytes, signers: Sequence[NotarySigner], source: str) -> list[NotarySignature]:
+    """A signature by each signer over ``payload``, each checked against the key object it is listed under."""
+    made = []
+    for signer in signers:
+        method = METHOD_FOR_KEYTYPE.get(str(signer.key_obj.get("keytype")), "")
+        signature = NotarySignature(signer.keyid, method, signer.sign(payload))
+        if key_id(signer.key_obj) != signer.keyid or not verify(signer.key_obj, signature, payload):
+            raise SigningKeyError(
+                f"{source}: the signature by key {signer.keyid[:12]} does not verify; nothing was written"
+            )
+        made.append(signature)
+    return made
+
+
+def sign_file(signed: dict[str, Any], signers: Sequence[NotarySigner], source: str) -> bytes:
+    """The file of ``signed`` in Go's form, signed by every signer in order, each signature checked.
+
+    Raises:
+        MetadataError: ``signed`` holds what Notary metadata cannot.
+        SigningKeyError: a signature does not verify with the key object it is listed under.
+    """
+    return file_bytes(signed, _new_signatures(signed_bytes(signed), signers, source))
+
+
+def add_signatures(data: bytes, source: str, role: str, signers: Sequence[NotarySigner]) -> bytes:
+    """``data`` (a file in Go's form) with more signatures, each checked; a key that signed already is replaced.
+
+    Raises:
+        InputFileError: ``data`` does not parse.
+        SigningKeyError: a new signature does not verify.
+    """
+    md = parse(data, source, role)
+    fresh = {s.keyid for s in signers}
+    kept = [s for s in md.signatures if s.keyid not in fresh]
+    return file_bytes(md.signed, kept + _new_signatures(signed_bytes(md.signed), signers, source))

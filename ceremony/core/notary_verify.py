@@ -43,8 +43,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ceremony.core import keys, notary
+from ceremony.core import notary
 from ceremony.core._text import printable
+from ceremony.core.keys import dct as dct_keys
 from ceremony.core.verify import Check, Report
 from ceremony.errors import InputFileError, MetadataError, VerificationError
 
@@ -97,10 +98,10 @@ def _identity(key_obj: Any) -> bytes | None:
     try:
         keytype, public = notary.key_public(key_obj)
         if keytype == "ecdsa-x509":
-            public = keys.certificate_spki(public)
+            public = dct_keys.certificate_spki(public)
             keytype = "ecdsa"
         if keytype == "ecdsa":
-            spki = keys.canonical_spki(public)
+            spki = dct_keys.canonical_spki(public)
             return None if spki is None else b"ecdsa:" + spki
     except (MetadataError, ValueError):
         return None
@@ -116,7 +117,7 @@ def _certificate_problem(key_obj: Any, gun: str, at: datetime | None) -> tuple[s
     if keytype != "ecdsa-x509":
         return f"a root key must be an ecdsa-x509 certificate, not {printable(keytype, 40)!r}", "certificate"
     try:
-        chain = keys.certificate_facts(public)
+        chain = dct_keys.certificate_facts(public)
     except ValueError:
         return "its public part is not PEM certificates", "certificate"
     leaf = chain[0]

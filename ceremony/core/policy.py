@@ -316,3 +316,41 @@ def check_request_id(value: object, source: str) -> str:
             f"{source}: its id {printable(value, 80)!r} is not one this tool makes (16 hex digits)", source, "id"
         )
     return value
+
+
+# --------------------------------------------------------------------------- Docker Content Trust (Notary v1)
+
+
+def check_certificate_days(certificate_days: int, root_days: int) -> None:
+    """Refuse root certificates that end before the root they sign: clients stop trusting a key at notAfter.
+
+    The stock notary client and the server refuse a root whose certificates have expired, so a certificate
+    shorter than the root's expiry locks clients out before the root itself expires.
+
+    Raises:
+        PolicyError: the certificates would expire first.
+    """
+    check_expiry_days("root certificates", certificate_days)
+    if certificate_days < root_days:
+        raise PolicyError(
+            f"root certificates valid for {certificate_days} days would expire before the root does "
+            f"({root_days} days): clients would refuse the root from then on",
+            hint="give --certificate-days at least the root's expiry",
+        )
+
+
+def certificate_warning(label: str, not_after: datetime, now: datetime) -> str | None:
+    """A warning when a root certificate ends within the root's signing period, else None.
+
+    Renewing a certificate is a root rotation, which needs a threshold of keyholders: the warning comes as
+    early as a root re-signing would (``DEFAULT_SIGNING_PERIOD_DAYS["root"]``).
+    """
+    days = (not_after - now).total_seconds() / 86400
+    if days <= 0:
+        return f"the certificate of root key {label} expired on {_date(not_after)}: clients refuse it; renew it now"
+    if days <= _roles.signing_period_days("root"):
+        return (
+            f"the certificate of root key {label} expires on {_date(not_after)} ({int(days)} days): renew it with a "
+            "root rotation (ceremony notary rotate-root --renew-certificates)"
+        )
+    return None

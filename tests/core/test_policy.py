@@ -51,6 +51,9 @@ REFUSALS: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     "expiry 0 days": (lambda: policy.check_expiry_days("root", 0), PolicyError, "root: an expiry of 0 days is not in the future; use at least 1 day"),
     "expiry -1 days": (lambda: policy.check_expiry_days("timestamp", -1), PolicyError, "timestamp: an expiry of -1 days is not in the future; use at least 1 day"),
     "expiry above max": (lambda: policy.check_expiry_days("targets", MAX_POLICY_DAYS + 1), PolicyError, "targets: an expiry of 36501 days is beyond 36500 days"),
+    # check_certificate_days
+    "certificates end before root": (lambda: policy.check_certificate_days(364, 365), PolicyError, "root certificates valid for 364 days would expire before the root does (365 days): clients would refuse the root from then on"),
+    "certificates 0 days": (lambda: policy.check_certificate_days(0, 365), PolicyError, "root certificates: an expiry of 0 days is not in the future; use at least 1 day"),
     # check_expiry
     "expiry past": (lambda: policy.check_expiry("root", NOW - timedelta(seconds=1), NOW), PolicyError, "root: expiry 2025-12-31T23:59:59Z is not in the future"),
     "expiry now": (lambda: policy.check_expiry("snapshot", NOW, NOW), PolicyError, "snapshot: expiry 2026-01-01T00:00:00Z is not in the future"),
@@ -151,6 +154,8 @@ ACCEPTED: dict[str, tuple[Callable[[], object], object]] = {
     "expiry 1 day": (lambda: policy.check_expiry_days("timestamp", 1), None),
     "expiry max": (lambda: policy.check_expiry_days("root", MAX_POLICY_DAYS), None),
     "expiry future": (lambda: policy.check_expiry("root", NOW + timedelta(seconds=1), NOW), None),
+    "certificates = root": (lambda: policy.check_certificate_days(365, 365), None),
+    "certificates > root": (lambda: policy.check_certificate_days(3650, 365), None),
     "next version": (lambda: policy.check_next_version("root", 2, 2), None),
     "role ok": (lambda: policy.check_role("targets", [A], 1, NOW + timedelta(days=1), NOW), None),
     "role name: root": (lambda: policy.check_role_name("root", "f"), "root"),
@@ -360,3 +365,17 @@ SHARED_KEY_WARNINGS: dict[str, tuple[dict[str, list[str]], list[str]]] = {
 @pytest.mark.parametrize(("owners", "warnings"), SHARED_KEY_WARNINGS.values(), ids=SHARED_KEY_WARNINGS.keys())
 def test_shared_key_warnings(owners: dict[str, list[str]], warnings: list[str]) -> None:
     assert policy.shared_key_warnings(owners) == warnings
+
+
+# name -> (days until the certificate's notAfter, warning at NOW)
+CERTIFICATE_WARNINGS: dict[str, tuple[timedelta, str | None]] = {
+    "far": (timedelta(days=61), None),
+    "within the root's signing period": (timedelta(days=59, hours=1), "the certificate of root key root-1 expires on 2026-03-01T01:00:00Z (59 days): renew it with a root rotation (ceremony notary rotate-root --renew-certificates)"),
+    "expired": (timedelta(seconds=-1), "the certificate of root key root-1 expired on 2025-12-31T23:59:59Z: clients refuse it; renew it now"),
+    "expires now": (timedelta(0), "the certificate of root key root-1 expired on 2026-01-01T00:00:00Z: clients refuse it; renew it now"),
+}
+
+
+@pytest.mark.parametrize(("left", "warning"), CERTIFICATE_WARNINGS.values(), ids=CERTIFICATE_WARNINGS.keys())
+def test_certificate_warning(left: timedelta, warning: str | None) -> None:
+    assert policy.certificate_warning("root-1", NOW + left, NOW) == warning
