@@ -25,12 +25,18 @@ from typing import Any, NoReturn
 import click
 
 from ceremony import __version__, core
+from ceremony.cli._common import (
+    _passphrase_option,
+    _passphrase_provider,
+    _pin_option,
+    _pin_prompt,
+    _show_and_confirm,
+    _yes_option,
+)
 from ceremony.core import _txn
-from ceremony.core._json import read_secret_file
 from ceremony.core._text import printable
 from ceremony.errors import (
     CeremonyError,
-    PassphraseError,
     ThresholdNotMetError,
     UsageError,
     VerificationError,
@@ -101,53 +107,9 @@ class _Group(click.Group):
             sys.exit(EXIT_INTERNAL)
 
 
-def _passphrase_provider(files: Sequence[Path], confirm: bool | Callable[[str], bool]) -> Callable[[str], str]:
-    """Passphrases from files (one per key in order, or one shared) or typed without echo.
-
-    ``confirm`` says whether to ask twice (for a new key), for every label or per label.
-    """
-    if files:
-        secrets = [read_secret_file(f, "passphrase") for f in files]
-        used = iter(range(10**6))
-
-        def from_files(label: str) -> str:
-            index = next(used)
-            if len(secrets) == 1:
-                return secrets[0]
-            if index >= len(secrets):
-                raise UsageError(f"not enough --passphrase-file options: none left for key {label}")
-            return secrets[index]
-
-        return from_files
-
-    def prompt(label: str) -> str:
-        if not sys.stdin.isatty():
-            raise UsageError(
-                f"no terminal to ask the passphrase for {label} on; use --passphrase-file for drills and automation"
-            )
-        click.echo(f"\nKeyholder of {label}: type your passphrase (it is not shown).", err=True)
-        first = click.prompt(f"Passphrase for {label}", hide_input=True, err=True)
-        if confirm(label) if callable(confirm) else confirm:
-            second = click.prompt(f"Repeat the passphrase for {label}", hide_input=True, err=True)
-            if first != second:
-                raise PassphraseError(f"the two passphrases for {label} differ; nothing was written")
-        return first
-
-    return prompt
-
-
 def _describe_spec(spec: str) -> str:
     """How init will get a key, in words."""
     return printable(core.KeySpec.parse(spec).describe())
-
-
-def _pin_prompt(prompt: str) -> str:
-    """Ask for a token PIN without echo; the prompt names the token and its PIN flags."""
-    if not sys.stdin.isatty():
-        raise UsageError(
-            f"no terminal to ask for the {prompt.split(' [')[0]}; use pin-source=file:... in the URI for drills"
-        )
-    return click.prompt(prompt, hide_input=True, err=True)
 
 
 def _parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
@@ -223,6 +185,35 @@ def main(ctx: click.Context) -> None:
     "or one file for every key.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--profile",
+    type=click.Choice(["tuf", "notary"]),
+    default="tuf",
+    show_default=True,
+    help="tuf: a TUF 1.0 repository; notary: the root of a Docker Content Trust (Notary v1) repository.",
+)
+@click.option("--gun", help="notary: the repository's GUN (docker.io/org/app, registry:5000/org/app).")
+@click.option(
+    "--server-keys",
+    type=click.Path(path_type=Path),
+    help="notary: the bundle `ceremony notary fetch` wrote (the server's snapshot and timestamp keys).",
+)
+@click.option("--out", "bundle_out", type=click.Path(path_type=Path), help="notary: the publish bundle to write.")
+@click.option(
+    "--targets-key-out",
+    type=click.Path(path_type=Path),
+    help="notary: the publisher's targets key file to write (for docker trust key load / notary key import).",
+)
+@click.option(
+    "--certificate-days", type=int, help="notary: validity of the root certificates (default: the root's expiry)."
+)
+@click.option(
+    "--root-ca",
+    metavar="KEYSPEC",
+    help="notary: an offline CA of the workspace issues the root certificates (ecdsa-p256, pkcs11: URI or "
+    "token:SERIAL), so clients can pin the CA (trust_pinning.ca).",
+)
+@_pin_option
 def init(
     workspace: Path,
     root_keys: int,
@@ -235,14 +226,60 @@ def init(
     no_spare_root_key: bool,
     passphrase_files: tuple[Path, ...],
     yes: bool,
+    profile: str,
+    gun: str | None,
+    server_keys: Path | None,
+    bundle_out: Path | None,
+    targets_key_out: Path | None,
+    certificate_days: int | None,
+    root_ca: str | None,
+    pin_file: Path | None,
 ) -> None:
-    """Create WORKSPACE with repository version 1 (root, targets, snapshot, timestamp)."""
+    """Create WORKSPACE with repository version 1 (root, targets, snapshot, timestamp).
+
+    With --profile notary: the offline root of a Docker Content Trust repository (root.json and
+    targets.json version 1 in a publish bundle; the notary server keeps snapshot and timestamp).
+    """
     expiry: dict[str, int] = {}
     for role, text in _parse_pairs(expires, "--expires").items():
         try:
             expiry[role] = int(text)
         except ValueError:
             raise UsageError(f"--expires {role}={text}: DAYS must be a whole number") from None
+    if profile == "notary":
+        if online_keys:
+            raise UsageError("--online-key: a Docker Content Trust repository's online keys are the server's")
+        from ceremony.cli import notary as _notary_cli
+
+        _notary_cli.run_init(
+            workspace,
+            gun,
+            server_keys,
+            bundle_out,
+            targets_key_out,
+            root_key_specs,
+            root_keys,
+            threshold,
+            expiry,
+            certificate_days,
+            no_spare_root_key,
+            str(module) if module else None,
+            passphrase_files,
+            yes,
+            pin_file=pin_file,
+            root_ca=root_ca,
+        )
+        return
+    for name, value in (
+        ("--gun", gun),
+        ("--server-keys", server_keys),
+        ("--out", bundle_out),
+        ("--targets-key-out", targets_key_out),
+        ("--certificate-days", certificate_days),
+        ("--root-ca", root_ca),
+    ):
+        if value is not None:
+            raise UsageError(f"{name} is for --profile notary")
     options = core.InitOptions(
         root_keys=root_keys,
         threshold=threshold,
@@ -277,6 +314,7 @@ def init(
         _passphrase_provider(passphrase_files, confirm=True),
         pin_for=_pin_prompt,
         module=str(module) if module else None,
+        pin_file=pin_file,
     )
     click.echo(f"Created {result.path}")
     for record in result.keys:
@@ -292,7 +330,13 @@ def init(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(workspace: Path, as_json: bool) -> None:
     """Show versions, roles, keys, thresholds, expiry and warnings of WORKSPACE."""
-    st = core.workspace_status(core.Workspace.load(workspace))
+    ws = core.Workspace.load(workspace)
+    if core.dct.is_dct(ws):
+        from ceremony.cli import notary as _notary_cli
+
+        _notary_cli.show_status(ws, as_json)
+        return
+    st = core.workspace_status(ws)
     if st.problem is not None:
         # Nothing is shown that the metadata cannot vouch for: days left on a root that does not verify mislead.
         problem = st.problem
@@ -345,14 +389,29 @@ def status(workspace: Path, as_json: bool) -> None:
     metavar="ROLE=BYTES",
     help="Raise a size limit (root, timestamp, snapshot, targets), repeatable; the defaults are python-tuf's.",
 )
+@click.option("--gun", help="Verify a Notary v1 (Docker Content Trust) repository of this GUN, as the notary client.")
 def verify(
-    directory: Path, trusted_root: Path | None, at: str | None, as_json: bool, max_bytes: tuple[str, ...]
+    directory: Path,
+    trusted_root: Path | None,
+    at: str | None,
+    as_json: bool,
+    max_bytes: tuple[str, ...],
+    gun: str | None,
 ) -> None:
-    """Verify a metadata DIRECTORY the way a TUF client would (at least as strictly as python-tuf)."""
+    """Verify a metadata DIRECTORY the way a TUF client would (at least as strictly as python-tuf).
+
+    With --gun, DIRECTORY is a Notary v1 repository (root.json, N.root.json, targets.json, snapshot.json,
+    timestamp.json, targets/*.json: a trust directory's tuf/GUN/metadata) checked as the stock notary client does.
+    """
     when = core.parse_at(at) if at else datetime.now(UTC)
     limits = core.SizeLimits.parse(max_bytes)
     try:
-        report = core.verify_directory(directory, trusted_root, when, limits=limits)
+        if gun is not None:
+            if max_bytes:
+                raise UsageError("--max-bytes is for TUF repositories; Notary files are bounded at 4 MiB each")
+            report = core.dct.verify_directory(directory, gun, when, trusted_root)
+        else:
+            report = core.verify_directory(directory, trusted_root, when, limits=limits)
     except VerificationError as err:
         if as_json:
             click.echo(json.dumps({"valid": False, "error": str(err), "file": err.file, "check": err.check}))
@@ -489,15 +548,6 @@ def hsm_keygen(
 
 # --------------------------------------------------------------------------- changes to a live repository
 
-_passphrase_option = click.option(
-    "--passphrase-file",
-    "passphrase_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Drills/automation: passphrases from files, one per key in the order asked, or one for all.",
-)
-_pin_option = click.option("--pin-file", type=click.Path(path_type=Path), help="Drills/automation: token PIN file.")
-_yes_option = click.option("--yes", is_flag=True, help="Skip the confirmation (the change is still shown).")
 _request_option = click.option(
     "--request",
     "request_out",
@@ -509,43 +559,6 @@ _request_option = click.option(
 def _is_new_key(label: str) -> bool:
     """New keys' passphrases are typed twice."""
     return label.startswith("new key ")
-
-
-def _show_and_confirm(
-    lines: list[str],
-    digest_hex: str,
-    words: str,
-    yes: bool,
-    verb: str = "sign",
-    unsigned: Sequence[str] = (),
-) -> None:
-    """Show what will be signed and the digest to read aloud, last, right before the question.
-
-    ``unsigned`` is a request's own description: shown first, marked as not
-    signed, so nothing a request file carries can stand between the computed
-    diff and words and the question (every line is printable: escapes from a
-    file are shown, never interpreted).
-    """
-    if unsigned:
-        click.echo("The request describes itself as follows (NOT signed; the words below do not cover it):")
-        for line in unsigned:
-            click.echo(f"  | {printable(line, 300)}")
-        click.echo("")
-    click.echo("What will change: (computed here from the metadata that will be signed)")
-    for line in lines:
-        click.echo(f"  {printable(line)}")
-    click.echo(f"SHA-256 of what will be signed: {digest_hex}")
-    click.echo(f"  as words (BIP-39): {words}")
-    click.echo("  keyholders: compare these words with what the administrator reads aloud")
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise UsageError(f"no terminal to confirm on; pass --yes to {verb} without asking")
-    answer = click.prompt(f"Type 'yes' to {verb}", default="", show_default=False, err=True)
-    if answer.strip().lower() != "yes":
-        raise UsageError(
-            f"not confirmed; nothing was {verb}ed" if verb == "sign" else "not confirmed; nothing was written"
-        )
 
 
 def _run_change(
@@ -877,3 +890,8 @@ def tui(workspace: Path | None = None) -> None:
     from ceremony.tui import make_app  # only the UI command loads Textual
 
     make_app(workspace).run()
+
+
+from ceremony.cli.notary import notary as _notary_group  # noqa: E402 - it imports the helpers above
+
+main.add_command(_notary_group)

@@ -6,7 +6,20 @@ callables (``PassphraseProvider``) and are never stored or formatted. The
 module map, and which way imports go, is docs/architecture.md.
 """
 
-from ceremony.core import backup, changes, diff, guided, hsm, importer, keys, policy, proposal, recovery, requests
+from ceremony.core import (
+    backup,
+    changes,
+    dct,
+    diff,
+    guided,
+    hsm,
+    importer,
+    keys,
+    policy,
+    proposal,
+    recovery,
+    requests,
+)
 from ceremony.core.dates import format_date, parse_at
 from ceremony.core.init import InitOptions, InitResult, init_workspace
 from ceremony.core.keys import DEFAULT_KEY_TYPE, KEY_TYPES, SecretsHandler
@@ -36,6 +49,7 @@ __all__ = [
     "backup",
     "changes",
     "check_key",
+    "dct",
     "diff",
     "format_date",
     "guided",

@@ -70,7 +70,7 @@ def _key_label(keyid: str, keys: Mapping[str, Any]) -> str:
     """A key as the operator recognises it: id prefix, scheme and owner when known."""
     key = _obj(keys.get(keyid))
     owner = key.get("x-tuf-on-ci-keyowner") or key.get("x-ceremony-label") or ""
-    scheme = key.get("scheme", "?")
+    scheme = key.get("scheme") or key.get("keytype") or "?"  # Notary keys have a keytype only
     return f"{_v(keyid[:12])} ({_v(scheme, 40)}{', ' + _v(owner, 80) if owner else ''})"
 
 

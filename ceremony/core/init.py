@@ -82,6 +82,7 @@ def init_workspace(
     now: datetime | None = None,
     pin_for: SecretsHandler | None = None,
     module: str | None = None,
+    pin_file: Path | None = None,
 ) -> InitResult:
     """Create a new workspace with repository version 1.
 
@@ -98,6 +99,7 @@ def init_workspace(
         now: the current time (UTC); injectable for tests.
         pin_for: asks for a token PIN (the prompt names the token and its PIN flags).
         module: the PKCS#11 module for URIs that do not name one.
+        pin_file: drills: a file with the PIN of every token key (else ``pin_for`` asks).
 
     Raises:
         WorkspaceError: the workspace exists or cannot be created.
@@ -119,11 +121,13 @@ def init_workspace(
     with contextlib.ExitStack() as stack:
         acquired: dict[str, list[AcquiredKey]] = {role: [] for role in TOP_LEVEL}
         for index, spec in enumerate(root_specs, start=1):
-            acquired["root"].append(acquire_key(spec, f"root-{index}", "root", passphrase_for, pin_for, module, stack))
+            acquired["root"].append(
+                acquire_key(spec, f"root-{index}", "root", passphrase_for, pin_for, module, stack, pin_file)
+            )
         for role in ONLINE_ROLES:
             spec = options.online_keys.get(role, options.key_type)
             acquired[role].append(
-                acquire_key(spec, online_label(role, spec), role, passphrase_for, pin_for, module, stack)
+                acquire_key(spec, online_label(role, spec), role, passphrase_for, pin_for, module, stack, pin_file)
             )
 
         _policy.check_signable(len([k for k in acquired["root"] if k.signer is not None]), options.threshold)

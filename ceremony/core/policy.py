@@ -13,7 +13,7 @@ skipped by choosing another client.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ceremony.core import roles as _roles
@@ -354,3 +354,23 @@ def certificate_warning(label: str, not_after: datetime, now: datetime) -> str |
             "root rotation (ceremony notary rotate-root --renew-certificates)"
         )
     return None
+
+
+def root_expiry_within_certificates(expires_at: datetime, ends: datetime, now: datetime, explicit: bool) -> datetime:
+    """The expiry of a new root whose kept keys keep their certificates, which end at ``ends``.
+
+    A root must not outlive its certificates (clients refuse it from then on), so the root is cut back to
+    them; when the operator asked for that expiry explicitly, or the certificates end within the root's
+    signing period (the new root would need re-signing at once), the certificates must be renewed instead.
+
+    Raises:
+        PolicyError: naming the certificates' end and the way out (--renew-certificates).
+    """
+    if ends >= expires_at:
+        return expires_at
+    if explicit or ends - now <= timedelta(days=_roles.signing_period_days("root")):
+        raise PolicyError(
+            f"the root would expire after the certificates of its kept keys (they end {_date(ends)})",
+            hint="add --renew-certificates" + ("" if not explicit else ", or give a shorter --root-days"),
+        )
+    return ends

@@ -13,11 +13,11 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ceremony.core import _txn
+from ceremony.core import _txn, notary
 from ceremony.core import backup as _backup
 from ceremony.core import keys as _keys
 from ceremony.core import qr as _qr
@@ -29,6 +29,8 @@ from ceremony.core._json import dumps_pretty, read_bytes
 from ceremony.core._text import printable
 from ceremony.core.dates import format_date
 from ceremony.core.envelope import parse_envelope
+from ceremony.core.keys import dct as dct_keys
+from ceremony.core.notary_verify import verify_notary
 from ceremony.core.roles import DRILLS_DIR
 from ceremony.core.workspace import PassphraseProvider, Workspace
 from ceremony.errors import BackupError, CeremonyError, UsageError, VerificationError
@@ -41,7 +43,20 @@ def describe_file(name: str, data: bytes) -> list[str]:
     try:
         env = parse_envelope(name, data)
     except VerificationError as err:
-        return [f"{name}: {err}"]
+        gun = _notary_gun({name: data}) if name.endswith("root.json") else None
+        if gun is None:
+            return [f"{name}: {err}"]
+        root = notary.parse(data, name, "root")
+        lines = [
+            f"{name}: Docker Content Trust (Notary v1) root of {printable(gun, 255)}, version {notary.version(root)}, "
+            f"expires {printable(root.signed['expires'], 40)}, {len(data)} bytes, {len(root.signatures)} signature(s)"
+        ]
+        for role, definition in sorted(root.signed["roles"].items()):
+            ids = definition.get("keyids", [])
+            lines.append(
+                f"  {role}: {definition.get('threshold')} of {len(ids)} keys: {', '.join(k[:12] for k in ids)}"
+            )
+        return lines
     signed = env.signed
     lines = [
         f"{name}: {env.type} version {env.version}, expires {signed.get('expires')}, "
@@ -128,6 +143,45 @@ class RestoreResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _notary_gun(files: dict[str, bytes]) -> str | None:
+    """The GUN of restored Notary v1 roots (the CN of the first root certificate), or None for TUF metadata.
+
+    A Notary root says which repository it is the root of only through its certificates, which
+    notary_verify then checks: every root certificate's CN must be this GUN.
+    """
+    for name in sorted(files):
+        if not name.endswith("root.json"):
+            continue
+        try:
+            root = notary.parse(files[name], name, "root")
+            keyid = root.signed["roles"]["root"]["keyids"][0]
+            _keytype, pem = notary.key_public(root.signed["keys"][keyid])
+            return str(dct_keys.certificate_facts(pem)[0].common_name)
+        except (CeremonyError, KeyError, IndexError, TypeError, ValueError):
+            return None
+    return None
+
+
+def _check_restored_notary(files: dict[str, bytes], gun: str, at: datetime) -> tuple[str, list[str]]:
+    """Restored Notary roots verified as the stock client would walk them, from the lowest version restored.
+
+    Raises:
+        VerificationError: they do not form a valid chain for the GUN their certificates name.
+    """
+    versions = sorted((int(n.split(".")[0]), n) for n in files if n.split(".")[0].isdigit())
+    trusted = files[versions[0][1]] if versions else files.get("root.json")
+    warnings = []
+    try:
+        report = verify_notary(files, gun, at, trusted)
+    except VerificationError as err:
+        if err.check not in ("expiry", "certificate-expired", "certificate-validity"):
+            raise
+        newest = notary.parse(files[versions[-1][1]] if versions else files["root.json"], "root", "root")
+        warnings.append(f"{err} (a backup of older metadata)")
+        report = verify_notary(files, gun, notary.expires(newest) - timedelta(seconds=1), trusted)
+    return f"Notary root chain of {gun} to version {report.newest_root_version} verified", warnings
+
+
 def check_restored(restored: Sequence[_backup.Restored], at: datetime | None = None) -> tuple[str, list[str]]:
     """Verify restored files as a root chain (signatures and versions; expiry reported, not required).
 
@@ -137,6 +191,9 @@ def check_restored(restored: Sequence[_backup.Restored], at: datetime | None = N
     files = {r.name: r.data for r in restored}
     if not any(name.endswith("root.json") for name in files):
         return "no root metadata restored; nothing to chain", []
+    gun = _notary_gun(files)
+    if gun is not None:
+        return _check_restored_notary(files, gun, at or datetime.now(UTC))
     warnings = []
     try:
         report = _verify.verify_files(files, None, at or datetime.now(UTC))

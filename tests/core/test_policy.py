@@ -22,6 +22,7 @@ from ceremony.errors import InputFileError, PolicyError, TamperedRequestError, U
 
 PACKAGE = Path(policy.__file__).resolve().parents[1]
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 CREW = {"administrator": ["ann"], "witness": ["wes"], "keyholder": ["kim", "kai"]}
 
@@ -54,6 +55,9 @@ REFUSALS: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     # check_certificate_days
     "certificates end before root": (lambda: policy.check_certificate_days(364, 365), PolicyError, "root certificates valid for 364 days would expire before the root does (365 days): clients would refuse the root from then on"),
     "certificates 0 days": (lambda: policy.check_certificate_days(0, 365), PolicyError, "root certificates: an expiry of 0 days is not in the future; use at least 1 day"),
+    # root_expiry_within_certificates
+    "root past its certificates, explicit": (lambda: policy.root_expiry_within_certificates(NOW + 10 * DAY, NOW + 9 * DAY, NOW, True), PolicyError, "the root would expire after the certificates of its kept keys (they end 2026-01-10T00:00:00Z)"),
+    "certificates end within the signing period": (lambda: policy.root_expiry_within_certificates(NOW + 90 * DAY, NOW + 60 * DAY, NOW, False), PolicyError, "the root would expire after the certificates of its kept keys (they end 2026-03-02T00:00:00Z)"),
     # check_expiry
     "expiry past": (lambda: policy.check_expiry("root", NOW - timedelta(seconds=1), NOW), PolicyError, "root: expiry 2025-12-31T23:59:59Z is not in the future"),
     "expiry now": (lambda: policy.check_expiry("snapshot", NOW, NOW), PolicyError, "snapshot: expiry 2026-01-01T00:00:00Z is not in the future"),
@@ -154,6 +158,8 @@ ACCEPTED: dict[str, tuple[Callable[[], object], object]] = {
     "expiry 1 day": (lambda: policy.check_expiry_days("timestamp", 1), None),
     "expiry max": (lambda: policy.check_expiry_days("root", MAX_POLICY_DAYS), None),
     "expiry future": (lambda: policy.check_expiry("root", NOW + timedelta(seconds=1), NOW), None),
+    "root within its certificates": (lambda: policy.root_expiry_within_certificates(NOW + DAY, NOW + DAY, NOW, True), NOW + DAY),
+    "root cut back to its certificates": (lambda: policy.root_expiry_within_certificates(NOW + 900 * DAY, NOW + 61 * DAY, NOW, False), NOW + 61 * DAY),
     "certificates = root": (lambda: policy.check_certificate_days(365, 365), None),
     "certificates > root": (lambda: policy.check_certificate_days(3650, 365), None),
     "next version": (lambda: policy.check_next_version("root", 2, 2), None),
@@ -308,7 +314,6 @@ def test_left_to_online_line(role: str) -> None:
 
 # --------------------------------------------------------------------------- warnings
 
-DAY = timedelta(days=1)
 # name -> (role, expires, resign_by, warning at NOW)
 EXPIRY_WARNINGS: dict[str, tuple[str, datetime, datetime, str | None]] = {
     "expired a day ago": ("root", NOW - DAY, NOW - 60 * DAY, "root EXPIRED on 2025-12-31T00:00:00Z"),
@@ -370,9 +375,18 @@ def test_shared_key_warnings(owners: dict[str, list[str]], warnings: list[str]) 
 # name -> (days until the certificate's notAfter, warning at NOW)
 CERTIFICATE_WARNINGS: dict[str, tuple[timedelta, str | None]] = {
     "far": (timedelta(days=61), None),
-    "within the root's signing period": (timedelta(days=59, hours=1), "the certificate of root key root-1 expires on 2026-03-01T01:00:00Z (59 days): renew it with a root rotation (ceremony notary rotate-root --renew-certificates)"),
-    "expired": (timedelta(seconds=-1), "the certificate of root key root-1 expired on 2025-12-31T23:59:59Z: clients refuse it; renew it now"),
-    "expires now": (timedelta(0), "the certificate of root key root-1 expired on 2026-01-01T00:00:00Z: clients refuse it; renew it now"),
+    "within the root's signing period": (
+        timedelta(days=59, hours=1),
+        "the certificate of root key root-1 expires on 2026-03-01T01:00:00Z (59 days): renew it with a root rotation (ceremony notary rotate-root --renew-certificates)",
+    ),
+    "expired": (
+        timedelta(seconds=-1),
+        "the certificate of root key root-1 expired on 2025-12-31T23:59:59Z: clients refuse it; renew it now",
+    ),
+    "expires now": (
+        timedelta(0),
+        "the certificate of root key root-1 expired on 2026-01-01T00:00:00Z: clients refuse it; renew it now",
+    ),
 }
 
 

@@ -1,0 +1,594 @@
+"""Changes to a Docker Content Trust workspace: a new targets key, root rotations, and taking a repository over.
+
+Each change is made offline from what the server serves now (a bundle ``ceremony notary fetch`` wrote), shown
+and recorded in the transcript, written in one transaction, and leaves as one publish bundle holding exactly
+the files that belong together (notary_bundle.py). The workspace model, reading and the new repository are
+dct.py's; every refusal is policy.py's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ceremony.core import _txn, notary
+from ceremony.core import dct as _dct
+from ceremony.core import notary_bundle as _bundle
+from ceremony.core import policy as _policy
+from ceremony.core import roles as _roles
+from ceremony.core import transcript as _transcript
+from ceremony.core._json import dumps_pretty
+from ceremony.core._text import printable
+from ceremony.core.keys import SecretsHandler
+from ceremony.core.keys import dct as dct_keys
+from ceremony.core.notary_verify import verify_notary
+from ceremony.core.signers import GENERATE, PKCS11, TOKEN, KeySpec, PassphraseProvider, acquire_key
+from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, create_workspace
+from ceremony.errors import InputFileError, PolicyError, SigningKeyError, UsageError
+
+
+def _server_state(ws: Workspace, fetched_path: Path) -> tuple[_bundle.Bundle, dict[str, bytes]]:
+    """What the server serves now (a fetched bundle), checked to be this workspace's repository.
+
+    The server's root must be the workspace's newest root, byte for byte: a root published by someone
+    else, or a change of ours not yet published, must be settled before another change is made.
+
+    Raises:
+        InputFileError / VerificationError: another GUN, no trust data, another root, or a repository that
+            does not verify from the workspace's root.
+    """
+    gun = _dct.gun_of(ws)
+    fetched = _dct.read_fetched(fetched_path, gun)
+    source = printable(str(fetched_path))
+    ours = _dct.metadata_files(ws)
+    theirs = fetched.files
+    if "root.json" not in theirs:
+        raise InputFileError(
+            f"{source}: the server has no trust data for {printable(gun, 80)}; publish the workspace's first"
+        )
+    if theirs["root.json"] != ours["root.json"]:
+        mine, served = (
+            notary.version(_dct.newest_root(ws)),
+            notary.version(notary.parse(theirs["root.json"], source, "root")),
+        )
+        raise InputFileError(
+            f"{source}: the server serves root version {served}, the workspace's newest is {mine}: "
+            + ("publish the workspace's change first" if mine > served else "the server's root was not made here")
+        )
+    verify_notary(theirs, gun, datetime.now(UTC), ours.get("1.root.json"))
+    return fetched, theirs
+
+
+def _next_root(
+    root: notary.NotaryFile,
+    now: datetime,
+    days: int,
+    keys_by_id: dict[str, Any],
+    roles: dict[str, tuple[list[str], int]],
+) -> dict[str, Any]:
+    return notary.build_root(keys_by_id, roles, now + timedelta(days=days), notary.version(root) + 1)
+
+
+def _roles_of(root: notary.NotaryFile) -> dict[str, tuple[list[str], int]]:
+    return {r: (list(v["keyids"]), int(v["threshold"])) for r, v in root.signed["roles"].items()}
+
+
+def _commit(
+    ws: Workspace,
+    command: str,
+    files: Mapping[str, bytes],
+    config: dict[str, Any],
+    changes: list[str],
+    details: dict[str, Any],
+    now: datetime,
+    extra_keys: Mapping[str, bytes] | None = None,
+) -> tuple[dict[str, str], str]:
+    """One transaction: the new metadata, key files and config, and the transcript line that records them."""
+    with _txn.transaction(ws.path) as txn:
+        written = {f"{_roles.METADATA_DIR}/{n}": txn.write(f"{_roles.METADATA_DIR}/{n}", d) for n, d in files.items()}
+        for keyid, data in (extra_keys or {}).items():
+            written[_roles.key_file_rel(keyid)] = txn.write(_roles.key_file_rel(keyid), data)
+        written[_roles.CONFIG_NAME] = txn.write(_roles.CONFIG_NAME, dumps_pretty(config))
+        head = _transcript.append(ws.path, command, changes, written, sorted(config["keys"]), now, details, txn)
+    return written, head
+
+
+def _sign_root(
+    ws: Workspace,
+    signed: dict[str, Any],
+    old: list[_dct.RootKey],
+    new: list[_dct.RootKey],
+    access: _dct.Access,
+    new_threshold: int,
+    old_threshold: int,
+) -> bytes:
+    """root.json v+1 signed by every held key of the old root (under its old certificate) and of the new one.
+
+    Notary's server and client need a threshold of the old root's keys, named by the old root's key ids,
+    and a threshold of the new root's: a key in both roots with a renewed certificate signs twice.
+
+    Raises:
+        PolicyError: too few keys held here for either threshold (the change needs keyholders elsewhere).
+    """
+    signers: list[notary.NotarySigner] = []
+    held_old = held_new = 0
+    by_canonical = {k.canonical_id: k for k in new}
+    old_ids = {k.canonical_id for k in old}
+    # Keys of both roots first (each counts twice), then the old root's, then the new root's; the keyholder of
+    # a kept key is asked only while a threshold is still short.
+    order = sorted(old, key=lambda k: k.canonical_id not in by_canonical)
+    order += [k for k in new if k.canonical_id not in old_ids]
+    for key in order:
+        in_old, renewed = key.canonical_id in old_ids, by_canonical.get(key.canonical_id)
+        added = not in_old  # a new key always signs the root that adds it: it proves the key, and a client
+        # pinning its certificate needs its signature on this root
+        if not (added or (in_old and held_old < old_threshold) or (renewed is not None and held_new < new_threshold)):
+            continue
+        ids = [(key.x509_id, key.key_obj)]
+        if in_old and renewed is not None and renewed.x509_id != key.x509_id:
+            ids.append((renewed.x509_id, renewed.key_obj))
+        made = _dct.root_signers(ws.path, key, access, ids)
+        signers += made
+        if made:
+            held_old += in_old
+            held_new += renewed is not None
+    if held_old < old_threshold:
+        raise PolicyError(f"the rotation needs {old_threshold} keys of the current root, and {held_old} can sign here")
+    _policy.check_signable(held_new, new_threshold)
+    return notary.sign_file(signed, signers, "root.json")
+
+
+def _key_config(
+    ws: Workspace, root_list: list[_dct.RootKey], targets: str, revoked: Sequence[str] = ()
+) -> dict[str, Any]:
+    config = dict(ws.config)
+    keys = {k: dict(v) for k, v in ws.config["keys"].items()}
+    for keyid in revoked:
+        if keyid in keys:
+            keys[keyid]["roles"] = []
+            keys[keyid]["revoked"] = [
+                *keys[keyid].get("revoked", []),
+                "root" if keyid in ws.config["roles"]["root"]["keyids"] else "targets",
+            ]
+    for key in root_list:
+        keys.setdefault(key.canonical_id, {"label": key.label, "roles": ["root"], "key_type": "ecdsa", "uri": key.uri})
+    keys.setdefault(targets, {"label": "targets", "roles": ["targets"], "key_type": "ecdsa", "uri": None})
+    roles = {r: dict(v) for r, v in ws.config["roles"].items()}
+    roles["root"]["keyids"] = [k.canonical_id for k in root_list]
+    roles["targets"]["keyids"] = [targets]
+    config["roles"], config["keys"] = roles, keys
+    return config
+
+
+def rotate_targets_key(
+    path: Path,
+    fetched_path: Path,
+    bundle_out: Path,
+    targets_key_out: Path,
+    passphrase_for: PassphraseProvider,
+    pin_for: SecretsHandler | None = None,
+    now: datetime | None = None,
+    review: _dct.Review | None = None,
+    pin_file: Path | None = None,
+) -> _dct.DctResult:
+    """After a targets (repository) key compromise: root v+1 naming a new targets key, and targets v+1 signed by it.
+
+    targets.json is what the server serves now (the publisher's targets and delegations), re-signed by the
+    new key with version + 1, so a cached client moves on and the old key is refused from then on. Both
+    files leave in one publish bundle: a root that changes the targets key without the re-signed targets
+    breaks every pull. The new key leaves as a key file under the publisher's passphrase.
+
+    Raises:
+        InputFileError / VerificationError: the fetched bundle is not this repository now.
+        PolicyError: too few root keys held here.
+        WorkspaceError: an output path is taken.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    ws = _dct.load(path)
+    gun = _dct.gun_of(ws)
+    _dct.refuse_existing(targets_key_out, bundle_out)
+    _fetched_bundle, served = _server_state(ws, fetched_path)
+    if "targets.json" not in served:
+        raise InputFileError(f"{printable(str(fetched_path))}: the server serves no targets.json to re-sign")
+    root = _dct.newest_root(ws)
+    keys = _dct.root_keys(ws, root)
+    roles = _roles_of(root)
+    old_targets = roles["targets"][0]
+    new_key, new_obj = _dct.new_targets_key()
+    new_id = notary.key_id(new_obj)
+    keys_by_id = {k: v for k, v in root.signed["keys"].items() if k not in old_targets}
+    keys_by_id[new_id] = new_obj
+    roles["targets"] = ([new_id], 1)
+    signed = _next_root(root, now, _policy.policy_days(ws.config, "root"), keys_by_id, roles)
+    current = notary.parse(served["targets.json"], "targets.json (served)", "targets")
+    targets_signed = notary.next_version(
+        current.signed, now + timedelta(days=_policy.policy_days(ws.config, "targets"))
+    )
+    _dct.review_change(
+        review,
+        [f"repository key compromise: a new targets key for {gun}; the served targets are re-signed by it"],
+        [("root.json", root.signed, signed), ("targets.json", current.signed, targets_signed)],
+    )
+    access = _dct.Access(
+        passphrase_for, pin_for, ws.config.get("pkcs11_module"), contextlib.ExitStack(), pin_file=pin_file
+    )
+    with access.stack:
+        root_file = _sign_root(ws, signed, keys, keys, access, roles["root"][1], roles["root"][1])
+    targets_file = notary.sign_file(targets_signed, [_dct.key_signer(new_key, new_obj)], "targets.json")
+    key_file = _dct.publisher_key_file(new_key, gun, passphrase_for)
+    version = notary.version(root) + 1
+    files = {
+        **_dct.metadata_files(ws),
+        f"{version}.root.json": root_file,
+        "root.json": root_file,
+        "targets.json": targets_file,
+    }
+    report = verify_notary(files, gun, now, files["1.root.json"])  # the served snapshot lists the old root
+    new_canonical = notary.canonical_key_id(new_obj)
+    old_canonical = [notary.canonical_key_id(root.signed["keys"][k]) for k in old_targets]
+    config = _key_config(ws, keys, new_canonical, old_canonical)
+    changes = [
+        f"root version {version}: targets key {', '.join(c[:16] for c in old_canonical)} replaced by {new_canonical} "
+        "(repository key compromise)",
+        f"targets version {notary.version(current) + 1}: the served targets re-signed by the new key",
+        f"targets key {new_canonical} made for the publisher; only its key file holds it (not kept here)",
+    ]
+    uploads = {"root.json": root_file, "targets.json": targets_file}
+    _dct.write_outside(targets_key_out, key_file)
+    try:
+        written, head = _commit(
+            ws,
+            "notary rotate-key targets",
+            {f"{version}.root.json": root_file, "root.json": root_file, "targets.json": targets_file},
+            config,
+            changes,
+            {"gun": gun},
+            now,
+        )
+    except BaseException:
+        targets_key_out.unlink(missing_ok=True)
+        raise
+    _dct.write_publish_bundle(
+        bundle_out,
+        gun,
+        uploads,
+        f"root version {version} and targets version {notary.version(current) + 1}: new targets key",
+    )
+    return _dct.DctResult(
+        path=ws.path,
+        gun=gun,
+        root_version=version,
+        files=written,
+        bundle=bundle_out,
+        uploads=tuple(uploads),
+        root_keys=tuple(keys),
+        targets_key=new_canonical,
+        targets_key_file=targets_key_out,
+        transcript_head=head,
+        report=report,
+        notes=(
+            "after publishing, the publisher loads the new key file (docker trust key load, or notary key import) "
+            "and deletes the old key; pushes signed with the old key are refused",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class RootRotation:
+    """What a root rotation changes: keys added (KEYSPECs) and revoked (labels or id prefixes), the threshold,
+    and whether every kept key gets a new certificate (renewal)."""
+
+    add: tuple[str, ...] = ()
+    revoke: tuple[str, ...] = ()
+    threshold: int | None = None
+    renew_certificates: bool = False
+    certificate_days: int | None = None
+    root_days: int | None = None
+    no_spare_root_key: bool = False
+
+
+def _find_root_key(keys: list[_dct.RootKey], ref: str, ws: Workspace) -> _dct.RootKey:
+    matches = [
+        k for k in keys if k.label == ref or k.canonical_id.startswith(ref.lower()) or k.x509_id.startswith(ref.lower())
+    ]
+    if len(matches) != 1:
+        raise UsageError(
+            f"{ws.path}: {printable(ref, 80)!r} matches {len(matches)} root keys; give a label or more of a key id "
+            f"({', '.join(k.label for k in keys)})"
+        )
+    return matches[0]
+
+
+def rotate_root(
+    path: Path,
+    rotation: RootRotation,
+    bundle_out: Path,
+    passphrase_for: PassphraseProvider,
+    pin_for: SecretsHandler | None = None,
+    now: datetime | None = None,
+    review: _dct.Review | None = None,
+    pin_file: Path | None = None,
+) -> _dct.DctResult:
+    """Root v+1: keys added, revoked or replaced, a new threshold, or new certificates (a renewal).
+
+    Signed by a threshold of the current root's keys and of the new root's, as notary's server and client
+    require; clients holding the old root follow, a fresh client pinned to a revoked key's certificate is
+    refused. Only root.json leaves in the bundle: targets and the server's keys are unchanged.
+
+    Raises:
+        UsageError / PolicyError: an unknown key, a threshold or certificate validity the rules refuse, or
+            too few keys held here.
+        WorkspaceError: the bundle path is taken.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    ws = _dct.load(path)
+    gun = _dct.gun_of(ws)
+    _dct.refuse_existing(bundle_out)
+    module = ws.config.get("pkcs11_module")
+    root = _dct.newest_root(ws)
+    old = _dct.root_keys(ws, root)
+    roles = _roles_of(root)
+    revoked = [_find_root_key(old, ref, ws) for ref in rotation.revoke]
+    kept = [k for k in old if k not in revoked]
+    count = len(kept) + len(rotation.add)
+    threshold = rotation.threshold or roles["root"][1]
+    _policy.check_threshold("root", threshold, count, rotation.no_spare_root_key)
+    root_days = rotation.root_days or _policy.policy_days(ws.config, "root")
+    _policy.check_expiry_days("root", root_days)
+    certificate_days = rotation.certificate_days or max(int(ws.config.get("certificate_days") or root_days), root_days)
+    _policy.check_certificate_days(certificate_days, root_days)
+    if not (rotation.add or revoked or rotation.renew_certificates or rotation.threshold or rotation.root_days):
+        raise UsageError("nothing to change: give --add, --revoke, --threshold, --root-days or --renew-certificates")
+    used = {k.label for k in old}
+    labels = []
+    index = 1
+    for _spec in rotation.add:
+        while f"root-{index}" in used:
+            index += 1
+        labels.append(f"root-{index}")
+        used.add(labels[-1])
+    expires_root = now + timedelta(days=root_days)
+    notes: list[str] = []
+    if kept and not rotation.renew_certificates:
+        # Kept keys keep their certificates (clients pin them by id); the root cannot outlive them.
+        ends = min(k.not_after for k in kept)
+        capped = _policy.root_expiry_within_certificates(expires_root, ends, now, rotation.root_days is not None)
+        if capped != expires_root:
+            expires_root = capped
+            notes.append(
+                f"the new root expires with its kept certificates ({ends:%Y-%m-%d}); --renew-certificates gives "
+                "them new ones (and new ids for pinned clients)"
+            )
+    access = _dct.Access(passphrase_for, pin_for, module, contextlib.ExitStack(), pin_file=pin_file)
+    with access.stack:
+        issuer = _dct.workspace_issuer(ws, access) if (rotation.add or rotation.renew_certificates) else None
+        new: list[_dct.RootKey] = []
+        for key in kept:
+            renew = rotation.renew_certificates
+            if not renew:
+                new.append(key)
+                continue
+            public = dct_keys.tuf_key_from_spki(dct_keys.certificate_spki(key.certificate))
+            signer = access.signer(ws.path, key)
+            if signer is None:
+                raise SigningKeyError(f"root key {key.label} is held elsewhere; its certificate cannot be renewed here")
+            certificate = _dct.certificate_for(public, signer, gun, now, certificate_days, issuer)
+            obj = notary.ecdsa_x509_key(certificate)
+            new.append(
+                _dct.RootKey(
+                    key.label,
+                    key.canonical_id,
+                    notary.key_id(obj),
+                    certificate,
+                    now + timedelta(days=certificate_days),
+                    key.uri,
+                )
+            )
+        encrypted: dict[str, bytes] = {}
+        for spec, label in zip(rotation.add, labels, strict=True):
+            keyspec = KeySpec.parse(spec)
+            if keyspec.kind not in (GENERATE, PKCS11, TOKEN) or (
+                keyspec.kind == GENERATE and keyspec.value != _dct.ROOT_KEY_TYPE
+            ):
+                raise UsageError(f"root key {printable(spec, 60)!r}: give ecdsa-p256, a pkcs11: URI or token:SERIAL")
+            item = acquire_key(spec, label, "root", passphrase_for, pin_for, module, access.stack, pin_file)
+            spki = dct_keys.ecdsa_p256_spki(item.public)
+            canonical = notary.key_id(notary.ecdsa_key(spki))
+            if any(k.canonical_id == canonical for k in old):
+                raise PolicyError(f"root key {label} is already a root key of this repository")
+            certificate = _dct.certificate_for(item.public, item.signer, gun, now, certificate_days, issuer)
+            obj = notary.ecdsa_x509_key(certificate)
+            uri = _roles.key_file_uri(canonical) if item.encrypted else item.record.uri
+            new.append(
+                _dct.RootKey(
+                    label, canonical, notary.key_id(obj), certificate, now + timedelta(days=certificate_days), uri
+                )
+            )
+            access.unlocked[canonical] = item.signer
+            if item.encrypted:
+                encrypted[canonical] = item.encrypted
+        _policy.check_custody([(k.label, None, k.uri) for k in new if k.uri and k.uri.startswith("pkcs11:")])
+        keys_by_id = {k: v for k, v in root.signed["keys"].items() if k not in roles["root"][0]}
+        keys_by_id.update({k.x509_id: k.key_obj for k in new})
+        roles["root"] = ([k.x509_id for k in new], threshold)
+        signed = notary.build_root(keys_by_id, roles, expires_root, notary.version(root) + 1)
+        summary = [f"root rotation of {gun}", *_dct.describe_root_keys(new)]
+        summary += [f"revoked: root key {k.label} ({k.canonical_id[:16]})" for k in revoked]
+        _dct.review_change(review, summary, [("root.json", root.signed, signed)])
+        root_file = _sign_root(ws, signed, old, new, access, threshold, _roles_of(root)["root"][1])
+    version = notary.version(root) + 1
+    files = {**_dct.metadata_files(ws), f"{version}.root.json": root_file, "root.json": root_file}
+    report = verify_notary(files, gun, now, files["1.root.json"])
+    targets = ws.config["roles"]["targets"]["keyids"][0]
+    config = _key_config(ws, new, targets, [k.canonical_id for k in revoked])
+    config["roles"]["root"]["threshold"] = threshold
+    config["roles"]["root"]["expiry_days"] = root_days
+    config["certificate_days"] = certificate_days
+    for canonical, _data in encrypted.items():
+        config["keys"][canonical]["uri"] = _roles.key_file_uri(canonical)
+    changes = [
+        f"root version {version}: root {threshold}-of-{len(new)}, expires {signed['expires']}",
+        *[f"revoked root key {k.label} ({k.canonical_id})" for k in revoked],
+        *[
+            f"added root key {k.label}: canonical id {k.canonical_id}, certificate id {k.x509_id}"
+            for k in new
+            if k.label in labels
+        ],
+        *[
+            f"renewed the certificate of {k.label}: certificate id {k.x509_id}, valid until {k.not_after:%Y-%m-%d}"
+            for k in new
+            if k.label not in labels and k not in old
+        ],
+    ]
+    written, head = _commit(
+        ws,
+        "notary rotate-root",
+        {f"{version}.root.json": root_file, "root.json": root_file},
+        config,
+        changes,
+        {"gun": gun},
+        now,
+        encrypted,
+    )
+    _dct.write_publish_bundle(bundle_out, gun, {"root.json": root_file}, f"root version {version}")
+    if revoked:
+        notes.append(
+            "destroy every copy of the revoked keys' private parts (a laptop's ~/.docker/trust/private) once published"
+        )
+    notes.append("clients pinned by certificate id need the new ids (ceremony notary pin)")
+    return _dct.DctResult(
+        path=ws.path,
+        gun=gun,
+        root_version=version,
+        files=written,
+        bundle=bundle_out,
+        uploads=("root.json",),
+        root_keys=tuple(new),
+        targets_key=None,
+        targets_key_file=None,
+        transcript_head=head,
+        report=report,
+        notes=tuple(notes),
+    )
+
+
+# ----------------------------------------------------------------------------------------------- take-over
+
+
+def take_over(
+    path: Path,
+    fetched_path: Path,
+    key_file: Path,
+    key_passphrase: str,
+    passphrase_for: PassphraseProvider,
+    now: datetime | None = None,
+) -> _dct.DctResult:
+    """A workspace for a repository whose root key lives in a Docker or notary trust directory.
+
+    The fetched repository is verified (trusting its first root as the stock client does on first use), the
+    key file is decrypted with its passphrase, and its key must be one the newest root names. It is kept
+    here encrypted as every software key (under the keyholder's passphrase, asked as ``root-1``); the
+    operator then rotates to m-of-n keys with ``rotate_root`` and destroys the laptop copy. No bundle is
+    written: nothing changes on the server yet.
+
+    Raises:
+        InputFileError / VerificationError: an unusable bundle or key file, or a key the root does not name.
+        PassphraseError: the key file's passphrase is wrong.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    path = Path(path)
+    check_new_path(path)
+    fetched = _bundle.read_bundle(fetched_path)
+    source = printable(str(fetched_path))
+    if fetched.kind != "fetched" or "root.json" not in fetched.files:
+        raise InputFileError(f"{source}: a fetched bundle of a repository with trust data is needed")
+    gun = fetched.gun
+    files = dict(fetched.files)
+    first = min(
+        (n for n in files if re.fullmatch(r"[1-9][0-9]*\.root\.json", n)),
+        key=lambda n: int(n.split(".")[0]),
+        default="root.json",
+    )
+    report = verify_notary(files, gun, now, files[first])
+    key, headers = dct_keys.read_notary_key_file(key_file, key_passphrase)
+    if key.keytype != "ecdsa":
+        raise InputFileError(f"{printable(str(key_file))}: not an ECDSA root key")
+    canonical = notary.key_id(notary.ecdsa_key(key.public))
+    root = notary.parse(files["root.json"], f"{source}: root.json", "root")
+    named = {notary.canonical_key_id(root.signed["keys"][k]): k for k in root.signed["roles"]["root"]["keyids"]}
+    if canonical not in named:
+        raise InputFileError(
+            f"{printable(str(key_file))}: key {canonical[:16]} is not a root key of {printable(gun, 80)} "
+            f"(its root names {', '.join(c[:16] for c in named)})"
+        )
+    label = "root-1"
+    encrypted = key.encrypted(passphrase_for(label), label)
+    records = []
+    for index, (c, _x509) in enumerate(named.items(), start=1):
+        records.append(
+            KeyRecord(
+                c,
+                label if c == canonical else f"root-old-{index}",
+                ("root",),
+                "ecdsa",
+                _roles.key_file_uri(c) if c == canonical else None,
+            )
+        )
+    targets_ids = root.signed["roles"]["targets"]["keyids"]
+    targets_canonical = [notary.canonical_key_id(root.signed["keys"][k]) for k in targets_ids]
+    records += [KeyRecord(c, "targets", ("targets",), "ecdsa", None) for c in targets_canonical]
+    facts = [dct_keys.certificate_facts(notary.key_public(root.signed["keys"][x])[1])[0] for x in named.values()]
+    root_days = max(1, (notary.expires(root) - now).days)
+    config = {
+        "profile": _dct.PROFILE,
+        "gun": gun,
+        "certificate_days": max(root_days, max(1, (min(f.not_after for f in facts) - now).days)),
+        "roles": {
+            "root": {
+                "threshold": int(root.signed["roles"]["root"]["threshold"]),
+                "keyids": list(named),
+                "expiry_days": _dct.DEFAULT_DAYS["root"],
+            },
+            "targets": {"threshold": 1, "keyids": targets_canonical, "expiry_days": _dct.DEFAULT_DAYS["targets"]},
+            **{
+                r: {"threshold": 1, "keyids": list(root.signed["roles"][r]["keyids"]), "server_managed": True}
+                for r in _dct.SERVER_ROLES
+            },
+        },
+        "keys": {r.keyid: r.to_dict() for r in records},
+    }
+    kept = {
+        n: d
+        for n, d in files.items()
+        if n == "root.json" or re.fullmatch(r"[1-9][0-9]*\.root\.json", n) or n == "targets.json"
+    }
+    if "1.root.json" not in kept:
+        kept[f"{notary.version(root)}.root.json"] = files["root.json"]
+    changes = [
+        f"took over Docker Content Trust repository {gun} at root version {notary.version(root)} "
+        f"from {fetched.server or 'a fetched bundle'}",
+        f"imported root key {canonical} from a key file (role {printable(headers.get('role', '?'), 40)}); it is kept "
+        "encrypted here: rotate to m-of-n keys, then destroy the laptop copy",
+    ]
+    _ws, written, head = create_workspace(
+        path, kept, {canonical: encrypted}, config, "notary take-over", changes, {"gun": gun}, now
+    )
+    return _dct.DctResult(
+        path=path,
+        gun=gun,
+        root_version=notary.version(root),
+        files=written,
+        bundle=Path(),
+        uploads=(),
+        root_keys=tuple(_dct.root_keys(Workspace.load(path))),
+        targets_key=None,
+        targets_key_file=None,
+        transcript_head=head,
+        report=report,
+        notes=("next: ceremony notary rotate-root WS --add ... --revoke root-1 to end with m-of-n keys, then publish",),
+    )
