@@ -455,3 +455,64 @@ def test_paper_backup_of_a_dct_root_restores_byte_for_byte(notary_server: Notary
     assert (tmp_path / "restored" / "1.root.json").read_bytes() == (site.ws / "metadata" / "1.root.json").read_bytes()
     verified = ok(site.ceremony("verify", tmp_path / "restored", "--gun", site.gun, offline=True))
     assert "valid: root chain to version 1" in verified
+
+
+def test_root_rotation_through_sign_requests_of_three_keyholders(notary_server: NotaryServer, tmp_path: Path) -> None:
+    """Each keyholder signs their own copy of the request, elsewhere, with their own key file; merge takes only
+    signatures that verify against the workspace's pending root, and publishes once both thresholds are met."""
+    site = new_site(notary_server, tmp_path)
+    first = site.init()
+    cached = tmp_path / "cached"
+    ok(site.notary(cached, "list", site.gun))
+    keyholders = {}
+    for key in first["root_keys"]:  # each keyholder leaves with their own (encrypted) key file
+        own = tmp_path / key["label"] / "my-root-key.p12"
+        own.parent.mkdir()
+        shutil.copyfile(site.ws / key["location"].removeprefix("file:"), own)
+        keyholders[key["label"]] = own
+
+    request = tmp_path / "request.json"
+    made = site.ceremony(
+        "notary",
+        "rotate-root",
+        site.ws,
+        "--add",
+        "ecdsa-p256",
+        "--revoke",
+        "root-3",
+        "--request",
+        request,
+        *site.passphrases("root-4"),
+        "--yes",
+        offline=True,
+    )
+    assert "sign request" in ok(made) and request.stat().st_mode & 0o777 == 0o600
+    assert site.status()["root_versions"] == [1]  # nothing is published before the merge
+
+    copies = []
+    for label, own in keyholders.items():
+        copy = tmp_path / label / "request.json"
+        shutil.copyfile(request, copy)
+        signed = site.ceremony(
+            "sign", copy, "--key", own, "--passphrase-file", site.secret(label), "--yes", offline=True
+        )
+        assert "signed root.json under" in ok(signed) and "as words (BIP-39)" in signed.stdout
+        copies.append(copy)
+
+    # One copy is short of the old threshold: refused, nothing published, the signature kept.
+    out = site.bundle("merged")
+    short = site.ceremony("merge", site.ws, copies[0], "--out", out, offline=True)
+    assert "root version 1" in one_line_error(short) and not out.exists()
+    # A copy whose proposed root was edited is refused as tampered.
+    tampered = json.loads(copies[1].read_text())
+    tampered["root"]["expires"] = "2099-01-01T00:00:00Z"
+    bad = tmp_path / "tampered.json"
+    bad.write_text(json.dumps(tampered))
+    assert "proposes another root" in one_line_error(site.ceremony("merge", site.ws, bad, "--out", out, offline=True))
+
+    ok(site.ceremony("merge", site.ws, *copies[1:], "--out", out, offline=True))
+    site.publish(out)
+    assert site.status()["root_versions"] == [1, 2]
+    ok(site.notary(cached, "list", site.gun))
+    root = notary_server.get_json(f"/v2/{site.gun}/_trust/tuf/root.json")
+    assert root["signed"]["version"] == 2 and len(root["signatures"]) >= 3

@@ -716,6 +716,13 @@ def sign(
     request: Path, keyspec: str, out: Path | None, passphrase_files: tuple[Path, ...], pin_file: Path | None, yes: bool
 ) -> None:
     """Review a sign request, sign it with your key, verify the signature, and add it to the request."""
+    if core.dct_requests.is_request(
+        core._json.read_json(request, "sign request", limit=core.dct_requests.MAX_REQUEST_BYTES)
+    ):
+        from ceremony.cli import notary as _notary_cli
+
+        _notary_cli.sign_request(request, keyspec, out, passphrase_files, pin_file, yes)
+        return
     req = core.requests.load_request(request)
     lines, digest_hex, words = req.describe()
     _show_and_confirm(lines, digest_hex, words, yes, unsigned=req.unsigned_summary())
@@ -731,9 +738,19 @@ def sign(
 @main.command()
 @click.argument("workspace", type=click.Path(path_type=Path))
 @click.argument("requests", nargs=-1, required=True, type=click.Path(path_type=Path))
-def merge(workspace: Path, requests: tuple[Path, ...]) -> None:
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Docker Content Trust: the publish bundle to write once merged."
+)
+def merge(workspace: Path, requests: tuple[Path, ...], out: Path | None) -> None:
     """Check every signature of signed requests; publish the change when every threshold is met."""
     ws = core.Workspace.load(workspace)
+    if core.dct.is_dct(ws):
+        from ceremony.cli import notary as _notary_cli
+
+        _notary_cli.merge_requests(ws, requests, out)
+        return
+    if out is not None:
+        raise UsageError("--out is for Docker Content Trust workspaces (a TUF merge publishes into the workspace)")
     with contextlib.ExitStack() as stack:
         ctx = core.proposal.ChangeContext(ws, _passphrase_provider([], False), None, stack, datetime.now(UTC))
         try:

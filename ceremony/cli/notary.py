@@ -7,6 +7,7 @@ calls ``run_init`` here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -22,13 +23,19 @@ from ceremony.cli._common import (
     _show_and_confirm,
     _yes_option,
 )
-from ceremony.core import dct, dct_changes, notary_bundle, notary_http
+from ceremony.core import dct, dct_changes, dct_requests, notary_bundle, notary_http
 from ceremony.core._json import read_secret_file
 from ceremony.core._text import printable
 from ceremony.core.workspace import Workspace
 from ceremony.errors import UsageError
 
-CONNECTED = "Runs on the connected host: it talks to the notary server (nothing else in ceremony does)."
+_request_option = click.option(
+    "--request",
+    "request_out",
+    type=click.Path(path_type=Path),
+    help="Do not sign with the current root keys here: write a sign request for keyholders elsewhere "
+    "(ceremony sign REQUEST --key KEYSPEC), then: ceremony merge WS REQUEST... --out BUNDLE.",
+)
 
 
 def _review(yes: bool) -> dct.Review:
@@ -174,21 +181,25 @@ def publish_cmd(bundle: Path, server: str, ca: Path | None) -> None:
 @notary.command("rotate-key")
 @click.argument("workspace", type=click.Path(path_type=Path))
 @click.option("--from", "fetched", required=True, type=click.Path(path_type=Path), help="A bundle just fetched.")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="The publish bundle to write.")
+@click.option("--out", type=click.Path(path_type=Path), help="The publish bundle to write.")
 @click.option("--targets-key-out", required=True, type=click.Path(path_type=Path), help="The publisher's new key file.")
+@_request_option
 @_passphrase_option
 @_pin_option
 @_yes_option
 def rotate_key_cmd(
     workspace: Path,
     fetched: Path,
-    out: Path,
+    out: Path | None,
     targets_key_out: Path,
+    request_out: Path | None,
     passphrase_files: tuple[Path, ...],
     pin_file: Path | None,
     yes: bool,
 ) -> None:
     """After a repository (targets) key compromise: a new targets key, root and targets re-signed (offline)."""
+    if (out is None) == (request_out is None):
+        raise UsageError("give --out BUNDLE (sign here) or --request FILE (keyholders elsewhere sign)")
     result = dct_changes.rotate_targets_key(
         workspace,
         fetched,
@@ -198,6 +209,7 @@ def rotate_key_cmd(
         _pin_prompt,
         review=_review(yes),
         pin_file=pin_file,
+        request_out=request_out,
     )
     click.echo(f"Rotated the targets key of {printable(result.gun, 255)}: root version {result.root_version}")
     _print_result(result)
@@ -214,7 +226,8 @@ def rotate_key_cmd(
 @click.option("--certificate-days", type=int, help="Validity of new certificates (at least the root's expiry).")
 @click.option("--root-days", type=int, help="Expiry of the new root in days (default: the workspace's policy).")
 @click.option("--no-spare-root-key", is_flag=True, help="Allow a threshold equal to the number of root keys.")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="The publish bundle to write.")
+@click.option("--out", type=click.Path(path_type=Path), help="The publish bundle to write.")
+@_request_option
 @_passphrase_option
 @_pin_option
 @_yes_option
@@ -227,7 +240,8 @@ def rotate_root_cmd(
     certificate_days: int | None,
     root_days: int | None,
     no_spare_root_key: bool,
-    out: Path,
+    out: Path | None,
+    request_out: Path | None,
     passphrase_files: tuple[Path, ...],
     pin_file: Path | None,
     yes: bool,
@@ -242,10 +256,12 @@ def rotate_root_cmd(
         root_days=root_days,
         no_spare_root_key=no_spare_root_key,
     )
+    if (out is None) == (request_out is None):
+        raise UsageError("give --out BUNDLE (sign here) or --request FILE (keyholders elsewhere sign)")
     existing = {k.label for k in dct.root_keys(dct.load(workspace))}
     provider = _passphrase_provider(passphrase_files, confirm=lambda label: label not in existing)
     result = dct_changes.rotate_root(
-        workspace, rotation, out, provider, _pin_prompt, review=_review(yes), pin_file=pin_file
+        workspace, rotation, out, provider, _pin_prompt, review=_review(yes), pin_file=pin_file, request_out=request_out
     )
     click.echo(f"Rotated the root of {printable(result.gun, 255)}: root version {result.root_version}")
     _print_result(result)
@@ -335,3 +351,27 @@ def show_status(ws: Workspace, as_json: bool) -> None:
         click.echo("Warnings:")
         for warning in st.warnings:
             click.echo(f"  ! {printable(warning)}")
+
+
+def sign_request(
+    request: Path, keyspec: str, out: Path | None, passphrase_files: Sequence[Path], pin_file: Path | None, yes: bool
+) -> None:
+    """``ceremony sign REQUEST`` of a Docker Content Trust request (dct_requests.sign_request)."""
+    req = dct_requests.load_request(request)
+    lines, digest_hex, words = req.describe()
+    _show_and_confirm(lines, digest_hex, words, yes, unsigned=req.summary)
+    with contextlib.ExitStack() as stack:
+        ids = dct_requests.sign_request(
+            req, keyspec, _passphrase_provider(passphrase_files, confirm=False), _pin_prompt, stack, pin_file
+        )
+    dct_requests.save_request(req, out or request)
+    click.echo(f"signed root.json under {', '.join(i[:16] for i in ids)}; verified; wrote {out or request}")
+
+
+def merge_requests(ws: Workspace, requests: Sequence[Path], out: Path | None) -> None:
+    """``ceremony merge WS REQUEST...`` of a Docker Content Trust workspace (dct_requests.merge)."""
+    if out is None:
+        raise UsageError("a Docker Content Trust merge writes a publish bundle: give --out BUNDLE")
+    result = dct_requests.merge(ws, requests, out)
+    click.echo(f"Merged: root version {result.root_version} of {printable(result.gun, 255)}")
+    _print_result(result)

@@ -131,6 +131,19 @@ def load(path: Path) -> Workspace:
     return ws
 
 
+def load_verified(path: Path, now: datetime) -> Workspace:
+    """Open a DCT workspace for a change: its own metadata must verify first (its files are read as hostile
+    after a crash or an edit; a change is never built on a root chain the stock client would refuse).
+
+    Raises:
+        WorkspaceError / InputFileError: as ``load``.
+        VerificationError: the workspace's metadata does not verify.
+    """
+    ws = load(path)
+    verify_workspace(ws, now)
+    return ws
+
+
 def gun_of(ws: Workspace) -> str:
     """The GUN the workspace is the root of (checked by ``load``)."""
     return str(ws.config["gun"])

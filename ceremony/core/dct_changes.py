@@ -28,6 +28,7 @@ from ceremony.core.keys import SecretsHandler
 from ceremony.core.keys import dct as dct_keys
 from ceremony.core.notary_verify import verify_notary
 from ceremony.core.signers import GENERATE, PKCS11, TOKEN, KeySpec, PassphraseProvider, acquire_key
+from ceremony.core.verify import Report
 from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, create_workspace
 from ceremony.errors import InputFileError, PolicyError, SigningKeyError, UsageError
 
@@ -106,6 +107,7 @@ def _sign_root(
     access: _dct.Access,
     new_threshold: int,
     old_threshold: int,
+    request: bool = False,
 ) -> bytes:
     """root.json v+1 signed by every held key of the old root (under its old certificate) and of the new one.
 
@@ -114,6 +116,9 @@ def _sign_root(
 
     Raises:
         PolicyError: too few keys held here for either threshold (the change needs keyholders elsewhere).
+
+    With ``request``, only the keys this change adds sign here (they were made here); the keyholders of the
+    others sign the request wherever their keys are, and the thresholds are checked at merge.
     """
     signers: list[notary.NotarySigner] = []
     held_old = held_new = 0
@@ -127,7 +132,8 @@ def _sign_root(
         in_old, renewed = key.canonical_id in old_ids, by_canonical.get(key.canonical_id)
         added = not in_old  # a new key always signs the root that adds it: it proves the key, and a client
         # pinning its certificate needs its signature on this root
-        if not (added or (in_old and held_old < old_threshold) or (renewed is not None and held_new < new_threshold)):
+        short = (in_old and held_old < old_threshold) or (renewed is not None and held_new < new_threshold)
+        if not (added or (short and not request)):
             continue
         ids = [(key.x509_id, key.key_obj)]
         if in_old and renewed is not None and renewed.x509_id != key.x509_id:
@@ -137,9 +143,13 @@ def _sign_root(
         if made:
             held_old += in_old
             held_new += renewed is not None
-    if held_old < old_threshold:
-        raise PolicyError(f"the rotation needs {old_threshold} keys of the current root, and {held_old} can sign here")
-    _policy.check_signable(held_new, new_threshold)
+    if not request:
+        if held_old < old_threshold:
+            raise PolicyError(
+                f"the rotation needs {old_threshold} keys of the current root, and {held_old} can sign here",
+                hint="write a sign request for the keyholders elsewhere (--request FILE)",
+            )
+        _policy.check_signable(held_new, new_threshold)
     return notary.sign_file(signed, signers, "root.json")
 
 
@@ -165,16 +175,64 @@ def _key_config(
     return config
 
 
+def _request(
+    ws: Workspace,
+    command: str,
+    root_file: bytes,
+    files: dict[str, bytes],
+    config: dict[str, Any],
+    key_files: dict[str, bytes],
+    changes: list[str],
+    summary: list[str],
+    request_out: Path,
+    now: datetime,
+) -> _dct.DctResult:
+    """Keep the change as pending and write the sign request for the keyholders elsewhere (dct_requests.py)."""
+    from ceremony.core import dct_requests as _requests
+
+    md = notary.parse(root_file, "root.json", "root")
+    pending = _requests.PendingDct(
+        _requests.new_request_id(),
+        _dct.gun_of(ws),
+        command,
+        md.signed,
+        md.signatures,
+        files,
+        config,
+        key_files,
+        changes,
+    )
+    request, head = _requests.write_pending(ws, pending, request_out, summary, now)
+    return _dct.DctResult(
+        path=ws.path,
+        gun=pending.gun,
+        root_version=notary.version(md),
+        files={},
+        bundle=request_out,
+        uploads=(),
+        root_keys=tuple(_dct.root_keys(ws)),
+        targets_key=None,
+        targets_key_file=None,
+        transcript_head=head,
+        report=Report(at=""),
+        notes=(
+            f"sign request {request.id} written to {printable(str(request_out))}: each keyholder runs "
+            "ceremony sign REQUEST --key KEYSPEC; then ceremony merge WS REQUEST... --out BUNDLE",
+        ),
+    )
+
+
 def rotate_targets_key(
     path: Path,
     fetched_path: Path,
-    bundle_out: Path,
+    bundle_out: Path | None,
     targets_key_out: Path,
     passphrase_for: PassphraseProvider,
     pin_for: SecretsHandler | None = None,
     now: datetime | None = None,
     review: _dct.Review | None = None,
     pin_file: Path | None = None,
+    request_out: Path | None = None,
 ) -> _dct.DctResult:
     """After a targets (repository) key compromise: root v+1 naming a new targets key, and targets v+1 signed by it.
 
@@ -189,9 +247,9 @@ def rotate_targets_key(
         WorkspaceError: an output path is taken.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    ws = _dct.load(path)
+    ws = _dct.load_verified(path, now)
     gun = _dct.gun_of(ws)
-    _dct.refuse_existing(targets_key_out, bundle_out)
+    _dct.refuse_existing(targets_key_out, *[p for p in (bundle_out, request_out) if p is not None])
     _fetched_bundle, served = _server_state(ws, fetched_path)
     if "targets.json" not in served:
         raise InputFileError(f"{printable(str(fetched_path))}: the server serves no targets.json to re-sign")
@@ -218,7 +276,8 @@ def rotate_targets_key(
         passphrase_for, pin_for, ws.config.get("pkcs11_module"), contextlib.ExitStack(), pin_file=pin_file
     )
     with access.stack:
-        root_file = _sign_root(ws, signed, keys, keys, access, roles["root"][1], roles["root"][1])
+        threshold = roles["root"][1]
+        root_file = _sign_root(ws, signed, keys, keys, access, threshold, threshold, request=request_out is not None)
     targets_file = notary.sign_file(targets_signed, [_dct.key_signer(new_key, new_obj)], "targets.json")
     key_file = _dct.publisher_key_file(new_key, gun, passphrase_for)
     version = notary.version(root) + 1
@@ -228,7 +287,8 @@ def rotate_targets_key(
         "root.json": root_file,
         "targets.json": targets_file,
     }
-    report = verify_notary(files, gun, now, files["1.root.json"])  # the served snapshot lists the old root
+    # Verified without the served snapshot, which lists the old root (a request is verified at merge).
+    report = verify_notary(files, gun, now, files["1.root.json"]) if request_out is None else Report(at="")
     new_canonical = notary.canonical_key_id(new_obj)
     old_canonical = [notary.canonical_key_id(root.signed["keys"][k]) for k in old_targets]
     config = _key_config(ws, keys, new_canonical, old_canonical)
@@ -240,6 +300,26 @@ def rotate_targets_key(
     ]
     uploads = {"root.json": root_file, "targets.json": targets_file}
     _dct.write_outside(targets_key_out, key_file)
+    if request_out is not None:
+        try:
+            summary = [f"repository key compromise: a new targets key for {gun}"]
+            return _request(
+                ws,
+                "notary rotate-key",
+                root_file,
+                {"targets.json": targets_file},
+                config,
+                {},
+                changes,
+                summary,
+                request_out,
+                now,
+            )
+        except BaseException:
+            targets_key_out.unlink(missing_ok=True)
+            raise
+    if bundle_out is None:
+        raise UsageError("a targets key rotation signed here needs the publish bundle to write (--out)")
     try:
         written, head = _commit(
             ws,
@@ -307,12 +387,13 @@ def _find_root_key(keys: list[_dct.RootKey], ref: str, ws: Workspace) -> _dct.Ro
 def rotate_root(
     path: Path,
     rotation: RootRotation,
-    bundle_out: Path,
+    bundle_out: Path | None,
     passphrase_for: PassphraseProvider,
     pin_for: SecretsHandler | None = None,
     now: datetime | None = None,
     review: _dct.Review | None = None,
     pin_file: Path | None = None,
+    request_out: Path | None = None,
 ) -> _dct.DctResult:
     """Root v+1: keys added, revoked or replaced, a new threshold, or new certificates (a renewal).
 
@@ -326,9 +407,9 @@ def rotate_root(
         WorkspaceError: the bundle path is taken.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    ws = _dct.load(path)
+    ws = _dct.load_verified(path, now)
     gun = _dct.gun_of(ws)
-    _dct.refuse_existing(bundle_out)
+    _dct.refuse_existing(*[p for p in (bundle_out, request_out) if p is not None])
     module = ws.config.get("pkcs11_module")
     root = _dct.newest_root(ws)
     old = _dct.root_keys(ws, root)
@@ -420,10 +501,12 @@ def rotate_root(
         summary = [f"root rotation of {gun}", *_dct.describe_root_keys(new)]
         summary += [f"revoked: root key {k.label} ({k.canonical_id[:16]})" for k in revoked]
         _dct.review_change(review, summary, [("root.json", root.signed, signed)])
-        root_file = _sign_root(ws, signed, old, new, access, threshold, _roles_of(root)["root"][1])
+        root_file = _sign_root(
+            ws, signed, old, new, access, threshold, _roles_of(root)["root"][1], request=request_out is not None
+        )
     version = notary.version(root) + 1
     files = {**_dct.metadata_files(ws), f"{version}.root.json": root_file, "root.json": root_file}
-    report = verify_notary(files, gun, now, files["1.root.json"])
+    report = verify_notary(files, gun, now, files["1.root.json"]) if request_out is None else Report(at="")
     targets = ws.config["roles"]["targets"]["keyids"][0]
     config = _key_config(ws, new, targets, [k.canonical_id for k in revoked])
     config["roles"]["root"]["threshold"] = threshold
@@ -445,6 +528,10 @@ def rotate_root(
             if k.label not in labels and k not in old
         ],
     ]
+    if request_out is not None:
+        return _request(ws, "notary rotate-root", root_file, {}, config, encrypted, changes, summary, request_out, now)
+    if bundle_out is None:
+        raise UsageError("a root rotation signed here needs the publish bundle to write (--out)")
     written, head = _commit(
         ws,
         "notary rotate-root",

@@ -12,8 +12,9 @@ written here from reading them; the file format is notary.py's and the cryptogra
   ``validRootLeafCerts``): the first certificate is not a CA and is the only non-CA one, its CN equals the GUN
   exactly (a ``*`` pattern belongs to a client's trust pinning, never to a certificate), it is not signed with
   SHA-1, notBefore is not after notAfter and,
-  for the root whose own signatures are checked, ``at`` lies in its validity (notBefore with Go's one day of
-  leeway). The previous root's certificates that sign a rotation are not checked for expiry, as in Go. With CA
+  for the newest root, ``at`` lies in its validity (notBefore with Go's one day of leeway). Older roots'
+  certificates (a trusted root that later versions replace, the previous root signing a rotation) are not
+  checked for expiry, as in Go, where a cached root is taken as it is. With CA
   pinning (``trust_pinning.ca``) the leaf is still not a CA: the CA is in the client's config and any
   intermediates follow the leaf; pinning itself (certs or CA) is not checked here;
 * timestamp (by the root's timestamp role) -> snapshot -> targets and delegated roles: each file's length
@@ -271,13 +272,17 @@ def _verify_roots(
     else:
         raise VerificationError("no root metadata: neither N.root.json nor root.json is present", None, "root")
     _check_root_shape(trusted)
-    own = _require(trusted, _root_role(trusted, "root", gun, at), "its own root role", "self-signature")
+    newest = max(roots, default=0)
+    # A trusted root that later roots replace is the client's cached root: Go re-checks its signatures but
+    # not its certificates' validity (ValidateRoot takes a cached root as it is). Only the newest root's
+    # certificates must be valid at ``at``.
+    trusted_at = at if notary.version(trusted) >= newest else None
+    own = _require(trusted, _root_role(trusted, "root", gun, trusted_at), "its own root role", "self-signature")
     report.trusted_root = trusted.source
     report.checks.append(
         Check(trusted.source, "root", notary.version(trusted), _date(notary.expires(trusted)), own, "trusted root")
     )
     current = trusted
-    newest = max(roots, default=0)
     while notary.version(current) < newest:
         wanted = notary.version(current) + 1
         new = roots.get(wanted)

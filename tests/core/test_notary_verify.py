@@ -255,6 +255,14 @@ def _with_root_cert(repo: Repo, cert: bytes) -> Repo:
     return other
 
 
+def _with_new_root_cert(repo: Repo, cert: bytes) -> Repo:
+    """``cert`` for the key of root version 2 (the newest), whose certificates must be valid at ``at``."""
+    other = copy.copy(repo)
+    other.certs = [repo.certs[0], cert]
+    other.roots = [repo.roots[0], other.root_dict([1])]
+    return other
+
+
 def _gap(repo: Repo) -> dict[str, bytes]:
     files = repo.files()
     three = notary.parse(files["2.root.json"], "x")
@@ -279,15 +287,15 @@ REFUSALS: list[tuple[str, Callable[[Repo], dict[str, bytes]], str, str]] = [
         "certificate-cn",
     ),
     (
-        "certificate expired at `at`",
-        lambda r: _with_root_cert(r, _cert(r.root_keys[0], days=(-30, -1))).files(),
-        "1.root.json",
+        "newest root's certificate expired at `at`",
+        lambda r: _with_new_root_cert(r, _cert(r.root_keys[1], days=(-30, -1))).files(),
+        "2.root.json",
         "certificate-expired",
     ),
     (
-        "certificate not yet valid",
-        lambda r: _with_root_cert(r, _cert(r.root_keys[0], days=(5, 90))).files(),
-        "1.root.json",
+        "newest root's certificate not yet valid",
+        lambda r: _with_new_root_cert(r, _cert(r.root_keys[1], days=(5, 90))).files(),
+        "2.root.json",
         "certificate-expired",
     ),
     (
@@ -339,3 +347,15 @@ def test_one_key_listed_twice_in_two_encodings_counts_once() -> None:
     compressed = bytes.fromhex("3039301306072a8648ce3d020106082a8648ce3d030107032200") + point
     identities = [notary_verify._identity(notary.key_object("ecdsa", spki)) for spki in (uncompressed, compressed)]
     assert identities[0] is not None and identities[0] == identities[1]
+
+
+def test_an_older_trusted_root_with_an_expired_certificate_still_rotates(repo: Repo) -> None:
+    """As Go's ValidateRoot: a cached (trusted) root is taken as it is, and its certificates sign the rotation to
+    the next root without an expiry check; only the newest root's certificates must be valid at ``at``."""
+    expired = _with_root_cert(repo, _cert(repo.root_keys[0], days=(-30, -1)))
+    report = verify_notary(expired.files(), GUN, AT)
+    assert report.newest_root_version == 2
+    only_root = {"1.root.json": expired.files()["1.root.json"]}
+    with pytest.raises(VerificationError) as err:
+        verify_notary(only_root, GUN, AT)  # the same root as the newest: its certificate must be valid
+    assert err.value.check == "certificate-expired"
