@@ -516,3 +516,49 @@ def test_root_rotation_through_sign_requests_of_three_keyholders(notary_server: 
     ok(site.notary(cached, "list", site.gun))
     root = notary_server.get_json(f"/v2/{site.gun}/_trust/tuf/root.json")
     assert root["signed"]["version"] == 2 and len(root["signatures"]) >= 3
+
+
+def test_publish_refusals_are_one_line_and_change_nothing(notary_server: NotaryServer, tmp_path: Path) -> None:
+    """The bundle rules and the server's own rules, each one sentence naming the file and the rule."""
+    site = new_site(notary_server, tmp_path)
+    site.init()
+    fetched, out = site.fetch(), site.bundle("v2")
+    ok(
+        site.ceremony(
+            "notary",
+            "rotate-key",
+            site.ws,
+            "--from",
+            fetched,
+            "--out",
+            out,
+            "--targets-key-out",
+            site.top / "targets2.key",
+            *site.passphrases("root-1", "root-2", "publisher"),
+            "--yes",
+        )
+    )
+    before = notary_server.get(f"/v2/{site.gun}/_trust/tuf/root.json")
+
+    # A root that changes the targets key without the re-signed targets.json: refused before the upload.
+    bundle = json.loads(out.read_text())
+    del bundle["files"]["targets.json"]
+    alone = tmp_path / "root-alone.bundle"
+    alone.write_text(json.dumps(bundle))
+    line = one_line_error(
+        site.ceremony("notary", "publish", alone, "--server", notary_server.url, "--ca", notary_server.ca)
+    )
+    assert "targets" in line and notary_server.get(f"/v2/{site.gun}/_trust/tuf/root.json") == before
+
+    site.publish(out)
+    # A version the server already has newer of (the v1 bundle again, after v2): the server's rule, in one line.
+    replay = one_line_error(
+        site.ceremony(
+            "notary", "publish", site.top / "02-v1.bundle", "--server", notary_server.url, "--ca", notary_server.ca
+        )
+    )
+    assert "root.json" in replay and "version" in replay
+    # A bundle that is not one: one line naming the file.
+    junk = tmp_path / "junk.bundle"
+    junk.write_text("{}")
+    assert str(junk) in one_line_error(site.ceremony("notary", "publish", junk, "--server", notary_server.url))
