@@ -8,6 +8,7 @@ ceremony offline (``init --profile notary``, ``notary rotate-key``, ``rotate-roo
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -550,6 +551,17 @@ def test_publish_refusals_are_one_line_and_change_nothing(notary_server: NotaryS
     )
     assert "targets" in line and notary_server.get(f"/v2/{site.gun}/_trust/tuf/root.json") == before
 
+    # A tampered upload: one byte of the signed root changed; nothing reaches clients.
+    tampered = json.loads(out.read_text())
+    root = base64.b64decode(tampered["files"]["root.json"])
+    tampered["files"]["root.json"] = base64.b64encode(root.replace(b'"version":2', b'"version":3')).decode()
+    bad = tmp_path / "tampered.bundle"
+    bad.write_text(json.dumps(tampered))
+    line = one_line_error(
+        site.ceremony("notary", "publish", bad, "--server", notary_server.url, "--ca", notary_server.ca)
+    )
+    assert "root.json" in line and notary_server.get(f"/v2/{site.gun}/_trust/tuf/root.json") == before
+
     site.publish(out)
     # A version the server already has newer of (the v1 bundle again, after v2): the server's rule, in one line.
     replay = one_line_error(
@@ -562,3 +574,75 @@ def test_publish_refusals_are_one_line_and_change_nothing(notary_server: NotaryS
     junk = tmp_path / "junk.bundle"
     junk.write_text("{}")
     assert str(junk) in one_line_error(site.ceremony("notary", "publish", junk, "--server", notary_server.url))
+
+
+def test_targets_key_compromise_with_docker_push_and_pull(
+    notary_server: NotaryServer, docker_lab: DockerLab, tmp_path: Path
+) -> None:
+    """The publisher pushes with the targets key itself (no signers): after the rotation a cached consumer still
+    pulls, a push with the old key is refused, and after loading the new key file pushing works again."""
+    site = new_site(notary_server, tmp_path, docker_lab.new_repository("compromised"))
+    site.init()
+    publisher, consumer = tmp_path / "publisher", tmp_path / "consumer"
+    trust = docker_lab.content_trust(notary_server, publisher)
+    consumer_trust = docker_lab.content_trust(notary_server, consumer)
+    load_targets_key(notary_server, publisher, site.top / "targets.key", "targets")
+    docker_lab.make_image(f"{site.gun}:v1", {"v": b"1\n"})
+    assert f"Successfully signed {site.gun}:v1" in ok(
+        docker_lab.docker(["push", f"{site.gun}:v1"], publisher, env=trust)
+    )
+    ok(docker_lab.docker(["rmi", f"{site.gun}:v1"], publisher))
+    ok(docker_lab.docker(["pull", f"{site.gun}:v1"], consumer, env=consumer_trust))
+
+    fetched, out = site.fetch(), site.bundle("v2")
+    ok(
+        site.ceremony(
+            "notary",
+            "rotate-key",
+            site.ws,
+            "--from",
+            fetched,
+            "--out",
+            out,
+            "--targets-key-out",
+            site.top / "targets2.key",
+            *site.passphrases("root-1", "root-2", "publisher"),
+            "--yes",
+            offline=True,
+        )
+    )
+    site.publish(out)
+
+    ok(docker_lab.docker(["rmi", f"{site.gun}:v1"], consumer))
+    ok(docker_lab.docker(["pull", f"{site.gun}:v1"], consumer, env=consumer_trust))  # cached root v1 -> v2
+    docker_lab.make_image(f"{site.gun}:v2", {"v": b"2\n"})
+    refused = docker_lab.docker(["push", f"{site.gun}:v2"], publisher, env=trust)
+    assert refused.returncode != 0 and "Successfully signed" not in refused.stdout, refused
+    load_targets_key(notary_server, publisher, site.top / "targets2.key", "targets2")
+    assert f"Successfully signed {site.gun}:v2" in ok(
+        docker_lab.docker(["push", f"{site.gun}:v2"], publisher, env=trust)
+    )
+    ok(docker_lab.docker(["pull", f"{site.gun}:v2"], consumer, env=consumer_trust))
+
+
+def test_status_warns_before_a_root_certificate_expires(notary_server: NotaryServer, tmp_path: Path) -> None:
+    site = new_site(notary_server, tmp_path)
+    status = site.init("--expires", "root=30", "--certificate-days", "30")
+    assert any("the certificate of root key root-1 expires on" in w for w in status["warnings"]), status["warnings"]
+    shown = ok(site.ceremony("status", site.ws, offline=True))
+    assert "certificate until" in shown and "renew it with a root rotation" in shown
+    refused = site.ceremony(
+        "notary",
+        "rotate-root",
+        site.ws,
+        "--threshold",
+        "2",
+        "--root-days",
+        "60",
+        "--out",
+        site.bundle("x"),
+        *site.passphrases("root-1", "root-2"),
+        "--yes",
+        offline=True,
+    )
+    assert "after the certificates of its kept keys" in one_line_error(refused)
