@@ -119,9 +119,19 @@ class Site:
 
     def rotate_root(self, *args: str, keys: tuple[str, ...]) -> CompletedProcess[str]:
         """``ceremony notary rotate-root WS ARGS`` offline, then publish its bundle; ``keys`` in the order asked."""
-        out = self.bundle("rotated")
+        fetched, out = self.fetch(), self.bundle("rotated")
         rotated = self.ceremony(
-            "notary", "rotate-root", self.ws, *args, "--out", out, *self.passphrases(*keys), "--yes", offline=True
+            "notary",
+            "rotate-root",
+            self.ws,
+            "--from",
+            fetched,
+            *args,
+            "--out",
+            out,
+            *self.passphrases(*keys),
+            "--yes",
+            offline=True,
         )
         ok(rotated)
         self.publish(out)
@@ -477,6 +487,8 @@ def test_root_rotation_through_sign_requests_of_three_keyholders(notary_server: 
         "notary",
         "rotate-root",
         site.ws,
+        "--from",
+        site.fetch(),
         "--add",
         "ecdsa-p256",
         "--revoke",
@@ -635,6 +647,8 @@ def test_status_warns_before_a_root_certificate_expires(notary_server: NotarySer
         "notary",
         "rotate-root",
         site.ws,
+        "--from",
+        site.fetch(),
         "--threshold",
         "2",
         "--root-days",

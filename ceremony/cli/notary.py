@@ -178,6 +178,16 @@ def publish_cmd(bundle: Path, server: str, ca: Path | None) -> None:
     click.echo(f"published {printable(result.gun, 255)}: read back byte for byte and verified")
 
 
+@notary.command("bundle")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--from", "fetched", required=True, type=click.Path(path_type=Path), help="A bundle just fetched.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The publish bundle to write.")
+def bundle_cmd(workspace: Path, fetched: Path, out: Path) -> None:
+    """Write again the publish bundle of the workspace's newest change, which the server does not serve yet."""
+    files = dct_changes.publish_bundle_again(workspace, fetched, out)
+    click.echo(f"Wrote {out} ({', '.join(files)})")
+
+
 @notary.command("rotate-key")
 @click.argument("workspace", type=click.Path(path_type=Path))
 @click.option("--from", "fetched", required=True, type=click.Path(path_type=Path), help="A bundle just fetched.")
@@ -217,6 +227,7 @@ def rotate_key_cmd(
 
 @notary.command("rotate-root")
 @click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--from", "fetched", required=True, type=click.Path(path_type=Path), help="A bundle just fetched.")
 @click.option(
     "--add", multiple=True, metavar="KEYSPEC", help="A root key to add: ecdsa-p256, pkcs11: URI, token:SERIAL."
 )
@@ -233,6 +244,7 @@ def rotate_key_cmd(
 @_yes_option
 def rotate_root_cmd(
     workspace: Path,
+    fetched: Path,
     add: tuple[str, ...],
     revoke: tuple[str, ...],
     threshold: int | None,
@@ -261,7 +273,15 @@ def rotate_root_cmd(
     existing = {k.label for k in dct.root_keys(dct.load(workspace))}
     provider = _passphrase_provider(passphrase_files, confirm=lambda label: label not in existing)
     result = dct_changes.rotate_root(
-        workspace, rotation, out, provider, _pin_prompt, review=_review(yes), pin_file=pin_file, request_out=request_out
+        workspace,
+        rotation,
+        out,
+        provider,
+        _pin_prompt,
+        review=_review(yes),
+        pin_file=pin_file,
+        request_out=request_out,
+        fetched_path=fetched,
     )
     click.echo(f"Rotated the root of {printable(result.gun, 255)}: root version {result.root_version}")
     _print_result(result)

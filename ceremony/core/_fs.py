@@ -80,3 +80,28 @@ def write_atomic(path: Path, data: bytes) -> str:
         raise
     fsync_dir(path.parent)
     return sha256_hex(data)
+
+
+def write_new(path: Path, data: bytes) -> str:
+    """Write ``data`` to a new file ``path`` (mode 0600, complete or absent), never over an existing one.
+
+    For files handed to someone outside the workspace (a key file, a bundle): the name is taken with a
+    hard link from a complete temporary file, so a file created at ``path`` meanwhile is never replaced.
+
+    Raises:
+        FileExistsError: ``path`` exists.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.link(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    fsync_dir(path.parent)
+    return sha256_hex(data)

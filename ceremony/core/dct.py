@@ -20,18 +20,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ceremony.core import _txn, notary
 from ceremony.core import diff as _diff
-from ceremony.core import notary
 from ceremony.core import notary_bundle as _bundle
 from ceremony.core import policy as _policy
 from ceremony.core import roles as _roles
-from ceremony.core._fs import write_atomic
+from ceremony.core._fs import write_new
 from ceremony.core._json import read_bytes
 from ceremony.core._text import printable
 from ceremony.core.keys import SecretsHandler
@@ -40,7 +40,7 @@ from ceremony.core.notary_verify import verify_notary
 from ceremony.core.signers import GENERATE, PKCS11, TOKEN, KeySpec, PassphraseProvider, acquire_key, unlock_held_key
 from ceremony.core.verify import Report
 from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, create_workspace
-from ceremony.errors import InputFileError, SigningKeyError, UsageError, WorkspaceError
+from ceremony.errors import CeremonyError, InputFileError, SigningKeyError, UsageError, WorkspaceError
 
 PROFILE = "notary"
 #: Docker's and notary's defaults: root 10 years, targets 3 years (the server re-signs snapshot and timestamp).
@@ -418,9 +418,30 @@ def refuse_existing(*paths: Path) -> None:
 
 
 def write_outside(path: Path, data: bytes) -> None:
-    """A file handed to someone outside the workspace (key file, bundle): new, 0600, atomic."""
+    """A file handed to someone outside the workspace (key file, bundle): new, 0600, complete or absent.
+
+    Raises:
+        WorkspaceError: the path is taken (checked again at the write: nothing is ever overwritten).
+    """
     refuse_existing(path)
-    write_atomic(path, data)
+    try:
+        write_new(path, data)
+    except FileExistsError as err:
+        raise WorkspaceError(f"{path}: already exists; refusing to overwrite it") from err
+
+
+@contextlib.contextmanager
+def handed_out(path: Path, data: bytes) -> Iterator[None]:
+    """Write the publisher's key file before the change that names its key, and remove it again only when that
+    change was not committed (a fault after the commit keeps it: the committed root names that key)."""
+    write_outside(path, data)
+    mark = len(_txn.committed)
+    try:
+        yield
+    except BaseException:
+        if len(_txn.committed) == mark:
+            path.unlink(missing_ok=True)
+        raise
 
 
 # ----------------------------------------------------------------------------------------------- init
@@ -602,14 +623,10 @@ def init_dct(
         *[f"{role} key of the server: {notary.key_id(obj)}" for role, obj in server.items()],
     ]
     details = {"gun": gun, "server": fetched.server, "fetched_at": fetched.fetched_at}
-    write_outside(options.targets_key_out, key_file)
-    try:
+    with handed_out(options.targets_key_out, key_file):
         _ws, written, head = create_workspace(
             path, files, encrypted, config, "init --profile notary", changes, details, now
         )
-    except BaseException:
-        options.targets_key_out.unlink(missing_ok=True)
-        raise
     uploads = ("root.json", "targets.json")
     write_publish_bundle(
         options.bundle_out, gun, {n: files[n] for n in uploads}, f"new repository {gun}: root version 1"
@@ -630,8 +647,21 @@ def init_dct(
 
 
 def write_publish_bundle(path: Path, gun: str, files: Mapping[str, bytes], note: str) -> None:
-    refuse_existing(path)
-    _bundle.write_bundle(path, _bundle.Bundle(kind="publish", gun=gun, files=dict(files), note=note))
+    """The publish bundle of a change just committed; a failure says so and how to write it again.
+
+    Raises:
+        WorkspaceError: the bundle could not be written (the change itself is committed).
+    """
+    try:
+        if path.exists() or path.is_symlink():
+            raise FileExistsError(path)
+        _bundle.write_bundle(path, _bundle.Bundle(kind="publish", gun=gun, files=dict(files), note=note))
+    except (OSError, CeremonyError) as err:
+        why = "it exists" if isinstance(err, FileExistsError) else printable(getattr(err, "strerror", None) or err, 200)
+        raise WorkspaceError(
+            f"{path}: the change is committed in the workspace, but its publish bundle could not be written ({why})",
+            hint="write it again with: ceremony notary bundle WS --from FETCHED --out BUNDLE",
+        ) from err
 
 
 # ----------------------------------------------------------------------------------------------- pinning

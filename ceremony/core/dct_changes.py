@@ -33,15 +33,17 @@ from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, create
 from ceremony.errors import InputFileError, PolicyError, SigningKeyError, UsageError
 
 
-def _server_state(ws: Workspace, fetched_path: Path) -> tuple[_bundle.Bundle, dict[str, bytes]]:
+def _server_state(ws: Workspace, fetched_path: Path, now: datetime) -> tuple[_bundle.Bundle, dict[str, bytes]]:
     """What the server serves now (a fetched bundle), checked to be this workspace's repository.
 
     The server's root must be the workspace's newest root, byte for byte: a root published by someone
-    else, or a change of ours not yet published, must be settled before another change is made.
+    else, or a change of ours not yet published, must be settled before another change is made. The
+    bundle must hold the server's timestamp and snapshot, which pin its targets.json: a targets.json that
+    no snapshot lists could be anyone's.
 
     Raises:
-        InputFileError / VerificationError: another GUN, no trust data, another root, or a repository that
-            does not verify from the workspace's root.
+        InputFileError / VerificationError: another GUN, no trust data, another root, no timestamp or
+            snapshot, or a repository that does not verify from the workspace's root.
     """
     gun = _dct.gun_of(ws)
     fetched = _dct.read_fetched(fetched_path, gun)
@@ -50,7 +52,8 @@ def _server_state(ws: Workspace, fetched_path: Path) -> tuple[_bundle.Bundle, di
     theirs = fetched.files
     if "root.json" not in theirs:
         raise InputFileError(
-            f"{source}: the server has no trust data for {printable(gun, 80)}; publish the workspace's first"
+            f"{source}: the server has no trust data for {printable(gun, 80)}; publish the workspace's first "
+            "(ceremony notary bundle WS --from BUNDLE --out BUNDLE writes it again)"
         )
     if theirs["root.json"] != ours["root.json"]:
         mine, served = (
@@ -59,10 +62,59 @@ def _server_state(ws: Workspace, fetched_path: Path) -> tuple[_bundle.Bundle, di
         )
         raise InputFileError(
             f"{source}: the server serves root version {served}, the workspace's newest is {mine}: "
-            + ("publish the workspace's change first" if mine > served else "the server's root was not made here")
+            + (
+                "publish the workspace's change first (ceremony notary bundle WS --from BUNDLE --out BUNDLE "
+                "writes it again)"
+                if mine > served
+                else "the server's root was not made here"
+            )
         )
-    verify_notary(theirs, gun, datetime.now(UTC), ours.get("1.root.json"))
+    missing = [n for n in ("timestamp.json", "snapshot.json") if n not in theirs]
+    if missing:
+        raise InputFileError(f"{source}: no {missing[0]}; fetch again (the server's snapshot pins its targets.json)")
+    verify_notary(theirs, gun, now, ours.get("1.root.json"))
     return fetched, theirs
+
+
+def publish_bundle_again(path: Path, fetched_path: Path, bundle_out: Path, now: datetime | None = None) -> list[str]:
+    """Write the publish bundle of the workspace's newest change that the server does not serve yet.
+
+    For a bundle lost after its change was committed (a full stick, a wrong path): the server is one root
+    version behind the workspace, and the bundle holds that root, plus the workspace's targets.json when the
+    server's is older (a targets key rotation) or absent (a new repository). Returns the files written.
+
+    Raises:
+        InputFileError: the server is up to date, more than one root behind, or serves another repository.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    ws = _dct.load_verified(path, now)
+    gun = _dct.gun_of(ws)
+    _dct.refuse_existing(bundle_out)
+    fetched = _dct.read_fetched(fetched_path, gun)
+    ours = _dct.metadata_files(ws)
+    mine = notary.version(_dct.newest_root(ws))
+    source = printable(str(fetched_path))
+    served_root = fetched.files.get("root.json")
+    served = notary.version(notary.parse(served_root, source, "root")) if served_root else 0
+    if served >= mine:
+        raise InputFileError(f"{source}: the server already serves root version {served}; nothing to publish")
+    if served != mine - 1:
+        raise InputFileError(
+            f"{source}: the server serves root version {served} and the workspace's newest is {mine}; the server "
+            "takes one root version at a time, and only the newest bundle can be written again"
+        )
+    if served_root is not None and served_root != ours.get(f"{served}.root.json"):
+        raise InputFileError(f"{source}: the server's root version {served} is not the workspace's")
+    files = {"root.json": ours["root.json"]}
+    theirs = fetched.files.get("targets.json")
+    if "targets.json" in ours and (
+        theirs is None
+        or notary.version(notary.parse(theirs, source, "targets"))
+        < notary.version(notary.parse(ours["targets.json"], "targets.json", "targets"))
+    ):
+        files["targets.json"] = ours["targets.json"]
+    _dct.write_publish_bundle(bundle_out, gun, files, f"root version {mine} (written again)")
+    return list(files)
 
 
 def _next_root(
@@ -250,7 +302,7 @@ def rotate_targets_key(
     ws = _dct.load_verified(path, now)
     gun = _dct.gun_of(ws)
     _dct.refuse_existing(targets_key_out, *[p for p in (bundle_out, request_out) if p is not None])
-    _fetched_bundle, served = _server_state(ws, fetched_path)
+    _fetched_bundle, served = _server_state(ws, fetched_path, now)
     if "targets.json" not in served:
         raise InputFileError(f"{printable(str(fetched_path))}: the server serves no targets.json to re-sign")
     root = _dct.newest_root(ws)
@@ -299,9 +351,10 @@ def rotate_targets_key(
         f"targets key {new_canonical} made for the publisher; only its key file holds it (not kept here)",
     ]
     uploads = {"root.json": root_file, "targets.json": targets_file}
-    _dct.write_outside(targets_key_out, key_file)
-    if request_out is not None:
-        try:
+    if request_out is None and bundle_out is None:
+        raise UsageError("a targets key rotation signed here needs the publish bundle to write (--out)")
+    with _dct.handed_out(targets_key_out, key_file):
+        if request_out is not None:
             summary = [f"repository key compromise: a new targets key for {gun}"]
             return _request(
                 ws,
@@ -315,12 +368,6 @@ def rotate_targets_key(
                 request_out,
                 now,
             )
-        except BaseException:
-            targets_key_out.unlink(missing_ok=True)
-            raise
-    if bundle_out is None:
-        raise UsageError("a targets key rotation signed here needs the publish bundle to write (--out)")
-    try:
         written, head = _commit(
             ws,
             "notary rotate-key targets",
@@ -330,9 +377,7 @@ def rotate_targets_key(
             {"gun": gun},
             now,
         )
-    except BaseException:
-        targets_key_out.unlink(missing_ok=True)
-        raise
+    assert bundle_out is not None  # noqa: S101 - checked above
     _dct.write_publish_bundle(
         bundle_out,
         gun,
@@ -394,8 +439,12 @@ def rotate_root(
     review: _dct.Review | None = None,
     pin_file: Path | None = None,
     request_out: Path | None = None,
+    fetched_path: Path | None = None,
 ) -> _dct.DctResult:
     """Root v+1: keys added, revoked or replaced, a new threshold, or new certificates (a renewal).
+
+    ``fetched_path`` is a bundle ``ceremony notary fetch`` just wrote: the server must serve the workspace's
+    newest root (the server takes one root version at a time, so a rotation never builds on an unpublished one).
 
     Signed by a threshold of the current root's keys and of the new root's, as notary's server and client
     require; clients holding the old root follow, a fresh client pinned to a revoked key's certificate is
@@ -410,6 +459,11 @@ def rotate_root(
     ws = _dct.load_verified(path, now)
     gun = _dct.gun_of(ws)
     _dct.refuse_existing(*[p for p in (bundle_out, request_out) if p is not None])
+    if fetched_path is None:
+        raise UsageError(
+            "a root rotation starts from what the server serves: give the bundle ceremony notary fetch wrote"
+        )
+    _server_state(ws, fetched_path, now)
     module = ws.config.get("pkcs11_module")
     root = _dct.newest_root(ws)
     old = _dct.root_keys(ws, root)
