@@ -264,6 +264,7 @@ def test_targets_key_compromise(notary_server: NotaryServer, tmp_path: Path) -> 
         )
     )
     assert "root.json (root)" in rotated and "role targets: threshold 1 (unchanged), 1 keys" in rotated
+    assert "re-signed by the new key AS IT IS" in rotated and "signer role targets/alice" in rotated
     site.publish(out)
 
     ok(site.notary(cached, "list", site.gun))  # the cached consumer follows root v2
@@ -366,6 +367,11 @@ def test_take_over_a_repository_the_docker_cli_made(notary_server: NotaryServer,
         "notary",
         "take-over",
         site.ws,
+        "--gun",
+        gun,
+        "--trusted-root",
+        laptop / "trust" / "tuf" / gun / "metadata" / "root.json",
+        "--yes",
         "--from",
         fetched,
         "--key",
@@ -380,6 +386,11 @@ def test_take_over_a_repository_the_docker_cli_made(notary_server: NotaryServer,
         "notary",
         "take-over",
         site.ws,
+        "--gun",
+        gun,
+        "--trusted-root",
+        laptop / "trust" / "tuf" / gun / "metadata" / "root.json",
+        "--yes",
         "--from",
         fetched,
         "--key",
@@ -396,6 +407,11 @@ def test_take_over_a_repository_the_docker_cli_made(notary_server: NotaryServer,
             "notary",
             "take-over",
             site.ws,
+            "--gun",
+            gun,
+            "--trusted-root",
+            laptop / "trust" / "tuf" / gun / "metadata" / "root.json",
+            "--yes",
             "--from",
             fetched,
             "--key",

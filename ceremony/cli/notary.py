@@ -190,6 +190,12 @@ def bundle_cmd(workspace: Path, fetched: Path, out: Path) -> None:
 
 @notary.command("rotate-key")
 @click.argument("workspace", type=click.Path(path_type=Path))
+@click.option(
+    "--empty-targets",
+    is_flag=True,
+    help="Start targets.json afresh (no tags, no signers) instead of re-signing what the server serves, "
+    "all of which the compromised key could have written.",
+)
 @click.option("--from", "fetched", required=True, type=click.Path(path_type=Path), help="A bundle just fetched.")
 @click.option("--out", type=click.Path(path_type=Path), help="The publish bundle to write.")
 @click.option("--targets-key-out", required=True, type=click.Path(path_type=Path), help="The publisher's new key file.")
@@ -199,6 +205,7 @@ def bundle_cmd(workspace: Path, fetched: Path, out: Path) -> None:
 @_yes_option
 def rotate_key_cmd(
     workspace: Path,
+    empty_targets: bool,
     fetched: Path,
     out: Path | None,
     targets_key_out: Path,
@@ -220,6 +227,7 @@ def rotate_key_cmd(
         review=_review(yes),
         pin_file=pin_file,
         request_out=request_out,
+        empty_targets=empty_targets,
     )
     click.echo(f"Rotated the targets key of {printable(result.gun, 255)}: root version {result.root_version}")
     _print_result(result)
@@ -289,6 +297,13 @@ def rotate_root_cmd(
 
 @notary.command("take-over")
 @click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--gun", required=True, help="The repository to take over (as docker and notary name it).")
+@click.option(
+    "--trusted-root",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The root the publisher's client already trusts: ~/.docker/trust/tuf/GUN/metadata/root.json.",
+)
 @click.option("--from", "fetched", required=True, type=click.Path(path_type=Path), help="A bundle just fetched.")
 @click.option(
     "--key",
@@ -301,8 +316,16 @@ def rotate_root_cmd(
     "--key-passphrase-file", type=click.Path(path_type=Path), help="Drills/automation: the key file's passphrase."
 )
 @_passphrase_option
+@_yes_option
 def take_over_cmd(
-    workspace: Path, fetched: Path, key_file: Path, key_passphrase_file: Path | None, passphrase_files: tuple[Path, ...]
+    workspace: Path,
+    gun: str,
+    trusted_root: Path,
+    fetched: Path,
+    key_file: Path,
+    key_passphrase_file: Path | None,
+    passphrase_files: tuple[Path, ...],
+    yes: bool,
 ) -> None:
     """Make WORKSPACE the root of an existing DCT repository whose root key is in a Docker or notary key file."""
     if key_passphrase_file is not None:
@@ -314,7 +337,14 @@ def take_over_cmd(
             "Passphrase of the key file (as docker or notary asked it)", hide_input=True, err=True
         )
     result = dct_changes.take_over(
-        workspace, fetched, key_file, key_passphrase, _passphrase_provider(passphrase_files, confirm=True)
+        workspace,
+        fetched,
+        key_file,
+        key_passphrase,
+        _passphrase_provider(passphrase_files, confirm=True),
+        gun=gun,
+        trusted_root=trusted_root,
+        review=_review(yes),
     )
     click.echo(f"Took over {printable(result.gun, 255)} at root version {result.root_version} into {result.path}")
     _print_result(result)

@@ -17,6 +17,7 @@ certificates' ids; ceremony.json, key files and what ``notary key list`` shows u
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import re
@@ -163,13 +164,29 @@ def metadata_files(ws: Workspace) -> dict[str, bytes]:
 
 
 def verify_workspace(ws: Workspace, now: datetime | None = None) -> Report:
-    """The workspace's own metadata verified as the stock client would (from 1.root.json, for its GUN).
+    """The workspace's root chain verified as the stock client would (from its lowest root, for its GUN).
+
+    Only the roots: targets.json is the publisher's from the first push on, and the copy here is only the
+    last one this workspace signed. Expiry is not a refusal here: a workspace whose root or certificates
+    have expired must still be able to rotate out of them (that is the repair), so the chain is checked as
+    of just before the first of them ends, and ``status`` warns about the expiry itself.
 
     Raises:
-        VerificationError: the first failed check.
+        VerificationError: the first failed check (signatures, versions, certificates' CN and form).
     """
-    files = metadata_files(ws)
-    return verify_notary(files, gun_of(ws), now or datetime.now(UTC), files.get("1.root.json"))
+    files = {n: d for n, d in metadata_files(ws).items() if n != "targets.json"}
+    root = notary.parse(files["root.json"], "root.json", "root")
+    return verify_notary(files, gun_of(ws), chain_time(root, now or datetime.now(UTC)), files.get("1.root.json"))
+
+
+def chain_time(root: notary.NotaryFile, now: datetime) -> datetime:
+    """``now``, or just before the root or one of its certificates ends if that is earlier: the time a chain is
+    checked at when its expiry is the operator's to repair, not a reason to refuse the repair."""
+    ends = [notary.expires(root)]
+    for keyid in root.signed.get("roles", {}).get("root", {}).get("keyids", []):
+        with contextlib.suppress(Exception):  # an unreadable key fails in verify_notary, with its sentence
+            ends.append(dct_keys.certificate_facts(notary.key_public(root.signed["keys"][keyid])[1])[0].not_after)
+    return min([now, *[e - timedelta(seconds=1) for e in ends]])
 
 
 def read_notary_directory(directory: Path) -> dict[str, bytes]:
@@ -282,6 +299,57 @@ def review_change(
         lines += _diff.describe_change(name, old, new)
     digest = _diff.payload_digest({name: notary.signed_bytes(new) for name, _old, new in changes})
     review([printable(line) for line in lines], digest.hex(), _diff.digest_words(digest))
+
+
+#: Lines of a targets listing shown before signing; a larger file is summarised after them.
+MAX_LISTED_TARGETS = 400
+
+
+def describe_targets(signed: Mapping[str, Any]) -> list[str]:
+    """Every tag (length, sha256) and every signer (delegation: keys, paths, threshold) a targets file holds.
+
+    Shown before a targets file is signed by a key that did not sign it before: whatever it holds is vouched
+    for by the new key from then on.
+    """
+    lines: list[str] = []
+    targets = _object(signed.get("targets"))
+    for name, meta in sorted(targets.items()):
+        meta = _object(meta)
+        hashes = _object(meta.get("hashes"))
+        digest = hashes.get("sha256", "")
+        digest = base64.b64decode(digest).hex()[:16] if isinstance(digest, str) and _b64ok(digest) else "?"
+        lines.append(f"  tag {printable(name, 120)}: {printable(meta.get('length'), 20)} bytes, sha256 {digest}")
+    delegations = _object(signed.get("delegations"))
+    keys = _object(delegations.get("keys"))
+    found = delegations.get("roles")
+    roles: list[Any] = found if isinstance(found, list) else []
+    for role in roles:
+        role = _object(role)
+        listed = role.get("keyids")
+        ids = [k for k in listed if isinstance(k, str)] if isinstance(listed, list) else []
+        shown = ", ".join(f"{k[:12]} ({printable(_object(keys.get(k)).get('keytype', '?'), 20)})" for k in ids)
+        lines.append(
+            f"  signer role {printable(role.get('name'), 120)}: threshold {printable(role.get('threshold'), 10)}, "
+            f"keys {shown or 'none'}, paths {printable(role.get('paths'), 200)}"
+        )
+    if not lines:
+        return ["  targets.json holds no tags and no signers"]
+    if len(lines) > MAX_LISTED_TARGETS:
+        rest = len(lines) - MAX_LISTED_TARGETS
+        lines = [*lines[:MAX_LISTED_TARGETS], f"  ... and {rest} more (listed by ceremony verify DIR --gun GUN)"]
+    return [f"targets.json holds {len(targets)} tag(s) and {len(roles)} signer role(s):", *lines]
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _b64ok(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except ValueError:
+        return False
+    return True
 
 
 def describe_root_keys(keys: Sequence[RootKey]) -> list[str]:
@@ -765,18 +833,16 @@ def status(ws: Workspace, now: datetime | None = None) -> DctStatus:
                 keyids=tuple(entry["keyids"]),
                 expires=md.signed["expires"] if md is not None else None,
                 days_left=round((expires - now).total_seconds() / 86400, 1) if expires else None,
-                held_by={"root": "workspace", "targets": "publisher"}.get(role, "server"),
+                held_by={"root": "workspace", "targets": "publisher (as last signed here)"}.get(role, "server"),
             )
         )
     warnings = certificate_warnings(ws, now)
-    for line in lines:
-        if line.expires and line.days_left is not None:
-            when = notary.expires(root if line.role == "root" else notary.parse(files["targets.json"], "targets.json"))
-            warning = _policy.expiry_warning(
-                line.role, when, when - timedelta(days=_roles.signing_period_days(line.role)), now
-            )
-            if warning:
-                warnings.append(warning)
+    # The root's expiry; targets.json is re-signed by the publisher, so the copy here says nothing about it.
+    warning = _policy.expiry_warning(
+        "root", notary.expires(root), notary.expires(root) - timedelta(days=_roles.signing_period_days("root")), now
+    )
+    if warning:
+        warnings.append(warning)
     versions = sorted(v for n in files if (v := _bundle.root_version_of(n)))
     return DctStatus(ws.path, gun_of(ws), versions, lines, root_keys(ws, root), warnings)
 

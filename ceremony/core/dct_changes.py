@@ -9,7 +9,6 @@ dct.py's; every refusal is policy.py's.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from ceremony.core import notary_bundle as _bundle
 from ceremony.core import policy as _policy
 from ceremony.core import roles as _roles
 from ceremony.core import transcript as _transcript
-from ceremony.core._json import dumps_pretty
+from ceremony.core._json import dumps_pretty, read_bytes
 from ceremony.core._text import printable
 from ceremony.core.keys import SecretsHandler
 from ceremony.core.keys import dct as dct_keys
@@ -72,7 +71,8 @@ def _server_state(ws: Workspace, fetched_path: Path, now: datetime) -> tuple[_bu
     missing = [n for n in ("timestamp.json", "snapshot.json") if n not in theirs]
     if missing:
         raise InputFileError(f"{source}: no {missing[0]}; fetch again (the server's snapshot pins its targets.json)")
-    verify_notary(theirs, gun, now, ours.get("1.root.json"))
+    at = _dct.chain_time(_dct.newest_root(ws), now)  # an expired root is what a rotation repairs
+    verify_notary(theirs, gun, at, ours.get("1.root.json"))
     return fetched, theirs
 
 
@@ -285,6 +285,7 @@ def rotate_targets_key(
     review: _dct.Review | None = None,
     pin_file: Path | None = None,
     request_out: Path | None = None,
+    empty_targets: bool = False,
 ) -> _dct.DctResult:
     """After a targets (repository) key compromise: root v+1 naming a new targets key, and targets v+1 signed by it.
 
@@ -314,14 +315,24 @@ def rotate_targets_key(
     keys_by_id = {k: v for k, v in root.signed["keys"].items() if k not in old_targets}
     keys_by_id[new_id] = new_obj
     roles["targets"] = ([new_id], 1)
-    signed = _next_root(root, now, _policy.policy_days(ws.config, "root"), keys_by_id, roles)
+    root_expires = now + timedelta(days=_policy.policy_days(ws.config, "root"))
+    ends = min(k.not_after for k in keys)  # the root keeps its certificates: it cannot outlive them
+    root_expires = _policy.root_expiry_within_certificates(root_expires, ends, now, False)
+    signed = notary.build_root(keys_by_id, roles, root_expires, notary.version(root) + 1)
     current = notary.parse(served["targets.json"], "targets.json (served)", "targets")
-    targets_signed = notary.next_version(
-        current.signed, now + timedelta(days=_policy.policy_days(ws.config, "targets"))
-    )
+    targets_expires = now + timedelta(days=_policy.policy_days(ws.config, "targets"))
+    if empty_targets:
+        targets_signed = notary.build_targets(targets_expires, notary.version(current) + 1)
+        what = "targets.json starts afresh: no tags and no signers (the publisher adds signers and pushes again)"
+    else:
+        targets_signed = notary.next_version(current.signed, targets_expires)
+        what = (
+            "the served targets.json is re-signed by the new key AS IT IS: every tag and signer below was "
+            "published with the compromised key (use --empty-targets to start afresh)"
+        )
     _dct.review_change(
         review,
-        [f"repository key compromise: a new targets key for {gun}; the served targets are re-signed by it"],
+        [f"repository key compromise: a new targets key for {gun}", what, *_dct.describe_targets(targets_signed)],
         [("root.json", root.signed, signed), ("targets.json", current.signed, targets_signed)],
     )
     access = _dct.Access(
@@ -347,7 +358,8 @@ def rotate_targets_key(
     changes = [
         f"root version {version}: targets key {', '.join(c[:16] for c in old_canonical)} replaced by {new_canonical} "
         "(repository key compromise)",
-        f"targets version {notary.version(current) + 1}: the served targets re-signed by the new key",
+        f"targets version {notary.version(current) + 1}: "
+        + ("started afresh (no tags, no signers)" if empty_targets else "the served targets re-signed by the new key"),
         f"targets key {new_canonical} made for the publisher; only its key file holds it (not kept here)",
     ]
     uploads = {"root.json": root_file, "targets.json": targets_file}
@@ -628,34 +640,43 @@ def take_over(
     key_passphrase: str,
     passphrase_for: PassphraseProvider,
     now: datetime | None = None,
+    *,
+    gun: str,
+    trusted_root: Path,
+    review: _dct.Review | None = None,
 ) -> _dct.DctResult:
     """A workspace for a repository whose root key lives in a Docker or notary trust directory.
 
-    The fetched repository is verified (trusting its first root as the stock client does on first use), the
-    key file is decrypted with its passphrase, and its key must be one the newest root names. It is kept
-    here encrypted as every software key (under the keyholder's passphrase, asked as ``root-1``); the
-    operator then rotates to m-of-n keys with ``rotate_root`` and destroys the laptop copy. No bundle is
-    written: nothing changes on the server yet.
+    The fetched repository must verify from ``trusted_root``, the root the publisher's own client already
+    trusts (``~/.docker/trust/tuf/GUN/metadata/root.json``): a bundle is not trusted on its word, since anyone
+    can build a root that names the laptop's public certificate beside keys of their own. The GUN is the
+    operator's, not the bundle's. Every root key is shown (``review``) before anything is kept. The key file
+    is decrypted with its passphrase, and its key must be one the newest root names. It is kept here
+    encrypted as every software key (under the keyholder's passphrase, asked as ``root-1``); the operator
+    then rotates to m-of-n keys with ``rotate_root``, revoking every key not held here, and destroys the
+    laptop copy. No bundle is written: nothing changes on the server yet.
 
     Raises:
-        InputFileError / VerificationError: an unusable bundle or key file, or a key the root does not name.
+        InputFileError / VerificationError: an unusable bundle, trusted root or key file, a repository that
+            does not verify from the trusted root, or a key the root does not name.
         PassphraseError: the key file's passphrase is wrong.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     path = Path(path)
     check_new_path(path)
-    fetched = _bundle.read_bundle(fetched_path)
+    gun = _bundle.check_gun(gun)
+    fetched = _dct.read_fetched(fetched_path, gun)
     source = printable(str(fetched_path))
-    if fetched.kind != "fetched" or "root.json" not in fetched.files:
-        raise InputFileError(f"{source}: a fetched bundle of a repository with trust data is needed")
-    gun = fetched.gun
+    if "root.json" not in fetched.files:
+        raise InputFileError(f"{source}: {printable(gun, 80)} has no trust data on the server; nothing to take over")
     files = dict(fetched.files)
-    first = min(
-        (n for n in files if re.fullmatch(r"[1-9][0-9]*\.root\.json", n)),
-        key=lambda n: int(n.split(".")[0]),
-        default="root.json",
-    )
-    report = verify_notary(files, gun, now, files[first])
+    trusted = read_bytes(trusted_root, "trusted root", limit=_bundle.MAX_FILE_BYTES)
+    trusted_md = notary.parse(trusted, printable(str(trusted_root)), "root")
+    floor = notary.version(trusted_md)
+    # Roots below the trusted one are the server's word only: the workspace's chain starts at the trusted root.
+    files = {n: d for n, d in files.items() if (_bundle.root_version_of(n) or floor) >= floor}
+    files[f"{floor}.root.json"] = trusted
+    report = verify_notary(files, gun, now, trusted)
     key, headers = dct_keys.read_notary_key_file(key_file, key_passphrase)
     if key.keytype != "ecdsa":
         raise InputFileError(f"{printable(str(key_file))}: not an ECDSA root key")
@@ -667,6 +688,22 @@ def take_over(
             f"{printable(str(key_file))}: key {canonical[:16]} is not a root key of {printable(gun, 80)} "
             f"(its root names {', '.join(c[:16] for c in named)})"
         )
+    snapshot_ids = root.signed["roles"]["snapshot"]["keyids"]
+    if notary.key_id(fetched.server_keys["snapshot"]) not in snapshot_ids:
+        raise InputFileError(
+            f"{source}: the server does not hold the snapshot key the root names (a repository made by "
+            "notary init signs its snapshot on the publisher's machine); have the publisher run "
+            f"notary key rotate {printable(gun, 80)} snapshot -r first, then fetch again"
+        )
+    others = [c for c in named if c != canonical]
+    summary = [
+        f"take over {printable(gun, 255)} at root version {notary.version(root)}, trusted from "
+        f"{printable(str(trusted_root))} (version {notary.version(trusted_md)})",
+        f"root threshold {root.signed['roles']['root']['threshold']} of {len(named)} keys:",
+        f"  {canonical[:16]} from the key file: kept here (root-1)",
+        *[f"  {c[:16]} NOT held here: revoke it in the next rotation unless you know who holds it" for c in others],
+    ]
+    _dct.review_change(review, summary, [("root.json", None, root.signed)])
     label = "root-1"
     encrypted = key.encrypted(passphrase_for(label), label)
     records = []
@@ -703,13 +740,7 @@ def take_over(
         },
         "keys": {r.keyid: r.to_dict() for r in records},
     }
-    kept = {
-        n: d
-        for n, d in files.items()
-        if n == "root.json" or re.fullmatch(r"[1-9][0-9]*\.root\.json", n) or n == "targets.json"
-    }
-    if "1.root.json" not in kept:
-        kept[f"{notary.version(root)}.root.json"] = files["root.json"]
+    kept = {n: d for n, d in files.items() if _bundle.role_of(n) == "root" or n == "targets.json"}
     changes = [
         f"took over Docker Content Trust repository {gun} at root version {notary.version(root)} "
         f"from {fetched.server or 'a fetched bundle'}",
@@ -731,5 +762,9 @@ def take_over(
         targets_key_file=None,
         transcript_head=head,
         report=report,
-        notes=("next: ceremony notary rotate-root WS --add ... --revoke root-1 to end with m-of-n keys, then publish",),
+        notes=(
+            "next: ceremony notary rotate-root WS --from FETCHED --add ... --revoke root-1"
+            + "".join(f" --revoke {c[:12]}" for c in others)
+            + " to end with m-of-n keys held here, then publish",
+        ),
     )
