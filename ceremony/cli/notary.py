@@ -364,8 +364,9 @@ def pin_cmd(workspace: Path, ca_out: Path | None) -> None:
     ws = dct.load(workspace)
     snippet = dct.pin_snippet(ws)
     if ca_out is not None:
+        # Only the CA: notary's pin checker uses certs for a GUN before ca, so both would pin today's certificates.
         dct.write_ca_certificate(ws, ca_out)
-        snippet["trust_pinning"]["ca"] = {dct.gun_of(ws): str(ca_out.absolute())}
+        snippet = {"trust_pinning": {"ca": {dct.gun_of(ws): str(ca_out.absolute())}}}
     click.echo(json.dumps(snippet, indent=2))
     click.echo(
         '# notary: merge this into the client config (-c FILE); a prefix like "docker.io/org/*" pins many GUNs.\n'
@@ -387,7 +388,7 @@ def show_status(ws: Workspace, as_json: bool) -> None:
         version = "-" if role.version is None else str(role.version)
         days = "-" if role.days_left is None else f"{role.days_left:g}"
         click.echo(
-            f"{role.role:<10} {version:>7} {role.threshold:>4}/{len(role.keyids):<4}  "
+            f"{printable(role.role, 40):<10} {version:>7} {role.threshold:>4}/{len(role.keyids):<4}  "
             f"{printable(role.expires or '-', 40):<22} {days:>9}  {role.held_by}"
         )
     click.echo("Root keys (certificate id in root.json / canonical id of the key file):")

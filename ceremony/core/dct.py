@@ -157,7 +157,9 @@ def metadata_files(ws: Workspace) -> dict[str, bytes]:
     for entry in sorted(directory.iterdir()) if directory.is_dir() else []:
         name = entry.name
         if name in ("root.json", "targets.json") or re.fullmatch(r"[1-9][0-9]{0,8}\.root\.json", name):
-            files[name] = read_bytes(entry, "Notary metadata", limit=_bundle.MAX_FILE_BYTES)
+            if len(files) >= _bundle.MAX_FILES:
+                raise InputFileError(f"{directory}: more than {_bundle.MAX_FILES} metadata files")
+            files[name] = read_bytes(entry, "Notary metadata", limit=_bundle.MAX_FILE_BYTES, follow_symlinks=False)
     if "root.json" not in files:
         raise InputFileError(f"{directory}: no root.json; the workspace is damaged")
     return files
@@ -234,12 +236,11 @@ def verify_directory(directory: Path, gun: str, at: datetime, trusted_root: Path
     """
     _bundle.check_gun(gun)
     files = read_notary_directory(directory)
-    if trusted_root is not None:
+    if trusted_root is not None:  # a client's cached root: its certificates must still be valid
         trusted = read_bytes(trusted_root, "trusted root", limit=_bundle.MAX_FILE_BYTES)
-    else:
-        versions = sorted((v, n) for n in files if (v := _bundle.root_version_of(n)))
-        trusted = files[versions[0][1]] if versions else files["root.json"]
-    return verify_notary(files, gun, at, trusted)
+        return verify_notary(files, gun, at, trusted, cached=True)
+    versions = sorted((v, n) for n in files if (v := _bundle.root_version_of(n)))
+    return verify_notary(files, gun, at, files[versions[0][1]] if versions else files["root.json"])
 
 
 def newest_root(ws: Workspace) -> notary.NotaryFile:
@@ -411,8 +412,11 @@ class Issuer:
 def certificate_for(public: Any, signer: Any, gun: str, now: datetime, days: int, issuer: Issuer | None) -> bytes:
     """A root key's certificate for ``gun``: self-signed with notary's template, or issued by the workspace's CA
     without EKU (Go verifies a pinned CA chain for serverAuth, which a codeSigning-only leaf fails)."""
+    not_after = now + timedelta(days=days)
+    if issuer is not None:  # a leaf cannot outlive its CA: Go refuses the chain from the CA's notAfter on
+        not_after = min(not_after, dct_keys.certificate_facts(issuer.certificate)[0].not_after)
     request = dct_keys.CertificateRequest(
-        common_name=gun, not_before=now, not_after=now + timedelta(days=days), code_signing=issuer is None
+        common_name=gun, not_before=now, not_after=not_after, code_signing=issuer is None
     )
     if issuer is None:
         return dct_keys.make_certificate(public, request, signer)
@@ -628,7 +632,7 @@ def init_dct(
                     canonical,
                     notary.key_id(key_obj),
                     certificate,
-                    now + timedelta(days=certificate_days),
+                    dct_keys.certificate_facts(certificate)[0].not_after,
                     uri,
                 )
             )

@@ -23,6 +23,7 @@ from ceremony.core import roles as _roles
 from ceremony.core import transcript as _transcript
 from ceremony.core._json import dumps_pretty, read_bytes
 from ceremony.core._text import printable
+from ceremony.core.dates import format_date
 from ceremony.core.keys import SecretsHandler
 from ceremony.core.keys import dct as dct_keys
 from ceremony.core.notary_verify import verify_notary
@@ -206,17 +207,16 @@ def _sign_root(
 
 
 def _key_config(
-    ws: Workspace, root_list: list[_dct.RootKey], targets: str, revoked: Sequence[str] = ()
+    ws: Workspace, root_list: list[_dct.RootKey], targets: str, now: datetime, revoked: Sequence[str] = ()
 ) -> dict[str, Any]:
+    """The config after a change: root and targets keys, and revoked keys kept for the record (docs/workspace.md)."""
     config = dict(ws.config)
     keys = {k: dict(v) for k, v in ws.config["keys"].items()}
     for keyid in revoked:
         if keyid in keys:
+            role = "root" if keyid in ws.config["roles"]["root"]["keyids"] else "targets"
             keys[keyid]["roles"] = []
-            keys[keyid]["revoked"] = [
-                *keys[keyid].get("revoked", []),
-                "root" if keyid in ws.config["roles"]["root"]["keyids"] else "targets",
-            ]
+            keys[keyid]["revoked"] = [*keys[keyid].get("revoked", []), {"role": role, "at": format_date(now)}]
     for key in root_list:
         keys.setdefault(key.canonical_id, {"label": key.label, "roles": ["root"], "key_type": "ecdsa", "uri": key.uri})
     keys.setdefault(targets, {"label": "targets", "roles": ["targets"], "key_type": "ecdsa", "uri": None})
@@ -354,7 +354,7 @@ def rotate_targets_key(
     report = verify_notary(files, gun, now, files["1.root.json"]) if request_out is None else Report(at="")
     new_canonical = notary.canonical_key_id(new_obj)
     old_canonical = [notary.canonical_key_id(root.signed["keys"][k]) for k in old_targets]
-    config = _key_config(ws, keys, new_canonical, old_canonical)
+    config = _key_config(ws, keys, new_canonical, now, old_canonical)
     changes = [
         f"root version {version}: targets key {', '.join(c[:16] for c in old_canonical)} replaced by {new_canonical} "
         "(repository key compromise)",
@@ -483,15 +483,21 @@ def rotate_root(
     revoked = [_find_root_key(old, ref, ws) for ref in rotation.revoke]
     kept = [k for k in old if k not in revoked]
     count = len(kept) + len(rotation.add)
-    threshold = rotation.threshold or roles["root"][1]
+    threshold = roles["root"][1] if rotation.threshold is None else rotation.threshold
     _policy.check_threshold("root", threshold, count, rotation.no_spare_root_key)
-    root_days = rotation.root_days or _policy.policy_days(ws.config, "root")
+    root_days = _policy.policy_days(ws.config, "root") if rotation.root_days is None else rotation.root_days
     _policy.check_expiry_days("root", root_days)
-    certificate_days = rotation.certificate_days or max(int(ws.config.get("certificate_days") or root_days), root_days)
+    recorded = ws.config.get("certificate_days")
+    recorded = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0 else root_days
+    certificate_days = max(recorded, root_days) if rotation.certificate_days is None else rotation.certificate_days
     _policy.check_certificate_days(certificate_days, root_days)
-    if not (rotation.add or revoked or rotation.renew_certificates or rotation.threshold or rotation.root_days):
+    if (
+        not (rotation.add or revoked or rotation.renew_certificates)
+        and rotation.threshold is None
+        and (rotation.root_days is None)
+    ):
         raise UsageError("nothing to change: give --add, --revoke, --threshold, --root-days or --renew-certificates")
-    used = {k.label for k in old}
+    used = {str(entry.get("label")) for entry in ws.config["keys"].values()}  # revoked keys' labels too
     labels = []
     index = 1
     for _spec in rotation.add:
@@ -532,7 +538,7 @@ def rotate_root(
                     key.canonical_id,
                     notary.key_id(obj),
                     certificate,
-                    now + timedelta(days=certificate_days),
+                    dct_keys.certificate_facts(certificate)[0].not_after,
                     key.uri,
                 )
             )
@@ -553,13 +559,23 @@ def rotate_root(
             uri = _roles.key_file_uri(canonical) if item.encrypted else item.record.uri
             new.append(
                 _dct.RootKey(
-                    label, canonical, notary.key_id(obj), certificate, now + timedelta(days=certificate_days), uri
+                    label,
+                    canonical,
+                    notary.key_id(obj),
+                    certificate,
+                    dct_keys.certificate_facts(certificate)[0].not_after,
+                    uri,
                 )
             )
             access.unlocked[canonical] = item.signer
             if item.encrypted:
                 encrypted[canonical] = item.encrypted
         _policy.check_custody([(k.label, None, k.uri) for k in new if k.uri and k.uri.startswith("pkcs11:")])
+        # New certificates may end earlier than asked (capped at the workspace CA's end): the root cannot
+        # outlive any of its certificates.
+        expires_root = _policy.root_expiry_within_certificates(
+            expires_root, min(k.not_after for k in new), now, rotation.root_days is not None
+        )
         keys_by_id = {k: v for k, v in root.signed["keys"].items() if k not in roles["root"][0]}
         keys_by_id.update({k.x509_id: k.key_obj for k in new})
         roles["root"] = ([k.x509_id for k in new], threshold)
@@ -574,7 +590,7 @@ def rotate_root(
     files = {**_dct.metadata_files(ws), f"{version}.root.json": root_file, "root.json": root_file}
     report = verify_notary(files, gun, now, files["1.root.json"]) if request_out is None else Report(at="")
     targets = ws.config["roles"]["targets"]["keyids"][0]
-    config = _key_config(ws, new, targets, [k.canonical_id for k in revoked])
+    config = _key_config(ws, new, targets, now, [k.canonical_id for k in revoked])
     config["roles"]["root"]["threshold"] = threshold
     config["roles"]["root"]["expiry_days"] = root_days
     config["certificate_days"] = certificate_days

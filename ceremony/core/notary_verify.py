@@ -259,7 +259,7 @@ def _roots(files: Mapping[str, bytes]) -> dict[int, notary.NotaryFile]:
 
 
 def _verify_roots(
-    files: Mapping[str, bytes], gun: str, at: datetime, trusted_root: bytes | None, report: Report
+    files: Mapping[str, bytes], gun: str, at: datetime, trusted_root: bytes | None, report: Report, cached: bool
 ) -> notary.NotaryFile:
     roots = _roots(files)
     if trusted_root is not None:
@@ -276,7 +276,7 @@ def _verify_roots(
     # A trusted root that later roots replace is the client's cached root: Go re-checks its signatures but
     # not its certificates' validity (ValidateRoot takes a cached root as it is). Only the newest root's
     # certificates must be valid at ``at``.
-    trusted_at = at if notary.version(trusted) >= newest else None
+    trusted_at = at if cached or notary.version(trusted) >= newest else None
     own = _require(trusted, _root_role(trusted, "root", gun, trusted_at), "its own root role", "self-signature")
     report.trusted_root = trusted.source
     report.checks.append(
@@ -383,8 +383,14 @@ def _delegations(
             queue.append((name, md))
 
 
-def verify_notary(files: Mapping[str, bytes], gun: str, at: datetime, trusted_root: bytes | None = None) -> Report:
+def verify_notary(
+    files: Mapping[str, bytes], gun: str, at: datetime, trusted_root: bytes | None = None, *, cached: bool = False
+) -> Report:
     """Verify a Notary v1 repository held as ``{file name: bytes}`` for ``gun``, as of ``at`` (aware, UTC).
+
+    ``cached`` says ``trusted_root`` is a client's cached root (``verify --trusted-root``): Go loads it with
+    its certificates checked for expiry and fails hard when they are not valid, so they must be valid at
+    ``at``; otherwise only the newest root's certificates must be.
 
     Raises:
         VerificationError: the first failed check, one sentence naming the file (``.file``) and the check
@@ -396,7 +402,7 @@ def verify_notary(files: Mapping[str, bytes], gun: str, at: datetime, trusted_ro
         The report of every file verified, what was skipped, and warnings.
     """
     report = Report(at=_date(at))
-    root = _verify_roots(files, gun, at, trusted_root, report)
+    root = _verify_roots(files, gun, at, trusted_root, report, cached)
     root_label = f"root version {notary.version(root)}"
     timestamp = snapshot = None
     if "timestamp.json" in files:

@@ -39,7 +39,7 @@ _EPOCH = datetime(1970, 1, 2, tzinfo=UTC)
 
 
 def describe_file(name: str, data: bytes) -> list[str]:
-    """What a metadata file holds, for the printed sheet."""
+    """What a metadata file holds, for the printed sheet (every value from the file shown as inert text)."""
     try:
         env = parse_envelope(name, data)
     except VerificationError as err:
@@ -51,23 +51,34 @@ def describe_file(name: str, data: bytes) -> list[str]:
             f"{name}: Docker Content Trust (Notary v1) root of {printable(gun, 255)}, version {notary.version(root)}, "
             f"expires {printable(root.signed['expires'], 40)}, {len(data)} bytes, {len(root.signatures)} signature(s)"
         ]
-        for role, definition in sorted(root.signed["roles"].items()):
-            ids = definition.get("keyids", [])
-            lines.append(
-                f"  {role}: {definition.get('threshold')} of {len(ids)} keys: {', '.join(k[:12] for k in ids)}"
-            )
-        return lines
+        return lines + _role_lines(root.signed, {})
     signed = env.signed
     lines = [
-        f"{name}: {env.type} version {env.version}, expires {signed.get('expires')}, "
-        f"spec {signed.get('spec_version')}, {len(data)} bytes, {len(env.signatures)} signature(s)"
+        f"{name}: {env.type} version {env.version}, expires {printable(signed.get('expires'), 40)}, "
+        f"spec {printable(signed.get('spec_version'), 20)}, {len(data)} bytes, {len(env.signatures)} signature(s)"
     ]
     if env.type == "root":
-        keys = signed.get("keys") or {}
-        for role, definition in sorted((signed.get("roles") or {}).items()):
-            ids = definition.get("keyids", [])
-            owners = [keys.get(k, {}).get("x-tuf-on-ci-keyowner") or k[:12] for k in ids]
-            lines.append(f"  {role}: {definition.get('threshold')} of {len(ids)} keys: {', '.join(owners)}")
+        found = signed.get("keys")
+        lines += _role_lines(signed, found if isinstance(found, dict) else {})
+    return lines
+
+
+def _role_lines(signed: dict[str, Any], keys: dict[str, Any]) -> list[str]:
+    """One line per role of a root: threshold, number of keys, and who holds them (tuf-on-ci owner or id)."""
+    found = signed.get("roles")
+    roles: dict[str, Any] = found if isinstance(found, dict) else {}
+    lines = []
+    for role, value in sorted(roles.items()):
+        definition: dict[str, Any] = value if isinstance(value, dict) else {}
+        listed = definition.get("keyids")
+        ids = [k for k in listed if isinstance(k, str)] if isinstance(listed, list) else []
+        owners = []
+        for keyid in ids:
+            key = keys.get(keyid)
+            owners.append(str((key if isinstance(key, dict) else {}).get("x-tuf-on-ci-keyowner") or keyid[:12]))
+        lines.append(
+            printable(f"  {role}: {definition.get('threshold')} of {len(ids)} keys: {', '.join(owners)}", 2000)
+        )
     return lines
 
 

@@ -355,6 +355,10 @@ def test_an_older_trusted_root_with_an_expired_certificate_still_rotates(repo: R
     expired = _with_root_cert(repo, _cert(repo.root_keys[0], days=(-30, -1)))
     report = verify_notary(expired.files(), GUN, AT)
     assert report.newest_root_version == 2
+    cached = expired.files()["1.root.json"]  # as a client's cache it must be valid: Go fails hard loading it
+    with pytest.raises(VerificationError) as err:
+        verify_notary(expired.files(), GUN, AT, cached, cached=True)
+    assert err.value.check == "certificate-expired"
     only_root = {"1.root.json": expired.files()["1.root.json"]}
     with pytest.raises(VerificationError) as err:
         verify_notary(only_root, GUN, AT)  # the same root as the newest: its certificate must be valid
