@@ -150,6 +150,8 @@ def fetch_cmd(server: str, gun: str, ca: Path | None, out: Path) -> None:
     """
     bundle = notary_http.fetch(server, gun, ca)
     notary_bundle.write_bundle(out, bundle)
+    if bundle.note:
+        click.echo(f"  note: {printable(bundle.note, 300)}")
     click.echo(f"Fetched {printable(gun, 255)} from {printable(server, 300)} into {out}")
     for role, key_obj in sorted(bundle.server_keys.items()):
         click.echo(f"  server {role} key: {printable(key_obj.get('keytype', '?'), 20)}")
@@ -168,7 +170,13 @@ def publish_cmd(bundle: Path, server: str, ca: Path | None) -> None:
 
     Runs on the connected host: it talks to the notary server (nothing else in ceremony does).
     """
-    result = notary_http.publish(notary_bundle.read_bundle(bundle), server, ca)
+    loaded = notary_bundle.read_bundle(bundle)
+    click.echo(
+        f"Publishing to {printable(server, 300)} for {printable(loaded.gun, 255)}: {', '.join(sorted(loaded.files))}"
+    )
+    if loaded.note:
+        click.echo(f"  the bundle's note (not signed): {printable(loaded.note, 300)}")
+    result = notary_http.publish(loaded, server, ca)
     for uploaded in result.uploaded:
         click.echo(f"  uploaded {printable(uploaded.name, 200)}")
     for name in result.unchanged:

@@ -279,6 +279,11 @@ def certificate_warnings(ws: Workspace, now: datetime | None = None) -> list[str
     """A warning for each root certificate that expires within the root's signing period (policy.py)."""
     now = now or datetime.now(UTC)
     found = [_policy.certificate_warning(key.label, key.not_after, now) for key in root_keys(ws)]
+    entry = ws.config.get("ca")
+    if isinstance(entry, dict) and isinstance(entry.get("certificate"), str):
+        with contextlib.suppress(ValueError):  # a damaged entry is refused where the CA is used
+            ends = dct_keys.certificate_facts(entry["certificate"].encode("ascii", "replace"))[0].not_after
+            found.append(_policy.ca_warning(ends, now, 2 * _roles.signing_period_days("root") + CA_EXTRA_DAYS))
     return [w for w in found if w]
 
 

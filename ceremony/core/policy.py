@@ -374,3 +374,19 @@ def root_expiry_within_certificates(expires_at: datetime, ends: datetime, now: d
             hint="add --renew-certificates" + ("" if not explicit else ", or give a shorter --root-days"),
         )
     return ends
+
+
+def ca_warning(not_after: datetime, now: datetime, horizon_days: int) -> str | None:
+    """A warning when the workspace CA ends within ``horizon_days`` (root certificates it issues end with it).
+
+    A CA-pinned client refuses every root certificate from the CA's end on, and ceremony does not renew a CA:
+    the way out is a root rotation to self-signed certificates (or a workspace with a new CA), and clients
+    pinning the CA must be told in time.
+    """
+    days = (not_after - now).total_seconds() / 86400
+    if days > horizon_days:
+        return None
+    return (
+        f"the workspace CA ends on {_date(not_after)}: root certificates it issues end with it, and clients "
+        "pinning it refuse the root from then on; plan a rotation to new certificates and tell those clients"
+    )

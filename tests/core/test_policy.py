@@ -393,3 +393,18 @@ CERTIFICATE_WARNINGS: dict[str, tuple[timedelta, str | None]] = {
 @pytest.mark.parametrize(("left", "warning"), CERTIFICATE_WARNINGS.values(), ids=CERTIFICATE_WARNINGS.keys())
 def test_certificate_warning(left: timedelta, warning: str | None) -> None:
     assert policy.certificate_warning("root-1", NOW + left, NOW) == warning
+
+
+@pytest.mark.parametrize(
+    ("left", "warning"),
+    [
+        (timedelta(days=200), None),
+        (
+            timedelta(days=100),
+            "the workspace CA ends on 2026-04-11T00:00:00Z: root certificates it issues end with it, and clients pinning it refuse the root from then on; plan a rotation to new certificates and tell those clients",
+        ),
+    ],
+    ids=["far", "near"],
+)
+def test_ca_warning(left: timedelta, warning: str | None) -> None:
+    assert policy.ca_warning(NOW + left, NOW, 120) == warning
