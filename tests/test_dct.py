@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import CompletedProcess
 
+import pytest
+
 from tests.conftest import _run, one_line_error
 from tests.docker_lab import DockerLab, docker_lab
 from tests.notary import PASSPHRASES, NotaryServer, _clean_env, notary_server
@@ -676,3 +678,51 @@ def test_status_warns_before_a_root_certificate_expires(notary_server: NotarySer
         offline=True,
     )
     assert "after the certificates of its kept keys" in one_line_error(refused)
+
+
+@pytest.mark.parametrize("role", ["snapshot", "timestamp"])
+def test_server_key_rotation(notary_server: NotaryServer, tmp_path: Path, role: str) -> None:
+    """After the server's snapshot or timestamp key leaked: the server makes a new key (fetch --new-server-key),
+    root v2 names it, and clients holding root v1 follow while the server signs with the new key."""
+    site = new_site(notary_server, tmp_path)
+    site.init()
+    cached = tmp_path / "cached"
+    ok(site.notary(cached, "list", site.gun))
+    out, fetched = site.bundle("v2"), site.bundle("fetched-new-key")
+    fetch = ["notary", "fetch", "--server", notary_server.url, "--gun", site.gun, "--ca", notary_server.ca]
+    assert f"new server {role} key" in ok(site.ceremony(*fetch, "--new-server-key", role, "--out", fetched))
+    rotated = site.ceremony(
+        "notary",
+        "rotate-key",
+        site.ws,
+        "--role",
+        role,
+        "--from",
+        fetched,
+        "--out",
+        out,
+        *site.passphrases("root-1", "root-2"),
+        "--yes",
+        offline=True,
+    )
+    assert f"role {role}: threshold 1 (unchanged), 1 keys" in ok(rotated)
+    site.publish(out)
+    ok(site.notary(cached, "list", site.gun))
+    root = notary_server.get_json(f"/v2/{site.gun}/_trust/tuf/root.json")["signed"]
+    signed_by = notary_server.get_json(f"/v2/{site.gun}/_trust/tuf/{role}.json")["signatures"][0]["keyid"]
+    assert root["roles"][role]["keyids"] == [signed_by] and root["version"] == 2
+    again = site.ceremony(
+        "notary",
+        "rotate-key",
+        site.ws,
+        "--role",
+        role,
+        "--from",
+        site.fetch(),
+        "--out",
+        site.bundle("v3"),
+        *site.passphrases("root-1", "root-2"),
+        "--yes",
+        offline=True,
+    )
+    assert "is the root's already" in one_line_error(again)

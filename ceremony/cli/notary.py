@@ -143,12 +143,26 @@ def notary() -> None:
 @click.option("--gun", required=True, help="The repository, e.g. docker.io/org/app or registry:5000/org/app.")
 @click.option("--ca", type=click.Path(path_type=Path), help="CA of the server's TLS certificate (default: system).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="The bundle to write (new file).")
-def fetch_cmd(server: str, gun: str, ca: Path | None, out: Path) -> None:
+@click.option(
+    "--new-server-key",
+    type=click.Choice(["snapshot", "timestamp"]),
+    help="Have the server make a new key for this role (after its key leaked); a root naming it follows "
+    "(ceremony notary rotate-key WS --role ROLE).",
+)
+@click.option(
+    "--allow-unverified",
+    is_flag=True,
+    help="Keep a repository that does not verify (an expired root or certificate to repair offline); the "
+    "bundle's note says why.",
+)
+def fetch_cmd(
+    server: str, gun: str, ca: Path | None, out: Path, new_server_key: str | None, allow_unverified: bool
+) -> None:
     """Fetch the server's snapshot and timestamp keys and GUN's current metadata into a bundle.
 
     Runs on the connected host: it talks to the notary server (nothing else in ceremony does).
     """
-    bundle = notary_http.fetch(server, gun, ca)
+    bundle = notary_http.fetch(server, gun, ca, new_server_key=new_server_key, allow_unverified=allow_unverified)
     notary_bundle.write_bundle(out, bundle)
     if bundle.note:
         click.echo(f"  note: {printable(bundle.note, 300)}")
@@ -199,6 +213,14 @@ def bundle_cmd(workspace: Path, fetched: Path, out: Path) -> None:
 @notary.command("rotate-key")
 @click.argument("workspace", type=click.Path(path_type=Path))
 @click.option(
+    "--role",
+    type=click.Choice(["targets", "snapshot", "timestamp"]),
+    default="targets",
+    show_default=True,
+    help="targets: a new repository key for the publisher; snapshot/timestamp: the server's new key "
+    "(fetched with --new-server-key ROLE).",
+)
+@click.option(
     "--empty-targets",
     is_flag=True,
     help="Start targets.json afresh (no tags, no signers) instead of re-signing what the server serves, "
@@ -206,17 +228,18 @@ def bundle_cmd(workspace: Path, fetched: Path, out: Path) -> None:
 )
 @click.option("--from", "fetched", required=True, type=click.Path(path_type=Path), help="A bundle just fetched.")
 @click.option("--out", type=click.Path(path_type=Path), help="The publish bundle to write.")
-@click.option("--targets-key-out", required=True, type=click.Path(path_type=Path), help="The publisher's new key file.")
+@click.option("--targets-key-out", type=click.Path(path_type=Path), help="targets: the publisher's new key file.")
 @_request_option
 @_passphrase_option
 @_pin_option
 @_yes_option
 def rotate_key_cmd(
     workspace: Path,
+    role: str,
     empty_targets: bool,
     fetched: Path,
     out: Path | None,
-    targets_key_out: Path,
+    targets_key_out: Path | None,
     request_out: Path | None,
     passphrase_files: tuple[Path, ...],
     pin_file: Path | None,
@@ -225,6 +248,28 @@ def rotate_key_cmd(
     """After a repository (targets) key compromise: a new targets key, root and targets re-signed (offline)."""
     if (out is None) == (request_out is None):
         raise UsageError("give --out BUNDLE (sign here) or --request FILE (keyholders elsewhere sign)")
+    if role != "targets":
+        if targets_key_out is not None or empty_targets:
+            raise UsageError("--targets-key-out and --empty-targets are for --role targets")
+        provider = _passphrase_provider(passphrase_files, confirm=False)
+        result = dct_changes.rotate_server_key(
+            workspace,
+            role,
+            fetched,
+            out,
+            provider,
+            _pin_prompt,
+            review=_review(yes),
+            pin_file=pin_file,
+            request_out=request_out,
+        )
+        click.echo(
+            f"Rotated the server's {role} key of {printable(result.gun, 255)}: root version {result.root_version}"
+        )
+        _print_result(result)
+        return
+    if targets_key_out is None:
+        raise UsageError("a new targets key leaves as a key file for the publisher: give --targets-key-out FILE")
     result = dct_changes.rotate_targets_key(
         workspace,
         fetched,

@@ -784,3 +784,95 @@ def take_over(
             + " to end with m-of-n keys held here, then publish",
         ),
     )
+
+
+def rotate_server_key(
+    path: Path,
+    role: str,
+    fetched_path: Path,
+    bundle_out: Path | None,
+    passphrase_for: PassphraseProvider,
+    pin_for: SecretsHandler | None = None,
+    now: datetime | None = None,
+    review: _dct.Review | None = None,
+    pin_file: Path | None = None,
+    request_out: Path | None = None,
+) -> _dct.DctResult:
+    """Root v+1 naming the server's new snapshot or timestamp key (after a compromise of the server's key).
+
+    The new key is the one ``ceremony notary fetch --new-server-key ROLE`` had the server make; the server
+    signs with it as soon as this root is published. Only root.json leaves in the bundle.
+
+    Raises:
+        InputFileError: the bundle carries no new key for ``role`` (the server's key is the root's already).
+        PolicyError: too few root keys held here.
+    """
+    if role not in _dct.SERVER_ROLES:
+        raise UsageError(f"the server's keys are {' and '.join(_dct.SERVER_ROLES)}, not {printable(role, 40)!r}")
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    ws = _dct.load_verified(path, now)
+    gun = _dct.gun_of(ws)
+    _dct.refuse_existing(*[p for p in (bundle_out, request_out) if p is not None])
+    fetched, _served = _server_state(ws, fetched_path, now)
+    root = _dct.newest_root(ws)
+    keys = _dct.root_keys(ws, root)
+    roles = _roles_of(root)
+    new_obj = notary.key_object(*notary.key_public(fetched.server_keys[role]))
+    new_id = notary.key_id(new_obj)
+    if new_id in roles[role][0]:
+        raise InputFileError(
+            f"{printable(str(fetched_path))}: the server's {role} key is the root's already; fetch with "
+            f"--new-server-key {role} to have the server make a new one"
+        )
+    keys_by_id = {k: v for k, v in root.signed["keys"].items() if k not in roles[role][0]}
+    keys_by_id[new_id] = new_obj
+    roles[role] = ([new_id], 1)
+    expires = _policy.root_expiry_within_certificates(
+        now + timedelta(days=_policy.policy_days(ws.config, "root")), min(k.not_after for k in keys), now, False
+    )
+    signed = notary.build_root(keys_by_id, roles, expires, notary.version(root) + 1)
+    _dct.review_change(review, [f"a new server {role} key for {gun}"], [("root.json", root.signed, signed)])
+    access = _dct.Access(
+        passphrase_for, pin_for, ws.config.get("pkcs11_module"), contextlib.ExitStack(), pin_file=pin_file
+    )
+    with access.stack:
+        threshold = roles["root"][1]
+        root_file = _sign_root(ws, signed, keys, keys, access, threshold, threshold, request=request_out is not None)
+    version = notary.version(root) + 1
+    config = dict(ws.config)
+    config["roles"] = {r: dict(v) for r, v in ws.config["roles"].items()}
+    config["roles"][role]["keyids"] = [new_id]
+    changes = [
+        f"root version {version}: the server's {role} key {', '.join(k[:16] for k in _roles_of(root)[role][0])} replaced by {new_id}"
+    ]
+    if request_out is not None:
+        return _request(ws, f"notary rotate-key {role}", root_file, {}, config, {}, changes, changes, request_out, now)
+    if bundle_out is None:
+        raise UsageError("a key rotation signed here needs the publish bundle to write (--out)")
+    files = {**_dct.metadata_files(ws), f"{version}.root.json": root_file, "root.json": root_file}
+    report = verify_notary({n: d for n, d in files.items() if n != "targets.json"}, gun, now, files.get("1.root.json"))
+    written, head = _commit(
+        ws,
+        f"notary rotate-key {role}",
+        {f"{version}.root.json": root_file, "root.json": root_file},
+        config,
+        changes,
+        {"gun": gun},
+        now,
+    )
+    _dct.write_publish_bundle(
+        bundle_out, gun, {"root.json": root_file}, f"root version {version}: new server {role} key"
+    )
+    return _dct.DctResult(
+        path=ws.path,
+        gun=gun,
+        root_version=version,
+        files=written,
+        bundle=bundle_out,
+        uploads=("root.json",),
+        root_keys=tuple(keys),
+        targets_key=None,
+        targets_key_file=None,
+        transcript_head=head,
+        report=report,
+    )

@@ -275,6 +275,21 @@ def _server_key(client: _Client, role: str) -> dict[str, Any]:
     return notary.key_object(*notary.key_public(value))
 
 
+def _new_server_key(client: _Client, role: str) -> dict[str, Any]:
+    """A new key the server makes for ``role`` (``POST ROLE.key``, notary's RotateKeyHandler)."""
+    name = f"{role}.key"
+    status, data, _location = client.request(name, f"a new {role} key", MAX_SMALL_BYTES, body=b"")
+    if status != 200:
+        raise InputFileError(
+            f"{client.where()}: the server did not make a new {role} key (HTTP {status}){_server_said(data)}"
+        )
+    value = loads_strict(data, f"{client.where()}: {name}")
+    problem = server_key_problem(value)
+    if problem:
+        raise InputFileError(f"{client.where()}: the server's new {role} key {problem}")
+    return notary.key_object(*notary.key_public(value))
+
+
 def _parsed(client: _Client, name: str, data: bytes) -> notary.NotaryFile:
     role = role_of(name)
     assert role is not None  # noqa: S101 - every name fetched is built from the rules
@@ -368,8 +383,14 @@ def fetch(
     timeout: float = TIMEOUT,
     allow_unverified: bool = False,
     now: datetime | None = None,
+    new_server_key: str | None = None,
 ) -> Bundle:
     """Fetch everything the server serves for ``gun`` into a "fetched" bundle, verified first.
+
+    With ``new_server_key`` ("snapshot" or "timestamp"), the server is asked to make a new key for that role
+    (``POST .../ROLE.key``, as ``notary key rotate GUN ROLE -r`` does) after the fetch; the bundle carries the
+    new key, which an offline root then names (``ceremony notary rotate-key WS --role ROLE``). The server keeps
+    signing with the old key until such a root is published.
 
     The server's timestamp and snapshot keys are asked for first: for a GUN without root.json (a new one, whose
     bundle then has the keys and no files) the server makes a new key at each request, and holds every key it
@@ -417,6 +438,16 @@ def fetch(
                     err.check,
                 ) from err
             notes.insert(0, f"UNVERIFIED: the repository did not verify when fetched: {err}")
+    if new_server_key is not None:
+        if new_server_key not in ("snapshot", "timestamp"):
+            raise UsageError(f"the server makes snapshot and timestamp keys, not {new_server_key!r} keys")
+        if "root.json" not in state.files:
+            raise UsageError(f"{gun} has no trust data yet: its first root names the server's keys as fetched")
+        state.keys[new_server_key] = _new_server_key(client, new_server_key)
+        notes.append(
+            f"new server {new_server_key} key {notary.key_id(state.keys[new_server_key])[:16]}: publish a root "
+            "naming it (ceremony notary rotate-key WS --role " + new_server_key + ")"
+        )
     bundle = Bundle(
         "fetched",
         gun,
