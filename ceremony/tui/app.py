@@ -27,6 +27,7 @@ from textual.widgets.option_list import Option
 from ceremony.core import guided
 from ceremony.core.workspace import Workspace
 from ceremony.errors import CeremonyError
+from ceremony.tui import dct as dct_tui
 from ceremony.tui import flows, newroot
 from ceremony.tui.signing import ReviewSignScreen
 from ceremony.tui.widgets import LEAVE, ConfirmDialog, ErrorDialog, held, plain, plain_lines
@@ -83,6 +84,7 @@ class HomeScreen(Screen[None]):
 
     BINDINGS: ClassVar = [
         *[Binding(key, f"run('{action}')", label, show=False) for action, key, label, _ws in ACTIONS if key != "q"],
+        *[Binding(key, f"run('{action}')", label, show=False) for action, key, label in dct_tui.ACTIONS],
         Binding("r", "reload", "Reload"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -94,15 +96,17 @@ class HomeScreen(Screen[None]):
         self.info: guided.SessionInfo | None = None
         self.loaded = False  # a workspace is shown (not a draft)
         self.opened = False  # the directory was read without an error (a workspace or a draft)
+        self.dct = False  # a Docker Content Trust workspace is shown (ceremony/tui/dct.py), not a TUF one
 
     def compose(self) -> ComposeResult:
         yield Static("ceremony", id="title", markup=False)
         with Horizontal(id="main"):
             with VerticalScroll(id="overview"):
                 yield Static("", id="session", markup=False)
-                yield Static("Roles", classes="section ws-only")
+                yield Static("Roles", id="roles-title", classes="section ws-only")
                 yield DataTable(id="roles", cursor_type="row", classes="ws-only")
-                yield Static("Keys", classes="section ws-only")
+                yield Static("", id="roles-note", markup=False)  # shown by a DCT workspace only
+                yield Static("Keys", id="keys-title", classes="section ws-only")
                 yield DataTable(id="keys", cursor_type="row", classes="ws-only")
                 yield Static("", id="warnings", markup=False)
             yield OptionList(id="actions")
@@ -120,9 +124,11 @@ class HomeScreen(Screen[None]):
             if self.info.flow != "new-root":
                 options.append(Option(Text("   Discard the change"), id="discard"))
         for action, key, label, needs_ws in ACTIONS:
-            if needs_ws and not self.loaded:
+            if needs_ws and not (self.loaded or (self.dct and action in dct_tui.SHARED_ACTIONS)):
                 continue
             options.append(Option(Text(f"{key}  {label}"), id=action))
+            if action == "new-root" and self.dct:
+                options += [Option(Text(f"{k}  {text}"), id=a) for a, k, text in dct_tui.ACTIONS]
         actions = self.query_one("#actions", OptionList)
         actions.clear_options()
         actions.add_options(options)
@@ -133,6 +139,7 @@ class HomeScreen(Screen[None]):
         title = self.query_one("#title", Static)
         self.loaded = False
         self.opened = False
+        self.dct = False
         self.info = None
         for table in self.query(DataTable):
             table.clear(columns=True)
@@ -140,6 +147,9 @@ class HomeScreen(Screen[None]):
         self.query_one("#session", Static).update("")
         for section in self.query(".ws-only"):
             section.display = False
+        self.query_one("#roles-title", Static).update("Roles")
+        self.query_one("#keys-title", Static).update("Keys")
+        self.query_one("#roles-note").display = False
         if self.workspace is None:
             title.update("ceremony - no workspace open")
             self.query_one("#session", Static).update(
@@ -147,6 +157,10 @@ class HomeScreen(Screen[None]):
                 "or restore metadata from a paper backup (t)."
             )
             self._actions()
+            return
+        dct_ws = dct_tui.open_dct(self.workspace)
+        if dct_ws is not None:
+            self._reload_dct(dct_ws)
             return
         try:
             opened = guided.overview(self.workspace, self.now or datetime.now(UTC))
@@ -194,6 +208,22 @@ class HomeScreen(Screen[None]):
         self.query_one("#warnings", Static).update(plain_lines(f"! {w}" for w in status.warnings))
         self._actions()
 
+    def _reload_dct(self, ws: Workspace) -> None:
+        """Show a Docker Content Trust workspace: roles beside root certificates (ceremony/tui/dct.py)."""
+        try:
+            dct_tui.show_home(self, ws, self.now or datetime.now(UTC), urgency_colour)
+        except CeremonyError as err:
+            for table in self.query(DataTable):
+                table.clear(columns=True)
+            self.query_one("#title", Static).update(plain(f"ceremony - {self.workspace} cannot be opened"))
+            self._actions()
+            self.app.push_screen(ErrorDialog("Cannot open the workspace", err))
+            return
+        self.opened = self.dct = True
+        for section in self.query(".ws-only"):
+            section.display = True
+        self._actions()
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.action_run(str(event.option.id))
 
@@ -212,9 +242,11 @@ class HomeScreen(Screen[None]):
             app.new_root_flow(None)
         elif action in ("rotate", "extend", "delegate") and self.loaded:
             app.change_flow(action)
+        elif action in dct_tui.ACTION_IDS and self.dct:
+            app.dct_flow(action)
         elif action == "sign":
             app.offline_sign_flow()
-        elif (action in ("backup", "drill") and self.loaded) or action == "restore":
+        elif (action in ("backup", "drill") and (self.loaded or self.dct)) or action == "restore":
             app.simple_flow(action)
 
     def _opened(self, path: str | None) -> None:
@@ -346,6 +378,9 @@ class CeremonyApp(App[None]):
             started = await self._step(newroot.StartScreen(self.clock, default))
             if started == LEAVE:
                 return
+            if isinstance(started, dct_tui.DctStart):  # Docker Content Trust: one form, no session
+                self.back_home(await dct_tui.new_repository(self, started))
+                return
             path = started.path
             self.workspace = path
         while True:
@@ -406,6 +441,14 @@ class CeremonyApp(App[None]):
         )
         if result != LEAVE:
             await self._step(flows.PublishedScreen(title, result))
+        self.back_home()
+
+    @work(exclusive=True, group="flow")
+    async def dct_flow(self, action: str) -> None:
+        """A Docker Content Trust rotation or the pinning snippet, from home (ceremony/tui/dct.py)."""
+        ws = self._load_workspace()
+        if ws is not None:
+            await dct_tui.run_action(self, action, ws)
         self.back_home()
 
     @work(exclusive=True, group="flow")

@@ -22,6 +22,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from ceremony.core import guided, hsm, keys
 from ceremony.core._text import printable
 from ceremony.errors import CeremonyError, PassphraseError, UsageError
+from ceremony.tui.dct import PROFILES, DctStart
 from ceremony.tui.widgets import StepScreen, Tick, password, plain, plain_lines
 
 Clock = Callable[[], datetime]
@@ -38,7 +39,11 @@ class _RootStep(StepScreen[Any]):
 
 
 class StartScreen(StepScreen[Any]):
-    """Where the new repository's workspace will live, and which PKCS#11 module to use."""
+    """Which kind of repository, where its workspace will live, and which PKCS#11 module to use.
+
+    A TUF repository goes on through the guided ceremony below; a Docker Content Trust one is a form of its
+    own (ceremony/tui/dct.py), so the screen returns a ``DctStart`` for it and starts nothing here.
+    """
 
     FLOW_TITLE = "New root ceremony"
     FAILURE = "Cannot start the ceremony here"
@@ -49,7 +54,9 @@ class StartScreen(StepScreen[Any]):
         self.default_path = default_path
 
     def body(self) -> ComposeResult:
-        yield Static("[b]New root ceremony[/b]: a new TUF repository and its root keys.", classes="lead")
+        yield Static("[b]New root ceremony[/b]: a new repository and its root keys.", classes="lead")
+        yield Label("Kind of repository")
+        yield Select(PROFILES, value="tuf", allow_blank=False, id="profile")
         yield Label("Directory for the new workspace (new or empty)")
         yield Input(self.default_path, placeholder="/media/ceremony/repo", id="path")
         yield Label("PKCS#11 module (empty: $PYKCS11LIB, else SoftHSM2)")
@@ -69,6 +76,9 @@ class StartScreen(StepScreen[Any]):
         path, module = self.value("#path"), self.value("#module") or None
         if not path:
             self.show_error("Cannot start the ceremony here", UsageError("type the directory for the new workspace"))
+            return
+        if self.query_one("#profile", Select).value != "tuf":
+            self.dismiss(DctStart(Path(path), module))
             return
         self.run_core(
             "Creating the draft directory", lambda: guided.NewRootCeremony.start(Path(path), self.clock(), module)
