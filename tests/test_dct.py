@@ -473,6 +473,11 @@ def test_offline_commands_need_no_network_and_fetch_does(notary_server: NotarySe
         ("verify", site.ws / "metadata", "--gun", site.gun),
     ):
         ok(site.ceremony(*args, offline=True))
+    # A keyholder proves their key as in a TUF workspace; TUF-only changes are refused in one line.
+    checked = site.ceremony("key", "check", site.ws, "root-2", "--passphrase-file", site.secret("root-2"), offline=True)
+    assert "unlocked and test-signed" in ok(checked)
+    refused = site.ceremony("rotate", site.ws, "--role", "root", "--add", "ecdsa-p256", "--yes", offline=True)
+    assert "a Docker Content Trust workspace" in one_line_error(refused)
 
 
 def test_paper_backup_of_a_dct_root_restores_byte_for_byte(notary_server: NotaryServer, tmp_path: Path) -> None:

@@ -98,7 +98,13 @@ class _Group(click.Group):
             click.echo(message, err=True)
             sys.exit(EXIT_INTERRUPTED)
         except OSError as err:
-            click.echo(printable(_os_error_line(err), 4000), err=True)
+            line = _os_error_line(err)
+            if _txn.committed:  # e.g. a closed pipe while printing what a committed change did
+                line = line.replace(
+                    "a change in progress was not made",
+                    "the change itself was written before this (see ceremony status and the transcript)",
+                )
+            click.echo(printable(line, 4000), err=True)
             sys.exit(EXIT_INVALID)
         except Exception as err:
             if _DEBUG:
@@ -173,7 +179,8 @@ def main(ctx: click.Context) -> None:
     "expires",
     multiple=True,
     metavar="ROLE=DAYS",
-    help="Expiry per role in days (default root=365 targets=90 snapshot=7 timestamp=1).",
+    help="Expiry per role in days (default root=365 targets=90 snapshot=7 timestamp=1; with --profile notary: "
+    "root=3650 targets=1095, the server's roles are its own).",
 )
 @click.option("--no-spare-root-key", is_flag=True, help="Allow threshold equal to the number of root keys.")
 @click.option(
@@ -247,6 +254,9 @@ def init(
         except ValueError:
             raise UsageError(f"--expires {role}={text}: DAYS must be a whole number") from None
     if profile == "notary":
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("key_type") is not click.core.ParameterSource.DEFAULT:
+            raise UsageError("--key-type: Docker Content Trust root keys are ecdsa-p256 (give them with --root-key)")
         if online_keys:
             raise UsageError("--online-key: a Docker Content Trust repository's online keys are the server's")
         from ceremony.cli import notary as _notary_cli

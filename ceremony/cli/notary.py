@@ -38,11 +38,27 @@ _request_option = click.option(
 )
 
 
-def _review(yes: bool) -> dct.Review:
+def _review(yes: bool, verb: str = "sign") -> dct.Review:
     def review(lines: list[str], digest_hex: str, words: str) -> None:
-        _show_and_confirm(lines, digest_hex, words, yes)
+        _show_and_confirm(lines, digest_hex, words, yes, verb=verb)
 
     return review
+
+
+def _verb(request_out: Path | None) -> str:
+    return "write the sign request" if request_out is not None else "sign"
+
+
+def _done(result: dct.DctResult, request_out: Path | None, what: str) -> None:
+    """The headline of a change: signed and bundled here, or waiting in a sign request."""
+    if request_out is None:
+        click.echo(f"{what} of {printable(result.gun, 255)}: root version {result.root_version}")
+    else:
+        click.echo(
+            f"Nothing signed with the current root keys yet: root version {result.root_version} of "
+            f"{printable(result.gun, 255)} waits in the sign request {printable(str(request_out))}"
+        )
+    _print_result(result)
 
 
 def _print_result(result: dct.DctResult) -> None:
@@ -259,14 +275,11 @@ def rotate_key_cmd(
             out,
             provider,
             _pin_prompt,
-            review=_review(yes),
+            review=_review(yes, _verb(request_out)),
             pin_file=pin_file,
             request_out=request_out,
         )
-        click.echo(
-            f"Rotated the server's {role} key of {printable(result.gun, 255)}: root version {result.root_version}"
-        )
-        _print_result(result)
+        _done(result, request_out, f"Rotated the server's {role} key")
         return
     if targets_key_out is None:
         raise UsageError("a new targets key leaves as a key file for the publisher: give --targets-key-out FILE")
@@ -277,13 +290,12 @@ def rotate_key_cmd(
         targets_key_out,
         _passphrase_provider(passphrase_files, confirm=lambda label: label == dct.PUBLISHER_LABEL),
         _pin_prompt,
-        review=_review(yes),
+        review=_review(yes, _verb(request_out)),
         pin_file=pin_file,
         request_out=request_out,
         empty_targets=empty_targets,
     )
-    click.echo(f"Rotated the targets key of {printable(result.gun, 255)}: root version {result.root_version}")
-    _print_result(result)
+    _done(result, request_out, "Rotated the targets key")
 
 
 @notary.command("rotate-root")
@@ -339,13 +351,12 @@ def rotate_root_cmd(
         out,
         provider,
         _pin_prompt,
-        review=_review(yes),
+        review=_review(yes, _verb(request_out)),
         pin_file=pin_file,
         request_out=request_out,
         fetched_path=fetched,
     )
-    click.echo(f"Rotated the root of {printable(result.gun, 255)}: root version {result.root_version}")
-    _print_result(result)
+    _done(result, request_out, "Rotated the root")
 
 
 @notary.command("take-over")
@@ -397,7 +408,7 @@ def take_over_cmd(
         _passphrase_provider(passphrase_files, confirm=True),
         gun=gun,
         trusted_root=trusted_root,
-        review=_review(yes),
+        review=_review(yes, "take the repository over"),
     )
     click.echo(f"Took over {printable(result.gun, 255)} at root version {result.root_version} into {result.path}")
     _print_result(result)

@@ -40,10 +40,10 @@ from ceremony.core.keys import dct as dct_keys
 from ceremony.core.notary_verify import verify_notary
 from ceremony.core.signers import GENERATE, PKCS11, TOKEN, KeySpec, PassphraseProvider, acquire_key, unlock_held_key
 from ceremony.core.verify import Report
-from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, create_workspace
+from ceremony.core.workspace import NOTARY_PROFILE, KeyRecord, Workspace, check_new_path, create_workspace
 from ceremony.errors import CeremonyError, InputFileError, SigningKeyError, UsageError, WorkspaceError
 
-PROFILE = "notary"
+PROFILE = NOTARY_PROFILE
 #: Docker's and notary's defaults: root 10 years, targets 3 years (the server re-signs snapshot and timestamp).
 DEFAULT_DAYS = {"root": 3650, "targets": 1095}
 #: The label the publisher's passphrase is asked under (the key file is encrypted with it, never stored here).
@@ -661,6 +661,12 @@ def init_dct(
         root_signed = notary.build_root(keys_by_id, role_keys, now + timedelta(days=options.root_days), 1)
         targets_signed = notary.build_targets(now + timedelta(days=options.targets_days), 1)
         summary = [f"new Docker Content Trust repository {gun}", *describe_root_keys(keys)]
+        if issuer is not None:
+            facts = dct_keys.certificate_facts(issuer.certificate)[0]
+            summary.append(
+                f"root certificates issued by the workspace CA '{printable(facts.common_name, 255)}' "
+                f"(valid until {facts.not_after:%Y-%m-%d}); clients may pin the CA (ceremony notary pin --ca-out)"
+            )
         review_change(review, summary, [("root.json", None, root_signed), ("targets.json", None, targets_signed)])
         root_file = notary.sign_file(root_signed, signers, "root.json")
     targets_file = notary.sign_file(targets_signed, [key_signer(targets_key, targets_obj)], "targets.json")

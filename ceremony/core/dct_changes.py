@@ -63,8 +63,8 @@ def _server_state(ws: Workspace, fetched_path: Path, now: datetime) -> tuple[_bu
         raise InputFileError(
             f"{source}: the server serves root version {served}, the workspace's newest is {mine}: "
             + (
-                "publish the workspace's change first (ceremony notary bundle WS --from BUNDLE --out BUNDLE "
-                "writes it again)"
+                "fetch again if the workspace's change was published since; otherwise publish it first "
+                "(ceremony notary bundle WS --from BUNDLE --out BUNDLE writes its bundle again)"
                 if mine > served
                 else "the server's root was not made here"
             )
@@ -527,8 +527,9 @@ def rotate_root(
                 new.append(key)
                 continue
             public = dct_keys.tuf_key_from_spki(dct_keys.certificate_spki(key.certificate))
-            signer = access.signer(ws.path, key)
-            if signer is None:
+            # A CA-issued certificate is signed by the CA: the key's own keyholder is needed only for a self-signed one.
+            signer = access.signer(ws.path, key) if issuer is None else None
+            if signer is None and issuer is None:
                 raise SigningKeyError(f"root key {key.label} is held elsewhere; its certificate cannot be renewed here")
             certificate = _dct.certificate_for(public, signer, gun, now, certificate_days, issuer)
             obj = notary.ecdsa_x509_key(certificate)
@@ -779,7 +780,7 @@ def take_over(
         transcript_head=head,
         report=report,
         notes=(
-            "next: ceremony notary rotate-root WS --from FETCHED --add ... --revoke root-1"
+            "ceremony notary rotate-root WS --from FETCHED --add ... --revoke root-1"
             + "".join(f" --revoke {c[:12]}" for c in others)
             + " to end with m-of-n keys held here, then publish",
         ),

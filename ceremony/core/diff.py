@@ -176,6 +176,7 @@ def diff_roots(ws: Workspace, a: int | None, b: int | None) -> tuple[list[str], 
     Raises:
         UsageError: a version the workspace does not have.
     """
+    ws.require_tuf("ceremony diff")
     versions = root_versions(ws)
     if b is None:
         b = versions[-1]

@@ -91,6 +91,7 @@ def load_state(ws: Workspace) -> State:
     Raises:
         InputFileError: a metadata file is unreadable or not valid metadata.
     """
+    ws.require_tuf("ceremony rotate, extend and delegate")
     files = read_metadata_dir(ws.metadata_dir)
     if "root.json" not in files:
         raise InputFileError(f"{ws.metadata_dir}/root.json: root metadata not found")

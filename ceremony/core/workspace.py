@@ -31,7 +31,7 @@ from typing import Any
 from securesystemslib.signer import Key
 
 from ceremony import __version__
-from ceremony.core import _txn
+from ceremony.core import _txn, notary
 from ceremony.core import hsm as _hsm
 from ceremony.core import keys as _keys
 from ceremony.core import roles as _roles
@@ -40,8 +40,10 @@ from ceremony.core._fs import fsync_dir, make_private_dir, sha256_hex, write_ato
 from ceremony.core._json import dumps_pretty, read_json
 from ceremony.core.dates import format_date
 from ceremony.core.envelope import parse_envelope
+from ceremony.core.keys import dct as dct_keys
 from ceremony.core.roles import CONFIG_NAME, KEYID, KEYS_DIR, MAX_POLICY_DAYS, METADATA_DIR, TOP_LEVEL
 from ceremony.errors import (
+    CeremonyError,
     InputFileError,
     SigningKeyError,
     UsageError,
@@ -50,6 +52,8 @@ from ceremony.errors import (
 
 CONFIG_FORMAT = 1
 PROFILE = "tuf"
+#: The profile of a Docker Content Trust workspace (core/dct.py).
+NOTARY_PROFILE = "notary"
 #: A staging directory of an init killed before it renamed it into place is removed after this long
 #: when it holds no lock (a live init holds an flock on its .lock from the first instant it can).
 _STALE_STAGING_SECONDS = 60
@@ -442,11 +446,34 @@ class Workspace:
         Raises:
             InputFileError / SigningKeyError: root unreadable or key not in it.
         """
+        if self.config.get("profile") == NOTARY_PROFILE:
+            return self._notary_public_key(keyid)
         env = parse_envelope("root.json", self.newest_root_bytes(), "root")
         key_obj = (env.signed.get("keys") or {}).get(keyid)
         if key_obj is None:
             raise SigningKeyError(f"key {keyid[:12]} is not in the newest root")
         return _keys.public_key_from_metadata(keyid, key_obj)
+
+    def _notary_public_key(self, canonical_id: str) -> Key:
+        """A root key of a Docker Content Trust workspace, named by its canonical id, from its certificate."""
+        root = notary.parse(self.newest_root_bytes(), "root.json", "root")
+        for key_obj in (root.signed.get("keys") or {}).values():
+            with contextlib.suppress(CeremonyError, ValueError):
+                if notary.canonical_key_id(key_obj) == canonical_id and key_obj.get("keytype") == "ecdsa-x509":
+                    return dct_keys.tuf_key_from_spki(dct_keys.certificate_spki(notary.key_public(key_obj)[1]))
+        raise SigningKeyError(f"key {canonical_id[:12]} is not a root key of the newest root")
+
+    def require_tuf(self, command: str) -> None:
+        """Refuse a TUF-only command on a Docker Content Trust workspace, saying what to use instead.
+
+        Raises:
+            UsageError: the workspace's profile is ``notary``.
+        """
+        if self.config.get("profile") == NOTARY_PROFILE:
+            raise UsageError(
+                f"{self.path}: a Docker Content Trust workspace, and {command} is for TUF workspaces only "
+                "(its changes are ceremony notary rotate-root and rotate-key; docs/dct.md)"
+            )
 
 
 def verify_workspace_transcript(ws: Workspace, expect_head: str | None = None) -> _transcript.TranscriptReport:
