@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import _run, one_line_error
 from tests.docker_lab import DockerLab, docker_lab
-from tests.notary import PASSPHRASES, NotaryServer, _clean_env, notary_server
+from tests.notary import PASSPHRASES, NotaryServer, _clean_env, notary_server, running_notary
 from tests.softhsm import SoftHsm, new_softhsm
 
 __all__ = ["docker_lab", "notary_server"]  # the fixtures, imported for pytest
@@ -731,3 +731,18 @@ def test_server_key_rotation(notary_server: NotaryServer, tmp_path: Path, role: 
         offline=True,
     )
     assert "is the root's already" in one_line_error(again)
+
+
+def test_a_server_with_a_local_signer_and_ed25519_timestamp_keys(tmp_path: Path) -> None:
+    """notary-server with trust_service local signs timestamps with ed25519 keys: the first root names one."""
+    with running_notary(tmp_path / "lab", signer="local") as server:
+        site = new_site(server, tmp_path / "site")
+        site.top.mkdir()
+        status = site.init()
+        root = server.get_json(f"/v2/{site.gun}/_trust/tuf/root.json")["signed"]
+        (timestamp_id,) = root["roles"]["timestamp"]["keyids"]
+        assert root["keys"][timestamp_id]["keytype"] == "ed25519"
+        assert status["roles"][0]["version"] == 1
+        ok(site.notary(tmp_path / "consumer", "list", site.gun))
+        timestamp = server.get_json(f"/v2/{site.gun}/_trust/tuf/timestamp.json")
+        assert timestamp["signatures"][0]["method"] == "eddsa"
