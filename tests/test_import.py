@@ -144,3 +144,38 @@ def test_import_never_follows_a_symlinked_metadata_file(cli: CliRunner, vectors:
     line = one_line_error(cli("import", tmp_path / "ws", "--from", source, "--at", VECTOR_DATES[name]))
     assert "timestamp.json" in line and "symbolic link" in line
     assert not (tmp_path / "ws").exists()
+
+
+def tuf_on_ci_checkout(vectors: Path, name: str, dest: Path) -> Path:
+    """The vector laid out as a tuf-on-ci checkout: metadata/ with every root version in metadata/root_history/."""
+    metadata = dest / "metadata"
+    (metadata / "root_history").mkdir(parents=True)
+    for path in (vectors / name).glob("*.json"):
+        numbered = path.name.split(".")[0].isdigit()
+        shutil.copyfile(path, metadata / "root_history" / path.name if numbered else metadata / path.name)
+    return metadata
+
+
+def test_import_of_a_tuf_on_ci_checkout(cli: CliRunner, vectors: Path, tmp_path: Path) -> None:
+    """root_history/N.root.json is the chain; every file is kept byte for byte (x-tuf-on-ci-* fields too)."""
+    name = "sigstore-root-signing-staging"
+    metadata = tuf_on_ci_checkout(vectors, name, tmp_path / "checkout")
+    result = ok(cli("import", tmp_path / "ws", "--from", metadata, "--at", VECTOR_DATES[name]))
+    assert "root chain verified to version 14" in result.stdout
+    for path in (vectors / name).glob("*.json"):
+        assert (tmp_path / "ws" / "metadata" / path.name).read_bytes() == path.read_bytes(), path.name
+    owners = json.loads((tmp_path / "ws" / "metadata" / "root.json").read_text())["signed"]["keys"]
+    assert any("x-tuf-on-ci-keyowner" in key for key in owners.values())
+
+
+@pytest.mark.parametrize("damage", ["stray file", "two versions differ"])
+def test_import_refuses_a_damaged_root_history(cli: CliRunner, vectors: Path, tmp_path: Path, damage: str) -> None:
+    metadata = tuf_on_ci_checkout(vectors, "sigstore-root-signing-staging", tmp_path / "checkout")
+    if damage == "stray file":
+        (metadata / "root_history" / "notes.txt").write_text("hello\n")
+        expected = "not a root version file"
+    else:
+        shutil.copyfile(metadata / "root_history" / "13.root.json", metadata / "14.root.json")
+        expected = "differs from"
+    line = one_line_error(cli("import", tmp_path / "ws", "--from", metadata, "--at", "2026-08-25"))
+    assert expected in line and not (tmp_path / "ws").exists()

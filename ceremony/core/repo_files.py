@@ -168,6 +168,38 @@ def _meta_version(env: Envelope, name: str) -> int | None:
     return entry["version"] if entry is not None else None
 
 
+#: tuf-on-ci keeps every root version as ``metadata/root_history/N.root.json`` (and publishes them as N.root.json).
+TUF_ON_CI_HISTORY = "root_history"
+
+
+def _root_history(directory: Path, entries: set[str]) -> dict[str, Path]:
+    """``N.root.json`` -> path of a tuf-on-ci checkout's ``root_history/`` (empty for any other layout).
+
+    Only root version files may be in it (each a regular file, never a link); a version also present beside
+    it must hold the same bytes, or which of the two a client sees would depend on the server.
+
+    Raises:
+        InputFileError: anything else in ``root_history/``, or two different files for one version.
+    """
+    history = directory / TUF_ON_CI_HISTORY
+    if TUF_ON_CI_HISTORY not in entries or history.is_symlink() or not history.is_dir():
+        return {}
+    found = {}
+    for name in _scan(history):
+        if not ROOT_FILE.match(name):
+            raise InputFileError(
+                f"{history / printable(name, 120)}: not a root version file (tuf-on-ci's root_history/ holds "
+                "only N.root.json)"
+            )
+        found[name] = history / name
+    for name in sorted(set(found) & entries):
+        if read_bytes(found[name], "metadata file", follow_symlinks=False) != read_bytes(
+            directory / name, "metadata file", follow_symlinks=False
+        ):
+            raise InputFileError(f"{history / name}: differs from {directory / name}, which holds the same version")
+    return found
+
+
 def read_client_files(directory: Path, *, limits: SizeLimits = DEFAULT_LIMITS) -> dict[str, bytes]:
     """Read exactly the files a TUF client would fetch from ``directory``, each once, and refuse anything else.
 
@@ -198,10 +230,13 @@ def read_client_files(directory: Path, *, limits: SizeLimits = DEFAULT_LIMITS) -
     entries = set(_scan(directory))
     limit = read_limit(limits)
     files: dict[str, bytes] = {}
+    history = _root_history(directory, entries)
+    entries |= set(history)
 
     def take(name: str) -> bytes:
         if name not in files:
-            files[name] = read_bytes(directory / name, "metadata file", limit, follow_symlinks=False)
+            where = history.get(name, directory / name)
+            files[name] = read_bytes(where, "metadata file", limit, follow_symlinks=False)
         return files[name]
 
     numbered = sorted(int(m.group(1)) for n in entries if (m := ROOT_FILE.match(n)))
@@ -238,6 +273,8 @@ def read_client_files(directory: Path, *, limits: SizeLimits = DEFAULT_LIMITS) -
                     if child is not None:
                         queue.append(child)
 
+    if history:
+        entries.discard(TUF_ON_CI_HISTORY)
     for name in sorted(entries - set(files)):
         path = directory / name
         try:
