@@ -15,11 +15,13 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from subprocess import CompletedProcess
 
 import pytest
 
+from ceremony.core import dct
 from tests.conftest import _run, one_line_error
 from tests.docker_lab import DockerLab, docker_lab
 from tests.notary import PASSPHRASES, NotaryServer, _clean_env, notary_server, running_notary
@@ -746,3 +748,98 @@ def test_a_server_with_a_local_signer_and_ed25519_timestamp_keys(tmp_path: Path)
         ok(site.notary(tmp_path / "consumer", "list", site.gun))
         timestamp = server.get_json(f"/v2/{site.gun}/_trust/tuf/timestamp.json")
         assert timestamp["signatures"][0]["method"] == "eddsa"
+
+
+def test_an_expired_targets_file_does_not_block_a_root_rotation(notary_server: NotaryServer, tmp_path: Path) -> None:
+    """targets.json is the publisher's: the workspace's old copy and an expired one on the server (a publisher who
+    lost the targets key) must not stop the root keyholders from rotating, nor from starting targets afresh."""
+    from ceremony.core import dct_changes
+
+    site = new_site(notary_server, tmp_path)
+    site.init("--expires", "targets=1")
+    later = datetime.now(UTC) + timedelta(days=2)  # targets.json (1 day) has expired, here and on the server
+
+    def passphrase(label: str) -> str:
+        return PUBLISHER if label == dct.PUBLISHER_LABEL else f"passphrase of {label}"
+
+    rotated = dct_changes.rotate_root(
+        site.ws,
+        dct_changes.RootRotation(threshold=1, no_spare_root_key=False),
+        site.bundle("v2"),
+        passphrase,
+        now=later,
+        fetched_path=site.fetch(),
+    )
+    assert rotated.root_version == 2
+    site.publish(rotated.bundle)
+    fresh = dct_changes.rotate_targets_key(
+        site.ws,
+        site.fetch(),
+        site.bundle("v3"),
+        site.top / "targets2.key",
+        passphrase,
+        now=later,
+        empty_targets=True,
+    )
+    assert fresh.root_version == 3
+
+
+def test_take_over_after_the_laptop_rotated_its_root(notary_server: NotaryServer, tmp_path: Path) -> None:
+    """The laptop's client trusts root v2 (notary key rotate GUN root): the workspace starts its chain there,
+    and its first rotation builds on it (v3)."""
+    laptop, gun = tmp_path / "laptop", notary_server.new_gun("rotated")
+    ok(notary_server.docker(laptop, "trust", "key", "generate", "alice", "--dir", tmp_path))
+    ok(notary_server.docker(laptop, "trust", "signer", "add", "--key", tmp_path / "alice.pub", "alice", gun))
+    before = {p.name for p in (laptop / "trust" / "private").iterdir()}
+    rotated = notary_server.notary(
+        laptop / "trust", "key", "rotate", gun, "root", stdin="yes\n", passphrases={"root": PASSPHRASES["root"]}
+    )
+    ok(rotated)
+    ok(notary_server.notary(laptop / "trust", "publish", gun, passphrases={"targets": PASSPHRASES["repository"]}))
+    ok(notary_server.notary(laptop / "trust", "list", gun))  # the laptop's cache now trusts root v2
+    new_root = [
+        p for p in (laptop / "trust" / "private").iterdir() if p.name not in before and "role: root" in p.read_text()
+    ]
+    assert len(new_root) == 1
+    trusted = laptop / "trust" / "tuf" / gun / "metadata" / "root.json"
+    assert json.loads(trusted.read_text())["signed"]["version"] == 2
+
+    site = new_site(notary_server, tmp_path / "site", gun)
+    site.top.mkdir()
+    ok(
+        site.ceremony(
+            "notary",
+            "take-over",
+            site.ws,
+            "--gun",
+            gun,
+            "--trusted-root",
+            trusted,
+            "--yes",
+            "--from",
+            site.fetch(),
+            "--key",
+            new_root[0],
+            "--key-passphrase-file",
+            site.secret("laptop", PASSPHRASES["root"]),
+            *site.passphrases("root-1"),
+            offline=True,
+        )
+    )
+    assert site.status()["root_versions"] == [2]
+    site.rotate_root(
+        "--add",
+        "ecdsa-p256",
+        "--add",
+        "ecdsa-p256",
+        "--revoke",
+        "root-1",
+        "--threshold",
+        "1",
+        "--no-spare-root-key",
+        keys=("root-2", "root-3", "root-1"),
+    )
+    assert site.status()["root_versions"] == [2, 3]
+    (inspected,) = json.loads(ok(notary_server.docker(laptop, "trust", "inspect", gun)))
+    admin = {a["Name"]: sorted(k["ID"] for k in a["Keys"]) for a in inspected["AdministrativeKeys"]}
+    assert admin["Root"] == root_ids(site.status())

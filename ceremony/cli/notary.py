@@ -343,7 +343,8 @@ def rotate_root_cmd(
     )
     if (out is None) == (request_out is None):
         raise UsageError("give --out BUNDLE (sign here) or --request FILE (keyholders elsewhere sign)")
-    existing = {k.label for k in dct.root_keys(dct.load(workspace))}
+    loaded = dct.load(workspace)
+    existing = {k.label for k in dct.root_keys(loaded)} | ({"ca"} if loaded.config.get("ca") else set())
     provider = _passphrase_provider(passphrase_files, confirm=lambda label: label not in existing)
     result = dct_changes.rotate_root(
         workspace,

@@ -10,6 +10,7 @@ old file or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -99,9 +100,31 @@ def write_new(path: Path, data: bytes) -> str:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, FILE_MODE)
-        os.link(tmp, path)
+        try:
+            os.link(tmp, path)
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            _copy_new(tmp, path)  # FAT and exFAT sticks have no hard links: create exclusively instead
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     fsync_dir(path.parent)
     return sha256_hex(data)
+
+
+def _copy_new(source: str, path: Path) -> None:
+    """Copy the complete file ``source`` to ``path`` created with O_EXCL (never over an existing file).
+
+    A crash mid-copy can leave a short ``path``; on a filesystem with hard links ``write_new`` never does.
+    """
+    with open(source, "rb") as handle:
+        data = handle.read()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -165,6 +165,13 @@ def metadata_files(ws: Workspace) -> dict[str, bytes]:
     return files
 
 
+def anchor_root(files: Mapping[str, bytes]) -> bytes:
+    """The workspace's trust anchor: its lowest ``N.root.json`` (1 for a repository made here, the trusted root's
+    version after a take-over), else root.json."""
+    versions = sorted((v, n) for n in files if (v := _bundle.root_version_of(n)))
+    return files[versions[0][1]] if versions else files["root.json"]
+
+
 def verify_workspace(ws: Workspace, now: datetime | None = None) -> Report:
     """The workspace's root chain verified as the stock client would (from its lowest root, for its GUN).
 
@@ -178,7 +185,7 @@ def verify_workspace(ws: Workspace, now: datetime | None = None) -> Report:
     """
     files = {n: d for n, d in metadata_files(ws).items() if n != "targets.json"}
     root = notary.parse(files["root.json"], "root.json", "root")
-    return verify_notary(files, gun_of(ws), chain_time(root, now or datetime.now(UTC)), files.get("1.root.json"))
+    return verify_notary(files, gun_of(ws), chain_time(root, now or datetime.now(UTC)), anchor_root(files))
 
 
 def chain_time(root: notary.NotaryFile, now: datetime) -> datetime:
@@ -487,6 +494,10 @@ def key_signer(key: dct_keys.NotaryKey, key_obj: dict[str, Any]) -> notary.Notar
 
 
 def refuse_existing(*paths: Path) -> None:
+    """Refuse output paths that exist, or that name one file twice (a bundle written over the key file)."""
+    resolved = [Path(p).absolute().resolve() for p in paths]
+    if len(set(resolved)) < len(resolved):
+        raise UsageError("two outputs name the same file; give each its own path")
     for path in paths:
         if path.exists() or path.is_symlink():
             raise WorkspaceError(f"{path}: already exists; refusing to overwrite it")

@@ -30,7 +30,7 @@ from ceremony.core.notary_verify import verify_notary
 from ceremony.core.signers import GENERATE, PKCS11, TOKEN, KeySpec, PassphraseProvider, acquire_key
 from ceremony.core.verify import Report
 from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, create_workspace
-from ceremony.errors import InputFileError, PolicyError, SigningKeyError, UsageError
+from ceremony.errors import InputFileError, PolicyError, SigningKeyError, UsageError, VerificationError
 
 
 def _server_state(ws: Workspace, fetched_path: Path, now: datetime) -> tuple[_bundle.Bundle, dict[str, bytes]]:
@@ -73,7 +73,15 @@ def _server_state(ws: Workspace, fetched_path: Path, now: datetime) -> tuple[_bu
     if missing:
         raise InputFileError(f"{source}: no {missing[0]}; fetch again (the server's snapshot pins its targets.json)")
     at = _dct.chain_time(_dct.newest_root(ws), now)  # an expired root is what a rotation repairs
-    verify_notary(theirs, gun, at, ours.get("1.root.json"))
+    try:
+        verify_notary(theirs, gun, at, _dct.anchor_root(ours))
+    except VerificationError as err:
+        if err.check != "expiry" or err.file not in theirs or _bundle.role_of(err.file) == "root":
+            raise
+        # An expired targets.json (or snapshot) on the server is what a change may have to repair (a new
+        # targets key after the old one was lost): everything else is checked as of just before it ended.
+        ended = notary.parse(theirs[err.file], f"{source}: {err.file}")
+        verify_notary(theirs, gun, min(at, notary.expires(ended) - timedelta(seconds=1)), _dct.anchor_root(ours))
     return fetched, theirs
 
 
@@ -351,7 +359,7 @@ def rotate_targets_key(
         "targets.json": targets_file,
     }
     # Verified without the served snapshot, which lists the old root (a request is verified at merge).
-    report = verify_notary(files, gun, now, files["1.root.json"]) if request_out is None else Report(at="")
+    report = verify_notary(files, gun, now, _dct.anchor_root(files)) if request_out is None else Report(at="")
     new_canonical = notary.canonical_key_id(new_obj)
     old_canonical = [notary.canonical_key_id(root.signed["keys"][k]) for k in old_targets]
     config = _key_config(ws, keys, new_canonical, now, old_canonical)
@@ -588,8 +596,9 @@ def rotate_root(
             ws, signed, old, new, access, threshold, _roles_of(root)["root"][1], request=request_out is not None
         )
     version = notary.version(root) + 1
-    files = {**_dct.metadata_files(ws), f"{version}.root.json": root_file, "root.json": root_file}
-    report = verify_notary(files, gun, now, files["1.root.json"]) if request_out is None else Report(at="")
+    roots = {n: d for n, d in _dct.metadata_files(ws).items() if n != "targets.json"}  # the publisher's since
+    files = {**roots, f"{version}.root.json": root_file, "root.json": root_file}
+    report = verify_notary(files, gun, now, _dct.anchor_root(files)) if request_out is None else Report(at="")
     targets = ws.config["roles"]["targets"]["keyids"][0]
     config = _key_config(ws, new, targets, now, [k.canonical_id for k in revoked])
     config["roles"]["root"]["threshold"] = threshold
@@ -690,6 +699,13 @@ def take_over(
     trusted = read_bytes(trusted_root, "trusted root", limit=_bundle.MAX_FILE_BYTES)
     trusted_md = notary.parse(trusted, printable(str(trusted_root)), "root")
     floor = notary.version(trusted_md)
+    served = notary.parse(files["root.json"], f"{source}: root.json", "root")
+    newest = max((v for n in files if (v := _bundle.root_version_of(n))), default=0)
+    if notary.version(served) < max(floor, newest):
+        raise InputFileError(
+            f"{source}: the server's root.json is version {notary.version(served)}, older than the root the "
+            f"publisher's client trusts (version {floor}) or the newest it lists; fetch again from the real server"
+        )
     # Roots below the trusted one are the server's word only: the workspace's chain starts at the trusted root.
     files = {n: d for n, d in files.items() if (_bundle.root_version_of(n) or floor) >= floor}
     files[f"{floor}.root.json"] = trusted
@@ -851,7 +867,7 @@ def rotate_server_key(
     if bundle_out is None:
         raise UsageError("a key rotation signed here needs the publish bundle to write (--out)")
     files = {**_dct.metadata_files(ws), f"{version}.root.json": root_file, "root.json": root_file}
-    report = verify_notary({n: d for n, d in files.items() if n != "targets.json"}, gun, now, files.get("1.root.json"))
+    report = verify_notary({n: d for n, d in files.items() if n != "targets.json"}, gun, now, _dct.anchor_root(files))
     written, head = _commit(
         ws,
         f"notary rotate-key {role}",

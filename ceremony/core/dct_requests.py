@@ -37,6 +37,7 @@ from ceremony.core.notary_verify import verify_notary
 from ceremony.core.signers import PassphraseProvider, open_own_key
 from ceremony.core.workspace import Workspace, check_config
 from ceremony.errors import (
+    CeremonyError,
     InputFileError,
     SigningKeyError,
     TamperedRequestError,
@@ -103,7 +104,7 @@ class DctRequest:
     def describe(self) -> tuple[list[str], str, str]:
         """The diff from the current root, and the digest of what is signed, in hex and as words."""
         current = notary.parse(self.current_root, f"{self.source}: current root", "root")
-        lines = [f"root change of {printable(self.gun, 255)} (request {self.id})"]
+        lines = [f"root change of {printable(self.gun, 255)} (request {self.id}; every root certificate names this GUN)"]
         lines += _diff.describe_change("root.json", current.signed, self.root)
         digest = _diff.payload_digest({"root.json": notary.signed_bytes(self.root)})
         return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
@@ -145,15 +146,39 @@ def _request_from(obj: Any, source: str) -> DctRequest:
         raise InputFileError(f"{source}: 'summary' is not a list of at most {MAX_SUMMARY_LINES} lines")
     gun = obj["gun"]
     _bundle.check_gun(gun)
+    current_md = notary.parse(current, f"{source}: current root", "root")
+    root = _proposed_root(obj["root"], source)
+    for what, signed in (("current root", current_md.signed), ("proposed root", root)):
+        _check_common_names(signed, gun, f"{source}: {what}")
     return DctRequest(
         id=obj["id"],
         gun=gun,
         current_root=current,
-        root=_proposed_root(obj["root"], source),
+        root=root,
         signatures=_signatures(obj["signatures"], source),
         summary=[printable(s, 300) for s in summary],
         source=source,
     )
+
+
+def _check_common_names(signed: Mapping[str, Any], gun: str, source: str) -> None:
+    """Every root key's certificate names the request's GUN (CN = GUN), so the GUN a keyholder is shown is the
+    repository whose roots they sign, even where the same token key roots several GUNs.
+
+    Raises:
+        InputFileError: a root key whose certificate names another GUN, or that holds no certificate.
+    """
+    for keyid, key_obj in _root_keys(signed).items():
+        try:
+            _keytype, pem = notary.key_public(key_obj)
+            name = dct_keys.certificate_facts(pem)[0].common_name
+        except (CeremonyError, ValueError) as err:
+            raise InputFileError(f"{source}: root key {keyid[:12]} holds no readable certificate") from err
+        if name != gun:
+            raise InputFileError(
+                f"{source}: root key {keyid[:12]} is certified for {printable(name, 120)!r}, not for the "
+                f"request's GUN {printable(gun, 120)!r}"
+            )
 
 
 def load_request(path: Path) -> DctRequest:
@@ -388,9 +413,12 @@ def merge(ws: Workspace, paths: Sequence[Path], bundle_out: Path, now: datetime 
     signatures = _accept(pending, current, copies)
     root_file = notary.file_bytes(pending.root, signatures)
     version = notary.version(current) + 1
-    proposed = {**files, f"{version}.root.json": root_file, "root.json": root_file, **pending.files}
+    # The workspace's targets.json is the last one it signed, the publisher's since: checked only when this
+    # change writes a new one.
+    kept = {n: d for n, d in files.items() if n != "targets.json"}
+    proposed = {**kept, f"{version}.root.json": root_file, "root.json": root_file, **pending.files}
     try:
-        report = verify_notary(proposed, pending.gun, now, files.get("1.root.json"))
+        report = verify_notary(proposed, pending.gun, now, _dct.anchor_root(files))
     except VerificationError as err:
         if err.check not in ("rotation", "self-signature", "threshold"):
             raise

@@ -371,7 +371,8 @@ def root_expiry_within_certificates(expires_at: datetime, ends: datetime, now: d
     if explicit or ends - now <= timedelta(days=_roles.signing_period_days("root")):
         raise PolicyError(
             f"the root would expire after the certificates of its kept keys (they end {_date(ends)})",
-            hint="add --renew-certificates" + ("" if not explicit else ", or give a shorter --root-days"),
+            hint="renew the certificates first: ceremony notary rotate-root --renew-certificates"
+            + ("" if not explicit else ", or give a shorter --root-days"),
         )
     return ends
 

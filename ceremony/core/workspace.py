@@ -456,6 +456,10 @@ class Workspace:
 
     def _notary_public_key(self, canonical_id: str) -> Key:
         """A root key of a Docker Content Trust workspace, named by its canonical id, from its certificate."""
+        ca = self.config.get("ca")
+        if isinstance(ca, dict) and ca.get("keyid") == canonical_id and isinstance(ca.get("certificate"), str):
+            with contextlib.suppress(CeremonyError, ValueError):  # the workspace CA: its own certificate's key
+                return dct_keys.tuf_key_from_spki(dct_keys.certificate_spki(ca["certificate"].encode("ascii")))
         root = notary.parse(self.newest_root_bytes(), "root.json", "root")
         for key_obj in (root.signed.get("keys") or {}).values():
             with contextlib.suppress(CeremonyError, ValueError):
