@@ -104,7 +104,9 @@ class DctRequest:
     def describe(self) -> tuple[list[str], str, str]:
         """The diff from the current root, and the digest of what is signed, in hex and as words."""
         current = notary.parse(self.current_root, f"{self.source}: current root", "root")
-        lines = [f"root change of {printable(self.gun, 255)} (request {self.id}; every root certificate names this GUN)"]
+        lines = [
+            f"root change of {printable(self.gun, 255)} (request {self.id}; every root certificate names this GUN)"
+        ]
         lines += _diff.describe_change("root.json", current.signed, self.root)
         digest = _diff.payload_digest({"root.json": notary.signed_bytes(self.root)})
         return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
