@@ -105,7 +105,7 @@ def write_new(path: Path, data: bytes) -> str:
         except OSError as err:
             if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
                 raise
-            _copy_new(tmp, path)  # FAT and exFAT sticks have no hard links: create exclusively instead
+            create_exclusive(path, data)  # FAT and exFAT sticks have no hard links: create exclusively instead
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -113,13 +113,8 @@ def write_new(path: Path, data: bytes) -> str:
     return sha256_hex(data)
 
 
-def _copy_new(source: str, path: Path) -> None:
-    """Copy the complete file ``source`` to ``path`` created with O_EXCL (never over an existing file).
-
-    A crash mid-copy can leave a short ``path``; on a filesystem with hard links ``write_new`` never does.
-    """
-    with open(source, "rb") as handle:
-        data = handle.read()
+def create_exclusive(path: Path, data: bytes) -> None:
+    """Create ``path`` (which must not exist: O_EXCL) with ``data``, mode 0600, flushed to disk."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
     try:
         view = memoryview(data)

@@ -48,7 +48,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ceremony.core._fs import DIR_MODE, FILE_MODE, fsync_dir, make_private_dir, sha256_hex
+from ceremony.core._fs import DIR_MODE, create_exclusive, fsync_dir, make_private_dir, sha256_hex
 from ceremony.core._json import dumps_pretty, read_json
 from ceremony.errors import InputFileError, WorkspaceError
 
@@ -196,14 +196,7 @@ def transaction(root: Path) -> Iterator[Transaction]:
 
 def _write_new(path: Path, data: bytes) -> None:
     """Create ``path`` (must not exist) with ``data``, mode 0600, flushed."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    create_exclusive(path, data)
 
 
 def _apply(root: Path, entry: Path, intent: dict[str, Any]) -> None:

@@ -624,22 +624,54 @@ def rotate_root(
         return _request(ws, "notary rotate-root", root_file, {}, config, encrypted, changes, summary, request_out, now)
     if bundle_out is None:
         raise UsageError("a root rotation signed here needs the publish bundle to write (--out)")
-    written, head = _commit(
-        ws,
-        "notary rotate-root",
-        {f"{version}.root.json": root_file, "root.json": root_file},
-        config,
-        changes,
-        {"gun": gun},
-        now,
-        encrypted,
-    )
-    _dct.write_publish_bundle(bundle_out, gun, {"root.json": root_file}, f"root version {version}")
     if revoked:
         notes.append(
             "destroy every copy of the revoked keys' private parts (a laptop's ~/.docker/trust/private) once published"
         )
     notes.append("clients pinned by certificate id need the new ids (ceremony notary pin)")
+    return _publish_root(
+        ws,
+        "notary rotate-root",
+        root_file,
+        config,
+        changes,
+        now,
+        bundle_out,
+        f"root version {version}",
+        new,
+        report,
+        encrypted,
+        notes,
+    )
+
+
+def _publish_root(
+    ws: Workspace,
+    command: str,
+    root_file: bytes,
+    config: dict[str, Any],
+    changes: list[str],
+    now: datetime,
+    bundle_out: Path,
+    note: str,
+    keys: Sequence[_dct.RootKey],
+    report: Report,
+    key_files: Mapping[str, bytes] | None = None,
+    notes: Sequence[str] = (),
+) -> _dct.DctResult:
+    """Commit a root-only change (root v+1, config, new key files, transcript), then write its publish bundle."""
+    gun, version = _dct.gun_of(ws), notary.version(notary.parse(root_file, "root.json", "root"))
+    written, head = _commit(
+        ws,
+        command,
+        {f"{version}.root.json": root_file, "root.json": root_file},
+        config,
+        changes,
+        {"gun": gun},
+        now,
+        key_files,
+    )
+    _dct.write_publish_bundle(bundle_out, gun, {"root.json": root_file}, note)
     return _dct.DctResult(
         path=ws.path,
         gun=gun,
@@ -647,7 +679,7 @@ def rotate_root(
         files=written,
         bundle=bundle_out,
         uploads=("root.json",),
-        root_keys=tuple(new),
+        root_keys=tuple(keys),
         targets_key=None,
         targets_key_file=None,
         transcript_head=head,
@@ -868,28 +900,15 @@ def rotate_server_key(
         raise UsageError("a key rotation signed here needs the publish bundle to write (--out)")
     files = {**_dct.metadata_files(ws), f"{version}.root.json": root_file, "root.json": root_file}
     report = verify_notary({n: d for n, d in files.items() if n != "targets.json"}, gun, now, _dct.anchor_root(files))
-    written, head = _commit(
+    return _publish_root(
         ws,
         f"notary rotate-key {role}",
-        {f"{version}.root.json": root_file, "root.json": root_file},
+        root_file,
         config,
         changes,
-        {"gun": gun},
         now,
-    )
-    _dct.write_publish_bundle(
-        bundle_out, gun, {"root.json": root_file}, f"root version {version}: new server {role} key"
-    )
-    return _dct.DctResult(
-        path=ws.path,
-        gun=gun,
-        root_version=version,
-        files=written,
-        bundle=bundle_out,
-        uploads=("root.json",),
-        root_keys=tuple(keys),
-        targets_key=None,
-        targets_key_file=None,
-        transcript_head=head,
-        report=report,
+        bundle_out,
+        f"root version {version}: new server {role} key",
+        keys,
+        report,
     )
