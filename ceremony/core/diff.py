@@ -91,6 +91,34 @@ def _keys_of(signed: Mapping[str, Any]) -> dict[str, Any]:
     return dict(_obj(_obj(signed.get("delegations")).get("keys")))
 
 
+#: Target lines shown in one diff; a larger change is summarised after them.
+MAX_TARGET_LINES = 500
+
+
+def _target_info(meta: object) -> str:
+    """A target's length and first hash as the operator checks them (hash cut to 16 characters)."""
+    info = _obj(meta)
+    hashes = _obj(info.get("hashes"))
+    first = next(iter(sorted(hashes.items())), None)
+    digest = f", {_v(first[0], 20)} {_v(str(first[1])[:16])}" if first else ""
+    return f"{_v(info.get('length'), 20)} bytes{digest}"
+
+
+def _target_lines(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Each target added, removed or changed (length or hashes), in name order."""
+    lines = []
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            lines.append(f"  + target {_v(name)}: {_target_info(new[name])}")
+        elif name not in new:
+            lines.append(f"  - target {_v(name)}")
+        elif old[name] != new[name]:
+            lines.append(f"  ~ target {_v(name)}: {_target_info(old[name])} -> {_target_info(new[name])}")
+    if len(lines) > MAX_TARGET_LINES:
+        lines = [*lines[:MAX_TARGET_LINES], f"  ... and {len(lines) - MAX_TARGET_LINES} more target changes"]
+    return lines
+
+
 def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
     """Human lines for what changes in one file from ``old`` to ``new`` (both ``signed`` dicts).
 
@@ -147,6 +175,8 @@ def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, 
         lines.append(
             f"  consistent_snapshot: {_v(old.get('consistent_snapshot'))} -> {_v(new.get('consistent_snapshot'))}"
         )
+    if kind == "targets":
+        lines += _target_lines(_obj((old or {}).get("targets")), _obj(new.get("targets")))
     if "meta" in new:
         old_meta, new_meta = _obj((old or {}).get("meta")), _obj(new.get("meta"))
         for file, meta in sorted(new_meta.items()):

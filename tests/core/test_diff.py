@@ -155,6 +155,16 @@ CHANGES: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any], list[str]]]
         "targets.json (targets)", "  version: 1 -> 2", "  expires: 2026-04-01T00:00:00Z (unchanged)",
         "  role releases: threshold 1 (unchanged), 1 keys", f"    + key {B[:12]} (ed25519)", f"    - key {A[:12]} (ed25519)",
     ]),
+    "targets added, removed and changed": (
+        "targets.json",
+        {**targets(), "targets": {"a.txt": {"length": 3, "hashes": {"sha256": "aa" * 32}}, "gone": {"length": 1, "hashes": {"sha256": "bb" * 32}}}},
+        {**targets(2), "targets": {"a.txt": {"length": 4, "hashes": {"sha256": "cc" * 32}}, "new/b.bin": {"length": 9, "hashes": {"sha512": "dd" * 64, "sha256": "ee" * 32}}}},
+        [
+            "targets.json (targets)", "  version: 1 -> 2", "  expires: 2026-04-01T00:00:00Z (unchanged)",
+            f"  ~ target a.txt: 3 bytes, sha256 {'aa' * 8} -> 4 bytes, sha256 {'cc' * 8}",
+            "  - target gone", f"  + target new/b.bin: 9 bytes, sha256 {'ee' * 8}",
+        ],
+    ),
     "snapshot lists": ("snapshot.json", {"_type": "snapshot", "version": 1, "expires": "x", "meta": {"targets.json": {"version": 1}, "old.json": {"version": 1}}},
         {"_type": "snapshot", "version": 2, "expires": "x", "meta": {"targets.json": {"version": 2}, "releases.json": {"version": 1}}}, [
         "snapshot.json (snapshot)", "  version: 1 -> 2", "  expires: x (unchanged)",
