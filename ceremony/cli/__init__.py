@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -30,6 +30,9 @@ from ceremony.cli._common import (
     _passphrase_provider,
     _pin_option,
     _pin_prompt,
+    _print_published,
+    _request_option,
+    _run_change,
     _show_and_confirm,
     _yes_option,
 )
@@ -558,55 +561,6 @@ def hsm_keygen(
 
 # --------------------------------------------------------------------------- changes to a live repository
 
-_request_option = click.option(
-    "--request",
-    "request_out",
-    type=click.Path(path_type=Path),
-    help="Do not sign here: write a sign request for keyholders to sign (ceremony sign) and merge later.",
-)
-
-
-def _is_new_key(label: str) -> bool:
-    """New keys' passphrases are typed twice."""
-    return label.startswith("new key ")
-
-
-def _run_change(
-    workspace: Path,
-    plan: Callable[[core.proposal.ChangeContext], tuple[Any, Any]],
-    request_out: Path | None,
-    yes: bool,
-    passphrase_files: Sequence[Path],
-    pin_file: Path | None,
-) -> None:
-    """Plan a change, show it, then sign and publish it here or write a sign request."""
-    ws = core.Workspace.load(workspace)
-    provider = _passphrase_provider(passphrase_files, confirm=_is_new_key)
-    with contextlib.ExitStack() as stack:
-        ctx = core.proposal.ChangeContext(ws, provider, _pin_prompt, stack, datetime.now(UTC), pin_file)
-        state, proposal = plan(ctx)
-        lines, digest_hex, words = core.proposal.describe_proposal(state, proposal)
-        _show_and_confirm(lines, digest_hex, words, yes)
-        applied = core.changes.apply(ctx, state, proposal, request_out)
-    if applied.published is None:
-        click.echo(f"Wrote sign request {applied.request_id} to {request_out}")
-        click.echo("  each keyholder: ceremony sign REQUEST --key KEYSPEC; then: ceremony merge WORKSPACE REQUEST...")
-        click.echo(f"transcript head: {applied.transcript_head}")
-        return
-    _print_published(applied.published)
-
-
-def _print_published(result: Any) -> None:
-    """Thresholds reached and files written."""
-    for status in result.statuses:
-        click.echo(f"  {status.role}: {status.describe()}")
-    for name, digest in result.files.items():
-        click.echo(f"  {'removed' if digest is None else 'wrote':<8} {name}")
-    for warning in result.warnings:
-        click.echo(f"  warning: {warning}", err=True)
-    click.echo("published")
-    click.echo(f"transcript head: {result.transcript_head}")
-
 
 @main.command()
 @click.argument("workspace", type=click.Path(path_type=Path))
@@ -922,3 +876,6 @@ def tui(workspace: Path | None = None) -> None:
 from ceremony.cli.notary import notary as _notary_group  # noqa: E402 - it imports the helpers above
 
 main.add_command(_notary_group)
+from ceremony.cli.targets import targets as _targets_group  # noqa: E402 - it imports the helpers above
+
+main.add_command(_targets_group)

@@ -4,12 +4,16 @@ command line, never from argv itself), the review-and-confirm step, and the opti
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ceremony import core
 from ceremony.core._json import read_secret_file
 from ceremony.core._text import printable
 from ceremony.errors import PassphraseError, UsageError
@@ -109,3 +113,53 @@ def _show_and_confirm(
         raise UsageError(
             f"not confirmed; nothing was {verb}ed" if verb == "sign" else "not confirmed; nothing was written"
         )
+
+
+_request_option = click.option(
+    "--request",
+    "request_out",
+    type=click.Path(path_type=Path),
+    help="Do not sign here: write a sign request for keyholders to sign (ceremony sign) and merge later.",
+)
+
+
+def _is_new_key(label: str) -> bool:
+    """New keys' passphrases are typed twice."""
+    return label.startswith("new key ")
+
+
+def _run_change(
+    workspace: Path,
+    plan: Callable[[core.proposal.ChangeContext], tuple[Any, Any]],
+    request_out: Path | None,
+    yes: bool,
+    passphrase_files: Sequence[Path],
+    pin_file: Path | None,
+) -> None:
+    """Plan a change, show it, then sign and publish it here or write a sign request."""
+    ws = core.Workspace.load(workspace)
+    provider = _passphrase_provider(passphrase_files, confirm=_is_new_key)
+    with contextlib.ExitStack() as stack:
+        ctx = core.proposal.ChangeContext(ws, provider, _pin_prompt, stack, datetime.now(UTC), pin_file)
+        state, proposal = plan(ctx)
+        lines, digest_hex, words = core.proposal.describe_proposal(state, proposal)
+        _show_and_confirm(lines, digest_hex, words, yes)
+        applied = core.changes.apply(ctx, state, proposal, request_out)
+    if applied.published is None:
+        click.echo(f"Wrote sign request {applied.request_id} to {request_out}")
+        click.echo("  each keyholder: ceremony sign REQUEST --key KEYSPEC; then: ceremony merge WORKSPACE REQUEST...")
+        click.echo(f"transcript head: {applied.transcript_head}")
+        return
+    _print_published(applied.published)
+
+
+def _print_published(result: Any) -> None:
+    """Thresholds reached and files written."""
+    for status in result.statuses:
+        click.echo(f"  {status.role}: {status.describe()}")
+    for name, digest in result.files.items():
+        click.echo(f"  {'removed' if digest is None else 'wrote':<8} {name}")
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+    click.echo("published")
+    click.echo(f"transcript head: {result.transcript_head}")

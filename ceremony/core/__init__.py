@@ -20,6 +20,7 @@ from ceremony.core import (
     proposal,
     recovery,
     requests,
+    targets,
 )
 from ceremony.core.dates import format_date, parse_at
 from ceremony.core.init import InitOptions, InitResult, init_workspace
@@ -65,6 +66,7 @@ __all__ = [
     "read_client_files",
     "recovery",
     "requests",
+    "targets",
     "verify_directory",
     "verify_files",
     "verify_transcript",

@@ -59,6 +59,9 @@ LOCK_WAIT_SECONDS = 30.0
 _ENTRY = re.compile(r"^([0-9a-f]{16})\.(new|commit|done)\Z")
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
 _REL_PATH = re.compile(rf"^(?:{_NAME}/)?{_NAME}\Z")
+#: Target files (``targets/<target path>``) may sit in subdirectories, as a TUF client fetches them.
+TARGETS_DIR = "targets"
+_TARGET_PATH = re.compile(rf"^{TARGETS_DIR}/(?:{_NAME}/){{0,7}}{_NAME}\Z")
 #: The workspace's own directories (docs/workspace.md): the only places temp files are looked for.
 WORKSPACE_DIRS = ("metadata", "keys", "pending", "drills", "requests")
 _TEMP_FILE = re.compile(r"^\..+\.tmp\Z")
@@ -74,9 +77,25 @@ def check_rel_path(rel: object, source: str = "path") -> str:
     Raises:
         WorkspaceError: the path is not a plain workspace-relative name.
     """
-    if not isinstance(rel, str) or not _REL_PATH.match(rel) or ".." in rel.split("/"):
-        raise WorkspaceError(f"{source}: {rel!r} is not a workspace file name (one directory level, no '..')")
+    if not isinstance(rel, str) or ".." in rel.split("/") or not (_REL_PATH.match(rel) or _TARGET_PATH.match(rel)):
+        raise WorkspaceError(
+            f"{source}: {rel!r} is not a workspace file name (one directory level, or up to eight below targets/; "
+            "no '..')"
+        )
     return rel
+
+
+def _check_no_links(root: Path, rel: str) -> None:
+    """No directory on the way to ``rel`` inside ``root`` is a symbolic link (a write must stay inside).
+
+    Raises:
+        WorkspaceError: naming the link.
+    """
+    parts = rel.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        path = root.joinpath(*parts[:depth])
+        if path.is_symlink():
+            raise WorkspaceError(f"{path}: a symbolic link inside the workspace; refusing to write through it")
 
 
 class Transaction:
@@ -204,6 +223,7 @@ def _apply(root: Path, entry: Path, intent: dict[str, Any]) -> None:
     touched: set[Path] = set()
     for op in intent["ops"]:
         target = root / op["path"]
+        _check_no_links(root, op["path"])
         if op["op"] == "write":
             staged = entry / op["stage"]
             if staged.is_file() and not staged.is_symlink():

@@ -31,6 +31,7 @@ from tuf.api.metadata import (
     Signed,
     Snapshot,
     SuccinctRoles,
+    TargetFile,
     Targets,
     Timestamp,
 )
@@ -444,6 +445,53 @@ def remove_delegation(md: Metadata[Targets], name: str) -> None:
     for keyid in list(delegations.roles[name].keyids):
         md.signed.revoke_key(keyid, name)
     del delegations.roles[name]
+
+
+def targets_of(md: Metadata[Targets]) -> dict[str, dict[str, Any]]:
+    """Target path -> its TUF target object (``length``, ``hashes``, ``custom``) of a targets metadata."""
+    targets = _signed_as(md, Targets, "listing targets")
+    return {path: info.to_dict() for path, info in targets.targets.items()}
+
+
+def set_target(md: Metadata[Targets], path: str, data: bytes, algorithms: Sequence[str], custom: Any) -> dict[str, Any]:
+    """Add or replace target ``path`` with the length and hashes of ``data`` (and ``custom``, when not None).
+
+    Returns:
+        The target object written (``length``, ``hashes``, ``custom``).
+
+    Raises:
+        MetadataError: ``md`` is not targets metadata.
+    """
+    targets = _signed_as(md, Targets, f"adding target {path!r}")
+    info = TargetFile.from_data(path, data, list(algorithms))
+    if custom is not None:
+        info.unrecognized_fields["custom"] = custom
+    targets.targets[path] = info
+    return info.to_dict()
+
+
+def remove_target(md: Metadata[Targets], path: str) -> None:
+    """Remove target ``path``.
+
+    Raises:
+        PolicyError: the role lists no such target.
+        MetadataError: ``md`` is not targets metadata.
+    """
+    targets = _signed_as(md, Targets, f"removing target {path!r}")
+    _policy.check_target_listed(path, path in targets.targets)
+    del targets.targets[path]
+
+
+def delegates_path(parent: Metadata[Targets], role: str, path: str) -> bool:
+    """True when ``parent`` delegates target ``path`` to ``role`` (its paths, path hash prefixes or hash bins)."""
+    delegations = _signed_as(parent, Targets, "delegations").delegations
+    if delegations is None:
+        return False
+    if delegations.roles and role in delegations.roles:
+        return bool(delegations.roles[role].is_delegated_path(path))
+    if delegations.succinct_roles is not None and delegations.succinct_roles.is_delegated_role(role):
+        return bool(delegations.succinct_roles.get_role_for_target(path) == role)
+    return False
 
 
 def set_snapshot_meta(md: Metadata[Snapshot], file: str, version_: int | None) -> None:

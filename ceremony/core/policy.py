@@ -12,6 +12,7 @@ skipped by choosing another client.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -391,3 +392,49 @@ def ca_warning(not_after: datetime, now: datetime, horizon_days: int) -> str | N
         f"the workspace CA ends on {_date(not_after)}: root certificates it issues end with it, and clients "
         "pinning it refuse the root from then on; plan a rotation to new certificates and tell those clients"
     )
+
+
+# --------------------------------------------------------------------------- target files
+
+#: A target path: what a TUF client fetches below targets/ (segments of letters, digits and . _ -, at most 8 deep).
+_TARGET_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
+
+
+def check_target_path(path: str) -> str:
+    """A target path this tool writes: relative, '/'-separated, no '..', no hidden or empty segment, <= 8 deep.
+
+    The path names a file under the workspace's targets/ that a static web server serves, so it must stay
+    inside and mean the same on every system (no backslash, no drive, no control characters).
+
+    Raises:
+        UsageError: naming the path and the rule.
+    """
+    segments = path.split("/")
+    if not 1 <= len(segments) <= 8 or not all(_TARGET_SEGMENT.match(s) for s in segments):
+        raise UsageError(
+            f"target path {printable(path, 200)!r}: use up to 8 '/'-separated segments of letters, digits and "
+            "'._-', none starting with '.' (it names a file a client fetches below targets/)"
+        )
+    return path
+
+
+def check_target_listed(path: str, listed: bool) -> None:
+    """Refuse removing a target the role does not list.
+
+    Raises:
+        PolicyError: naming the path.
+    """
+    if not listed:
+        raise PolicyError(f"no target {printable(path, 200)!r} in this role")
+
+
+def check_delegated_path(role: str, path: str, delegated: bool) -> None:
+    """Refuse a target that the role's delegation does not give it: clients would never look for it there.
+
+    Raises:
+        PolicyError: naming the role and the path.
+    """
+    if not delegated:
+        raise PolicyError(
+            f"{printable(role, 80)}: its delegation does not cover {printable(path, 200)!r}; clients would not find it"
+        )

@@ -110,6 +110,7 @@ class Proposal:
     parents: dict[str, str] = field(default_factory=dict)  # delegated role -> delegating role
     removed_roles: list[str] = field(default_factory=list)
     new_key_files: dict[str, bytes] = field(default_factory=dict)  # keyid -> encrypted PKCS#12
+    target_files: dict[str, bytes | None] = field(default_factory=dict)  # targets/<path> -> bytes (None: remove)
     config: dict[str, Any] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)

@@ -181,6 +181,13 @@ def publish(
     with _txn.transaction(ctx.ws.path) as txn:
         for keyid, encrypted in proposal.new_key_files.items():
             written[f"{KEYS_DIR}/{keyid}.p12"] = txn.write(f"{KEYS_DIR}/{keyid}.p12", encrypted)
+        # Target files before the metadata that lists them: a reader never sees a listed target missing.
+        for rel, content in sorted(proposal.target_files.items()):
+            if content is None:
+                txn.remove(rel)
+                written[rel] = None
+            else:
+                written[rel] = txn.write(rel, content)
         # root.json last: a reader never sees a root.json naming a root whose N.root.json is not there.
         for name in sorted(outputs, key=lambda n: n == "root.json"):
             written[f"{METADATA_DIR}/{name}"] = txn.write(f"{METADATA_DIR}/{name}", outputs[name])

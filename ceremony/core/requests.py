@@ -48,7 +48,7 @@ from ceremony.core.proposal import (
     proposal_requirements,
 )
 from ceremony.core.publish import PublishResult, publish, sign_here, threshold_error
-from ceremony.core.roles import KEYID, PENDING_DIR, TOP_LEVEL, display_name
+from ceremony.core.roles import KEYID, PENDING_DIR, TARGETS_DIR, TOP_LEVEL, display_name
 from ceremony.core.signers import PassphraseProvider, open_own_key, sign_as
 from ceremony.core.thresholds import Requirement, ThresholdResult, evaluate, evaluate_all, requirements_for
 from ceremony.core.workspace import Workspace, check_config
@@ -64,7 +64,7 @@ MAX_REQUEST_BYTES = 24 * 1024 * 1024
 #: Lines of the request's own (unsigned) description shown to a keyholder.
 MAX_SUMMARY_LINES = 50
 #: Commands that make pending changes (the transcript and the operator see this name).
-PENDING_COMMANDS = ("rotate", "extend", "delegate", "delegate --remove")
+PENDING_COMMANDS = ("rotate", "extend", "delegate", "delegate --remove", "targets add", "targets remove")
 
 
 def _metadata_of(obj: object, source: str, role: str) -> Metadata:
@@ -285,6 +285,7 @@ class PendingChange:
     metadata: dict[str, Metadata]  # role -> the new version, unsigned or signed by the keys this change made
     config: dict[str, Any]
     new_key_files: dict[str, bytes] = field(default_factory=dict)
+    target_files: dict[str, bytes | None] = field(default_factory=dict)  # targets/<path> -> bytes (None: remove)
     summary: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
@@ -302,6 +303,7 @@ class PendingChange:
             proposal.metadata,
             proposal.config,
             dict(proposal.new_key_files),
+            dict(proposal.target_files),
             list(proposal.summary),
             list(proposal.notes),
             dict(proposal.details),
@@ -320,6 +322,7 @@ class PendingChange:
             parents=dict(self.parents),
             removed_roles=list(self.removed_roles),
             new_key_files=dict(self.new_key_files),
+            target_files=dict(self.target_files),
             config=self.config,
             revoked=set(self.revoked),
             notes=list(self.notes),
@@ -341,6 +344,9 @@ class PendingChange:
             "config": self.config,
             "metadata": {role: _md.to_dict(md) for role, md in self.metadata.items()},
             "new_key_files": {k: base64.b64encode(v).decode() for k, v in self.new_key_files.items()},
+            "target_files": {
+                k: None if v is None else base64.b64encode(v).decode() for k, v in self.target_files.items()
+            },
         }
 
     @classmethod
@@ -386,6 +392,18 @@ class PendingChange:
                 key_files[keyid] = base64.b64decode(encoded, validate=True)
             except ValueError as err:
                 raise InputFileError(f"{path}: the new key file for {keyid[:12]} is not base64") from err
+        target_files: dict[str, bytes | None] = {}
+        found = record.get("target_files") or {}
+        if not isinstance(found, dict):
+            raise InputFileError(f"{path}: 'target_files' is not an object")
+        for rel, encoded in found.items():
+            if not isinstance(rel, str) or not rel.startswith(f"{TARGETS_DIR}/"):
+                raise InputFileError(f"{path}: target file {printable(rel, 80)!r} is not below {TARGETS_DIR}/")
+            _policy.check_target_path(rel.removeprefix(f"{TARGETS_DIR}/"))
+            try:
+                target_files[rel] = None if encoded is None else base64.b64decode(encoded, validate=True)
+            except (ValueError, TypeError) as err:
+                raise InputFileError(f"{path}: the target file {printable(rel, 80)} is not base64") from err
         return cls(
             request_id=request_id,
             base_root_version=record["base_root_version"],
@@ -393,6 +411,7 @@ class PendingChange:
             metadata=_metadata_map(record["metadata"], source, "metadata"),
             config=record["config"],
             new_key_files=key_files,
+            target_files=target_files,
             summary=_text_list(record.get("summary"), source, "summary"),
             notes=_text_list(record.get("notes"), source, "notes"),
             details=details,

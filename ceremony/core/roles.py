@@ -36,6 +36,8 @@ KEYS_DIR = "keys"
 PENDING_DIR = "pending"
 REQUESTS_DIR = "requests"
 DRILLS_DIR = "drills"
+#: The target files a static web server serves beside metadata/ (targets/<target path>).
+TARGETS_DIR = "targets"
 
 #: A key id that becomes a file name (keys/<keyid>.p12): the spec's SHA-256 key id, and nothing else.
 KEYID = re.compile(r"^[0-9a-f]{64}\Z")

@@ -22,6 +22,7 @@ from typing import Any
 
 from ceremony import __version__
 from ceremony.core import _txn
+from ceremony.core import roles as _roles
 from ceremony.core._fs import sha256_hex
 from ceremony.core._json import loads_strict, read_bytes
 from ceremony.core._text import printable
@@ -61,6 +62,8 @@ def check_tracked_name(name: object, source: str) -> str:
     except (TypeError, CeremonyError) as err:
         raise TranscriptError(f"{source}: names {printable(repr(name), 200)}, which is not a workspace file") from err
     directory, _sep, _base = name.rpartition("/")
+    if name.startswith(f"{_roles.TARGETS_DIR}/"):  # target files, in subdirectories too (check_rel_path's rule)
+        return name
     if (directory and directory not in TRACKED_DIRS) or (not directory and name not in TRACKED_FILES):
         raise TranscriptError(f"{source}: names {printable(repr(name), 200)}, which is not a file the workspace tracks")
     return name

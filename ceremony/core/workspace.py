@@ -438,6 +438,13 @@ class Workspace:
             directory = self.path / sub
             if directory.is_dir():
                 names += [f"{sub}/{p.name}" for p in sorted(directory.iterdir()) if p.is_file()]
+        targets = self.path / _roles.TARGETS_DIR
+        if targets.is_dir() and not targets.is_symlink():  # target files, in subdirectories too (never via a link)
+            names += sorted(
+                f"{_roles.TARGETS_DIR}/{p.relative_to(targets).as_posix()}"
+                for p in targets.rglob("*")
+                if p.is_file() and not any(q.is_symlink() for q in (p, *p.parents) if q != targets.parent)
+            )
         return names
 
     def public_key(self, keyid: str) -> Key:

@@ -58,6 +58,12 @@ REFUSALS: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     # root_expiry_within_certificates
     "root past its certificates, explicit": (lambda: policy.root_expiry_within_certificates(NOW + 10 * DAY, NOW + 9 * DAY, NOW, True), PolicyError, "the root would expire after the certificates of its kept keys (they end 2026-01-10T00:00:00Z)"),
     "certificates end within the signing period": (lambda: policy.root_expiry_within_certificates(NOW + 90 * DAY, NOW + 60 * DAY, NOW, False), PolicyError, "the root would expire after the certificates of its kept keys (they end 2026-03-02T00:00:00Z)"),
+    # target files
+    "target path climbs out": (lambda: policy.check_target_path("../x"), UsageError, "target path '../x': use up to 8 '/'-separated segments of letters, digits and '._-', none starting with '.' (it names a file a client fetches below targets/)"),
+    "target path hidden": (lambda: policy.check_target_path("a/.git"), UsageError, "target path 'a/.git': use up to 8 '/'-separated segments of letters, digits and '._-', none starting with '.' (it names a file a client fetches below targets/)"),
+    "target path too deep": (lambda: policy.check_target_path("/".join("a" * 9)), UsageError, "target path 'a/a/a/a/a/a/a/a/a': use up to 8 '/'-separated segments of letters, digits and '._-', none starting with '.' (it names a file a client fetches below targets/)"),
+    "target not listed": (lambda: policy.check_target_listed("x.txt", False), PolicyError, "no target 'x.txt' in this role"),
+    "target outside the delegation": (lambda: policy.check_delegated_path("releases", "other/a", False), PolicyError, "releases: its delegation does not cover 'other/a'; clients would not find it"),
     # check_expiry
     "expiry past": (lambda: policy.check_expiry("root", NOW - timedelta(seconds=1), NOW), PolicyError, "root: expiry 2025-12-31T23:59:59Z is not in the future"),
     "expiry now": (lambda: policy.check_expiry("snapshot", NOW, NOW), PolicyError, "snapshot: expiry 2026-01-01T00:00:00Z is not in the future"),
@@ -160,6 +166,9 @@ ACCEPTED: dict[str, tuple[Callable[[], object], object]] = {
     "expiry future": (lambda: policy.check_expiry("root", NOW + timedelta(seconds=1), NOW), None),
     "root within its certificates": (lambda: policy.root_expiry_within_certificates(NOW + DAY, NOW + DAY, NOW, True), NOW + DAY),
     "root cut back to its certificates": (lambda: policy.root_expiry_within_certificates(NOW + 900 * DAY, NOW + 61 * DAY, NOW, False), NOW + 61 * DAY),
+    "target path nested": (lambda: policy.check_target_path("sub/dir/f-1.0.tar.gz"), "sub/dir/f-1.0.tar.gz"),
+    "target listed": (lambda: policy.check_target_listed("x", True), None),
+    "target inside the delegation": (lambda: policy.check_delegated_path("releases", "releases/a", True), None),
     "certificates = root": (lambda: policy.check_certificate_days(365, 365), None),
     "certificates > root": (lambda: policy.check_certificate_days(3650, 365), None),
     "next version": (lambda: policy.check_next_version("root", 2, 2), None),
