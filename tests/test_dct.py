@@ -141,6 +141,26 @@ class Site:
         self.publish(out)
         return rotated
 
+    def rotate_targets_key(self, *, offline: bool = True) -> tuple[str, Path]:
+        """``ceremony notary rotate-key WS`` from a fresh fetch, the publisher's new key in targets2.key; returns its
+        output and the publish bundle (not yet published)."""
+        fetched, out = self.fetch(), self.bundle("new-targets-key")
+        rotated = self.ceremony(
+            "notary",
+            "rotate-key",
+            self.ws,
+            "--from",
+            fetched,
+            "--out",
+            out,
+            "--targets-key-out",
+            self.top / "targets2.key",
+            *self.passphrases("root-1", "root-2", "publisher"),
+            "--yes",
+            offline=offline,
+        )
+        return ok(rotated), out
+
     def status(self) -> dict:
         return json.loads(ok(self.ceremony("status", self.ws, "--json", offline=True)))
 
@@ -250,23 +270,7 @@ def test_targets_key_compromise(notary_server: NotaryServer, tmp_path: Path) -> 
     cached = tmp_path / "cached"
     ok(site.notary(cached, "list", site.gun))  # a consumer that trusts root v1 from now on
 
-    fetched, out = site.fetch(), site.bundle("v2")
-    rotated = ok(
-        site.ceremony(
-            "notary",
-            "rotate-key",
-            site.ws,
-            "--from",
-            fetched,
-            "--out",
-            out,
-            "--targets-key-out",
-            site.top / "targets2.key",
-            *site.passphrases("root-1", "root-2", "publisher"),
-            "--yes",
-            offline=True,
-        )
-    )
+    rotated, out = site.rotate_targets_key()
     assert "root.json (root)" in rotated and "role targets: threshold 1 (unchanged), 1 keys" in rotated
     assert "re-signed by the new key AS IT IS" in rotated and "signer role targets/alice" in rotated
     site.publish(out)
@@ -560,22 +564,7 @@ def test_publish_refusals_are_one_line_and_change_nothing(notary_server: NotaryS
     """The bundle rules and the server's own rules, each one sentence naming the file and the rule."""
     site = new_site(notary_server, tmp_path)
     site.init()
-    fetched, out = site.fetch(), site.bundle("v2")
-    ok(
-        site.ceremony(
-            "notary",
-            "rotate-key",
-            site.ws,
-            "--from",
-            fetched,
-            "--out",
-            out,
-            "--targets-key-out",
-            site.top / "targets2.key",
-            *site.passphrases("root-1", "root-2", "publisher"),
-            "--yes",
-        )
-    )
+    _rotated, out = site.rotate_targets_key(offline=False)
     before = notary_server.get(f"/v2/{site.gun}/_trust/tuf/root.json")
 
     # A root that changes the targets key without the re-signed targets.json: refused before the upload.
@@ -631,23 +620,7 @@ def test_targets_key_compromise_with_docker_push_and_pull(
     ok(docker_lab.docker(["rmi", f"{site.gun}:v1"], publisher))
     ok(docker_lab.docker(["pull", f"{site.gun}:v1"], consumer, env=consumer_trust))
 
-    fetched, out = site.fetch(), site.bundle("v2")
-    ok(
-        site.ceremony(
-            "notary",
-            "rotate-key",
-            site.ws,
-            "--from",
-            fetched,
-            "--out",
-            out,
-            "--targets-key-out",
-            site.top / "targets2.key",
-            *site.passphrases("root-1", "root-2", "publisher"),
-            "--yes",
-            offline=True,
-        )
-    )
+    _rotated, out = site.rotate_targets_key()
     site.publish(out)
 
     ok(docker_lab.docker(["rmi", f"{site.gun}:v1"], consumer))
