@@ -50,6 +50,7 @@ from typing import Any
 
 from ceremony.core._fs import DIR_MODE, create_exclusive, fsync_dir, make_private_dir, sha256_hex
 from ceremony.core._json import dumps_pretty, read_json
+from ceremony.core.roles import TARGETS_DIR
 from ceremony.errors import InputFileError, WorkspaceError
 
 JOURNAL_DIR = ".journal"
@@ -60,7 +61,6 @@ _ENTRY = re.compile(r"^([0-9a-f]{16})\.(new|commit|done)\Z")
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
 _REL_PATH = re.compile(rf"^(?:{_NAME}/)?{_NAME}\Z")
 #: Target files (``targets/<target path>``) may sit in subdirectories, as a TUF client fetches them.
-TARGETS_DIR = "targets"
 _TARGET_PATH = re.compile(rf"^{TARGETS_DIR}/(?:{_NAME}/){{0,7}}{_NAME}\Z")
 #: The workspace's own directories (docs/workspace.md): the only places temp files are looked for.
 WORKSPACE_DIRS = ("metadata", "keys", "pending", "drills", "requests")

@@ -438,13 +438,7 @@ class Workspace:
             directory = self.path / sub
             if directory.is_dir():
                 names += [f"{sub}/{p.name}" for p in sorted(directory.iterdir()) if p.is_file()]
-        targets = self.path / _roles.TARGETS_DIR
-        if targets.is_dir() and not targets.is_symlink():  # target files, in subdirectories too (never via a link)
-            names += sorted(
-                f"{_roles.TARGETS_DIR}/{p.relative_to(targets).as_posix()}"
-                for p in targets.rglob("*")
-                if p.is_file() and not any(q.is_symlink() for q in (p, *p.parents) if q != targets.parent)
-            )
+        names += _target_files(self.path / _roles.TARGETS_DIR)
         return names
 
     def public_key(self, keyid: str) -> Key:
@@ -485,6 +479,24 @@ class Workspace:
                 f"{self.path}: a Docker Content Trust workspace, and {command} is for TUF workspaces only "
                 "(its changes are ceremony notary rotate-root and rotate-key; docs/dct.md)"
             )
+
+
+def _target_files(targets: Path) -> list[str]:
+    """``targets/<path>`` of every regular file below ``targets`` (subdirectories too), never through a link."""
+    found: list[str] = []
+    if targets.is_symlink() or not targets.is_dir():
+        return found
+    pending = [targets]
+    while pending:
+        directory = pending.pop()
+        for entry in sorted(directory.iterdir()):
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                pending.append(entry)
+            elif entry.is_file():
+                found.append(f"{_roles.TARGETS_DIR}/{entry.relative_to(targets).as_posix()}")
+    return sorted(found)
 
 
 def verify_workspace_transcript(ws: Workspace, expect_head: str | None = None) -> _transcript.TranscriptReport:
