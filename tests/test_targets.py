@@ -142,3 +142,50 @@ def test_targets_through_a_sign_request(cli: CliRunner, workspace: Path, passphr
         ok(cli("sign", request, "--key", own, "--passphrase-file", passphrase_file, "--yes"))
     ok(cli("merge", workspace, request))
     assert download(workspace, "r.txt") == b"requested\n"
+
+
+def test_a_pending_record_cannot_write_or_remove_files_its_metadata_does_not_name(
+    cli: CliRunner, workspace: Path, passphrase_file: Path, tmp_path: Path
+) -> None:
+    pf = ["--passphrase-file", passphrase_file]
+    (tmp_path / "keep.txt").write_bytes(b"keep\n")
+    ok(cli("targets", "add", workspace, tmp_path / "keep.txt", *pf, "--yes"))
+    (tmp_path / "r.txt").write_bytes(b"requested\n")
+    request = tmp_path / "request.json"
+    ok(cli("targets", "add", workspace, tmp_path / "r.txt", "--request", request, "--yes"))
+    (pending,) = (workspace / "pending").glob("*.json")
+    record = json.loads(pending.read_text())
+    record["target_files"]["targets/keep.txt"] = None  # an edit after the request was made
+    record["target_files"]["targets/evil/index.html"] = "PGgxPmV2aWw8L2gxPg=="
+    pending.write_text(json.dumps(record))
+    config = json.loads((workspace / "ceremony.json").read_text())
+    for role in ("targets", "snapshot", "timestamp"):
+        keyid = next(k for k, v in config["keys"].items() if role in v["roles"])
+        ok(cli("sign", request, "--key", workspace / "keys" / f"{keyid}.p12", *pf, "--yes"))
+    line = one_line_error(cli("merge", workspace, request))
+    assert "targets/" in line and "metadata" in line
+    assert (workspace / "targets" / "keep.txt").read_bytes() == b"keep\n"
+    assert not (workspace / "targets" / "evil").exists() and not (workspace / "targets" / "r.txt").exists()
+
+
+def test_a_symlinked_targets_directory_is_refused_before_anything_is_written(
+    cli: CliRunner, workspace: Path, passphrase_file: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (workspace / "targets").symlink_to(outside)
+    (tmp_path / "f.txt").write_bytes(b"x\n")
+    added = cli(
+        "targets",
+        "add",
+        workspace,
+        tmp_path / "f.txt",
+        "--name",
+        "sub/deep/f.txt",
+        "--passphrase-file",
+        passphrase_file,
+        "--yes",
+    )
+    assert "a link or a file where a directory of target files must be" in one_line_error(added)
+    assert list(outside.iterdir()) == []
+    ok(cli("status", workspace))  # no journal entry left behind: every command still works

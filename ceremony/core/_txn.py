@@ -61,7 +61,8 @@ _ENTRY = re.compile(r"^([0-9a-f]{16})\.(new|commit|done)\Z")
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
 _REL_PATH = re.compile(rf"^(?:{_NAME}/)?{_NAME}\Z")
 #: Target files (``targets/<target path>``) may sit in subdirectories, as a TUF client fetches them.
-_TARGET_PATH = re.compile(rf"^{TARGETS_DIR}/(?:{_NAME}/){{0,7}}{_NAME}\Z")
+#: The last segment may carry a hash prefix (consistent snapshots: ``<sha512>.<name>``), hence its longer bound.
+_TARGET_PATH = re.compile(rf"^{TARGETS_DIR}/(?:{_NAME}/){{0,7}}[A-Za-z0-9_][A-Za-z0-9._-]{{0,299}}\Z")
 #: The workspace's own directories (docs/workspace.md): the only places temp files are looked for.
 WORKSPACE_DIRS = ("metadata", "keys", "pending", "drills", "requests")
 _TEMP_FILE = re.compile(r"^\..+\.tmp\Z")
@@ -85,17 +86,22 @@ def check_rel_path(rel: object, source: str = "path") -> str:
     return rel
 
 
-def _check_no_links(root: Path, rel: str) -> None:
-    """No directory on the way to ``rel`` inside ``root`` is a symbolic link (a write must stay inside).
+def _check_target_way(root: Path, rel: str) -> None:
+    """For a target file: no directory on the way to ``rel`` is a symbolic link or a file, and ``rel`` is not a
+    directory (target paths are the only nested ones; the workspace's own directories keep their old rule).
 
     Raises:
-        WorkspaceError: naming the link.
+        WorkspaceError: naming what is in the way.
     """
-    parts = rel.split("/")[:-1]
-    for depth in range(1, len(parts) + 1):
+    if not rel.startswith(f"{TARGETS_DIR}/"):
+        return
+    parts = rel.split("/")
+    for depth in range(1, len(parts)):
         path = root.joinpath(*parts[:depth])
-        if path.is_symlink():
-            raise WorkspaceError(f"{path}: a symbolic link inside the workspace; refusing to write through it")
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise WorkspaceError(f"{path}: a link or a file where a directory of target files must be; nothing changed")
+    if (root / rel).is_dir() and not (root / rel).is_symlink():
+        raise WorkspaceError(f"{root / rel}: a directory where a target file must be; nothing changed")
 
 
 class Transaction:
@@ -157,12 +163,18 @@ class Transaction:
         if not self.ops:
             self.abort()
             return
-        staging = self._stage_dir()
-        intent = {"type": "ceremony-journal", "format": 1, "id": self.id, "ops": self.ops}
-        _write_new(staging / INTENT_NAME, dumps_pretty(intent))
-        fsync_dir(staging)
-        for directory in {self.root / op["path"].rpartition("/")[0] for op in self.ops}:
-            make_private_dir(directory)
+        try:
+            for op in self.ops:  # before anything is created: a write that could not be applied is never committed
+                _check_target_way(self.root, op["path"])
+            staging = self._stage_dir()
+            intent = {"type": "ceremony-journal", "format": 1, "id": self.id, "ops": self.ops}
+            _write_new(staging / INTENT_NAME, dumps_pretty(intent))
+            fsync_dir(staging)
+            for directory in sorted({self.root / op["path"].rpartition("/")[0] for op in self.ops}):
+                make_private_dir(directory)
+        except BaseException:
+            self.abort()
+            raise
         final = staging.with_name(f"{self.id}.commit")
         try:
             with signals_held():
@@ -223,7 +235,7 @@ def _apply(root: Path, entry: Path, intent: dict[str, Any]) -> None:
     touched: set[Path] = set()
     for op in intent["ops"]:
         target = root / op["path"]
-        _check_no_links(root, op["path"])
+        _check_target_way(root, op["path"])
         if op["op"] == "write":
             staged = entry / op["stage"]
             if staged.is_file() and not staged.is_symlink():

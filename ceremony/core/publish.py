@@ -9,6 +9,7 @@ and the transcript line in one journal transaction.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,11 +28,11 @@ from ceremony.core import verify as _verify
 from ceremony.core._json import dumps_pretty
 from ceremony.core._text import printable
 from ceremony.core.proposal import ChangeContext, Proposal, State, load_state, proposal_requirements
-from ceremony.core.roles import CONFIG_NAME, KEYID, KEYS_DIR, METADATA_DIR, PENDING_DIR
+from ceremony.core.roles import CONFIG_NAME, KEYID, KEYS_DIR, METADATA_DIR, PENDING_DIR, target_file_names
 from ceremony.core.signers import sign_as, unlock_held_key
 from ceremony.core.thresholds import ThresholdResult, evaluate, evaluate_all
 from ceremony.core.workspace import check_config
-from ceremony.errors import ThresholdNotMetError, VerificationError, WorkspaceError
+from ceremony.errors import TamperedRequestError, ThresholdNotMetError, VerificationError, WorkspaceError
 
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Root  # noqa: TID251 - types only
@@ -172,6 +173,7 @@ def publish(
         if not KEYID.match(keyid):
             raise WorkspaceError(f"key id {printable(keyid, 80)!r} cannot name a key file; nothing was written")
     check_config(proposal.config, "the config this change writes")
+    _check_target_files(state, proposal)
 
     # One transaction: metadata, keys, config, the pending record and the transcript line become the
     # workspace's state together, or not at all (docs/workspace.md, "Changes are all-or-nothing").
@@ -226,6 +228,50 @@ def publish(
             also(txn)
     ctx.ws.config = proposal.config
     return PublishResult(written, all_statuses, warnings + proposal.notes, head)
+
+
+def _check_target_files(state: State, proposal: Proposal) -> None:
+    """Every target file a change writes or removes follows from its metadata, not from the record it came in.
+
+    A pending record is read back from disk (after a crash, or an edit): a file to write must be a name a client
+    fetches for a target the new metadata lists, with exactly that length and those hashes; a file to remove
+    must be one the current version served and the new one no longer does.
+
+    Raises:
+        TamperedRequestError: naming the file.
+    """
+    if not proposal.target_files:
+        return
+    new_names: dict[str, dict[str, Any]] = {}
+    old_names: set[str] = set()
+    for role, md in proposal.metadata.items():
+        if _md.role_type(md) != "targets":
+            continue
+        for path, info in _md.targets_of(md).items():
+            for name in target_file_names(path, info.get("hashes", {}), state.consistent):
+                new_names[name] = info
+        current = state.current(role)
+        if current is not None:
+            for path, info in _md.targets_of(current).items():
+                old_names.update(target_file_names(path, info.get("hashes", {}), state.consistent))
+    for rel, content in proposal.target_files.items():
+        shown = printable(rel, 200)
+        if content is None:
+            if rel not in old_names or rel in new_names:
+                raise TamperedRequestError(f"{shown}: the change removes it, but its metadata does not drop it")
+            continue
+        listed = new_names.get(rel)
+        hashes = listed.get("hashes", {}) if listed else {}
+        if (
+            listed is None
+            or listed.get("length") != len(content)
+            or not hashes
+            or any(
+                algorithm not in ("sha256", "sha512") or hashlib.new(algorithm, content).hexdigest() != digest
+                for algorithm, digest in hashes.items()
+            )
+        ):
+            raise TamperedRequestError(f"{shown}: the change writes it, but no target of its metadata is these bytes")
 
 
 def _rekeyed_online_roles(state: State, proposal: Proposal) -> set[str]:

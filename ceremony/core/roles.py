@@ -45,6 +45,7 @@ KEYID = re.compile(r"^[0-9a-f]{64}\Z")
 FILE_URI = re.compile(r"^file:keys/([0-9a-f]{64})\.p12\Z")
 #: A sign request id: what requests.write_request generates (secrets.token_hex(8)); it names pending/<id>.json.
 REQUEST_ID = re.compile(r"^[0-9a-f]{16}\Z")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}|[0-9a-f]{128}")
 #: A delegated role name: letters, digits and . _ -, not starting with a dot, at most 64 characters.
 ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
@@ -90,3 +91,14 @@ def key_file_of(base: Path, uri: str) -> Path | None:
     """The file a ``file:keys/<keyid>.p12`` reference names inside ``base``; None for any other form."""
     match = FILE_URI.match(uri)
     return Path(base) / KEYS_DIR / f"{match.group(1)}.p12" if match else None
+
+
+def target_file_names(path: str, hashes: dict[str, str], consistent: bool) -> list[str]:
+    """The workspace paths a client fetches target ``path`` from: ``targets/<path>``, or with consistent
+    snapshots ``targets/<dir>/<hash>.<name>`` for each hash (python-tuf and tuf-js take the first listed)."""
+    if not consistent:
+        return [f"{TARGETS_DIR}/{path}"]
+    directory, _sep, name = path.rpartition("/")
+    prefix = f"{TARGETS_DIR}/{directory}/" if directory else f"{TARGETS_DIR}/"
+    # A hash becomes part of a file name: only the hex digests python-tuf writes are used (never "x/y").
+    return [f"{prefix}{digest}.{name}" for digest in hashes.values() if _HEX_DIGEST.fullmatch(str(digest))]

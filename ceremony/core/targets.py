@@ -9,7 +9,7 @@ The change goes through ``changes.apply`` like every other: signed here, or a si
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,7 +18,7 @@ from ceremony.core import metadata as _md
 from ceremony.core import policy as _policy
 from ceremony.core.changes import _cascade, _copy_config
 from ceremony.core.proposal import ChangeContext, Proposal, State, load_state
-from ceremony.core.roles import TARGETS_DIR
+from ceremony.core.roles import target_file_names
 from ceremony.core.workspace import Workspace
 from ceremony.errors import UsageError
 
@@ -35,16 +35,6 @@ class NewTarget:
     path: str
     data: bytes
     custom: Any = None
-
-
-def served_names(path: str, hashes: Mapping[str, str], consistent: bool) -> list[str]:
-    """The workspace paths a client fetches target ``path`` from: ``targets/<path>``, or with consistent
-    snapshots ``targets/<dir>/<hash>.<name>`` for each hash (python-tuf and tuf-js take the first listed)."""
-    if not consistent:
-        return [f"{TARGETS_DIR}/{path}"]
-    directory, _sep, name = path.rpartition("/")
-    prefix = f"{TARGETS_DIR}/{directory}/" if directory else f"{TARGETS_DIR}/"
-    return [f"{prefix}{digest}.{name}" for digest in hashes.values()]
 
 
 def _role_state(state: State, role: str) -> tuple[Any, str | None]:
@@ -83,7 +73,7 @@ def plan_targets(
     for path in remove:
         _policy.check_target_path(path)
         _md.remove_target(new, path)
-        for name in served_names(path, listed[path].get("hashes", {}), state.consistent):
+        for name in target_file_names(path, listed[path].get("hashes", {}), state.consistent):
             files[name] = None
         summary.append(f"remove target {path} from {role}")
     seen: set[str] = set()
@@ -97,10 +87,10 @@ def plan_targets(
         if parent_md is not None:
             _policy.check_delegated_path(role, item.path, _md.delegates_path(parent_md, role, item.path))
         if item.path in listed:  # a replaced file: its old copies are no longer served
-            for name in served_names(item.path, listed[item.path].get("hashes", {}), state.consistent):
+            for name in target_file_names(item.path, listed[item.path].get("hashes", {}), state.consistent):
                 files[name] = None
         info = _md.set_target(new, item.path, item.data, algorithms, item.custom)
-        for name in served_names(item.path, info["hashes"], state.consistent):
+        for name in target_file_names(item.path, info["hashes"], state.consistent):
             files[name] = item.data
         summary.append(f"add target {item.path} to {role} ({len(item.data)} bytes)")
     proposal = Proposal(
