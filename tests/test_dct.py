@@ -161,6 +161,27 @@ class Site:
         )
         return ok(rotated), out
 
+    def take_over(self, trusted: Path, fetched: Path, key: Path, key_passphrase: Path) -> CompletedProcess[str]:
+        """``ceremony notary take-over WS`` offline: the laptop's key file and its passphrase, root-1's new one."""
+        return self.ceremony(
+            "notary",
+            "take-over",
+            self.ws,
+            "--gun",
+            self.gun,
+            "--trusted-root",
+            trusted,
+            "--yes",
+            "--from",
+            fetched,
+            "--key",
+            key,
+            "--key-passphrase-file",
+            key_passphrase,
+            *self.passphrases("root-1"),
+            offline=True,
+        )
+
     def status(self) -> dict:
         return json.loads(ok(self.ceremony("status", self.ws, "--json", offline=True)))
 
@@ -371,65 +392,22 @@ def test_take_over_a_repository_the_docker_cli_made(notary_server: NotaryServer,
     # A key file that is not the repository's root key, and a wrong passphrase: one line each, nothing made.
     other = tmp_path / "other.key"
     shutil.copyfile(next(p for p in (laptop / "trust" / "private").iterdir() if p not in root_files), other)
-    refused = site.ceremony(
-        "notary",
-        "take-over",
-        site.ws,
-        "--gun",
-        gun,
-        "--trusted-root",
+    refused = site.take_over(
         laptop / "trust" / "tuf" / gun / "metadata" / "root.json",
-        "--yes",
-        "--from",
         fetched,
-        "--key",
         other,
-        "--key-passphrase-file",
         site.secret("repo", PASSPHRASES["repository"]),
-        *site.passphrases("root-1"),
-        offline=True,
     )
     assert "is not a root key of" in one_line_error(refused) and not site.ws.exists()
-    refused = site.ceremony(
-        "notary",
-        "take-over",
-        site.ws,
-        "--gun",
-        gun,
-        "--trusted-root",
+    refused = site.take_over(
         laptop / "trust" / "tuf" / gun / "metadata" / "root.json",
-        "--yes",
-        "--from",
         fetched,
-        "--key",
         root_files[0],
-        "--key-passphrase-file",
         site.secret("wrong", "not the passphrase"),
-        *site.passphrases("root-1"),
-        offline=True,
     )
     assert "the passphrase is wrong" in one_line_error(refused) and not site.ws.exists()
 
-    ok(
-        site.ceremony(
-            "notary",
-            "take-over",
-            site.ws,
-            "--gun",
-            gun,
-            "--trusted-root",
-            laptop / "trust" / "tuf" / gun / "metadata" / "root.json",
-            "--yes",
-            "--from",
-            fetched,
-            "--key",
-            root_files[0],
-            "--key-passphrase-file",
-            laptop_pass,
-            *site.passphrases("root-1"),
-            offline=True,
-        )
-    )
+    ok(site.take_over(laptop / "trust" / "tuf" / gun / "metadata" / "root.json", fetched, root_files[0], laptop_pass))
     site.rotate_root(
         "--add",
         "ecdsa-p256",
@@ -779,26 +757,7 @@ def test_take_over_after_the_laptop_rotated_its_root(notary_server: NotaryServer
 
     site = new_site(notary_server, tmp_path / "site", gun)
     site.top.mkdir()
-    ok(
-        site.ceremony(
-            "notary",
-            "take-over",
-            site.ws,
-            "--gun",
-            gun,
-            "--trusted-root",
-            trusted,
-            "--yes",
-            "--from",
-            site.fetch(),
-            "--key",
-            new_root[0],
-            "--key-passphrase-file",
-            site.secret("laptop", PASSPHRASES["root"]),
-            *site.passphrases("root-1"),
-            offline=True,
-        )
-    )
+    ok(site.take_over(trusted, site.fetch(), new_root[0], site.secret("laptop", PASSPHRASES["root"])))
     assert site.status()["root_versions"] == [2]
     site.rotate_root(
         "--add",
