@@ -196,11 +196,18 @@ def main(ctx: click.Context) -> None:
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
+    "--consistent-snapshot",
+    is_flag=True,
+    help="Clients fetch N.ROLE.json and targets/HASH.NAME, so a mirror can update while clients read it.",
+)
+@click.option(
     "--profile",
-    type=click.Choice(["tuf", "notary"]),
+    type=click.Choice(["tuf", "sigstore", "notary"]),
     default="tuf",
     show_default=True,
-    help="tuf: a TUF 1.0 repository; notary: the root of a Docker Content Trust (Notary v1) repository.",
+    help="tuf: a TUF 1.0 repository; sigstore: the root of a private Sigstore instance (consistent snapshots, "
+    "ecdsa-p256 keys by default, only key types every Sigstore client verifies); notary: the root of a Docker "
+    "Content Trust (Notary v1) repository.",
 )
 @click.option("--gun", help="notary: the repository's GUN (docker.io/org/app, registry:5000/org/app).")
 @click.option(
@@ -236,6 +243,7 @@ def init(
     no_spare_root_key: bool,
     passphrase_files: tuple[Path, ...],
     yes: bool,
+    consistent_snapshot: bool,
     profile: str,
     gun: str | None,
     server_keys: Path | None,
@@ -256,9 +264,12 @@ def init(
             expiry[role] = int(text)
         except ValueError:
             raise UsageError(f"--expires {role}={text}: DAYS must be a whole number") from None
+    ctx = click.get_current_context()
+    key_type_given = ctx.get_parameter_source("key_type") is not click.core.ParameterSource.DEFAULT
     if profile == "notary":
-        ctx = click.get_current_context()
-        if ctx.get_parameter_source("key_type") is not click.core.ParameterSource.DEFAULT:
+        if consistent_snapshot:
+            raise UsageError("--consistent-snapshot: a Docker Content Trust repository's layout is the server's")
+        if key_type_given:
             raise UsageError("--key-type: Docker Content Trust root keys are ecdsa-p256 (give them with --root-key)")
         if online_keys:
             raise UsageError("--online-key: a Docker Content Trust repository's online keys are the server's")
@@ -293,6 +304,10 @@ def init(
     ):
         if value is not None:
             raise UsageError(f"{name} is for --profile notary")
+    if profile == core.policy.SIGSTORE_PROFILE:
+        consistent_snapshot = True
+        if not key_type_given:
+            key_type = "ecdsa-p256"  # what Sigstore's own root uses, and every Sigstore client verifies
     options = core.InitOptions(
         root_keys=root_keys,
         threshold=threshold,
@@ -301,10 +316,14 @@ def init(
         online_keys=_parse_pairs(online_keys, "--online-key"),
         no_spare_root_key=no_spare_root_key,
         root_key_specs=root_key_specs,
+        consistent_snapshot=consistent_snapshot,
+        profile=profile,
     )
     count = len(root_key_specs) or root_keys
     days = {**core.DEFAULT_EXPIRY_DAYS, **expiry}
-    click.echo(f"New TUF repository in {workspace}")
+    kind = "TUF repository for a private Sigstore instance" if profile == "sigstore" else "TUF repository"
+    snapshots = " (consistent snapshots)" if consistent_snapshot else ""
+    click.echo(f"New {kind} in {workspace}{snapshots}")
     click.echo(f"  root: {threshold} of {count} keys, expires in {days['root']} days")
     for index, spec in enumerate(root_key_specs or [key_type] * root_keys, start=1):
         click.echo(f"    root-{index}: {_describe_spec(spec)}")
@@ -668,18 +687,40 @@ def delegate(
 
 
 @main.command()
-@click.argument("request", type=click.Path(path_type=Path))
+@click.argument("request", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--key", "keyspec", required=True, metavar="KEYSPEC", help="Your key: a pkcs11: URI or a software key file (.p12)."
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Write the signed request here (default: in place).")
+@click.option(
+    "--tuf-on-ci",
+    "checkout",
+    type=click.Path(path_type=Path),
+    help="Sign the signing event checked out in this tuf-on-ci repository (instead of a REQUEST).",
+)
 @_passphrase_option
 @_pin_option
 @_yes_option
 def sign(
-    request: Path, keyspec: str, out: Path | None, passphrase_files: tuple[Path, ...], pin_file: Path | None, yes: bool
+    request: Path | None,
+    keyspec: str,
+    out: Path | None,
+    checkout: Path | None,
+    passphrase_files: tuple[Path, ...],
+    pin_file: Path | None,
+    yes: bool,
 ) -> None:
-    """Review a sign request, sign it with your key, verify the signature, and add it to the request."""
+    """Review a sign request (or a tuf-on-ci signing event), sign it with your key, verify the signature."""
+    if (request is None) == (checkout is None):
+        raise UsageError("give a sign REQUEST, or --tuf-on-ci CHECKOUT for a tuf-on-ci signing event")
+    if checkout is not None:
+        if out is not None:
+            raise UsageError("--out is for sign requests: a tuf-on-ci signing event is signed in place")
+        from ceremony.cli import tuf_on_ci as _toc_cli
+
+        _toc_cli.sign_event(checkout, keyspec, passphrase_files, pin_file, yes)
+        return
+    assert request is not None  # noqa: S101 - exactly one of the two, checked above
     if core.dct_requests.is_request(
         core._json.read_json(request, "sign request", limit=core.dct_requests.MAX_REQUEST_BYTES)
     ):
@@ -876,6 +917,10 @@ def tui(workspace: Path | None = None) -> None:
 from ceremony.cli.notary import notary as _notary_group  # noqa: E402 - it imports the helpers above
 
 main.add_command(_notary_group)
+from ceremony.cli.sigstore import sigstore as _sigstore_group  # noqa: E402 - it imports the helpers above
 from ceremony.cli.targets import targets as _targets_group  # noqa: E402 - it imports the helpers above
+from ceremony.cli.tuf_on_ci import tuf_on_ci as _toc_group  # noqa: E402 - it imports the helpers above
 
 main.add_command(_targets_group)
+main.add_command(_sigstore_group)
+main.add_command(_toc_group)

@@ -22,9 +22,9 @@ from ceremony.core import metadata as _md
 from ceremony.core import policy as _policy
 from ceremony.core import verify as _verify
 from ceremony.core.keys import SecretsHandler
-from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL
+from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL, file_names
 from ceremony.core.signers import GENERATE, AcquiredKey, KeySpec, PassphraseProvider, acquire_key
-from ceremony.core.workspace import KeyRecord, check_new_path, create_workspace
+from ceremony.core.workspace import PROFILE, KeyRecord, check_new_path, create_workspace
 from ceremony.errors import UsageError
 
 
@@ -39,6 +39,8 @@ class InitOptions:
     online_keys: Mapping[str, str] = field(default_factory=dict)  # role -> KEYSPEC
     no_spare_root_key: bool = False
     root_key_specs: tuple[str, ...] = ()  # KEYSPECs; when given, they replace root_keys x key_type
+    consistent_snapshot: bool = False  # N.role.json and targets/<hash>.<name>, as clients fetch them
+    profile: str = PROFILE  # "tuf", or "sigstore" (consistent snapshots, keys every Sigstore client verifies)
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,19 @@ def _validate_init(path: Path, options: InitOptions, module: str | None) -> dict
         PolicyError / UsageError: threshold, spare key, custody, expiry, key type problems.
     """
     check_new_path(path)
-    _keys.key_type(options.key_type)
+    if options.profile not in (PROFILE, _policy.SIGSTORE_PROFILE):
+        raise UsageError(f"unknown profile {options.profile!r} for a TUF repository")
+    if options.profile == _policy.SIGSTORE_PROFILE and not options.consistent_snapshot:
+        raise UsageError("a Sigstore instance's root uses consistent snapshots (tuf-on-ci and Sigstore's own do)")
+    _policy.check_profile_key(
+        options.profile, f"--key-type {options.key_type}", _keys.key_type(options.key_type).scheme
+    )
     count = len(options.root_key_specs) or options.root_keys
     _policy.check_threshold("root", options.threshold, count, options.no_spare_root_key)
     specs = [KeySpec.parse(s) for s in options.root_key_specs]
+    for spec in [*specs, *(KeySpec.parse(s) for s in options.online_keys.values())]:
+        if spec.kind == GENERATE:
+            _policy.check_profile_key(options.profile, spec.value, _keys.key_type(spec.value).scheme)
     _policy.check_custody([(f"root-{i}", None, spec.token_identity(module)) for i, spec in enumerate(specs, start=1)])
     unknown = set(options.expiry_days) - set(TOP_LEVEL)
     if unknown:
@@ -130,6 +141,9 @@ def init_workspace(
                 acquire_key(spec, online_label(role, spec), role, passphrase_for, pin_for, module, stack, pin_file)
             )
 
+        for keys in acquired.values():
+            for key in keys:
+                _policy.check_profile_key(options.profile, key.record.label, key.public.scheme)
         _policy.check_signable(len([k for k in acquired["root"] if k.signer is not None]), options.threshold)
         plans = {
             role: _md.RolePlan(
@@ -143,14 +157,18 @@ def init_workspace(
             _policy.check_role(role, [k.keyid for k in plan.keys], plan.threshold, plan.expires, now)
         signers = {role: [k.signer for k in acquired[role] if k.signer is not None] for role in TOP_LEVEL}
         skipped = _policy.left_to_online({role: bool(signers[role]) for role in ONLINE_ROLES})
-        files = _build_initial_metadata(plans, signers, skipped)
+        files = _build_initial_metadata(plans, signers, skipped, options.consistent_snapshot)
     _verify.verify_files(files, files["1.root.json"], now, "1.root.json")
 
     records = merge_key_records([(role, k.record) for role in TOP_LEVEL for k in acquired[role]])
     generated = {k.public.keyid: k.encrypted for keys in acquired.values() for k in keys if k.encrypted}
     details = {k.record.label: k.details for keys in acquired.values() for k in keys}
-    config = initial_config(plans, days, records, module)
+    config = initial_config(plans, days, records, module, options.consistent_snapshot)
+    if options.profile != PROFILE:
+        config["profile"] = options.profile
     summary = f"root {options.threshold}-of-{len(root_specs)}"
+    if options.consistent_snapshot:
+        summary += ", consistent snapshots"
     written, head = _write_new_workspace(path, files, generated, config, records, skipped, summary, details, now)
     return InitResult(path=path, files=written, keys=records, skipped_roles=skipped, transcript_head=head)
 
@@ -168,11 +186,15 @@ def merge_key_records(pairs: list[tuple[str, KeyRecord]]) -> list[KeyRecord]:
 
 
 def initial_config(
-    plans: Mapping[str, _md.RolePlan], days: Mapping[str, int], records: list[KeyRecord], module: str | None
+    plans: Mapping[str, _md.RolePlan],
+    days: Mapping[str, int],
+    records: list[KeyRecord],
+    module: str | None,
+    consistent_snapshot: bool = False,
 ) -> dict[str, Any]:
     """The config of a new workspace (without the fields create_workspace adds)."""
     config: dict[str, Any] = {
-        "consistent_snapshot": False,
+        "consistent_snapshot": consistent_snapshot,
         "roles": {
             role: {
                 "threshold": plans[role].threshold,
@@ -189,13 +211,17 @@ def initial_config(
 
 
 def _build_initial_metadata(
-    plans: Mapping[str, _md.RolePlan], signers: Mapping[str, list[Any]], skipped: list[str]
+    plans: Mapping[str, _md.RolePlan], signers: Mapping[str, list[Any]], skipped: list[str], consistent: bool
 ) -> dict[str, bytes]:
-    """Sign version 1 of every top-level role we hold keys for."""
-    root = _md.build_root(plans)
+    """Sign version 1 of every top-level role we hold keys for (also as ``1.ROLE.json`` with consistent snapshots)."""
+    root = _md.build_root(plans, consistent_snapshot=consistent)
     _md.sign_metadata(root, signers["root"])
     root_bytes = _md.to_bytes(root)
-    return {"1.root.json": root_bytes, "root.json": root_bytes, **build_online_files(plans, signers, skipped)}
+    files = {"1.root.json": root_bytes, "root.json": root_bytes}
+    for name, data in build_online_files(plans, signers, skipped).items():
+        role = name.removesuffix(".json")
+        files.update(dict.fromkeys(file_names(role, 1, consistent), data))
+    return files
 
 
 def build_online_files(

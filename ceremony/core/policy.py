@@ -438,3 +438,25 @@ def check_delegated_path(role: str, path: str, delegated: bool) -> None:
         raise PolicyError(
             f"{printable(role, 80)}: its delegation does not cover {printable(path, 200)!r}; clients would not find it"
         )
+
+
+#: The profile of a private Sigstore instance's root (a TUF workspace with Sigstore's clients' rules).
+SIGSTORE_PROFILE = "sigstore"
+#: Signature schemes every Sigstore client verifies: tuf-js (sigstore-js) checks ECDSA with SHA-256 only, RSA with
+#: PSS only; python-tuf (sigstore-python) and go-tuf (cosign) verify all three.
+SIGSTORE_SCHEMES = ("ecdsa-sha2-nistp256", "ed25519", "rsassa-pss-sha256")
+
+
+def check_profile_key(profile: str, label: str, scheme: str) -> None:
+    """Refuse a key the profile's clients could not verify, before anything is signed with it.
+
+    A root signed with a key sigstore-js cannot verify locks every JavaScript client out of the instance.
+
+    Raises:
+        PolicyError: the scheme is not one the profile's clients verify.
+    """
+    if profile == SIGSTORE_PROFILE and scheme not in SIGSTORE_SCHEMES:
+        raise PolicyError(
+            f"{printable(label, 40)}: sigstore-js cannot verify {printable(scheme, 40)} signatures (it verifies "
+            f"{', '.join(SIGSTORE_SCHEMES)}); use ecdsa-p256 or ed25519 for a Sigstore instance"
+        )

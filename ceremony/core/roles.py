@@ -61,10 +61,14 @@ def signing_period_days(role: str) -> int:
 
 
 def file_names(role: str, version: int, consistent: bool) -> list[str]:
-    """The files a new version of ``role`` is written as (every root version is kept as N.root.json)."""
+    """The files a new version of ``role`` is written as (every root version is kept as N.root.json).
+
+    With consistent snapshots clients fetch ``N.ROLE.json``, except the timestamp, which is always fetched by
+    its plain name (TUF 5.4); a versioned copy of it would be a file no client reads.
+    """
     if role == "root":
         return [f"{version}.root.json", "root.json"]
-    return [f"{role}.json", *([f"{version}.{role}.json"] if consistent else [])]
+    return [f"{role}.json", *([f"{version}.{role}.json"] if consistent and role != "timestamp" else [])]
 
 
 def display_name(role: str, version: int) -> str:

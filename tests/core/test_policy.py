@@ -63,6 +63,7 @@ REFUSALS: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     "target path hidden": (lambda: policy.check_target_path("a/.git"), UsageError, "target path 'a/.git': use up to 8 '/'-separated segments of letters, digits and '._-', none starting with '.' (it names a file a client fetches below targets/)"),
     "target path too deep": (lambda: policy.check_target_path("/".join("a" * 9)), UsageError, "target path 'a/a/a/a/a/a/a/a/a': use up to 8 '/'-separated segments of letters, digits and '._-', none starting with '.' (it names a file a client fetches below targets/)"),
     "target not listed": (lambda: policy.check_target_listed("x.txt", False), PolicyError, "no target 'x.txt' in this role"),
+    "sigstore: a key sigstore-js cannot verify": (lambda: policy.check_profile_key("sigstore", "root-2", "ecdsa-sha2-nistp384"), PolicyError, "root-2: sigstore-js cannot verify ecdsa-sha2-nistp384 signatures (it verifies ecdsa-sha2-nistp256, ed25519, rsassa-pss-sha256); use ecdsa-p256 or ed25519 for a Sigstore instance"),
     "target outside the delegation": (lambda: policy.check_delegated_path("releases", "other/a", False), PolicyError, "releases: its delegation does not cover 'other/a'; clients would not find it"),
     # check_expiry
     "expiry past": (lambda: policy.check_expiry("root", NOW - timedelta(seconds=1), NOW), PolicyError, "root: expiry 2025-12-31T23:59:59Z is not in the future"),
@@ -168,6 +169,8 @@ ACCEPTED: dict[str, tuple[Callable[[], object], object]] = {
     "root cut back to its certificates": (lambda: policy.root_expiry_within_certificates(NOW + 900 * DAY, NOW + 61 * DAY, NOW, False), NOW + 61 * DAY),
     "target path nested": (lambda: policy.check_target_path("sub/dir/f-1.0.tar.gz"), "sub/dir/f-1.0.tar.gz"),
     "target listed": (lambda: policy.check_target_listed("x", True), None),
+    "sigstore: ecdsa-p256 verified by every client": (lambda: policy.check_profile_key("sigstore", "root-1", "ecdsa-sha2-nistp256"), None),
+    "tuf profile: any key type": (lambda: policy.check_profile_key("tuf", "root-1", "ecdsa-sha2-nistp384"), None),
     "target inside the delegation": (lambda: policy.check_delegated_path("releases", "releases/a", True), None),
     "certificates = root": (lambda: policy.check_certificate_days(365, 365), None),
     "certificates > root": (lambda: policy.check_certificate_days(3650, 365), None),
