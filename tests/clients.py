@@ -105,6 +105,20 @@ def python_tuf_refresh(metadata_dir: Path, trusted_root: Path, targets: Sequence
         }
 
 
+def tufjs_download(workspace: Path, trusted_root: Path, targets: Sequence[str]) -> dict[str, str]:
+    """tuf-js refreshes from WORKSPACE/metadata and downloads each target from WORKSPACE/targets/.
+
+    Returns target path -> SHA-256 (hex) of the bytes tuf-js accepted (it checks length and hashes itself);
+    a target it does not find is missing from the result. Raises ``AssertionError`` with tuf-js's error when
+    it refuses the repository or a target file.
+    """
+    with serve_directory(workspace) as url:
+        result = _run_tufjs(
+            url + "metadata/", Path(trusted_root), targets, ["--targets-url", url + "targets/", "--download"]
+        )
+    return dict(result["downloaded"])
+
+
 def tufjs_refresh(metadata_dir: Path, trusted_root: Path, targets: Sequence[str] = ()) -> dict[str, Any]:
     """Refresh with tuf-js (``node tests/js/refresh.mjs``), trusting ``trusted_root``.
 
@@ -112,6 +126,12 @@ def tufjs_refresh(metadata_dir: Path, trusted_root: Path, targets: Sequence[str]
     tuf-js's error text when the client rejects the repository, and
     ``RuntimeError`` when Node or the npm dependencies are missing.
     """
+    with serve_directory(metadata_dir) as url:
+        return _run_tufjs(url, Path(trusted_root), targets, [])
+
+
+def _run_tufjs(url: str, trusted_root: Path, targets: Sequence[str], extra: list[str]) -> dict[str, Any]:
+    """Run tests/js/refresh.mjs against the metadata at ``url``; its JSON result, or AssertionError."""
     script = TUFJS_DIR / "refresh.mjs"
     if not (TUFJS_DIR / "node_modules" / "tuf-js" / "package.json").is_file():
         raise RuntimeError(
@@ -124,15 +144,14 @@ def tufjs_refresh(metadata_dir: Path, trusted_root: Path, targets: Sequence[str]
 
     target_args = [arg for path in targets for arg in ("--target", path)]
     root = str(Path(trusted_root).resolve())
-    with serve_directory(metadata_dir) as url:
-        proc = subprocess.run(
-            [node, str(script), "--metadata-url", url, "--root", root, *target_args],
-            cwd=TUFJS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=TUFJS_TIMEOUT,
-            check=False,
-        )
+    proc = subprocess.run(
+        [node, str(script), "--metadata-url", url, "--root", root, *target_args, *extra],
+        cwd=TUFJS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=TUFJS_TIMEOUT,
+        check=False,
+    )
     lines = proc.stdout.strip().splitlines()
     try:
         result = json.loads(lines[-1])

@@ -4,21 +4,26 @@
 // implementation: metadata written by ceremony must be accepted by tuf-js too.
 //
 // Usage:
-//   node refresh.mjs --metadata-url URL --root FILE [--target PATH ...]
+//   node refresh.mjs --metadata-url URL --root FILE [--target PATH ...] [--targets-url URL --download]
 //
 // FILE is the trusted root; it is copied as root.json into a fresh temporary
 // metadata directory. The client then runs the full TUF refresh (root chain,
 // timestamp, snapshot, top-level targets) and, for each --target, looks the
-// target up (which walks delegations and fetches delegated metadata).
+// target up (which walks delegations and fetches delegated metadata). With
+// --download it also downloads each target found from --targets-url (tuf-js
+// checks its length and hashes, and with consistent snapshots fetches
+// DIR/HASH.NAME) and reports the SHA-256 of the bytes it accepted.
 //
 // Output: exactly one JSON line on stdout.
 //   success (exit 0): {"ok":true,"root_version":N,"timestamp_version":N,
 //                      "snapshot_version":N,"targets_version":N,
-//                      "targets":{"PATH":true|false}}
+//                      "targets":{"PATH":true|false},
+//                      "downloaded":{"PATH":"<sha256 hex>"}}   (with --download)
 //   failure (exit 1): {"ok":false,"error":"<message>"}
 //
 // Dependencies: run `npm ci` in this directory first.
 
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -35,6 +40,8 @@ async function main() {
       "metadata-url": { type: "string" },
       root: { type: "string" },
       target: { type: "string", multiple: true, default: [] },
+      "targets-url": { type: "string" },
+      download: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -58,16 +65,25 @@ async function main() {
       metadataDir,
       metadataBaseUrl: metadataUrl,
       targetDir,
-      // Never used: targets are looked up, not downloaded.
-      targetBaseUrl: new URL("targets/", metadataUrl.endsWith("/") ? metadataUrl : metadataUrl + "/").toString(),
+      // Used only with --download (otherwise targets are looked up, not downloaded).
+      targetBaseUrl:
+        values["targets-url"] ??
+        new URL("targets/", metadataUrl.endsWith("/") ? metadataUrl : metadataUrl + "/").toString(),
       // Fail fast: a local test server does not need retries.
       config: { fetchRetry: false, fetchTimeout: 30000 },
     });
     await updater.refresh();
 
     const targets = {};
+    const downloaded = {};
     for (const targetPath of values.target) {
-      targets[targetPath] = (await updater.getTargetInfo(targetPath)) !== undefined;
+      const info = await updater.getTargetInfo(targetPath);
+      targets[targetPath] = info !== undefined;
+      if (info !== undefined && values.download) {
+        const file = path.join(targetDir, `${Object.keys(downloaded).length}.bin`);
+        await updater.downloadTarget(info, file);
+        downloaded[targetPath] = crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+      }
     }
 
     // tuf-js persists a metadata file only after verifying it, so the files
@@ -79,6 +95,7 @@ async function main() {
       snapshot_version: readVersion(metadataDir, "snapshot"),
       targets_version: readVersion(metadataDir, "targets"),
       targets,
+      ...(values.download ? { downloaded } : {}),
     };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
