@@ -24,8 +24,10 @@ import contextlib
 import functools
 import http.server
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -63,6 +65,109 @@ def serve_directory(path: Path | str) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+class _RepositoryHandler(_QuietHandler):
+    """A published repository as a Sigstore instance's TUF mirror serves it: metadata at the URL's root,
+    target files under ``targets/`` (both read from the workspace's two directories, nothing else)."""
+
+    workspace: Path
+
+    def translate_path(self, path: str) -> str:
+        base = "targets" if path.startswith("/targets/") else "metadata"
+        self.directory = str(self.workspace / base)
+        return super().translate_path(path.removeprefix("/targets") if base == "targets" else path)
+
+
+@contextlib.contextmanager
+def serve_repository(workspace: Path) -> Iterator[str]:
+    """Serve WORKSPACE's metadata/ at the URL's root and targets/ under URL/targets/; yield the URL (no "/")."""
+    handler = type("Handler", (_RepositoryHandler,), {"workspace": Path(workspace).resolve()})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="tuf-test-mirror", daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+_SIGSTORE_PYTHON = r"""
+import json, sys
+from pathlib import Path
+from urllib.parse import quote
+from sigstore.models import ClientTrustConfig
+
+url, data, cache = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+config = ClientTrustConfig.from_tuf(url)  # a cached client: what trust-instance (or the last run) trusted
+trusted, signing = config.trusted_root, config.signing_config  # these run sigstore-python's own checks
+mirror = quote(url, safe="")
+root = json.loads((data / "sigstore-python" / "tuf" / mirror / "root.json").read_bytes())
+# The target files from_tuf downloaded and verified just now.
+loaded = json.loads((cache / "sigstore-python" / "tuf" / mirror / "trusted_root.json").read_bytes())
+print(json.dumps({
+    "root_version": root["signed"]["version"],
+    "tlogs": [t["baseUrl"] for t in loaded["tlogs"]],
+    "ctlogs": [t["baseUrl"] for t in loaded["ctlogs"]],
+    "fulcio": signing.get_fulcio().url,
+}))
+"""
+
+
+def sigstore_python_trust(url: str, home: Path, bootstrap: Path | None = None) -> dict[str, Any]:
+    """sigstore-python (PyPI ``sigstore``) loads the instance at ``url`` through its TUF client.
+
+    ``home`` holds the client's XDG data and cache directories, so a second call with the same ``home`` is a
+    cached client following the repository. With ``bootstrap``, ``sigstore --instance URL trust-instance
+    ROOT`` runs first, as an operator of a private instance types it. Returns the root version the client
+    trusts and the logs and Fulcio URL it loaded; raises ``AssertionError`` with sigstore-python's error.
+    """
+    env = {**os.environ, "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache")}
+    if bootstrap is not None:
+        cli = Path(sys.executable).with_name("sigstore")
+        trusted = subprocess.run(
+            [cli, "--instance", url, "trust-instance", bootstrap], env=env, capture_output=True, text=True, timeout=120
+        )
+        if trusted.returncode != 0:
+            raise AssertionError(f"sigstore trust-instance refused: {trusted.stderr.strip()[-2000:]}")
+    proc = subprocess.run(
+        [sys.executable, "-c", _SIGSTORE_PYTHON, url, home / "data", home / "cache"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"sigstore-python refused: {proc.stderr.strip()[-2000:]}")
+    return dict(json.loads(proc.stdout))
+
+
+def sigstore_js_trust(url: str, root: Path, cache: Path) -> dict[str, Any]:
+    """sigstore-js (npm ``@sigstore/tuf``) fetches the instance's trusted root (``tests/js/sigstore-trust.mjs``).
+
+    ``cache`` is the client's cache directory: a second call with it is a cached client (``root`` is then
+    not read again). Raises ``AssertionError`` with sigstore-js's error.
+    """
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("`node` not found on PATH; Node >= 20.17 is required")
+    proc = subprocess.run(
+        [node, TUFJS_DIR / "sigstore-trust.mjs", "--mirror", url, "--root", root, "--cache", cache],
+        cwd=TUFJS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=TUFJS_TIMEOUT,
+        check=False,
+    )
+    lines = proc.stdout.strip().splitlines()
+    result = json.loads(lines[-1]) if lines else {"error": proc.stderr}
+    if proc.returncode != 0 or not result.get("ok"):
+        raise AssertionError(f"sigstore-js refused: {result.get('error', result)}")
+    return dict(result)
 
 
 def _signed_version(path: Path) -> int:
