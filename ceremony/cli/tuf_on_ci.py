@@ -3,10 +3,24 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from ceremony.cli._common import (
+    _passphrase_option,
+    _passphrase_provider,
+    _pin_option,
+    _pin_prompt,
+    _show_and_confirm,
+    _yes_option,
+)
+from ceremony.core import _fs
+from ceremony.core import signers as _signers
+from ceremony.core import tuf_on_ci as _toc
+from ceremony.core._text import printable
 from ceremony.errors import UsageError
 
 
@@ -15,8 +29,123 @@ def tuf_on_ci() -> None:
     """A tuf-on-ci repository (Sigstore's public root is signed this way): author and sign its signing events."""
 
 
+def _echo_recovered(checkout: _toc.Checkout) -> None:
+    for line in checkout.recovered:
+        click.echo(f"  {line} (in {checkout.metadata})", err=True)
+
+
+def _commit_hint(files: list[str], message: str) -> None:
+    click.echo("ceremony does not run git: commit and push these files to the signing event's branch, e.g.")
+    click.echo(f"  git add {' '.join(files)} && git commit -m {message!r} && git push origin HEAD:<event branch>")
+
+
 def sign_event(
     checkout: Path, keyspec: str, passphrase_files: tuple[Path, ...], pin_file: Path | None, yes: bool
 ) -> None:
     """Sign the roles of the checked-out signing event that await this key (``ceremony sign --tuf-on-ci``)."""
-    raise UsageError("ceremony sign --tuf-on-ci is being built (issue 13) and cannot sign yet")
+    repo = _toc.open_checkout(checkout)
+    _echo_recovered(repo)
+    provider = _passphrase_provider(passphrase_files, confirm=False)
+    with contextlib.ExitStack() as stack:
+        identity, signer_for = _signers.open_own_key(keyspec, provider, _pin_prompt, stack, pin_file)
+        event = _toc.find_awaiting(repo, identity)
+        for note in event.notes:
+            click.echo(f"  not signed: {note}")
+        lines, digest_hex, words = event.describe()
+        _show_and_confirm(lines, digest_hex, words, yes)
+        result = _toc.sign_event(event, signer_for)
+    roles = ", ".join(f"{item.file.role} v{item.file.version}" for item in event.awaiting)
+    click.echo(f"signed {roles}; every signature verified; written in tuf-on-ci's form")
+    for status in result.statuses:
+        click.echo(f"  {status.role}: {status.describe()}")
+    for name in result.files:
+        click.echo(f"  changed {name}")
+    _commit_hint(result.files, "Signature (ceremony)")
+
+
+@tuf_on_ci.command("root")
+@click.argument("checkout", type=click.Path(path_type=Path))
+@click.option(
+    "--add",
+    "adds",
+    multiple=True,
+    metavar="KEYSPEC",
+    help="A root key to add: public key file, pkcs11: URI, token:SERIAL or a key type (repeatable).",
+)
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    metavar="@NAME",
+    help="The keyholder of each --add, in order (their GitHub name).",
+)
+@click.option(
+    "--revoke", multiple=True, metavar="@NAME|KEYID", help="A root key to remove: its owner or key id (repeatable)."
+)
+@click.option("--threshold", type=int, help="The new root threshold (default: unchanged).")
+@click.option(
+    "--expires-days",
+    type=int,
+    help="Days until the new root expires (default and maximum: its x-tuf-on-ci-expiry-period).",
+)
+@click.option(
+    "--key-dir",
+    type=click.Path(path_type=Path),
+    help="Where a new software key (--add KEYTYPE) is written, encrypted, as @NAME.p12.",
+)
+@click.option("--no-spare-root-key", is_flag=True, help="Allow a root threshold equal to the number of root keys.")
+@_passphrase_option
+@_pin_option
+@_yes_option
+def root_cmd(
+    checkout: Path,
+    adds: tuple[str, ...],
+    owners: tuple[str, ...],
+    revoke: tuple[str, ...],
+    threshold: int | None,
+    expires_days: int | None,
+    key_dir: Path | None,
+    no_spare_root_key: bool,
+    passphrase_files: tuple[Path, ...],
+    pin_file: Path | None,
+    yes: bool,
+) -> None:
+    """Write the next root version of a tuf-on-ci repository as tuf-on-ci would (root.json and root_history/N.root.json)."""
+    if len(adds) != len(owners):
+        raise UsageError(f"give one --owner per --add ({len(adds)} --add, {len(owners)} --owner)")
+    repo = _toc.open_checkout(checkout)
+    _echo_recovered(repo)
+    names = [_toc.check_owner(owner) for owner in owners]
+    provider = _passphrase_provider(passphrase_files, confirm=lambda label: label.startswith("new key "))
+    new_files: dict[Path, bytes] = {}
+    with contextlib.ExitStack() as stack:
+        new_keys = []
+        for spec, owner in zip(adds, names, strict=True):
+            kind = _signers.KeySpec.parse(spec).kind
+            if kind == _signers.GENERATE and key_dir is None:
+                raise UsageError(
+                    f"--add {printable(spec, 40)}: a new software key needs --key-dir (where {owner} keeps it)"
+                )
+            label = f"new key {owner}" if kind == _signers.GENERATE else owner
+            acquired = _signers.acquire_key(spec, label, "root", provider, _pin_prompt, None, stack, pin_file)
+            if acquired.encrypted is not None and key_dir is not None:
+                new_files[key_dir / f"{owner.removeprefix('@')}.p12"] = acquired.encrypted
+            new_keys.append(_toc.NewRootKey(acquired.public, owner))
+        proposal = _toc.propose_root(
+            repo, new_keys, list(revoke), threshold, expires_days, datetime.now(UTC), no_spare_root_key
+        )
+    lines, digest_hex, words = proposal.describe()
+    _show_and_confirm(lines, digest_hex, words, yes, verb="write")
+    for path in new_files:
+        if path.exists() or path.is_symlink():
+            raise UsageError(f"{path}: exists already; a key file is never overwritten (nothing was written)")
+    for path, data in new_files.items():
+        _fs.write_new(path, data)
+        click.echo(f"wrote {path} (encrypted under its keyholder's passphrase; they keep it)")
+    files = _toc.write_root(proposal)
+    for name in files:
+        click.echo(f"  wrote {name}")
+    click.echo(
+        f"root v{proposal.version} proposed; every root key of v{proposal.version - 1} and v{proposal.version} has a placeholder to sign"
+    )
+    _commit_hint(files, f"root v{proposal.version} proposed")

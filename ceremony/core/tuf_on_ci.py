@@ -1,0 +1,714 @@
+"""tuf-on-ci signing events in a git checkout: what awaits one keyholder's key, signing it in place, and the next
+root version authored as tuf-on-ci itself would write it.
+
+tuf-on-ci (theupdateframework/tuf-on-ci; Sigstore's public root is signed with it) keeps a repository in git:
+``metadata/<role>.json``, every root version as ``metadata/root_history/N.root.json``, and a signing event is a
+branch whose metadata awaits signatures, with a placeholder ``{"keyid": K, "sig": ""}`` for each key that may
+sign. Its own signer (tuf-on-ci-sign) loads each file with python-tuf and writes it back with python-tuf's
+``JSONSerializer``; its CI then checks thresholds, versions, expiry and key ids. So that both see nothing but a
+signature added, this module writes exactly those bytes (``serialise``) and refuses a file python-tuf would
+rewrite in any other way.
+
+The checkout is read as hostile input: only regular files (never through a link), each bounded in size, role
+names checked, ``root_history/`` holding nothing but ``N.root.json``. Which keys must sign never comes from the
+file itself: root N needs the keys of root N-1 (from ``root_history/``) and its own, the targets role the
+event's root's, a delegated role the delegation in ``targets.json`` (``thresholds.requirements_for``).
+
+What it does not do: run git (the keyholder commits and pushes the files it names), open or close signing events,
+accept invitations (``.signing-event-state``: tuf-on-ci-sign does that, and accepting rewrites the metadata),
+or write ``timestamp.json``, ``snapshot.json`` or any root version but the event's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ceremony.core import _txn
+from ceremony.core import diff as _diff
+from ceremony.core import keys as _keys
+from ceremony.core import metadata as _md
+from ceremony.core import policy as _policy
+from ceremony.core import repo_files as _repo_files
+from ceremony.core._json import canonical_bytes, loads_strict, read_bytes
+from ceremony.core._text import printable
+from ceremony.core.dates import format_date
+from ceremony.core.signers import sign_as
+from ceremony.core.thresholds import Requirement, ThresholdResult, evaluate, requirements_for
+from ceremony.errors import InputFileError, PolicyError, SigningKeyError, UsageError
+
+if TYPE_CHECKING:
+    from securesystemslib.signer import Key, Signer
+    from tuf.api.metadata import Metadata  # noqa: TID251 - types only
+
+METADATA_DIR = "metadata"
+HISTORY_DIR = _repo_files.TUF_ON_CI_HISTORY
+#: tuf-on-ci-sign's record of open invitations to become a signer (``{"invites": {"@user": [roles]}}``).
+STATE_FILE = ".signing-event-state"
+TAG_KEYOWNER = "x-tuf-on-ci-keyowner"
+TAG_ONLINE_URI = "x-tuf-on-ci-online-uri"
+TAG_EXPIRY_PERIOD = "x-tuf-on-ci-expiry-period"
+#: Roles the online signer (CI) writes: a signing event never changes them (tuf-on-ci-sign refuses if it does).
+ONLINE_FILES = ("timestamp", "snapshot")
+#: Entries looked at in metadata/: a repository with more role files than this is not one a keyholder signs.
+MAX_ENTRIES = 10_000
+MAX_STATE_BYTES = 64 * 1024
+#: A key owner as tuf-on-ci names signers: "@" and a GitHub user name, lower case (tuf-on-ci-sign lowercases it).
+_OWNER = re.compile(r"^@[a-z0-9](?:[a-z0-9-]{0,38})\Z")
+
+
+# --------------------------------------------------------------------------- tuf-on-ci's forms
+
+
+def serialise(obj: Mapping[str, Any]) -> bytes:
+    """The bytes tuf-on-ci writes for a metadata object: python-tuf's ``JSONSerializer()``.
+
+    One space of indent, ``": "`` after keys, keys sorted, ASCII with escapes, no newline at the end
+    (tuf-on-ci's ``md.to_bytes(JSONSerializer())``). Lists (the signatures) keep their order.
+    """
+    return json.dumps(obj, indent=1, separators=(",", ": "), sort_keys=True).encode("ascii")
+
+
+def keyid_of(key: Mapping[str, Any]) -> str:
+    """tuf-on-ci's key id: SHA-256 of the canonical JSON of the whole key object, ``x-`` fields included.
+
+    tuf-on-ci's CI refuses any other ("keyid does not match content hash"), and so do strict clients.
+    """
+    return hashlib.sha256(canonical_bytes(dict(key))).hexdigest()
+
+
+def check_owner(text: str) -> str:
+    """A key owner as tuf-on-ci names it: ``@`` and a GitHub user name, lower case (``alice`` -> ``@alice``).
+
+    Raises:
+        UsageError: anything else.
+    """
+    owner = text.strip().lower()
+    owner = owner if owner.startswith("@") else f"@{owner}"
+    if not _OWNER.match(owner):
+        raise UsageError(
+            f"key owner {printable(text, 60)!r}: give a GitHub user name (@name: letters, digits and '-'), "
+            "as the keyholder's .tuf-on-ci-sign.ini names them"
+        )
+    return owner
+
+
+def _owner_of(key: object) -> str:
+    """The key's owner (or online signer) as a label, printable; '' when the key names none."""
+    if not isinstance(key, dict):
+        return ""
+    value = key.get(TAG_KEYOWNER) or key.get(TAG_ONLINE_URI) or ""
+    return printable(value, 80) if isinstance(value, str) else ""
+
+
+# --------------------------------------------------------------------------- the checkout
+
+
+@dataclass(frozen=True)
+class RoleFile:
+    """One ``metadata/<role>.json`` as read: the exact bytes, the parsed object and python-tuf's view of it."""
+
+    role: str
+    rel: str  # relative to metadata/
+    raw: bytes
+    obj: dict[str, Any]
+    md: Metadata
+
+    @property
+    def version(self) -> int:
+        """The file's version."""
+        return _md.version(self.md)
+
+    @property
+    def exact(self) -> bool:
+        """In tuf-on-ci's form: what python-tuf's JSONSerializer writes back for it, byte for byte."""
+        return _md.to_dict(self.md) == self.obj and serialise(self.obj) == self.raw
+
+    def check_exact(self, source: str) -> None:
+        """Refuse to rewrite a file that is not in tuf-on-ci's form (more than a signature would change).
+
+        Raises:
+            InputFileError: naming the file.
+        """
+        if not self.exact:
+            raise InputFileError(
+                f"{source}: not in the form tuf-on-ci writes (python-tuf's JSONSerializer); signing it would rewrite "
+                "more than a signature, so it is left alone"
+            )
+
+
+@dataclass
+class Checkout:
+    """A tuf-on-ci checkout, read once: its role files, its root history, open invitations."""
+
+    path: Path
+    metadata: Path
+    files: dict[str, RoleFile]
+    history: dict[int, Path]
+    invites: dict[str, list[str]]
+    recovered: list[str] = field(default_factory=list)
+
+    def where(self, rel: str) -> str:
+        """A file of the checkout as the operator finds it (``metadata/root.json``)."""
+        return f"{METADATA_DIR}/{rel}"
+
+    @property
+    def root(self) -> RoleFile:
+        """The checkout's root.json."""
+        return self.files["root"]
+
+    def history_root(self, version: int) -> RoleFile:
+        """Root ``version`` from ``root_history/``.
+
+        Raises:
+            InputFileError: the checkout does not have it, or it is not valid root metadata.
+        """
+        path = self.history.get(version)
+        rel = f"{HISTORY_DIR}/{version}.root.json"
+        if path is None:
+            raise InputFileError(
+                f"{self.metadata / rel}: not found; tuf-on-ci keeps every root version in {HISTORY_DIR}/"
+            )
+        raw = read_bytes(path, "metadata file", _repo_files.DEFAULT_LIMITS.root, follow_symlinks=False)
+        return _role_file("root", rel, raw, str(path))
+
+
+def _role_file(role: str, rel: str, raw: bytes, source: str) -> RoleFile:
+    """Parse one role file (strict JSON, python-tuf's rules, the type its name says).
+
+    Raises:
+        InputFileError: not valid metadata, or the wrong type for its name.
+    """
+    obj = loads_strict(raw, source)
+    if not isinstance(obj, dict):
+        raise InputFileError(f"{source}: not a metadata object")
+    md = _md.from_dict(obj, source)
+    expected = role if role in ("root", *ONLINE_FILES) else "targets"
+    if _md.role_type(md) != expected:
+        raise InputFileError(f"{source}: holds {_md.role_type(md)} metadata where {expected} metadata belongs")
+    return RoleFile(role, rel, raw, obj, md)
+
+
+def _read_state(path: Path) -> dict[str, list[str]]:
+    """The open invitations of ``.signing-event-state``: signer -> roles.
+
+    Raises:
+        InputFileError: not a regular file, too large, or not tuf-on-ci's form.
+    """
+    obj = loads_strict(read_bytes(path, "signing event state", MAX_STATE_BYTES, follow_symlinks=False), str(path))
+    invites = obj.get("invites") if isinstance(obj, dict) else None
+    if not isinstance(invites, dict) or not all(
+        isinstance(who, str) and isinstance(roles, list) and all(isinstance(r, str) for r in roles)
+        for who, roles in invites.items()
+    ):
+        raise InputFileError(f"{path}: not tuf-on-ci's signing event state ({{'invites': {{'@user': [roles]}}}})")
+    return {who: list(roles) for who, roles in invites.items() if roles}
+
+
+def open_checkout(path: Path) -> Checkout:
+    """Read the metadata of a tuf-on-ci checkout at ``path`` (its top directory), as hostile input.
+
+    A change this module left half-done (killed between its two files) is completed first.
+
+    Raises:
+        InputFileError: no metadata/ directory, a link or another non-regular file where metadata is, a file
+            too large, a name that is not a role, ``root_history/`` holding anything but ``N.root.json``, a
+            file that is not metadata of its role's type, or ``root.json`` missing.
+        WorkspaceError: a change left half-done cannot be completed.
+    """
+    top = Path(path)
+    metadata = top / METADATA_DIR
+    if not top.is_dir():
+        raise InputFileError(f"{top}: not a directory (give the top of a tuf-on-ci checkout)")
+    if metadata.is_symlink() or not metadata.is_dir():
+        raise InputFileError(f"{metadata}: not a directory of this checkout (a tuf-on-ci checkout has metadata/)")
+    recovered = _txn.recover(metadata)
+    names: list[str] = []
+    with os.scandir(metadata) as entries:
+        for entry in entries:
+            names.append(entry.name)
+            if len(names) > MAX_ENTRIES:
+                raise InputFileError(f"{metadata}: more than {MAX_ENTRIES:,} entries; not a tuf-on-ci checkout")
+    if HISTORY_DIR in names and (metadata / HISTORY_DIR).is_symlink():
+        raise InputFileError(f"{metadata / HISTORY_DIR}: a symbolic link; the root history is read only from here")
+    history = {
+        int(name.split(".")[0]): where for name, where in _repo_files._root_history(metadata, set(names)).items()
+    }
+    files: dict[str, RoleFile] = {}
+    invites: dict[str, list[str]] = {}
+    for name in sorted(names):
+        where = metadata / name
+        if name == STATE_FILE:
+            invites = _read_state(where)
+        elif name.endswith(".json"):
+            role = _policy.check_role_name(name.removesuffix(".json"), str(where))
+            limits = _repo_files.DEFAULT_LIMITS
+            limit = limits.root if role == "root" else limits.timestamp if role == "timestamp" else limits.targets
+            if role == "snapshot":
+                limit = limits.snapshot
+            raw = read_bytes(where, "metadata file", limit, follow_symlinks=False)
+            files[role] = _role_file(role, name, raw, str(where))
+    if "root" not in files:
+        raise InputFileError(f"{metadata / 'root.json'}: not found; is this a tuf-on-ci checkout?")
+    checkout = Checkout(top, metadata, files, history, invites, recovered)
+    _check_root_history(checkout)
+    return checkout
+
+
+def _check_root_history(checkout: Checkout) -> None:
+    """root.json is the newest root and ``root_history/N.root.json`` holds the same bytes (tuf-on-ci writes both).
+
+    Raises:
+        InputFileError: naming the file that breaks it.
+    """
+    version = checkout.root.version
+    newest = max(checkout.history, default=0)
+    history_file = checkout.metadata / HISTORY_DIR / f"{version}.root.json"
+    if newest > version:
+        raise InputFileError(f"{checkout.metadata / HISTORY_DIR}: holds root version {newest}, newer than root.json")
+    if version not in checkout.history:
+        raise InputFileError(f"{history_file}: not found; tuf-on-ci writes every root version there and root.json")
+    raw = read_bytes(checkout.history[version], "metadata file", _repo_files.DEFAULT_LIMITS.root, False)
+    if raw != checkout.root.raw:
+        raise InputFileError(f"{history_file}: differs from metadata/root.json, which holds the same version")
+
+
+def _refuse_invites(checkout: Checkout) -> None:
+    """An event with open invitations is not final: accepting one rewrites the metadata and clears every signature.
+
+    Raises:
+        UsageError: naming who is invited to what.
+    """
+    if checkout.invites:
+        who = "; ".join(
+            f"{printable(k, 40)}: {', '.join(printable(r, 40) for r in v)}" for k, v in checkout.invites.items()
+        )
+        raise UsageError(
+            f"{checkout.metadata / STATE_FILE}: this signing event has open invitations ({who}); an invitee accepts "
+            "with tuf-on-ci-sign, which changes the metadata and clears every signature, so sign once none is open"
+        )
+
+
+# --------------------------------------------------------------------------- who must sign what
+
+
+def _previous_root(checkout: Checkout) -> Metadata:
+    """The root the event's root must also be signed by: root N-1 from root_history/ (root 1: itself)."""
+    version = checkout.root.version
+    return checkout.history_root(version - 1).md if version > 1 else checkout.root.md
+
+
+def requirements(checkout: Checkout, role: str) -> list[Requirement]:
+    """Which keys must sign ``role``'s file: never from the file itself.
+
+    Root N: the root keys of root N-1 and its own (thresholds of both); targets: the event's root's targets
+    role; a delegated role: its delegation in the event's targets.json. Online roles and roles nobody
+    delegates: none (they are not signed here).
+
+    Raises:
+        InputFileError: root N-1 is missing from root_history/ or is not valid root metadata.
+    """
+    if role in ONLINE_FILES:
+        return []
+    md = checkout.files[role].md
+    if role == "root":
+        return requirements_for(_previous_root(checkout), {"root": md}, {}, {})["root"]
+    if role == "targets":
+        return requirements_for(checkout.root.md, {"targets": md}, {}, {})["targets"]
+    targets = checkout.files.get("targets")
+    if targets is None or _md.delegation(targets.md, role) is None:
+        return []
+    return requirements_for(checkout.root.md, {role: md}, {role: "targets"}, {"targets": targets.md})[role]
+
+
+def _check_placeholders(checkout: Checkout, file: RoleFile, reqs: Sequence[Requirement]) -> None:
+    """Every signature entry names a key that may sign the file: an entry for any other key was not written by tuf-on-ci.
+
+    Raises:
+        InputFileError: naming the entry.
+    """
+    allowed = {keyid for req in reqs for keyid in req.keys}
+    for keyid in _md.signatures(file.md):
+        if keyid not in allowed:
+            raise InputFileError(
+                f"{checkout.metadata / file.rel}: a signature entry for key {printable(keyid[:16])}, which is not a "
+                f"key of role {printable(file.role, 80)} (its keys come from the delegating metadata); refused"
+            )
+
+
+@dataclass
+class Awaiting:
+    """One role file that awaits this key: where it is written, the keys this key signs as, the thresholds."""
+
+    file: RoleFile
+    writes: tuple[str, ...]  # paths relative to metadata/
+    sign_as: list[tuple[str, Key]]
+    requirements: list[Requirement]
+    lines: list[str]
+
+    @property
+    def payload(self) -> bytes:
+        """The canonical bytes a signature covers."""
+        return _md.signed_bytes(self.file.md)
+
+
+@dataclass
+class SigningEvent:
+    """What a key may sign in a checkout: the roles awaiting it, and why each other role it belongs to does not."""
+
+    checkout: Checkout
+    awaiting: list[Awaiting]
+    notes: list[str]
+
+    def describe(self) -> tuple[list[str], str, str]:
+        """Diff lines of every awaiting role, and the digest (hex, words) of what will be signed."""
+        lines = [line for item in self.awaiting for line in item.lines]
+        digest = _diff.payload_digest({item.file.role: item.payload for item in self.awaiting})
+        return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
+
+    def files(self) -> list[str]:
+        """The files signing changes, as the keyholder commits them (``metadata/...``)."""
+        return [self.checkout.where(rel) for item in self.awaiting for rel in item.writes]
+
+
+def _key_line(keyid: str, key: Key, label: str) -> str:
+    """One key this key signs as."""
+    owner = key.unrecognized_fields.get(TAG_KEYOWNER)
+    who = f", {printable(owner, 60)}" if isinstance(owner, str) else ""
+    return f"  signs as key {keyid[:12]} ({printable(key.scheme, 40)}{who}) for {label}"
+
+
+def find_awaiting(checkout: Checkout, identity: bytes) -> SigningEvent:
+    """The roles of the checked-out event that await the key with public ``identity`` (``keys.public_key_identity``).
+
+    A role awaits the key when the key is one that must sign it (``requirements``), its signature there is a
+    placeholder, missing or invalid, and the role's thresholds are not all met yet: a version tuf-on-ci
+    merged always meets them (its CI refuses anything else), so only an open signing event leaves one unmet.
+    Without git there is no other way to tell the event's files from the repository's.
+
+    Raises:
+        UsageError: the event has open invitations.
+        InputFileError: a signature entry for a key that may not sign the file, or root N-1 missing.
+        SigningKeyError: the key is not a key of any role of the checkout.
+    """
+    _refuse_invites(checkout)
+    awaiting: list[Awaiting] = []
+    notes: list[str] = []
+    member = False
+    order = ["root", "targets", *sorted(r for r in checkout.files if r not in ("root", "targets", *ONLINE_FILES))]
+    for role in (r for r in order if r in checkout.files):
+        file = checkout.files[role]
+        reqs = requirements(checkout, role)
+        if not reqs:
+            continue
+        _check_placeholders(checkout, file, reqs)
+        mine: dict[str, tuple[Key, list[str]]] = {}
+        for req in reqs:
+            for keyid, key in req.keys.items():
+                if _keys.public_key_identity(key) == identity:
+                    mine.setdefault(keyid, (key, []))[1].append(req.label)
+        if not mine:
+            continue
+        member = True
+        name = f"{role} v{file.version}"
+        payload = _md.signed_bytes(file.md)
+        signatures = _md.signatures(file.md)
+        pending = [
+            k for k, (key, _l) in mine.items() if not _keys.signature_is_valid(key, signatures.get(k, ""), payload)
+        ]
+        if not pending:
+            notes.append(f"{name}: signed by this key already")
+            continue
+        statuses = [evaluate(file.md, req, role) for req in reqs]
+        if all(status.verified for status in statuses):
+            notes.append(f"{name}: its thresholds are met ({'; '.join(s.describe() for s in statuses)}); not signed")
+            continue
+        file.check_exact(str(checkout.metadata / file.rel))
+        writes = (file.rel, f"{HISTORY_DIR}/{file.version}.root.json") if role == "root" else (file.rel,)
+        if role == "root":
+            old = _previous_root(checkout) if file.version > 1 else None
+            lines = _diff.describe_change(
+                f"{name} (against {HISTORY_DIR}/{file.version - 1}.root.json)" if old is not None else name,
+                _md.signed_dict(old) if old is not None else None,
+                _md.signed_dict(file.md),
+            )
+        else:
+            lines = [
+                *_diff.describe_change(name, None, _md.signed_dict(file.md)),
+                "  (no base without git: the role's whole content is shown; compare it with the event's pull request)",
+            ]
+        lines += [line for s in statuses for line in [f"  now: {s.describe()}"]]
+        lines += [_key_line(k, mine[k][0], " and ".join(mine[k][1])) for k in pending]
+        awaiting.append(Awaiting(file, writes, [(k, mine[k][0]) for k in pending], reqs, lines))
+    if not member:
+        raise SigningKeyError(
+            f"{checkout.path}: this key is not a key of any role that is signed offline here (root v"
+            f"{checkout.root.version} and root v{checkout.root.version - 1}, targets, delegations); nothing was signed"
+        )
+    if not awaiting:
+        raise SigningKeyError(f"nothing awaits this key in {checkout.path}: {'; '.join(notes)}")
+    return SigningEvent(checkout, awaiting, notes)
+
+
+# --------------------------------------------------------------------------- signing in place
+
+
+def _with_signature(obj: dict[str, Any], keyid: str, sig: str) -> None:
+    """Put ``sig`` in place of ``keyid``'s entry (placeholder or invalid), keeping the list order; append if none."""
+    for entry in obj["signatures"]:
+        if entry.get("keyid") == keyid:
+            entry["sig"] = sig
+            return
+    obj["signatures"].append({"keyid": keyid, "sig": sig})
+
+
+@dataclass(frozen=True)
+class SignResult:
+    """What signing wrote: the files (as the keyholder commits them) and where every threshold stands now."""
+
+    files: list[str]
+    statuses: list[ThresholdResult]
+
+
+def sign_event(event: SigningEvent, signer_for: Callable[[Key], Signer]) -> SignResult:
+    """Sign every awaiting role with the key, verify each signature, and write the files all-or-nothing.
+
+    Each signature replaces its placeholder in place and the file is written in tuf-on-ci's form, so the only
+    change in the files is the signature. Root is written to ``root.json`` and ``root_history/N.root.json``
+    with the same bytes. Both go through the journal (``_txn``, rooted at metadata/, whose paths are one level
+    deep): a kill between the two leaves a committed change the next command completes, never one file
+    signed and the other not.
+
+    Raises:
+        SigningKeyError: a signature does not verify (nothing is written).
+        InputFileError: a file changed on disk since it was read (nothing is written).
+        PassphraseError / HsmError: unlocking or using the key failed.
+    """
+    checkout = event.checkout
+    staged: dict[str, bytes] = {}
+    statuses: list[ThresholdResult] = []
+    for item in event.awaiting:
+        obj = copy.deepcopy(item.file.obj)
+        payload = item.payload
+        for keyid, key in item.sign_as:
+            _with_signature(obj, keyid, sign_as(signer_for(key), key, payload))
+        signed = _role_file(item.file.role, item.file.rel, serialise(obj), checkout.where(item.file.rel))
+        signed.check_exact(checkout.where(item.file.rel))
+        statuses += [evaluate(signed.md, req, item.file.role) for req in item.requirements]
+        for rel in item.writes:
+            staged[rel] = signed.raw
+    for item in event.awaiting:  # the keyholder reviewed these bytes: refuse if anything else changed them since
+        for rel in item.writes:
+            now = read_bytes(checkout.metadata / rel, "metadata file", len(item.file.raw) + 1, follow_symlinks=False)
+            if now != item.file.raw:
+                raise InputFileError(
+                    f"{checkout.metadata / rel}: changed while it was being signed; nothing was written"
+                )
+    _write_together(checkout.metadata, staged)
+    return SignResult([checkout.where(rel) for rel in staged], statuses)
+
+
+def _write_together(metadata: Path, files: Mapping[str, bytes]) -> None:
+    """Write ``files`` (paths relative to metadata/) in one transaction, then drop the journal directory it made.
+
+    The journal (``_txn``) serves any directory: rooted at metadata/, ``root.json`` and
+    ``root_history/N.root.json`` are both paths it accepts. Its directory is removed when empty, so nothing
+    of ours is left in the checkout for ``git add metadata`` to pick up.
+    """
+    journal = metadata / _txn.JOURNAL_DIR
+    existed = journal.exists()
+    try:
+        with _txn.transaction(metadata) as txn:
+            for rel, data in files.items():
+                txn.write(rel, data)
+    finally:
+        if not existed:
+            with contextlib.suppress(OSError):
+                journal.rmdir()
+
+
+# --------------------------------------------------------------------------- authoring the next root
+
+
+@dataclass(frozen=True)
+class NewRootKey:
+    """A key to add to the root role: its public key and the keyholder who owns it (``@name``)."""
+
+    public: Key
+    owner: str
+
+
+@dataclass
+class RootProposal:
+    """The next root version as tuf-on-ci writes it, ready to show and write."""
+
+    checkout: Checkout
+    version: int
+    obj: dict[str, Any]
+    raw: bytes
+    lines: list[str]
+
+    def describe(self) -> tuple[list[str], str, str]:
+        """Diff lines and the digest (hex, words) of the new root's signed bytes."""
+        digest = hashlib.sha256(canonical_bytes(self.obj["signed"])).digest()
+        return [printable(line) for line in self.lines], digest.hex(), _diff.digest_words(digest)
+
+    @property
+    def writes(self) -> tuple[str, str]:
+        """Where it is written, relative to metadata/."""
+        return ("root.json", f"{HISTORY_DIR}/{self.version}.root.json")
+
+
+def _find_root_key(signed: Mapping[str, Any], spec: str) -> str:
+    """The root key ``spec`` names: ``@owner`` or a key id prefix (at least 8 hex digits).
+
+    Raises:
+        UsageError: no root key or several match.
+    """
+    keyids = signed["roles"]["root"]["keyids"]
+    if spec.startswith("@"):
+        owner = spec.lower()
+        found = [k for k in keyids if signed["keys"].get(k, {}).get(TAG_KEYOWNER) == owner]
+    elif re.fullmatch(r"[0-9a-f]{8,64}", spec):
+        found = [k for k in keyids if k.startswith(spec)]
+    else:
+        raise UsageError(
+            f"--revoke {printable(spec, 70)!r}: give a root key's owner (@name) or its key id (8+ hex digits)"
+        )
+    if len(found) != 1:
+        owners = ", ".join(f"{k[:12]} {_owner_of(signed['keys'].get(k))}".strip() for k in keyids)
+        what = "no root key" if not found else f"{len(found)} root keys"
+        raise UsageError(f"--revoke {printable(spec, 70)!r}: {what} match (the root keys: {owners})")
+    return found[0]
+
+
+def _tagged(key: Mapping[str, Any]) -> bool:
+    """A key tuf-on-ci recognises as a signer of the known-good root (it skips untagged, imported keys)."""
+    return TAG_KEYOWNER in key or TAG_ONLINE_URI in key
+
+
+def propose_root(
+    checkout: Checkout,
+    add: Sequence[NewRootKey],
+    revoke: Sequence[str],
+    threshold: int | None,
+    expires_days: int | None,
+    now: datetime,
+    no_spare_ok: bool = False,
+) -> RootProposal:
+    """The next root version of a tuf-on-ci repository, as tuf-on-ci would write it for the same change.
+
+    The checkout's root must be a finished version (its thresholds met): tuf-on-ci counts the new version
+    from the known-good root, so the change is authored on a branch made from the repository's main branch.
+    The new version is exactly +1, consistent_snapshot true, expires ``expires_days`` (default: the root's
+    ``x-tuf-on-ci-expiry-period``, which it may not exceed) from ``now``; new keys carry
+    ``x-tuf-on-ci-keyowner`` and tuf-on-ci's key id; a revoked key leaves the keys only when no role uses it
+    (python-tuf's ``revoke_key``); placeholders name first the known-good root's root keys, then the new ones
+    (tuf-on-ci's ``close``); every other field is kept.
+
+    Raises:
+        UsageError: open invitations, a --revoke that names no single root key, an owner not in tuf-on-ci's form.
+        PolicyError: the checkout's root is an unfinished signing event, not a tuf-on-ci root, a key it holds has
+            a key id tuf-on-ci's CI would refuse; or the threshold, spare key, keyholder, key type or expiry rules.
+    """
+    _refuse_invites(checkout)
+    current = checkout.root
+    version = current.version
+    root_reqs = requirements(checkout, "root")
+    statuses = [evaluate(current.md, req, "root") for req in root_reqs]
+    if not all(status.verified for status in statuses):
+        raise PolicyError(
+            f"{checkout.where('root.json')}: root v{version} is a signing event still awaiting signatures "
+            f"({'; '.join(s.describe() for s in statuses)}); author the next root on a branch made from the "
+            "repository's main branch"
+        )
+    signed = copy.deepcopy(current.obj["signed"])
+    period = signed.get(TAG_EXPIRY_PERIOD)
+    if not isinstance(period, int) or isinstance(period, bool) or period < 1:
+        raise PolicyError(f"{checkout.where('root.json')}: has no {TAG_EXPIRY_PERIOD}; not a root tuf-on-ci manages")
+    days = period if expires_days is None else expires_days
+    _policy.check_expiry_days("root", days)
+    if days > period:
+        raise PolicyError(
+            f"root: an expiry of {days} days is beyond the root's {TAG_EXPIRY_PERIOD} of {period} days; "
+            "tuf-on-ci's CI refuses it"
+        )
+    for keyid, key in signed["keys"].items():
+        if keyid_of(key) != keyid:
+            raise PolicyError(
+                f"{checkout.where('root.json')}: key {printable(keyid[:16])} has a key id that is not the hash of its "
+                "content; tuf-on-ci's CI refuses such a root (fix the key ids with tuf-on-ci first)"
+            )
+    role = signed["roles"]["root"]
+    for spec in revoke:
+        keyid = _find_root_key(signed, spec.strip())
+        role["keyids"].remove(keyid)
+        if not any(keyid in r["keyids"] for r in signed["roles"].values()):
+            del signed["keys"][keyid]
+    root_keys: dict[str, Key] = {k: _keys.public_key_from_metadata(k, signed["keys"][k]) for k in role["keyids"]}
+    for new in add:
+        key = {**new.public.to_dict(), TAG_KEYOWNER: check_owner(new.owner)}
+        _policy.check_profile_key(_policy.SIGSTORE_PROFILE, new.owner, new.public.scheme)
+        keyid = keyid_of(key)
+        same = [
+            k
+            for k, held in root_keys.items()
+            if _keys.public_key_identity(held) == _keys.public_key_identity(new.public)
+        ]
+        if same:
+            raise PolicyError(f"root: the key of {new.owner} is root key {same[0][:12]} already")
+        signed["keys"][keyid] = key
+        role["keyids"].append(keyid)
+        root_keys[keyid] = new.public
+    if threshold is not None:
+        role["threshold"] = threshold
+    _policy.check_distinct_keys("root", role["keyids"])
+    _policy.check_threshold("root", role["threshold"], len(role["keyids"]), no_spare_ok)
+    _policy.check_custody([(k[:12], signed["keys"][k].get(TAG_KEYOWNER), None) for k in role["keyids"]])
+    signed["version"] = version + 1
+    signed["expires"] = format_date(now + timedelta(days=days))
+    signed["consistent_snapshot"] = True
+    placeholders = [
+        k for k in current.obj["signed"]["roles"]["root"]["keyids"] if _tagged(current.obj["signed"]["keys"][k])
+    ]
+    placeholders += [k for k in role["keyids"] if k not in placeholders]
+    obj = {"signatures": [{"keyid": k, "sig": ""} for k in placeholders], "signed": signed}
+    where = checkout.where(f"{HISTORY_DIR}/{version + 1}.root.json")
+    proposal = _role_file("root", "root.json", serialise(obj), where)
+    proposal.check_exact(where)
+    lines = _diff.describe_change(f"root v{version + 1}", current.obj["signed"], signed)
+    lines.append(f"  placeholders for {len(placeholders)} signatures: the root keys of v{version}, then the new ones")
+    lines += [
+        f"    {k[:12]} {_owner_of(signed['keys'].get(k) or current.obj['signed']['keys'].get(k))}" for k in placeholders
+    ]
+    return RootProposal(checkout, version + 1, proposal.obj, proposal.raw, lines)
+
+
+def write_root(proposal: RootProposal) -> list[str]:
+    """Write the new root to ``root.json`` and ``root_history/N.root.json``, all-or-nothing; return the files.
+
+    Raises:
+        UsageError: ``root_history/N.root.json`` exists already, or root.json changed since it was read.
+    """
+    checkout = proposal.checkout
+    history = checkout.metadata / proposal.writes[1]
+    if history.exists() or history.is_symlink():
+        raise UsageError(f"{history}: exists already; this root version was proposed before")
+    if (
+        read_bytes(checkout.metadata / "root.json", "metadata file", len(checkout.root.raw) + 1, False)
+        != checkout.root.raw
+    ):
+        raise UsageError(
+            f"{checkout.metadata / 'root.json'}: changed while the new root was prepared; nothing was written"
+        )
+    _write_together(checkout.metadata, {rel: proposal.raw for rel in proposal.writes})
+    return [checkout.where(rel) for rel in proposal.writes]
