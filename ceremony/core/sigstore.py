@@ -1,0 +1,708 @@
+"""A private Sigstore instance's trust root: check it as an operator would before keyholders sign, and show what
+changed.
+
+Sigstore's clients fetch two TUF targets from the instance's repository: ``trusted_root.json`` (the Fulcio CAs,
+Rekor and CT log keys and timestamp authorities they verify against) and ``signing_config.v0.2.json`` (the
+services they sign with). sigstore-python and sigstore-js read those exact names. A mistake in either file is
+signed by the keyholders and then breaks every client of the instance, so ``set_trust`` checks both before it
+proposes them: the media types the clients accept, the schema (sigstore-models, the pydantic models
+sigstore-python 4.x itself parses with, plus strict base64 which those models skip), log ids against the log
+keys, certificate chains and validity windows, and the URL shapes the clients build requests from. It then
+adds them through the same pipeline as ``ceremony targets add`` (``targets.plan_targets``), with the trust-root
+changes (new or removed CAs and log keys, validity ends set) first in the review.
+
+What it does not do: talk to any of the instance's services (``ceremony`` stays offline), check the trusted
+root's certificates against a live Fulcio, or parse a v0.2 trusted root (sigstore-python 4.x refuses it). The
+refusals are one line each, ``<file>: <field path>: <problem>``, as ``InputFileError``; the cryptography is
+``keys/sigstore.py``. The core never prints: warnings come back as lines of the proposal's summary.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pydantic
+from sigstore_models.trustroot.v1 import CertificateAuthority, SigningConfig, TransparencyLogInstance, TrustedRoot
+
+from ceremony.core import metadata as _md
+from ceremony.core._json import loads_strict, read_bytes
+from ceremony.core._text import printable
+from ceremony.core.dates import format_date
+from ceremony.core.keys import sigstore as _crypto
+from ceremony.core.proposal import ChangeContext, Proposal, State
+from ceremony.core.roles import target_file_names
+from ceremony.core.targets import NewTarget, plan_targets
+from ceremony.errors import InputFileError
+
+#: The target names sigstore-python 4.x and sigstore-js fetch (``sigstore/_internal/tuf.py``, ``@sigstore/tuf``).
+TRUSTED_ROOT_NAME = "trusted_root.json"
+SIGNING_CONFIG_NAME = "signing_config.v0.2.json"
+#: The one trusted-root media type sigstore-python 4.x accepts ("unsupported trusted root format" otherwise).
+TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+TRUSTED_ROOT_V02_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot.v0.2+json"
+#: The one signing-config media type sigstore-python 4.x accepts ("unsupported signing config format").
+SIGNING_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.signingconfig.v0.2+json"
+SIGNING_CONFIG_V01_MEDIA_TYPE = "application/vnd.dev.sigstore.signingconfig.v0.1+json"
+#: Formats the schema allows and sigstore-python 4.x refuses: why each is refused here.
+_OLDER_FORMATS = {
+    TRUSTED_ROOT_V02_MEDIA_TYPE: "the v0.2 format: sigstore-python 4.x refuses it, 'unsupported trusted root format'",
+    SIGNING_CONFIG_V01_MEDIA_TYPE: "the v0.1 format: sigstore-python 4.x refuses it, 'unsupported signing config format'",
+}
+#: Sigstore's own files are under 10 KB; a private instance with years of rotations stays far below this.
+MAX_TRUST_FILE_BYTES = 1024 * 1024
+#: Entries per list and certificates per chain: far above any real instance, and bounded work per file.
+MAX_ENTRIES = 100
+MAX_CHAIN = 10
+#: A CA, log key or service still in use that ends within this many days is a warning (publish its successor).
+WARN_DAYS = 90
+#: Plain http is taken for these hosts only, with a warning: a lab on one machine, never a published instance.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+#: Service API versions sigstore-python 4.x uses (``REKOR_VERSIONS``, ``FULCIO_VERSIONS``...); others it skips.
+SERVICE_VERSIONS = {"caUrls": (1,), "oidcUrls": (1,), "rekorTlogUrls": (1, 2), "tsaUrls": (1,)}
+#: At most this many trust-root change lines in the review (a sign request carries at most 50 summary lines).
+MAX_DIFF_LINES = 30
+#: At most this many warnings in the review (the rest counted).
+MAX_WARNINGS = 12
+
+#: keyDetails -> (algorithm, size or None for any, rawBytes is PKCS#1). Anything else sigstore-python cannot verify.
+_KEY_DETAILS: dict[str, tuple[str, str | None, bool]] = {
+    "PKIX_ECDSA_P256_SHA_256": ("ecdsa", "P256", False),
+    "PKIX_ECDSA_P256_HMAC_SHA_256": ("ecdsa", "P256", False),
+    "PKIX_ECDSA_P384_SHA_384": ("ecdsa", "P384", False),
+    "PKIX_ECDSA_P384_SHA_256": ("ecdsa", "P384", False),
+    "PKIX_ECDSA_P521_SHA_512": ("ecdsa", "P521", False),
+    "PKIX_ECDSA_P521_SHA_256": ("ecdsa", "P521", False),
+    "PKIX_ED25519": ("ed25519", "", False),
+    "PKIX_ED25519_PH": ("ed25519", "", False),
+    "PKCS1_RSA_PKCS1V5": ("rsa", None, True),
+    "PKCS1_RSA_PSS": ("rsa", None, True),
+    "PKIX_RSA_PKCS1V5": ("rsa", None, False),
+    "PKIX_RSA_PSS": ("rsa", None, False),
+    **{
+        f"PKIX_RSA_{pad}_{bits}_SHA256": ("rsa", bits, False)
+        for pad in ("PKCS1V15", "PSS")
+        for bits in ("2048", "3072", "4096")
+    },
+}
+#: Protobuf JSON's Timestamp (RFC 3339 with a zone); the bytes fields protobuf JSON writes as standard base64.
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+_BYTES_FIELDS = frozenset({"rawBytes", "keyId"})
+_URL_CHARS = re.compile(r"[!-~]{1,2048}")
+
+
+def _refuse(source: str, where: str, problem: str) -> InputFileError:
+    """The one line of a refusal: the file, the JSON field path, the problem."""
+    return InputFileError(f"{source}: {where}: {problem}" if where else f"{source}: {problem}")
+
+
+def _loc(parts: Sequence[Any]) -> str:
+    """A pydantic error location as a JSON field path: ``tlogs[0].logId.keyId``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return printable(out, 120)
+
+
+def _parse(cls: type[pydantic.BaseModel], data: bytes, source: str, media_type: str) -> Any:
+    """The file as sigstore-models' ``cls``, after the checks the models do not make.
+
+    Strict JSON first (no duplicate keys), then the media type (its own sentence), then the raw forms of the
+    bytes and time fields, and last the schema.
+    """
+    if len(data) > MAX_TRUST_FILE_BYTES:
+        raise _refuse(source, "", f"{len(data):,} bytes is above {MAX_TRUST_FILE_BYTES:,}")
+    raw = loads_strict(data, source)
+    if not isinstance(raw, dict):
+        raise _refuse(source, "", "is not a JSON object")
+    given = raw.get("mediaType")
+    if given != media_type:
+        why = f" ({_OLDER_FORMATS[given]})" if isinstance(given, str) and given in _OLDER_FORMATS else ""
+        shown = "missing" if given is None else printable(given, 80)
+        raise _refuse(source, "mediaType", f"{shown} is not {media_type}{why}")
+    for where, key, value in _walk(raw, ""):
+        if key in _BYTES_FIELDS and isinstance(value, str):
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise _refuse(source, where, "is not standard base64 (padded, A-Z a-z 0-9 + / only)") from None
+        if (
+            key in {"start", "end"}
+            and ".validFor" in f".{where}"
+            and not (isinstance(value, str) and _TIMESTAMP.fullmatch(value))
+        ):
+            raise _refuse(source, where, "is not an RFC 3339 time with a zone (e.g. 2026-01-01T00:00:00Z)")
+    return _model(cls, data, source)
+
+
+def _walk(value: Any, where: str) -> Iterator[tuple[str, str, Any]]:
+    """(path, key, value) of every member of every object below ``value``."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            yield path, str(key), child
+            yield from _walk(child, path)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _walk(child, f"{where}[{index}]")
+
+
+def _model(cls: type[pydantic.BaseModel], data: bytes, source: str) -> Any:
+    """Validate with sigstore-models; the first error as one line (its message, never the input value)."""
+    try:
+        return cls.model_validate_json(data)
+    except pydantic.ValidationError as err:
+        first = err.errors(include_url=False, include_input=False, include_context=False)[0]
+        raise _refuse(source, _loc(first["loc"]), printable(first["msg"], 200)) from None
+
+
+def _check_url(source: str, where: str, url: str, kind: str, warnings: list[str]) -> None:
+    """A service URL of the shape Sigstore's clients build requests from.
+
+    Fulcio and Rekor are host roots (clients append ``/api/v2/signingCert``, ``/api/v1/log/entries``...), a
+    CT log's base URL may carry a path (``https://ctfe.sigstore.dev/2022``), a TSA URL is its full endpoint
+    (clients POST to it as given), an OIDC URL the issuer. https only; http to a loopback host is let through
+    with a warning, for a lab on one machine.
+    """
+    if not _URL_CHARS.fullmatch(url):
+        raise _refuse(source, where, f"{printable(url, 100)} is not a URL (printable ASCII, no spaces)")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        raise _refuse(source, where, f"{printable(url, 100)} is not a URL") from None
+    if not host:
+        raise _refuse(source, where, f"{printable(url, 100)} has no host")
+    if parts.scheme == "http" and host in LOOPBACK_HOSTS:
+        warnings.append(f"{source}: {where}: {printable(url, 100)} is plain http to this machine: for a lab only")
+    elif parts.scheme != "https":
+        raise _refuse(source, where, f"{printable(url, 100)} is not https (clients must reach the service over TLS)")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise _refuse(source, where, f"{printable(url, 100)} carries a user, query or fragment")
+    if kind in {"Fulcio", "Rekor"} and parts.path:
+        raise _refuse(
+            source,
+            where,
+            f"{printable(url, 100)}: a {kind} URL is a host root with no path (clients add /api/... to it), "
+            f"e.g. https://{kind.lower()}.example.com",
+        )
+    if kind == "TSA" and parts.path in {"", "/"}:
+        raise _refuse(
+            source,
+            where,
+            f"{printable(url, 100)}: a TSA URL is its full endpoint (clients POST to it as given), "
+            "e.g. https://timestamp.example.com/api/v1/timestamp",
+        )
+
+
+def _utc(value: datetime, source: str, where: str) -> datetime:
+    """An aware datetime in UTC (the raw check already refused times without a zone)."""
+    if value.tzinfo is None:
+        raise _refuse(source, where, "has no time zone")
+    return value.astimezone(UTC)
+
+
+def _window(valid_for: Any, source: str, where: str) -> tuple[datetime, datetime | None]:
+    """validFor as (start, end or None), refusing an end that is not after its start."""
+    start = _utc(valid_for.start, source, f"{where}.start")
+    end = _utc(valid_for.end, source, f"{where}.end") if valid_for.end is not None else None
+    if end is not None and end <= start:
+        raise _refuse(source, f"{where}.end", f"{format_date(end)} is not after validFor.start {format_date(start)}")
+    return start, end
+
+
+def _check_log(source: str, where: str, log: TransparencyLogInstance, kind: str, warnings: list[str]) -> str:
+    """One tlog or ctlog: URL shape, key details against the key, log id; returns which log-id rule matched."""
+    _check_url(source, f"{where}.baseUrl", log.base_url, kind, warnings)
+    key = log.public_key
+    if key.raw_bytes is None:
+        raise _refuse(source, f"{where}.publicKey.rawBytes", "missing (a log without its key verifies nothing)")
+    details = key.key_details.value
+    if details not in _KEY_DETAILS:
+        raise _refuse(
+            source,
+            f"{where}.publicKey.keyDetails",
+            f"{details} is not a key type sigstore-python verifies (ECDSA, Ed25519 or RSA)",
+        )
+    algorithm, size, pkcs1 = _KEY_DETAILS[details]
+    try:
+        parsed = _crypto.parse_log_key(key.raw_bytes, pkcs1)
+    except ValueError as err:
+        raise _refuse(source, f"{where}.publicKey.rawBytes", f"{err} (keyDetails {details})") from None
+    if parsed.algorithm != algorithm or (size is not None and parsed.size != size):
+        found = f"{parsed.algorithm} {parsed.size}".strip()
+        raise _refuse(source, f"{where}.publicKey.keyDetails", f"{details} but publicKey.rawBytes is an {found} key")
+    if key.valid_for is not None:
+        _window(key.valid_for, source, f"{where}.publicKey.validFor")
+    key_id = log.log_id.key_id
+    spki_id = hashlib.sha256(parsed.spki).digest()
+    if key_id == spki_id:
+        return "SHA-256 of the key's SubjectPublicKeyInfo"
+    expected = f"SHA-256 of the key's DER SubjectPublicKeyInfo, {base64.b64encode(spki_id).decode()}"
+    if parsed.algorithm == "ed25519":
+        for origin in _origins(log.base_url):
+            note_id = hashlib.sha256(origin.encode() + b"\n\x01" + parsed.raw).digest()
+            if key_id == note_id:
+                return f"the signed-note key id of origin {origin}"
+        expected += (
+            f", or the signed-note key id of origin {printable(urllib.parse.urlsplit(log.base_url).hostname, 80)}"
+        )
+    raise _refuse(source, f"{where}.logId.keyId", f"does not identify this log's key (expected {expected})")
+
+
+def _origins(base_url: str) -> list[str]:
+    """The checkpoint origins a Rekor v2 log may carry: its host (Sigstore's logs), with port and path if any."""
+    parts = urllib.parse.urlsplit(base_url)
+    found = [parts.hostname or "", parts.netloc, f"{parts.netloc}{parts.path}".rstrip("/")]
+    return list(dict.fromkeys(o for o in found if o))
+
+
+@dataclass(frozen=True)
+class _Authority:
+    """A CA's or TSA's chain as checked: its certificates' facts and the window it is trusted in."""
+
+    label: str
+    facts: tuple[_crypto.CertificateFacts, ...]
+    start: datetime
+    end: datetime | None
+
+
+def _check_authority(source: str, where: str, ca: CertificateAuthority, kind: str, warnings: list[str]) -> _Authority:
+    """A Fulcio CA or a TSA: URI shape, chain order (leaf first, self-signed root last), CA flags, validFor."""
+    if ca.uri is not None:
+        _check_url(source, f"{where}.uri", ca.uri, kind, warnings)
+    certs = [c.raw_bytes for c in ca.cert_chain.certificates]
+    chain = f"{where}.certChain.certificates"
+    if not certs:
+        raise _refuse(source, chain, "is empty (a CA is trusted through its certificates)")
+    if len(certs) > MAX_CHAIN:
+        raise _refuse(source, chain, f"{len(certs)} certificates is above {MAX_CHAIN}")
+    facts = []
+    for index, der in enumerate(certs):
+        try:
+            facts.append(_crypto.certificate_facts(der))
+        except ValueError as err:
+            raise _refuse(source, f"{chain}[{index}].rawBytes", str(err)) from None
+    for index in range(len(certs) - 1):
+        if not _crypto.issued_by(certs[index], certs[index + 1]):
+            raise _refuse(
+                source,
+                f"{chain}[{index}]",
+                f"is not signed by certificates[{index + 1}] (the chain goes leaf first, root last)",
+            )
+    if not _crypto.issued_by(certs[-1], certs[-1]):
+        raise _refuse(source, f"{chain}[{len(certs) - 1}]", "is not a self-signed root (the chain ends with its root)")
+    for index, fact in enumerate(facts):
+        issuing = kind == "Fulcio" or index > 0
+        if issuing and not (fact.is_ca and fact.can_sign_certificates):
+            raise _refuse(source, f"{chain}[{index}]", "is not a CA certificate (basic constraints CA, keyCertSign)")
+    if kind == "TSA" and not facts[0].time_stamping:
+        raise _refuse(source, f"{chain}[0]", "the TSA's signing certificate does not list the timeStamping key usage")
+    start, end = _window(ca.valid_for, source, f"{where}.validFor")
+    latest_start = max(facts, key=lambda f: f.not_before)
+    if start < latest_start.not_before:
+        raise _refuse(
+            source,
+            f"{where}.validFor.start",
+            f"{format_date(start)} is before its certificates are valid ({format_date(latest_start.not_before)})",
+        )
+    earliest_end = min(facts, key=lambda f: f.not_after)
+    if end is not None and end > earliest_end.not_after:
+        raise _refuse(
+            source,
+            f"{where}.validFor.end",
+            f"{format_date(end)} is after its certificates end ({format_date(earliest_end.not_after)})",
+        )
+    label = f"{kind} {printable(ca.subject.organization, 60)}/{printable(ca.subject.common_name, 60)}"
+    return _Authority(label, tuple(facts), start, end if end is not None else earliest_end.not_after)
+
+
+def _ends(start: datetime, end: datetime | None, now: datetime) -> tuple[bool, datetime | None]:
+    """(valid now, its end or None)."""
+    return start <= now and (end is None or now <= end), end
+
+
+def _require_current(
+    source: str, where: str, windows: Sequence[tuple[datetime, datetime | None]], now: datetime, warnings: list[str]
+) -> None:
+    """A list in use needs an entry valid now (the newest one ending is normal for older ones); warn when it ends soon.
+
+    An instance whose every CA (or log key) has ended can only verify what was signed before: nothing a
+    client signs today would verify, so keyholders should not sign it as the instance's trust.
+    """
+    if not windows:
+        return
+    current = [(i, end) for i, (start, end) in enumerate(windows) if _ends(start, end, now)[0]]
+    if not current:
+        newest = max(range(len(windows)), key=lambda i: windows[i][0])
+        start, end = windows[newest]
+        why = f"starts {format_date(start)}" if start > now else f"ended {format_date(end or start)}"
+        raise _refuse(source, where, f"none is valid now ({format_date(now)}); the newest, [{newest}], {why}")
+    soon = now + timedelta(days=WARN_DAYS)
+    if all(end is not None and end <= soon for _i, end in current):
+        index, end = max(current, key=lambda item: item[1] or now)
+        last = end or now
+        warnings.append(
+            f"{source}: {where}[{index}]: ends {format_date(last)}, in {(last - now).days} days, and nothing "
+            "valid now lasts longer; publish its successor before then"
+        )
+
+
+def check_trusted_root(data: bytes, now: datetime, source: str = TRUSTED_ROOT_NAME) -> tuple[TrustedRoot, list[str]]:
+    """Check a ``trusted_root.json`` as Sigstore's clients will read it, before keyholders sign it.
+
+    Args:
+        data: the file's bytes (hostile).
+        now: the time the validity windows are judged at.
+        source: the file name in messages.
+
+    Raises:
+        InputFileError: one line naming the file, the JSON field path and the problem.
+
+    Returns:
+        The parsed trusted root and the warnings to show with the review.
+    """
+    warnings: list[str] = []
+    root: TrustedRoot = _parse(TrustedRoot, data, source, TRUSTED_ROOT_MEDIA_TYPE)
+    logs = {"tlogs": root.tlogs, "ctlogs": root.ctlogs}
+    cas = {"certificateAuthorities": root.certificate_authorities, "timestampAuthorities": root.timestamp_authorities}
+    counts = {**{name: len(v) for name, v in logs.items()}, **{name: len(v) for name, v in cas.items()}}
+    for name, count in counts.items():
+        if count > MAX_ENTRIES:
+            raise _refuse(source, name, f"{count} entries is above {MAX_ENTRIES}")
+    if not root.tlogs:
+        raise _refuse(source, "tlogs", "is empty (clients verify every signature's transparency log entry)")
+    if not root.certificate_authorities:
+        raise _refuse(source, "certificateAuthorities", "is empty (clients verify every signing certificate)")
+    if not root.ctlogs:
+        warnings.append(f"{source}: ctlogs: empty; clients that check certificate SCTs refuse every certificate")
+    for name, kind in (("tlogs", "Rekor"), ("ctlogs", "CT")):
+        seen: dict[bytes, int] = {}
+        windows = []
+        for index, log in enumerate(logs[name]):
+            where = f"{name}[{index}]"
+            _check_log(source, where, log, kind, warnings)
+            if log.log_id.key_id in seen:
+                raise _refuse(source, f"{where}.logId.keyId", f"is also {name}[{seen[log.log_id.key_id]}]'s")
+            seen[log.log_id.key_id] = index
+            if log.public_key.valid_for is not None:
+                windows.append(_window(log.public_key.valid_for, source, f"{where}.publicKey.validFor"))
+            else:
+                windows.append((datetime.min.replace(tzinfo=UTC), None))
+        _require_current(source, name, windows, now, warnings)
+    for name, kind in (("certificateAuthorities", "Fulcio"), ("timestampAuthorities", "TSA")):
+        authorities = [_check_authority(source, f"{name}[{i}]", ca, kind, warnings) for i, ca in enumerate(cas[name])]
+        _require_current(source, name, [(a.start, a.end) for a in authorities], now, warnings)
+    return root, warnings
+
+
+def check_signing_config(
+    data: bytes, now: datetime, trusted_root: TrustedRoot | None = None, source: str = SIGNING_CONFIG_NAME
+) -> tuple[SigningConfig, list[str]]:
+    """Check a ``signing_config.v0.2.json`` as sigstore-python 4.x will use it.
+
+    It needs at least one Rekor (API v1 or v2) and one Fulcio (v1) valid now, or sigstore-python refuses the
+    instance; each URL has the shape its client expects; an EXACT selector must be satisfiable. Services the
+    trusted root does not know are warnings: what a client signs there would not verify.
+
+    Raises:
+        InputFileError: one line naming the file, the JSON field path and the problem.
+
+    Returns:
+        The parsed signing config and the warnings to show with the review.
+    """
+    warnings: list[str] = []
+    config: SigningConfig = _parse(SigningConfig, data, source, SIGNING_CONFIG_MEDIA_TYPE)
+    kinds = {"caUrls": "Fulcio", "oidcUrls": "OIDC", "rekorTlogUrls": "Rekor", "tsaUrls": "TSA"}
+    usable: dict[str, list[Any]] = {}
+    for name, kind in kinds.items():
+        services = getattr(config, _snake(name))
+        if len(services) > MAX_ENTRIES:
+            raise _refuse(source, name, f"{len(services)} entries is above {MAX_ENTRIES}")
+        usable[name] = []
+        for index, service in enumerate(services):
+            where = f"{name}[{index}]"
+            _check_url(source, f"{where}.url", service.url, kind, warnings)
+            if service.major_api_version not in SERVICE_VERSIONS[name]:
+                warnings.append(
+                    f"{source}: {where}.majorApiVersion: {service.major_api_version} is not one sigstore-python 4.x "
+                    "uses; it skips this service"
+                )
+                continue
+            if service.valid_for is None:
+                warnings.append(
+                    f"{source}: {where}.validFor: missing (the spec requires it; clients take it as always)"
+                )
+                usable[name].append(service)
+                continue
+            if _ends(*_window(service.valid_for, source, f"{where}.validFor"), now)[0]:
+                usable[name].append(service)
+    if not usable["rekorTlogUrls"]:
+        raise _refuse(
+            source, "rekorTlogUrls", "no Rekor (majorApiVersion 1 or 2) is valid now; sigstore-python refuses this"
+        )
+    if not usable["caUrls"]:
+        raise _refuse(source, "caUrls", "no Fulcio (majorApiVersion 1) is valid now; sigstore-python refuses this")
+    for name, selector_name in (("rekorTlogUrls", "rekorTlogConfig"), ("tsaUrls", "tsaConfig")):
+        selector = getattr(config, _snake(selector_name))
+        operators = {s.operator for s in usable[name]}
+        if selector is not None and selector.selector.value == "EXACT":
+            count = selector.count or 1
+            if count > len(operators):
+                raise _refuse(
+                    source,
+                    f"{selector_name}.count",
+                    f"EXACT {count} but only {len(operators)} operator(s) have a {name} service valid now "
+                    "(sigstore-python refuses to sign)",
+                )
+    if trusted_root is not None:
+        known = {
+            "caUrls": {_norm(c.uri) for c in trusted_root.certificate_authorities if c.uri},
+            "rekorTlogUrls": {_norm(t.base_url) for t in trusted_root.tlogs},
+            "tsaUrls": {_norm(t.uri) for t in trusted_root.timestamp_authorities if t.uri},
+        }
+        for name, urls in known.items():
+            for service in usable[name]:
+                if _norm(service.url) not in urls:
+                    warnings.append(
+                        f"{source}: {name}: {printable(service.url, 100)} is not in the trusted root; what clients "
+                        "sign with it will not verify"
+                    )
+    return config, warnings
+
+
+def _snake(name: str) -> str:
+    """camelCase JSON name -> the model's attribute name."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _norm(url: str) -> str:
+    """A URL compared as clients use it: without a trailing slash, host lower-cased."""
+    parts = urllib.parse.urlsplit(url.rstrip("/"))
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc.lower(), parts.path, "", ""))
+
+
+# --- What changed: the review's first lines ---------------------------------------------------------------------
+
+
+def _date(value: datetime | None) -> str:
+    return format_date(value) if value is not None else "open"
+
+
+def _authority_lines(kind: str, old: Sequence[CertificateAuthority], new: Sequence[CertificateAuthority]) -> list[str]:
+    """CAs or TSAs added, removed, or with another validFor; an authority is its chain's fingerprints."""
+
+    def key(ca: CertificateAuthority) -> tuple[str, ...]:
+        return tuple(hashlib.sha256(c.raw_bytes).hexdigest() for c in ca.cert_chain.certificates)
+
+    def describe(ca: CertificateAuthority) -> str:
+        first = _crypto.certificate_facts(ca.cert_chain.certificates[0].raw_bytes)
+        return (
+            f"{kind} {printable(ca.subject.common_name, 60)} ({printable(first.subject, 100)}, sha256 "
+            f"{first.fingerprint[:16]}, certificate {format_date(first.not_before)}..{format_date(first.not_after)}, "
+            f"trusted {_date(ca.valid_for.start)}..{_date(ca.valid_for.end)})"
+        )
+
+    before = {key(ca): ca for ca in old}
+    after = {key(ca): ca for ca in new}
+    lines = [f"trust root: new {describe(ca)}" for k, ca in after.items() if k not in before]
+    lines += [f"trust root: removed {describe(ca)}" for k, ca in before.items() if k not in after]
+    for k, ca in after.items():
+        if k in before:
+            lines += _window_lines(f"{kind} {printable(ca.subject.common_name, 60)} ({k[0][:16]})", before[k], ca)
+    return lines
+
+
+def _window_lines(label: str, old: Any, new: Any) -> list[str]:
+    """validFor end set, changed or removed; start changed."""
+    lines = []
+    was, now = old.valid_for, new.valid_for
+    was_end, now_end = (was.end if was else None), (now.end if now else None)
+    if was_end != now_end:
+        if was_end is None:
+            lines.append(f"trust root: {label}: validFor end set to {_date(now_end)}")
+        else:
+            lines.append(f"trust root: {label}: validFor end changed from {_date(was_end)} to {_date(now_end)}")
+    if (was.start if was else None) != (now.start if now else None):
+        lines.append(f"trust root: {label}: validFor start changed to {_date(now.start if now else None)}")
+    return lines
+
+
+def _log_lines(kind: str, old: Sequence[TransparencyLogInstance], new: Sequence[TransparencyLogInstance]) -> list[str]:
+    """Log keys added, removed, moved, or with another validFor; a log is its log id."""
+
+    def describe(log: TransparencyLogInstance) -> str:
+        window = log.public_key.valid_for
+        return (
+            f"{kind} key {printable(log.base_url, 100)} (log id {base64.b64encode(log.log_id.key_id).decode()[:16]}, "
+            f"{log.public_key.key_details.value}, valid {_date(window.start if window else None)}.."
+            f"{_date(window.end if window else None)})"
+        )
+
+    before = {log.log_id.key_id: log for log in old}
+    after = {log.log_id.key_id: log for log in new}
+    lines = [f"trust root: new {describe(log)}" for k, log in after.items() if k not in before]
+    lines += [f"trust root: removed {describe(log)}" for k, log in before.items() if k not in after]
+    for k, log in after.items():
+        if k in before:
+            label = f"{kind} key {printable(log.base_url, 100)}"
+            if before[k].base_url != log.base_url:
+                lines.append(f"trust root: {label}: base URL was {printable(before[k].base_url, 100)}")
+            lines += _window_lines(label, before[k].public_key, log.public_key)
+    return lines
+
+
+def _service_lines(old: SigningConfig | None, new: SigningConfig) -> list[str]:
+    """Signing-config services added or removed (by URL and API version), windows and selectors changed."""
+    lines = []
+    for name in SERVICE_VERSIONS:
+        attr = _snake(name)
+        before = {(s.url, s.major_api_version): s for s in (getattr(old, attr) if old else [])}
+        after = {(s.url, s.major_api_version): s for s in getattr(new, attr)}
+        for (url, version), service in after.items():
+            label = f"{name} {printable(url, 100)} (v{version})"
+            if (url, version) not in before:
+                window = service.valid_for
+                lines.append(
+                    f"signing config: new {label}, valid {_date(window.start if window else None)}.."
+                    f"{_date(window.end if window else None)}"
+                )
+            else:
+                lines += [
+                    line.replace("trust root:", "signing config:")
+                    for line in _window_lines(label, before[(url, version)], service)
+                ]
+        lines += [
+            f"signing config: removed {name} {printable(url, 100)} (v{version})"
+            for url, version in before
+            if (url, version) not in after
+        ]
+    for attr, name in (("rekor_tlog_config", "rekorTlogConfig"), ("tsa_config", "tsaConfig")):
+        was = getattr(old, attr) if old else None
+        now = getattr(new, attr)
+        if old is not None and (was and was.to_dict()) != (now and now.to_dict()):
+            lines.append(f"signing config: {name} is now {now.to_dict() if now else 'unset'}")
+    return lines
+
+
+def trust_changes(
+    old_root: TrustedRoot | None,
+    new_root: TrustedRoot,
+    old_config: SigningConfig | None,
+    new_config: SigningConfig | None,
+) -> list[str]:
+    """The trust-root changes keyholders read before signing: CAs, log keys, TSAs and services.
+
+    With no previous file every entry of the new one is listed as new: a first trust root is read whole.
+
+    Returns:
+        Lines, at most ``MAX_DIFF_LINES`` (then a count of the rest).
+    """
+    old_cas = old_root.certificate_authorities if old_root else []
+    lines = _authority_lines("Fulcio CA", old_cas, new_root.certificate_authorities)
+    lines += _log_lines("Rekor", old_root.tlogs if old_root else [], new_root.tlogs)
+    lines += _log_lines("CT log", old_root.ctlogs if old_root else [], new_root.ctlogs)
+    lines += _authority_lines("TSA", old_root.timestamp_authorities if old_root else [], new_root.timestamp_authorities)
+    if new_config is not None:
+        lines += _service_lines(old_config, new_config)
+    if len(lines) > MAX_DIFF_LINES:
+        lines = [*lines[: MAX_DIFF_LINES - 1], f"... and {len(lines) - MAX_DIFF_LINES + 1} more trust changes"]
+    return lines
+
+
+# --- The change ----------------------------------------------------------------------------------------------------
+
+
+def _published(state: State, role: str, name: str) -> tuple[bytes | None, str]:
+    """The bytes of target ``name`` as the role lists it now, read from WS/targets/ and checked against the listing."""
+    current = state.current(role)
+    listed = _md.targets_of(current).get(name) if current is not None else None
+    if listed is None:
+        return None, ""
+    hashes = listed.get("hashes", {})
+    for file_name in target_file_names(name, hashes, state.consistent)[:1]:
+        path = state.ws.path / file_name
+        try:
+            data = read_bytes(path, "target file", MAX_TRUST_FILE_BYTES, follow_symlinks=False)
+        except InputFileError:
+            break
+        if len(data) == listed.get("length") and hashlib.sha256(data).hexdigest() == hashes.get("sha256"):
+            return data, ""
+    return None, f"note: the published {name} is not in targets/ as {role} lists it; compared with nothing"
+
+
+def _previous(data: bytes | None, check: Any) -> Any:
+    """The previous file parsed by its model, or None when it is absent or not a file sigstore-models reads."""
+    if data is None:
+        return None
+    try:
+        return check.model_validate_json(data)
+    except pydantic.ValidationError:
+        return None
+
+
+def _kept_config(data: bytes | None, note: str, now: datetime, root: TrustedRoot) -> list[str]:
+    """The published signing config, kept beside a new trusted root: does it still pass, and with it?"""
+    if data is None:
+        return [note.removeprefix("note: ")] if note else []
+    try:
+        return check_signing_config(data, now, root, f"the published {SIGNING_CONFIG_NAME}")[1]
+    except InputFileError as err:
+        return [f"{err} (give --signing-config to replace it)"]
+
+
+def plan_set_trust(
+    ctx: ChangeContext, trusted_root: bytes, signing_config: bytes | None, role: str = "targets"
+) -> tuple[State, Proposal]:
+    """A new version of ``role`` listing the checked trust root (and signing config) under the names clients fetch.
+
+    Both files are checked first (``check_trusted_root``, ``check_signing_config``); then the change is
+    ``targets.plan_targets``'s, with the trust-root changes and the warnings first in its summary, so that the
+    review, a sign request and the transcript all carry them.
+
+    Raises:
+        UsageError: a Docker Content Trust workspace, or a role the workspace does not hold.
+        InputFileError: a file fails a check (one line naming the file and the field).
+        PolicyError: the role's delegation does not cover the names.
+    """
+    ctx.ws.require_tuf("ceremony sigstore set-trust")
+    root, warnings = check_trusted_root(trusted_root, ctx.now)
+    config = None
+    if signing_config is not None:
+        config, more = check_signing_config(signing_config, ctx.now, root)
+        warnings += more
+    items = [NewTarget(TRUSTED_ROOT_NAME, trusted_root)]
+    if signing_config is not None:
+        items.append(NewTarget(SIGNING_CONFIG_NAME, signing_config))
+    state, proposal = plan_targets(ctx, role, add=items)
+    old_root_bytes, root_note = _published(state, role, TRUSTED_ROOT_NAME)
+    old_config_bytes, config_note = _published(state, role, SIGNING_CONFIG_NAME)
+    if signing_config is None:
+        listed = state.current(role)
+        if listed is None or SIGNING_CONFIG_NAME not in _md.targets_of(listed):
+            warnings.append(
+                f"{SIGNING_CONFIG_NAME}: not given and not published: sigstore-python refuses an instance without it "
+                "('no signing config'); sigstore-js reads only the trusted root"
+            )
+        else:
+            warnings.append(f"{SIGNING_CONFIG_NAME}: not given; the published one stays as it is")
+            warnings += _kept_config(old_config_bytes, config_note, ctx.now, root)
+    lines = trust_changes(
+        _previous(old_root_bytes, TrustedRoot),
+        root,
+        _previous(old_config_bytes, SigningConfig),
+        config,
+    )
+    notes = [n for n in (root_note, config_note if signing_config is not None else "") if n]
+    # proposal.command stays "targets add": a pending record names one of requests.PENDING_COMMANDS.
+    if len(warnings) > MAX_WARNINGS:
+        warnings = [*warnings[: MAX_WARNINGS - 1], f"... and {len(warnings) - MAX_WARNINGS + 1} more warnings"]
+    proposal.summary = [*lines, *notes, *(f"warning: {w}" for w in warnings), *proposal.summary]
+    return state, proposal

@@ -1,0 +1,633 @@
+"""ceremony/core/sigstore.py: a Sigstore trust root checked before keyholders sign it, one line per case.
+
+Every broken file is derived from Sigstore's real ones (tests/vectors/sigstore-trust, byte for byte what
+sigstore-python 4.5.1 ships and Sigstore publishes): each case changes one field and the refusal must be one
+line naming the file and that field's JSON path. The real public and staging files pass, Rekor v2's ed25519
+log ids included. The last cases are the trust-root changes a keyholder reads before signing.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ceremony.core import sigstore
+from ceremony.errors import InputFileError
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "sigstore-trust"
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+TR, SC = sigstore.TRUSTED_ROOT_NAME, sigstore.SIGNING_CONFIG_NAME
+
+
+def real(instance: str, name: str) -> dict[str, Any]:
+    return dict(json.loads((VECTORS / instance / name).read_bytes()))
+
+
+def enc(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc).encode()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+Mutation = Callable[[dict[str, Any]], object]
+
+
+def mutated(instance: str, name: str, change: Mutation) -> dict[str, Any]:
+    doc = copy.deepcopy(real(instance, name))
+    change(doc)
+    return doc
+
+
+def refusal(call: Callable[[], object]) -> str:
+    with pytest.raises(InputFileError) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message and "\x1b" not in message, message
+    return message
+
+
+def ca(doc: dict[str, Any], index: int) -> dict[str, Any]:
+    return dict(doc["certificateAuthorities"][index])
+
+
+def certs(doc: dict[str, Any], index: int, kind: str = "certificateAuthorities") -> list[dict[str, str]]:
+    return list(doc[kind][index]["certChain"]["certificates"])
+
+
+def set_path(doc: Any, path: str, value: Any) -> None:
+    """Set ``a.b[0].c`` in ``doc`` (a missing last key is added)."""
+    parts = path.replace("[", ".").replace("]", "").split(".")
+    for part in parts[:-1]:
+        doc = doc[int(part)] if part.isdigit() else doc[part]
+    last = parts[-1]
+    if last.isdigit():
+        doc[int(last)] = value
+    else:
+        doc[last] = value
+
+
+def at(path: str, value: Any) -> Mutation:
+    return lambda doc: set_path(doc, path, value)
+
+
+def _swap_chain(source_kind: str, source: int, kind: str, index: int) -> Mutation:
+    def change(doc: dict[str, Any]) -> None:
+        doc[kind][index]["certChain"] = copy.deepcopy(doc[source_kind][source]["certChain"])
+
+    return change
+
+
+def _reverse_chain(doc: dict[str, Any]) -> None:
+    doc["certificateAuthorities"][1]["certChain"]["certificates"].reverse()
+
+
+def _drop_root(doc: dict[str, Any]) -> None:
+    del doc["certificateAuthorities"][1]["certChain"]["certificates"][1]
+
+
+def _bad_b64(doc: dict[str, Any]) -> None:
+    key_id = doc["tlogs"][0]["logId"]["keyId"]
+    doc["tlogs"][0]["logId"]["keyId"] = key_id[:8] + "!" + key_id[8:]  # sigstore-models would drop the "!"
+
+
+TRUSTED_ROOT_CASES: list[tuple[str, str, Mutation, str]] = [
+    (
+        "v0.2 media type",
+        "public",
+        at("mediaType", sigstore.TRUSTED_ROOT_V02_MEDIA_TYPE),
+        "mediaType: application/vnd.dev.sigstore.trustedroot.v0.2+json is not "
+        "application/vnd.dev.sigstore.trustedroot+json;version=0.1 (the v0.2 format: sigstore-python 4.x refuses it",
+    ),
+    ("no media type", "public", lambda d: d.pop("mediaType"), "mediaType: missing is not application/"),
+    ("unknown field", "public", at("evil", "\x1b[31mred"), "evil: Extra inputs are not permitted"),
+    ("nested unknown field", "public", at("tlogs[0].logId.extra", 1), "tlogs[0].logId.extra: Extra inputs"),
+    ("missing ctlogs", "public", lambda d: d.pop("ctlogs"), "ctlogs: Field required"),
+    (
+        "bad key details",
+        "public",
+        at("tlogs[0].publicKey.keyDetails", "PKIX_BOGUS"),
+        "tlogs[0].publicKey.keyDetails: Input should be",
+    ),
+    ("non-alphabet base64", "public", _bad_b64, "tlogs[0].logId.keyId: is not standard base64"),
+    (
+        "unpadded base64",
+        "public",
+        at("tlogs[0].logId.keyId", "wNI9atQGlz+VWfO6LRygH4QUfY/8W4RFwiT5i5WRgB0"),
+        "tlogs[0].logId.keyId: is not standard base64",
+    ),
+    (
+        "url-safe base64",
+        "public",
+        at("ctlogs[1].logId.keyId", "3T0wasbHETJjGR4cmWc3AqJKXrjePK3_h4pygC8p7o4="),
+        "ctlogs[1].logId.keyId: is not standard base64",
+    ),
+    (
+        "time without zone",
+        "public",
+        at("tlogs[0].publicKey.validFor.start", "2021-01-12T11:53:27"),
+        "tlogs[0].publicKey.validFor.start: is not an RFC 3339 time",
+    ),
+    (
+        "log id of another key",
+        "public",
+        at("tlogs[0].logId.keyId", "3T0wasbHETJjGR4cmWc3AqJKXrjePK3/h4pygC8p7o4="),
+        "tlogs[0].logId.keyId: does not identify this log's key (expected SHA-256 of the key's DER "
+        "SubjectPublicKeyInfo, wNI9atQGlz+VWfO6LRygH4QUfY/8W4RFwiT5i5WRgB0=)",
+    ),
+    (
+        "ed25519 log id of another origin",
+        "public",
+        at("tlogs[1].baseUrl", "https://log2025-2.rekor.sigstore.dev"),
+        "tlogs[1].logId.keyId: does not identify this log's key (expected SHA-256 of the key's DER "
+        "SubjectPublicKeyInfo, ",
+    ),
+    (
+        "duplicate log",
+        "public",
+        lambda d: d["tlogs"].append(copy.deepcopy(d["tlogs"][0])),
+        "tlogs[2].logId.keyId: is also tlogs[0]'s",
+    ),
+    (
+        "curve mismatch",
+        "public",
+        at("tlogs[0].publicKey.keyDetails", "PKIX_ECDSA_P384_SHA_384"),
+        "tlogs[0].publicKey.keyDetails: PKIX_ECDSA_P384_SHA_384 but publicKey.rawBytes is an ecdsa P256 key",
+    ),
+    (
+        "ed25519 declared for ecdsa",
+        "public",
+        at("ctlogs[1].publicKey.keyDetails", "PKIX_ED25519"),
+        "ctlogs[1].publicKey.keyDetails: PKIX_ED25519 but publicKey.rawBytes is an ecdsa P256 key",
+    ),
+    (
+        "ecdsa declared for ed25519",
+        "public",
+        at("tlogs[1].publicKey.keyDetails", "PKIX_ECDSA_P256_SHA_256"),
+        "tlogs[1].publicKey.keyDetails: PKIX_ECDSA_P256_SHA_256 but publicKey.rawBytes is an ed25519 key",
+    ),
+    (
+        "rsa size mismatch",
+        "staging",
+        at("ctlogs[0].publicKey.keyDetails", "PKIX_RSA_PKCS1V15_2048_SHA256"),
+        "ctlogs[0].publicKey.rawBytes: is not in the one DER form of its key",
+    ),
+    (
+        "pkcs1 declared as spki",
+        "staging",
+        at("ctlogs[0].publicKey.keyDetails", "PKIX_RSA_PKCS1V5"),
+        "ctlogs[0].publicKey.rawBytes: is not in the one DER form of its key",
+    ),
+    (
+        "spki declared as pkcs1",
+        "public",
+        at("tlogs[0].publicKey.keyDetails", "PKCS1_RSA_PKCS1V5"),
+        "tlogs[0].publicKey.rawBytes: is not an RSA key (keyDetails PKCS1_RSA_PKCS1V5)",
+    ),
+    (
+        "not a key",
+        "public",
+        at("tlogs[0].publicKey.rawBytes", b64(b"not a key")),
+        "tlogs[0].publicKey.rawBytes: is not a DER SubjectPublicKeyInfo (keyDetails PKIX_ECDSA_P256_SHA_256)",
+    ),
+    ("no key", "public", lambda d: d["tlogs"][0]["publicKey"].pop("rawBytes"), "tlogs[0].publicKey.rawBytes: missing"),
+    (
+        "unverifiable key type",
+        "public",
+        at("tlogs[0].publicKey.keyDetails", "ML_DSA_65"),
+        "tlogs[0].publicKey.keyDetails: ML_DSA_65 is not a key type sigstore-python verifies",
+    ),
+    (
+        "rekor url with a path",
+        "public",
+        at("tlogs[0].baseUrl", "https://rekor.sigstore.dev/api/v1"),
+        "tlogs[0].baseUrl: https://rekor.sigstore.dev/api/v1: a Rekor URL is a host root with no path",
+    ),
+    (
+        "rekor url trailing slash",
+        "public",
+        at("tlogs[0].baseUrl", "https://rekor.sigstore.dev/"),
+        "tlogs[0].baseUrl: https://rekor.sigstore.dev/: a Rekor URL is a host root",
+    ),
+    (
+        "plain http",
+        "public",
+        at("tlogs[0].baseUrl", "http://rekor.sigstore.dev"),
+        "tlogs[0].baseUrl: http://rekor.sigstore.dev is not https",
+    ),
+    (
+        "url with a query",
+        "public",
+        at("ctlogs[1].baseUrl", "https://ctfe.sigstore.dev/2022?x=1"),
+        "ctlogs[1].baseUrl: https://ctfe.sigstore.dev/2022?x=1 carries a user, query or fragment",
+    ),
+    (
+        "url with a user",
+        "public",
+        at("ctlogs[1].baseUrl", "https://me@ctfe.sigstore.dev/2022"),
+        "ctlogs[1].baseUrl: https://me@ctfe.sigstore.dev/2022 carries a user",
+    ),
+    (
+        "url with a space",
+        "public",
+        at("ctlogs[1].baseUrl", "https://ctfe.sigstore.dev/20 22"),
+        "ctlogs[1].baseUrl: https://ctfe.sigstore.dev/20 22 is not a URL",
+    ),
+    (
+        "url without host",
+        "public",
+        at("ctlogs[1].baseUrl", "https:///2022"),
+        "ctlogs[1].baseUrl: https:///2022 has no host",
+    ),
+    (
+        "fulcio uri with a path",
+        "public",
+        at("certificateAuthorities[1].uri", "https://fulcio.sigstore.dev/api/v2"),
+        "certificateAuthorities[1].uri: https://fulcio.sigstore.dev/api/v2: a Fulcio URL is a host root",
+    ),
+    (
+        "tsa uri at a host root",
+        "public",
+        at("timestampAuthorities[0].uri", "https://timestamp.sigstore.dev"),
+        "timestampAuthorities[0].uri: https://timestamp.sigstore.dev: a TSA URL is its full endpoint",
+    ),
+    (
+        "chain root first",
+        "public",
+        _reverse_chain,
+        "certificateAuthorities[1].certChain.certificates[0]: is not signed by certificates[1] (the chain goes leaf first, root last)",
+    ),
+    (
+        "chain without its root",
+        "public",
+        _drop_root,
+        "certificateAuthorities[1].certChain.certificates[0]: is not a self-signed root",
+    ),
+    (
+        "not a certificate",
+        "public",
+        at("certificateAuthorities[1].certChain.certificates[0].rawBytes", b64(b"junk")),
+        "certificateAuthorities[1].certChain.certificates[0].rawBytes: is not a DER X.509 certificate",
+    ),
+    (
+        "empty chain",
+        "public",
+        at("certificateAuthorities[1].certChain.certificates", []),
+        "certificateAuthorities[1].certChain.certificates: is empty",
+    ),
+    (
+        "tsa chain as a fulcio ca",
+        "public",
+        _swap_chain("timestampAuthorities", 0, "certificateAuthorities", 1),
+        "certificateAuthorities[1].certChain.certificates[0]: is not a CA certificate",
+    ),
+    (
+        "fulcio chain as a tsa",
+        "public",
+        _swap_chain("certificateAuthorities", 1, "timestampAuthorities", 0),
+        "timestampAuthorities[0].certChain.certificates[0]: the TSA's signing certificate does not list the timeStamping",
+    ),
+    (
+        "trusted before its certificates",
+        "public",
+        at("certificateAuthorities[1].validFor.start", "2020-01-01T00:00:00Z"),
+        "certificateAuthorities[1].validFor.start: 2020-01-01T00:00:00Z is before its certificates are valid (2022-04-13T20:06:15Z)",
+    ),
+    (
+        "trusted after its certificates",
+        "public",
+        at("certificateAuthorities[0].validFor.end", "2040-01-01T00:00:00Z"),
+        "certificateAuthorities[0].validFor.end: 2040-01-01T00:00:00Z is after its certificates end (2031-02-23T03:20:29Z)",
+    ),
+    (
+        "tsa trusted before its certificates",
+        "public",
+        at("timestampAuthorities[0].validFor.start", "2025-01-01T00:00:00Z"),
+        "timestampAuthorities[0].validFor.start: 2025-01-01T00:00:00Z is before its certificates are valid",
+    ),
+    (
+        "end before start",
+        "public",
+        at("tlogs[0].publicKey.validFor.end", "2020-01-01T00:00:00Z"),
+        "tlogs[0].publicKey.validFor.end: 2020-01-01T00:00:00Z is not after validFor.start 2021-01-12T11:53:27Z",
+    ),
+    (
+        "newest ca ended",
+        "public",
+        at("certificateAuthorities[1].validFor.end", "2025-01-01T00:00:00Z"),
+        "certificateAuthorities: none is valid now (2026-12-01T00:00:00Z); the newest, [1], ended 2025-01-01T00:00:00Z",
+    ),
+    (
+        "newest tsa ended",
+        "public",
+        at("timestampAuthorities[0].validFor.end", "2026-01-01T00:00:00Z"),
+        "timestampAuthorities: none is valid now (2026-12-01T00:00:00Z); the newest, [0], ended 2026-01-01T00:00:00Z",
+    ),
+    (
+        "no rekor valid now",
+        "public",
+        lambda d: [set_path(t, "publicKey.validFor.end", "2026-06-01T00:00:00Z") for t in d["tlogs"]],
+        "tlogs: none is valid now (2026-12-01T00:00:00Z); the newest, [1], ended 2026-06-01T00:00:00Z",
+    ),
+    (
+        "ct log not yet valid",
+        "public",
+        lambda d: [set_path(t, "publicKey.validFor", {"start": "2027-01-01T00:00:00Z"}) for t in d["ctlogs"]],
+        "ctlogs: none is valid now (2026-12-01T00:00:00Z); the newest, [0], starts 2027-01-01T00:00:00Z",
+    ),
+    ("no rekor", "public", at("tlogs", []), "tlogs: is empty"),
+    ("no fulcio", "public", at("certificateAuthorities", []), "certificateAuthorities: is empty"),
+]
+
+
+@pytest.mark.parametrize(
+    ("instance", "change", "expected"), [c[1:] for c in TRUSTED_ROOT_CASES], ids=[c[0] for c in TRUSTED_ROOT_CASES]
+)
+def test_each_check_refuses_a_broken_trusted_root_in_one_line(instance: str, change: Mutation, expected: str) -> None:
+    doc = mutated(instance, TR, change)
+    message = refusal(lambda: sigstore.check_trusted_root(enc(doc), NOW))
+    assert message.startswith(f"{TR}: {expected}"), message
+
+
+def test_the_input_value_is_never_echoed_raw() -> None:
+    doc = mutated("public", TR, at("tlogs[0].hashAlgorithm", "\x1b]0;pwned\x07SHA2_256"))
+    message = refusal(lambda: sigstore.check_trusted_root(enc(doc), NOW))
+    assert message.startswith(f"{TR}: tlogs[0].hashAlgorithm: Input should be") and "pwned" not in message
+
+
+def test_not_json_and_too_large_are_one_line() -> None:
+    assert refusal(lambda: sigstore.check_trusted_root(b"[1]", NOW)) == f"{TR}: is not a JSON object"
+    dup = b'{"mediaType": "a", "mediaType": "b"}'
+    assert "duplicate" in refusal(lambda: sigstore.check_trusted_root(dup, NOW))
+    big = b" " * (sigstore.MAX_TRUST_FILE_BYTES + 1)
+    assert "is above" in refusal(lambda: sigstore.check_trusted_root(big, NOW))
+
+
+def test_every_ca_expired_is_refused_when_judged_later() -> None:
+    data = (VECTORS / "public" / TR).read_bytes()
+    message = refusal(lambda: sigstore.check_trusted_root(data, datetime(2032, 1, 1, tzinfo=UTC)))
+    assert message.startswith(f"{TR}: certificateAuthorities: none is valid now (2032-01-01T00:00:00Z)"), message
+
+
+@pytest.mark.parametrize("instance", ["public", "staging"])
+def test_sigstores_real_files_pass(instance: str) -> None:
+    root, warnings = sigstore.check_trusted_root((VECTORS / instance / TR).read_bytes(), NOW)
+    _config, more = sigstore.check_signing_config((VECTORS / instance / SC).read_bytes(), NOW, root)
+    assert (warnings, more) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("instance", "index", "rule"),
+    [
+        ("public", 0, "SHA-256 of the key's SubjectPublicKeyInfo"),
+        ("public", 1, "the signed-note key id of origin log2025-1.rekor.sigstore.dev"),
+        ("staging", 3, "the signed-note key id of origin log2025-alpha3.rekor.sigstage.dev"),
+    ],
+)
+def test_log_ids_of_both_kinds_are_recognised(instance: str, index: int, rule: str) -> None:
+    root, _warnings = sigstore.check_trusted_root((VECTORS / instance / TR).read_bytes(), NOW)
+    assert sigstore._check_log(TR, "tlogs", root.tlogs[index], "Rekor", []) == rule
+
+
+def test_the_staging_rsa_pkcs1_ct_log_id_is_over_its_spki() -> None:
+    root, _warnings = sigstore.check_trusted_root((VECTORS / "staging" / TR).read_bytes(), NOW)
+    assert root.ctlogs[0].public_key.key_details.value == "PKCS1_RSA_PKCS1V5"
+    assert sigstore._check_log(TR, "ctlogs", root.ctlogs[0], "CT", []) == "SHA-256 of the key's SubjectPublicKeyInfo"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda d: d.pop("ctlogs") and d.update(ctlogs=[]),
+            f"{TR}: ctlogs: empty; clients that check certificate SCTs refuse",
+        ),
+        (
+            at("tlogs[0].baseUrl", "http://127.0.0.1:3000"),
+            f"{TR}: tlogs[0].baseUrl: http://127.0.0.1:3000 is plain http to this machine: for a lab only",
+        ),
+        (at("tlogs[0].baseUrl", "http://localhost"), f"{TR}: tlogs[0].baseUrl: http://localhost is plain http"),
+        (
+            at("certificateAuthorities[1].validFor.end", "2026-12-31T00:00:00Z"),
+            f"{TR}: certificateAuthorities[1]: ends 2026-12-31T00:00:00Z, in 30 days, and nothing valid now lasts longer",
+        ),
+    ],
+    ids=["no ct log", "loopback http", "localhost http", "newest ca ends soon"],
+)
+def test_warnings(change: Mutation, expected: str) -> None:
+    _root, warnings = sigstore.check_trusted_root(enc(mutated("public", TR, change)), NOW)
+    assert len(warnings) == 1 and warnings[0].startswith(expected), warnings
+
+
+SIGNING_CONFIG_CASES: list[tuple[str, Mutation, str]] = [
+    (
+        "v0.1 media type",
+        at("mediaType", "application/vnd.dev.sigstore.signingconfig.v0.1+json"),
+        "mediaType: application/vnd.dev.sigstore.signingconfig.v0.1+json is not "
+        "application/vnd.dev.sigstore.signingconfig.v0.2+json (the v0.1 format: sigstore-python 4.x refuses it",
+    ),
+    (
+        "trusted root media type",
+        at("mediaType", sigstore.TRUSTED_ROOT_MEDIA_TYPE),
+        "mediaType: application/vnd.dev.sigstore.trustedroot+json;version=0.1 is not",
+    ),
+    ("unknown field", at("caUrls[0].bogus", True), "caUrls[0].bogus: Extra inputs are not permitted"),
+    (
+        "version as a string",
+        at("rekorTlogUrls[0].majorApiVersion", "1"),
+        "rekorTlogUrls[0].majorApiVersion: Input should be a valid integer",
+    ),
+    ("no operator", lambda d: d["caUrls"][0].pop("operator"), "caUrls[0].operator: Field required"),
+    ("bogus selector", at("rekorTlogConfig.selector", "SOME"), "rekorTlogConfig.selector: Input should be"),
+    (
+        "no rekor valid now",
+        at("rekorTlogUrls[0].validFor.end", "2025-01-01T00:00:00Z"),
+        "rekorTlogUrls: no Rekor (majorApiVersion 1 or 2) is valid now; sigstore-python refuses this",
+    ),
+    (
+        "rekor api v3 only",
+        at("rekorTlogUrls[0].majorApiVersion", 3),
+        "rekorTlogUrls: no Rekor (majorApiVersion 1 or 2) is valid now",
+    ),
+    ("rekor not yet valid", at("rekorTlogUrls[0].validFor.start", "2027-01-01T00:00:00Z"), "rekorTlogUrls: no Rekor"),
+    ("no fulcio", at("caUrls", []), "caUrls: no Fulcio (majorApiVersion 1) is valid now; sigstore-python refuses this"),
+    ("fulcio api v2", at("caUrls[0].majorApiVersion", 2), "caUrls: no Fulcio"),
+    (
+        "fulcio url with a path",
+        at("caUrls[0].url", "https://fulcio.sigstore.dev/api/v2"),
+        "caUrls[0].url: https://fulcio.sigstore.dev/api/v2: a Fulcio URL is a host root",
+    ),
+    (
+        "rekor url with a path",
+        at("rekorTlogUrls[0].url", "https://rekor.sigstore.dev/api/v1/log"),
+        "rekorTlogUrls[0].url: https://rekor.sigstore.dev/api/v1/log: a Rekor URL is a host root",
+    ),
+    (
+        "tsa url at a host root",
+        at("tsaUrls[0].url", "https://timestamp.sigstore.dev/"),
+        "tsaUrls[0].url: https://timestamp.sigstore.dev/: a TSA URL is its full endpoint",
+    ),
+    (
+        "oidc over http",
+        at("oidcUrls[0].url", "http://oauth2.sigstore.dev/auth"),
+        "oidcUrls[0].url: http://oauth2.sigstore.dev/auth is not https",
+    ),
+    (
+        "end before start",
+        at("caUrls[0].validFor.end", "2022-01-01T00:00:00Z"),
+        "caUrls[0].validFor.end: 2022-01-01T00:00:00Z is not after validFor.start 2022-04-13T20:06:15Z",
+    ),
+    (
+        "exact count above the operators",
+        at("rekorTlogConfig", {"selector": "EXACT", "count": 2}),
+        "rekorTlogConfig.count: EXACT 2 but only 1 operator(s) have a rekorTlogUrls service valid now",
+    ),
+    (
+        "exact tsa without a tsa",
+        lambda d: d.update(tsaUrls=[], tsaConfig={"selector": "EXACT", "count": 1}),
+        "tsaConfig.count: EXACT 1 but only 0 operator(s)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), [c[1:] for c in SIGNING_CONFIG_CASES], ids=[c[0] for c in SIGNING_CONFIG_CASES]
+)
+def test_each_check_refuses_a_broken_signing_config_in_one_line(change: Mutation, expected: str) -> None:
+    doc = mutated("public", SC, change)
+    message = refusal(lambda: sigstore.check_signing_config(enc(doc), NOW))
+    assert message.startswith(f"{SC}: {expected}"), message
+
+
+def test_signing_config_warnings() -> None:
+    public_root, _w = sigstore.check_trusted_root((VECTORS / "public" / TR).read_bytes(), NOW)
+    _config, warnings = sigstore.check_signing_config((VECTORS / "staging" / SC).read_bytes(), NOW, public_root)
+    assert warnings == [
+        f"{SC}: caUrls: https://fulcio.sigstage.dev is not in the trusted root; what clients sign with it will not verify",
+        f"{SC}: rekorTlogUrls: https://log2025-alpha3.rekor.sigstage.dev is not in the trusted root; what clients sign with it will not verify",
+        f"{SC}: rekorTlogUrls: https://rekor.sigstage.dev is not in the trusted root; what clients sign with it will not verify",
+        f"{SC}: tsaUrls: https://timestamp.sigstage.dev/api/v1/timestamp is not in the trusted root; what clients sign with it will not verify",
+    ]
+    doc = mutated(
+        "public",
+        SC,
+        lambda d: (d["oidcUrls"][0].pop("validFor"), d["tsaUrls"].append({**d["tsaUrls"][0], "majorApiVersion": 2})),
+    )
+    _config, warnings = sigstore.check_signing_config(enc(doc), NOW)
+    assert warnings == [
+        f"{SC}: oidcUrls[0].validFor: missing (the spec requires it; clients take it as always)",
+        f"{SC}: tsaUrls[1].majorApiVersion: 2 is not one sigstore-python 4.x uses; it skips this service",
+    ]
+
+
+# --- What changed: the review's first lines -----------------------------------------------------------------------
+
+
+def parsed(doc: dict[str, Any]) -> Any:
+    return sigstore.check_trusted_root(enc(doc), NOW)[0]
+
+
+def parsed_config(doc: dict[str, Any]) -> Any:
+    return sigstore.check_signing_config(enc(doc), NOW)[0]
+
+
+def test_no_change_no_lines() -> None:
+    root, config = parsed(real("public", TR)), parsed_config(real("public", SC))
+    assert sigstore.trust_changes(root, root, config, config) == []
+
+
+def test_a_new_fulcio_certificate() -> None:
+    def add_staging_ca(doc: dict[str, Any]) -> None:
+        doc["certificateAuthorities"].append(real("staging", TR)["certificateAuthorities"][0])
+
+    lines = sigstore.trust_changes(
+        parsed(real("public", TR)), parsed(mutated("public", TR, add_staging_ca)), None, None
+    )
+    assert lines == [
+        "trust root: new Fulcio CA sigstore (CN=sigstore-intermediate,O=sigstore.dev, sha256 66e08b3881fc3111, "
+        "certificate 2022-04-14T21:38:40Z..2032-03-22T16:50:45Z, trusted 2022-04-14T21:38:40Z..open)"
+    ]
+    assert sigstore.trust_changes(
+        parsed(mutated("public", TR, add_staging_ca)), parsed(real("public", TR)), None, None
+    ) == [lines[0].replace("trust root: new", "trust root: removed")]
+
+
+def test_a_rekor_keys_end_of_validity_set_then_changed() -> None:
+    old = parsed(real("public", TR))
+    ended = parsed(mutated("public", TR, at("tlogs[0].publicKey.validFor.end", "2027-06-01T00:00:00Z")))
+    assert sigstore.trust_changes(old, ended, None, None) == [
+        "trust root: Rekor key https://rekor.sigstore.dev: validFor end set to 2027-06-01T00:00:00Z"
+    ]
+    later = parsed(mutated("public", TR, at("tlogs[0].publicKey.validFor.end", "2027-09-01T00:00:00Z")))
+    assert sigstore.trust_changes(ended, later, None, None) == [
+        "trust root: Rekor key https://rekor.sigstore.dev: validFor end changed from 2027-06-01T00:00:00Z to "
+        "2027-09-01T00:00:00Z"
+    ]
+
+
+def test_a_ca_end_set_a_log_removed_and_a_tsa_replaced() -> None:
+    def change(doc: dict[str, Any]) -> None:
+        set_path(doc, "certificateAuthorities[1].validFor.end", "2030-01-01T00:00:00Z")
+        del doc["tlogs"][1]
+        doc["timestampAuthorities"] = real("staging", TR)["timestampAuthorities"]
+        doc["timestampAuthorities"][0]["uri"] = "https://timestamp.sigstore.dev/api/v1/timestamp"
+
+    lines = sigstore.trust_changes(parsed(real("public", TR)), parsed(mutated("public", TR, change)), None, None)
+    assert lines == [
+        "trust root: Fulcio CA sigstore (15d795348226b464): validFor end set to 2030-01-01T00:00:00Z",
+        "trust root: removed Rekor key https://log2025-1.rekor.sigstore.dev (log id zxGZFVvd0FEmjR8W, PKIX_ED25519, "
+        "valid 2025-09-23T00:00:00Z..open)",
+        "trust root: new TSA sigstore-tsa-selfsigned (CN=sigstore-tsa,O=sigstore.dev, sha256 06f4ffe047feb359, "
+        "certificate 2025-03-28T09:14:06Z..2035-03-26T08:14:06Z, trusted 2025-04-09T00:00:00Z..open)",
+        "trust root: removed TSA sigstore-tsa-selfsigned (CN=sigstore-tsa,O=sigstore.dev, sha256 85f927bc07ab62ca, "
+        "certificate 2025-04-08T06:59:43Z..2035-04-06T06:59:43Z, trusted 2025-07-04T00:00:00Z..open)",
+    ]
+
+
+def test_signing_config_service_changes() -> None:
+    root = parsed(real("public", TR))
+    old = parsed_config(real("public", SC))
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["rekorTlogUrls"].insert(
+            0,
+            {
+                **copy.deepcopy(doc["rekorTlogUrls"][0]),
+                "url": "https://log2025-1.rekor.sigstore.dev",
+                "majorApiVersion": 2,
+            },
+        )
+        set_path(doc, "rekorTlogUrls[1].validFor.end", "2027-01-01T00:00:00Z")
+        doc["tsaUrls"] = []
+        doc["rekorTlogConfig"] = {"selector": "ALL"}
+
+    new = parsed_config(mutated("public", SC, change))
+    assert sigstore.trust_changes(root, root, old, new) == [
+        "signing config: new rekorTlogUrls https://log2025-1.rekor.sigstore.dev (v2), valid 2021-01-12T11:53:27Z..open",
+        "signing config: rekorTlogUrls https://rekor.sigstore.dev (v1): validFor end set to 2027-01-01T00:00:00Z",
+        "signing config: removed tsaUrls https://timestamp.sigstore.dev/api/v1/timestamp (v1)",
+        "signing config: rekorTlogConfig is now {'selector': 'ALL'}",
+    ]
+
+
+def test_a_first_trust_root_is_read_whole_and_the_lines_are_bounded() -> None:
+    lines = sigstore.trust_changes(None, parsed(real("staging", TR)), None, parsed_config(real("staging", SC)))
+    assert len(lines) == 17 and all(line.startswith(("trust root: new", "signing config: new")) for line in lines)
+
+    def many(doc: dict[str, Any]) -> None:
+        for day in range(1, 40):
+            extra = copy.deepcopy(doc["rekorTlogUrls"][0])
+            extra["url"] = f"https://rekor{day}.sigstore.dev"
+            extra["validFor"] = {"start": (NOW - timedelta(days=day)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            doc["rekorTlogUrls"].append(extra)
+
+    lines = sigstore.trust_changes(None, parsed(real("public", TR)), None, parsed_config(mutated("public", SC, many)))
+    assert len(lines) == sigstore.MAX_DIFF_LINES and lines[-1] == "... and 21 more trust changes"

@@ -1,0 +1,238 @@
+"""``ceremony sigstore set-trust`` end to end, on a workspace made by ``ceremony init --profile sigstore``.
+
+The trust root is Sigstore's own (tests/vectors/sigstore-trust). set-trust checks it, shows what changed in it,
+and publishes the two targets through the targets pipeline: ``ceremony targets list`` shows them, the files are
+under WS/targets/ with their hashed names (consistent snapshots), and sigstore-python 4.5.1's TUF client
+(``ClientTrustConfig.from_tuf(url, bootstrap_root=...)``, its own checks of both files included) loads the
+instance from a plain HTTP server of the workspace. A broken file is one line and nothing is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.clients import serve_repository
+from tests.conftest import PASSPHRASE, CliRunner, _run, one_line_error
+from tests.test_changes import ok
+
+VECTORS = Path(__file__).resolve().parent / "vectors" / "sigstore-trust"
+TR, SC = "trusted_root.json", "signing_config.v0.2.json"
+
+#: sigstore-python's own TUF client, bootstrapped from the instance's first root, in a process whose XDG data
+#: and cache directories are the test's: what a private instance's user runs (``sigstore.models`` API).
+_LOAD = r"""
+import json, sys
+from pathlib import Path
+from sigstore.models import ClientTrustConfig
+config = ClientTrustConfig.from_tuf(sys.argv[1], bootstrap_root=Path(sys.argv[2]))
+trusted, signing = config.trusted_root, config.signing_config  # sigstore-python's media type and service checks
+print(json.dumps({
+    "fulcio": signing.get_fulcio().url,
+    "rekor": [t.url for t in signing._tlogs],
+    "fulcio_certs": len(trusted.get_fulcio_certs()),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def sigstore_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    top = tmp_path_factory.mktemp("sigstore")
+    pf = top / "passphrase"
+    pf.write_text(PASSPHRASE + "\n")
+    made = _run(
+        "init",
+        top / "ws",
+        "--profile",
+        "sigstore",
+        "--root-keys",
+        "2",
+        "--threshold",
+        "1",
+        "--passphrase-file",
+        pf,
+        "--yes",
+    )
+    assert made.returncode == 0, made.stderr
+    return top / "ws"
+
+
+@pytest.fixture
+def ws(sigstore_base: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "ws"
+    shutil.copytree(sigstore_base, dest)
+    return dest
+
+
+def set_trust(
+    cli: CliRunner, ws: Path, root: Path, config: Path | None, *extra: object
+) -> subprocess.CompletedProcess[str]:
+    return cli(
+        "sigstore", "set-trust", ws, "--trusted-root", root, *(["--signing-config", config] if config else []), *extra
+    )
+
+
+def write(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+def version_of(ws: Path, role: str) -> int:
+    return int(json.loads((ws / "metadata" / f"{role}.json").read_bytes())["signed"]["version"])
+
+
+def test_set_trust_publishes_both_targets_and_sigstore_python_loads_the_instance(
+    cli: CliRunner, ws: Path, passphrase_file: Path, tmp_path: Path
+) -> None:
+    root, config = VECTORS / "public" / TR, VECTORS / "public" / SC
+    published = ok(set_trust(cli, ws, root, config, "--passphrase-file", passphrase_file, "--yes"))
+    review = published.stdout
+    assert review.index("trust root: new Fulcio CA sigstore (CN=sigstore-intermediate") < review.index(
+        "SHA-256 of what"
+    )
+    assert "trust root: new Rekor key https://log2025-1.rekor.sigstore.dev" in review
+    assert "signing config: new caUrls https://fulcio.sigstore.dev (v1)" in review
+    assert "+ target trusted_root.json: 6787 bytes, sha256 6494e21ea73fa7ee" in review and "published" in review
+    assert "warning:" not in published.stdout + published.stderr
+
+    listed = ok(cli("targets", "list", ws)).stdout
+    assert (
+        f"{SC}  1034 bytes  sha256:9711a6d537570695" in listed
+        and f"{TR}  6787 bytes  sha256:6494e21ea73fa7ee" in listed
+    )
+    for source in (root, config):
+        data = source.read_bytes()
+        assert (ws / "targets" / f"{hashlib.sha256(data).hexdigest()}.{source.name}").read_bytes() == data
+    assert sorted(p.name for p in (ws / "targets").iterdir()) == sorted(
+        f"{hashlib.sha256(s.read_bytes()).hexdigest()}.{s.name}" for s in (root, config)
+    )
+    ok(cli("transcript", "verify", ws))
+
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    with serve_repository(ws) as url:
+        loaded = subprocess.run(
+            [sys.executable, "-c", _LOAD, url, ws / "metadata" / "1.root.json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert json.loads(loaded.stdout) == {
+        "fulcio": "https://fulcio.sigstore.dev",
+        "rekor": ["https://rekor.sigstore.dev"],
+        "fulcio_certs": 3,
+    }
+    cached = tmp_path / "cache" / "sigstore-python" / "tuf"
+    assert [p.read_bytes() for p in sorted(cached.glob("*/*.json"))] == [config.read_bytes(), root.read_bytes()]
+
+
+def test_the_review_shows_what_changed_and_warns_without_a_signing_config(
+    cli: CliRunner, ws: Path, passphrase_file: Path, tmp_path: Path
+) -> None:
+    pf = ["--passphrase-file", passphrase_file, "--yes"]
+    first = ok(set_trust(cli, ws, VECTORS / "public" / TR, None, *pf))
+    assert (
+        "warning: signing_config.v0.2.json: not given and not published: sigstore-python refuses an instance "
+        "without it ('no signing config'); sigstore-js reads only the trusted root"
+    ) in first.stdout
+    ok(set_trust(cli, ws, VECTORS / "public" / TR, VECTORS / "public" / SC, *pf))
+
+    doc = json.loads((VECTORS / "public" / TR).read_bytes())
+    doc["tlogs"][0]["publicKey"]["validFor"]["end"] = "2030-01-01T00:00:00Z"
+    doc["certificateAuthorities"].append(
+        json.loads((VECTORS / "staging" / TR).read_bytes())["certificateAuthorities"][0]
+    )
+    changed = write(tmp_path / "new-root.json", doc)
+    review = ok(set_trust(cli, ws, changed, None, *pf)).stdout
+    lines = [line.strip() for line in review.splitlines()]
+    trust = [line for line in lines if line.startswith(("trust root:", "warning:"))]
+    assert trust[:2] == [
+        "trust root: new Fulcio CA sigstore (CN=sigstore-intermediate,O=sigstore.dev, sha256 66e08b3881fc3111, "
+        "certificate 2022-04-14T21:38:40Z..2032-03-22T16:50:45Z, trusted 2022-04-14T21:38:40Z..open)",
+        "trust root: Rekor key https://rekor.sigstore.dev: validFor end set to 2030-01-01T00:00:00Z",
+    ]
+    assert "warning: signing_config.v0.2.json: not given; the published one stays as it is" in trust
+    # The kept signing config is checked against the new trusted root too: staging's Fulcio is not in it.
+    staging = ok(set_trust(cli, ws, VECTORS / "staging" / TR, None, *pf)).stdout
+    assert (
+        "warning: the published signing_config.v0.2.json: caUrls: https://fulcio.sigstore.dev is not in the trusted "
+        "root; what clients sign with it will not verify"
+    ) in staging
+    listed = json.loads(ok(cli("targets", "list", ws, "--json")).stdout)
+    assert listed[TR]["hashes"]["sha256"] == hashlib.sha256((VECTORS / "staging" / TR).read_bytes()).hexdigest()
+    assert listed[SC]["hashes"]["sha256"] == hashlib.sha256((VECTORS / "public" / SC).read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "value", "expected"),
+    [
+        (
+            TR,
+            "tlogs",
+            "logId-of-ctlog",
+            "error: trusted_root.json: tlogs[0].logId.keyId: does not identify this log's key",
+        ),
+        (TR, "mediaType", "application/vnd.dev.sigstore.trustedroot.v0.2+json", "error: trusted_root.json: mediaType:"),
+        (SC, "caUrls", "https://fulcio.sigstore.dev/api/v2", "error: signing_config.v0.2.json: caUrls[0].url:"),
+    ],
+)
+def test_a_broken_file_is_one_line_and_nothing_is_written(
+    cli: CliRunner, ws: Path, passphrase_file: Path, tmp_path: Path, name: str, field: str, value: str, expected: str
+) -> None:
+    docs = {n: json.loads((VECTORS / "public" / n).read_bytes()) for n in (TR, SC)}
+    doc = copy.deepcopy(docs[name])
+    if field == "tlogs":
+        doc["tlogs"][0]["logId"] = docs[TR]["ctlogs"][1]["logId"]
+    elif field == "caUrls":
+        doc["caUrls"][0]["url"] = value
+    else:
+        doc[field] = value
+    files = {n: write(tmp_path / n, doc if n == name else docs[n]) for n in (TR, SC)}
+    line = one_line_error(set_trust(cli, ws, files[TR], files[SC], "--passphrase-file", passphrase_file, "--yes"))
+    assert line.startswith(expected), line
+    assert not (ws / "targets").exists() and version_of(ws, "targets") == 1
+
+
+def test_set_trust_through_a_sign_request(cli: CliRunner, ws: Path, passphrase_file: Path, tmp_path: Path) -> None:
+    request = tmp_path / "request.json"
+    written = ok(set_trust(cli, ws, VECTORS / "staging" / TR, VECTORS / "staging" / SC, "--request", request, "--yes"))
+    assert "trust root: new Rekor key https://log2025-alpha3.rekor.sigstage.dev" in written.stdout
+    assert not (ws / "targets").exists()
+    summary = json.loads(request.read_bytes())["summary"]
+    assert any(line.startswith("trust root: new Fulcio CA sigstore") for line in summary)
+    config = json.loads((ws / "ceremony.json").read_text())
+    for role in ("targets", "snapshot", "timestamp"):
+        keyid = next(k for k, v in config["keys"].items() if role in v["roles"])
+        ok(cli("sign", request, "--key", ws / "keys" / f"{keyid}.p12", "--passphrase-file", passphrase_file, "--yes"))
+    ok(cli("merge", ws, request))
+    listed = json.loads(ok(cli("targets", "list", ws, "--json")).stdout)
+    assert sorted(listed) == [SC, TR] and version_of(ws, "targets") == 2
+
+
+def test_a_notary_workspace_is_refused_in_one_line(cli: CliRunner, ws: Path) -> None:
+    config = json.loads((ws / "ceremony.json").read_text())
+    config["profile"] = "notary"
+    (ws / "ceremony.json").write_text(json.dumps(config))
+    line = one_line_error(set_trust(cli, ws, VECTORS / "public" / TR, None, "--yes"))
+    assert "a Docker Content Trust workspace, and ceremony sigstore set-trust is for TUF workspaces only" in line
+
+
+def test_a_delegated_role_must_cover_the_names(cli: CliRunner, ws: Path, passphrase_file: Path) -> None:
+    pf = ["--passphrase-file", passphrase_file]
+    ok(cli("delegate", ws, "sigstore", "--paths", "*.json", "--keys", "1", *pf, "--yes"))
+    ok(set_trust(cli, ws, VECTORS / "public" / TR, VECTORS / "public" / SC, "--role", "sigstore", *pf, "--yes"))
+    listed = json.loads(ok(cli("targets", "list", ws, "--role", "sigstore", "--json")).stdout)
+    assert sorted(listed) == [SC, TR] and json.loads(ok(cli("targets", "list", ws, "--json")).stdout) == {}
+    ok(cli("delegate", ws, "other", "--paths", "bins/*", "--keys", "1", *pf, "--yes"))
+    line = one_line_error(set_trust(cli, ws, VECTORS / "public" / TR, None, "--role", "other", *pf, "--yes"))
+    assert "its delegation does not cover 'trusted_root.json'" in line
