@@ -1,0 +1,611 @@
+"""tuf-on-ci signing events: a root change authored with ceremony, signed by ceremony and by the real tuf-on-ci-sign.
+
+The repository is made the way tuf-on-ci makes one (python-tuf's Metadata API, key ids over the whole key with
+its x-tuf-on-ci fields, JSONSerializer bytes), kept in git with a local bare remote, and signed by keyholders
+in their own clones: one with `ceremony sign --tuf-on-ci` (a software key, or a SoftHSM token key), one with
+tuf-on-ci-sign 0.21 (file2: key, run non-interactively). The oracle for "what tuf-on-ci writes" is tuf-on-ci's
+own SignerRepository.close(), run in a subprocess on the same change. Sigstore's real chain
+(tests/vectors/sigstore-root-signing) is laid out as a checkout and v16 is proposed and partly signed on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from securesystemslib.formats import encode_canonical
+from securesystemslib.signer import CryptoSigner, Signature, SSlibKey
+from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Targets, Timestamp
+from tuf.api.serialization.json import JSONSerializer
+
+from tests import softhsm
+from tests.conftest import PASSPHRASE, VECTOR_DATES, CliRunner, one_line_error
+from tests.test_import import tuf_on_ci_checkout
+
+TOC_SIGN = Path(sys.executable).with_name("tuf-on-ci-sign")
+EVENT = "sign/root-v2"
+
+# tuf-on-ci's own close() on the same change: the bytes it would write (run in a subprocess, as tuf-on-ci runs).
+ORACLE = r"""
+import json, sys
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from securesystemslib.signer import SSlibKey
+from tuf_on_ci_sign._signer_repository import SignerRepository, set_key_field
+from tuf_on_ci_sign._user import User
+event_dir, prev_dir, ini, change = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+repo = SignerRepository(event_dir, prev_dir, User(ini))
+with repo.edit_root() as root:
+    for owner in change["revoke"]:
+        for keyid in list(root.roles["root"].keyids):
+            if root.keys[keyid].unrecognized_fields.get("x-tuf-on-ci-keyowner") == owner:
+                root.revoke_key(keyid, "root")
+    for pem, owner in change["add"]:
+        key = SSlibKey.from_crypto(load_pem_public_key(open(pem, "rb").read()))
+        set_key_field(key, "keyowner", owner)
+        root.add_key(key, "root")
+    if change.get("threshold"):
+        root.roles["root"].threshold = change["threshold"]
+"""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result
+
+
+def keyid(key: SSlibKey) -> str:
+    return hashlib.sha256(encode_canonical(key.to_dict()).encode()).hexdigest()
+
+
+def tagged(public: SSlibKey, field: str, value: str) -> SSlibKey:
+    """A key as tuf-on-ci stores it: the x- field set, the key id recomputed over the whole key."""
+    key = SSlibKey(public.keyid, public.keytype, public.scheme, dict(public.keyval), {field: value})
+    key.keyid = keyid(key)
+    return key
+
+
+def write_role(md_dir: Path, role: str, md: Metadata) -> None:
+    data = md.to_bytes(JSONSerializer())  # exactly what tuf-on-ci writes
+    (md_dir / f"{role}.json").write_bytes(data)
+    if role == "root":
+        (md_dir / "root_history" / f"{md.signed.version}.root.json").write_bytes(data)
+
+
+def p12_signer(path: Path, public: SSlibKey) -> CryptoSigner:
+    private, _cert, _extra = pkcs12.load_key_and_certificates(path.read_bytes(), PASSPHRASE.encode())
+    return CryptoSigner(private, public)
+
+
+def public_of(pem_path: Path) -> SSlibKey:
+    return SSlibKey.from_crypto(serialization.load_pem_public_key(pem_path.read_bytes()))
+
+
+def own_key(cli: CliRunner, tmp_path: Path, name: str, passphrase_file: Path) -> Path:
+    """A keyholder's own key made by `ceremony key generate` (encrypted .p12, and .p12.pub.pem)."""
+    path = tmp_path / f"{name}.p12"
+    ok(cli("key", "generate", path, "--key-type", "ecdsa-p256", "--passphrase-file", passphrase_file))
+    return path
+
+
+def make_repository(md_dir: Path, alice_p12: Path, bob_pem: Path) -> dict[str, SSlibKey]:
+    """Version 1 of a repository as tuf-on-ci makes one: root 2 of @alice and @bob, targets 1 of them, online key."""
+    (md_dir / "root_history").mkdir(parents=True)
+    now = datetime.now(UTC).replace(microsecond=0)
+    alice = tagged(public_of(alice_p12.with_name(alice_p12.name + ".pub.pem")), "x-tuf-on-ci-keyowner", "@alice")
+    bob_private = serialization.load_pem_private_key(bob_pem.read_bytes(), None)
+    bob = tagged(SSlibKey.from_crypto(bob_private.public_key()), "x-tuf-on-ci-keyowner", "@bob")
+    online_signer = CryptoSigner.generate_ecdsa()
+    online = tagged(online_signer.public_key, "x-tuf-on-ci-online-uri", "gcpkms:projects/test/keys/online")
+    signers = {
+        "alice": p12_signer(alice_p12, alice),
+        "bob": CryptoSigner(bob_private, bob),
+        "online": CryptoSigner(online_signer._private_key, online),
+    }
+    root = Root(version=1, expires=now + timedelta(days=365), consistent_snapshot=True)
+    root.unrecognized_fields.update({"x-tuf-on-ci-expiry-period": 365, "x-tuf-on-ci-signing-period": 60})
+    for key in (alice, bob):
+        root.add_key(key, "root")
+        root.add_key(key, "targets")
+    root.add_key(online, "timestamp")
+    root.add_key(online, "snapshot")
+    root.roles["root"].threshold = 2
+    root.roles["targets"].threshold = 1
+    for role, (expiry, signing) in {"timestamp": (7, 6), "snapshot": (365, 60)}.items():
+        root.roles[role].unrecognized_fields.update(
+            {"x-tuf-on-ci-expiry-period": expiry, "x-tuf-on-ci-signing-period": signing}
+        )
+    root_md = Metadata(root)
+    root_md.sign(signers["alice"], append=True)
+    root_md.sign(signers["bob"], append=True)
+    write_role(md_dir, "root", root_md)
+    targets = Targets(version=1, expires=now + timedelta(days=365))
+    targets.unrecognized_fields.update({"x-tuf-on-ci-expiry-period": 365, "x-tuf-on-ci-signing-period": 60})
+    targets_md = Metadata(targets)
+    targets_md.signatures[alice.keyid] = Signature(alice.keyid, "")
+    targets_md.signatures[bob.keyid] = Signature(bob.keyid, "")
+    targets_md.sign(signers["alice"], append=True)
+    write_role(md_dir, "targets", targets_md)
+    snapshot = Snapshot(version=1, expires=now + timedelta(days=365))
+    snapshot.meta["targets.json"] = MetaFile(1)
+    snapshot_md = Metadata(snapshot)
+    snapshot_md.sign(signers["online"])
+    write_role(md_dir, "snapshot", snapshot_md)
+    timestamp = Timestamp(version=1, expires=now + timedelta(days=7), snapshot_meta=MetaFile(1))
+    timestamp_md = Metadata(timestamp)
+    timestamp_md.sign(signers["online"])
+    write_role(md_dir, "timestamp", timestamp_md)
+    return {"alice": alice, "bob": bob, "online": online}
+
+
+def git(*args: str | os.PathLike[str], cwd: Path, env: dict[str, str]) -> str:
+    result = subprocess.run(["git", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"git {args}: {result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture
+def toc_env(tmp_path: Path) -> dict[str, str]:
+    """git identity, and tuf-on-ci-sign kept offline: its PyPI version check reads a fresh cache file instead."""
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+    cache = tmp_path / "xdg-cache" / "tuf-on-ci-sign"
+    cache.mkdir(parents=True)
+    (cache / "pypi_release_version").write_text("0.21.0")
+    return env
+
+
+def settings(clone: Path, user: str, keys: dict[str, Path] | None = None) -> None:
+    """A keyholder's .tuf-on-ci-sign.ini (file2: keys only where tuf-on-ci-sign must sign)."""
+    lines = [
+        "[settings]",
+        f"user-name = {user}",
+        "push-remote = origin",
+        "pull-remote = origin",
+        "pykcs11lib = /nonexistent/libykcs11.so",
+        "",
+        "[signing-keys]",
+    ]
+    lines += [f"{kid} = file2:{path}" for kid, path in (keys or {}).items()]
+    (clone / ".tuf-on-ci-sign.ini").write_text("\n".join(lines) + "\n")
+
+
+def tuf_on_ci_sign(clone: Path, env: dict[str, str]) -> str:
+    """tuf-on-ci-sign EVENT as its keyholder runs it; the empty line answers "Press enter to push"."""
+    result = subprocess.run(
+        [str(TOC_SIGN), EVENT], cwd=clone, env=env, input="\n", capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def oracle(event_dir: Path, prev_dir: Path, tmp_path: Path, change: dict[str, Any]) -> bytes:
+    """What tuf-on-ci's own SignerRepository.close() writes to event_dir/root.json for ``change``."""
+    settings(tmp_path, "@maintainer")
+    subprocess.run(
+        [sys.executable, "-c", ORACLE, event_dir, prev_dir, tmp_path / ".tuf-on-ci-sign.ini", json.dumps(change)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return (event_dir / "root.json").read_bytes()
+
+
+def same_as_tuf_on_ci(ours: bytes, theirs: bytes) -> None:
+    """Byte-identical once tuf-on-ci's expiry (its own now + period, seconds later) is set to ours."""
+    mine, other = Metadata.from_bytes(ours), Metadata.from_bytes(theirs)
+    assert abs(mine.signed.expires - other.signed.expires) < timedelta(minutes=5)
+    other.signed.expires = mine.signed.expires
+    assert other.to_bytes(JSONSerializer()) == ours
+
+
+def root_diff_lines(clone: Path, env: dict[str, str]) -> list[str]:
+    diff = git("diff", "--unified=0", cwd=clone, env=env)
+    return [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def verified_by(previous: Metadata, root: Metadata) -> tuple[set[str], set[str]]:
+    """python-tuf's view: which keys of the previous root and of the new root signed the new root."""
+    result = root.signed.get_root_verification_result(previous.signed, root.signed_bytes, root.signatures)
+    assert result.first.verified and result.second.verified, result
+    return set(result.first.signed), set(result.second.signed)
+
+
+# --------------------------------------------------------------------------- a root change, two keyholders, two tools
+
+
+@pytest.mark.parametrize("carol_key", ["public key file", "token key"])
+def test_root_change_signed_with_ceremony_and_tuf_on_ci_sign(
+    cli: CliRunner, tmp_path: Path, passphrase_file: Path, toc_env: dict[str, str], carol_key: str
+) -> None:
+    env = toc_env
+    alice_p12 = own_key(cli, tmp_path, "alice", passphrase_file)
+    bob_pem = tmp_path / "bob.pem"  # tuf-on-ci-sign's file2: signer reads an unencrypted PKCS#8 PEM
+    bob_pem.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    hsm_env = env
+    if carol_key == "token key":
+        hsm = softhsm.new_softhsm(tmp_path / "hsm")
+        hsm.make_token("carol")
+        record = softhsm.keygen(cli, hsm, "carol", "carol-root")
+        carol_spec = hsm.uri("carol", key="carol-root")
+        hsm_env = {**env, "SOFTHSM2_CONF": str(hsm.conf)}
+        carol_pem = tmp_path / "carol.pub.pem"
+        carol_public = SSlibKey.from_dict(record["keyid"], record["public_key"])
+        carol_pem.write_bytes(
+            serialization.load_pem_public_key(carol_public.keyval["public"].encode()).public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+    else:
+        carol_pem = own_key(cli, tmp_path, "carol", passphrase_file).with_name("carol.p12.pub.pem")
+        carol_spec = str(carol_pem)
+
+    # The maintainer's repository: v1 on main, then the event branch with root v2 authored by ceremony.
+    upstream = tmp_path / "upstream.git"
+    git("init", "--bare", "--initial-branch=main", upstream, cwd=tmp_path, env=env)
+    maint = tmp_path / "maint"
+    git("clone", upstream, maint, cwd=tmp_path, env=env)
+    keys = make_repository(maint / "metadata", alice_p12, bob_pem)
+    git("add", "metadata", cwd=maint, env=env)
+    git("commit", "-m", "root v1", cwd=maint, env=env)
+    git("push", "origin", "main", cwd=maint, env=env)
+    known_good = tmp_path / "known-good"
+    shutil.copytree(maint / "metadata", known_good)
+    git("checkout", "-b", EVENT, cwd=maint, env=env)
+    out = ok(cli("tuf-on-ci", "root", maint, "--add", carol_spec, "--owner", "@carol", "--yes", env=hsm_env)).stdout
+    assert "wrote metadata/root.json" in out and "wrote metadata/root_history/2.root.json" in out
+    assert "version: 1 -> 2" in out and "@carol" in out and "git push" in out
+    proposed = (maint / "metadata" / "root.json").read_bytes()
+    assert (maint / "metadata" / "root_history" / "2.root.json").read_bytes() == proposed
+    assert not (maint / "metadata" / ".journal").exists()
+    assert git("status", "--porcelain", cwd=maint, env=env).split() == [
+        "M",
+        "metadata/root.json",
+        "??",
+        "metadata/root_history/2.root.json",
+    ]
+
+    # The bytes are what tuf-on-ci's own code writes for the same change (expiry aside: its clock, seconds later).
+    event_copy = tmp_path / "oracle-event"
+    shutil.copytree(known_good, event_copy)
+    same_as_tuf_on_ci(
+        proposed, oracle(event_copy, known_good, tmp_path, {"revoke": [], "add": [[str(carol_pem), "@carol"]]})
+    )
+    v2 = json.loads(proposed)
+    carol_kid = v2["signed"]["roles"]["root"]["keyids"][-1]
+    assert v2["signed"]["keys"][carol_kid]["x-tuf-on-ci-keyowner"] == "@carol"
+    assert carol_kid == hashlib.sha256(encode_canonical(v2["signed"]["keys"][carol_kid]).encode()).hexdigest()
+    assert [s["keyid"] for s in v2["signatures"]] == [keys["alice"].keyid, keys["bob"].keyid, carol_kid]
+    assert all(s["sig"] == "" for s in v2["signatures"])
+    assert (v2["signed"]["version"], v2["signed"]["consistent_snapshot"]) == (2, True)
+    git("add", "metadata", cwd=maint, env=env)
+    git("commit", "-m", "root v2 proposed", cwd=maint, env=env)
+    git("push", "origin", EVENT, cwd=maint, env=env)
+
+    # @alice signs with ceremony in her clone of the event; only the two sig lines change; she commits and pushes.
+    alice = tmp_path / "alice"
+    git("clone", upstream, alice, cwd=tmp_path, env=env)
+    git("checkout", "-B", EVENT, f"origin/{EVENT}", cwd=alice, env=env)
+    out = ok(
+        cli("sign", "--tuf-on-ci", alice, "--key", alice_p12, "--passphrase-file", passphrase_file, "--yes", env=env)
+    ).stdout
+    assert "root v2 (against root_history/1.root.json)" in out and "+ key" in out
+    assert "changed metadata/root.json" in out and "changed metadata/root_history/2.root.json" in out
+    assert "old root (version 1): 1 of 2" in out and "new root (version 2): 1 of 2" in out
+    changed = root_diff_lines(alice, env)
+    assert len(changed) == 4 and changed[0] == '-   "sig": ""' and changed[1].startswith('+   "sig": "30')
+    assert not (alice / "metadata" / ".journal").exists()
+    signed_by_ceremony = (alice / "metadata" / "root.json").read_bytes()
+    assert (alice / "metadata" / "root_history" / "2.root.json").read_bytes() == signed_by_ceremony
+    assert Metadata.from_bytes(signed_by_ceremony).to_bytes(JSONSerializer()) == signed_by_ceremony
+    git("commit", "-am", "Signature from @alice (ceremony)", cwd=alice, env=env)
+    git("push", "origin", EVENT, cwd=alice, env=env)
+    git("checkout", "--detach", cwd=alice, env=env)
+
+    # tuf-on-ci-sign as @alice finds her signature valid (it verifies it): nothing to do. It holds no key for her.
+    settings(alice, "@alice")
+    assert "Nothing to do" in tuf_on_ci_sign(alice, env)
+
+    if carol_key == "token key":  # @carol signs with her token through ceremony, then tuf-on-ci-sign agrees
+        carol = tmp_path / "carol"
+        git("clone", upstream, carol, cwd=tmp_path, env=env)
+        git("checkout", "-B", EVENT, f"origin/{EVENT}", cwd=carol, env=hsm_env)
+        out = ok(cli("sign", "--tuf-on-ci", carol, "--key", carol_spec, "--yes", env=hsm_env)).stdout
+        assert "new root (version 2): 2 of 2" in out
+        git("commit", "-am", "Signature from @carol (ceremony, token)", cwd=carol, env=env)
+        git("push", "origin", EVENT, cwd=carol, env=env)
+        git("checkout", "--detach", cwd=carol, env=env)
+        settings(carol, "carol")
+        assert "Nothing to do" in tuf_on_ci_sign(carol, env)
+
+    # @bob signs with tuf-on-ci-sign: his signature goes beside ours.
+    bob = tmp_path / "bob"
+    git("clone", upstream, bob, cwd=tmp_path, env=env)
+    settings(bob, "@bob", {keys["bob"].keyid: bob_pem})
+    out = tuf_on_ci_sign(bob, env)
+    assert "Your signature is requested for role(s) {'root'}" in out
+
+    git("fetch", "origin", cwd=maint, env=env)
+    git("checkout", "-B", EVENT, f"origin/{EVENT}", cwd=maint, env=env)
+    final = (maint / "metadata" / "root.json").read_bytes()
+    assert (maint / "metadata" / "root_history" / "2.root.json").read_bytes() == final
+    assert Metadata.from_bytes(final).to_bytes(JSONSerializer()) == final  # still tuf-on-ci's serialisation
+    final_obj, ours = json.loads(final), json.loads(signed_by_ceremony)
+    assert final_obj["signatures"][0] == ours["signatures"][0]  # @alice's, made by ceremony, kept as it was
+    assert [s["keyid"] for s in final_obj["signatures"]] == [keys["alice"].keyid, keys["bob"].keyid, carol_kid]
+    v1 = Metadata.from_bytes((known_good / "root.json").read_bytes())
+    first, second = verified_by(v1, Metadata.from_bytes(final))
+    assert first == {keys["alice"].keyid, keys["bob"].keyid}
+    expected_second = {keys["alice"].keyid, keys["bob"].keyid} | ({carol_kid} if carol_key == "token key" else set())
+    assert second == expected_second
+
+
+# --------------------------------------------------------------------------- Sigstore's real chain
+
+
+SIGSTORE = "sigstore-root-signing"
+
+
+def test_sigstore_v16_proposed_and_signed_as_an_event(
+    cli: CliRunner, vectors: Path, tmp_path: Path, passphrase_file: Path
+) -> None:
+    checkout = tmp_path / "root-signing"
+    metadata = tuf_on_ci_checkout(vectors, SIGSTORE, checkout)
+    # ceremony's verifier walks the chain from v1 (python-tuf cannot parse v1-v3: fractional-second dates).
+    assert "valid: root chain to version 15" in ok(cli("verify", metadata, "--at", VECTOR_DATES[SIGSTORE])).stdout
+    # python-tuf from v5 on: each root signed by a threshold of its predecessor's root keys and its own.
+    history = {
+        n: Metadata.from_bytes((metadata / "root_history" / f"{n}.root.json").read_bytes()) for n in range(5, 16)
+    }
+    for n in range(6, 16):
+        verified_by(history[n - 1], history[n])
+    known_good = tmp_path / "known-good"
+    shutil.copytree(metadata, known_good)
+
+    v15 = json.loads((metadata / "root.json").read_bytes())["signed"]
+    new_key = own_key(cli, tmp_path, "newholder", passphrase_file)
+    new_pem = new_key.with_name(new_key.name + ".pub.pem")
+    out = ok(
+        cli("tuf-on-ci", "root", checkout, "--revoke", "@mnm678", "--add", new_pem, "--owner", "@NewHolder", "--yes")
+    ).stdout
+    assert "version: 15 -> 16" in out and "placeholders for 6 signatures" in out
+    proposed = (metadata / "root.json").read_bytes()
+    assert (metadata / "root_history" / "16.root.json").read_bytes() == proposed
+    for n in range(1, 16):  # no other root version is rewritten, nor the online files
+        assert (metadata / "root_history" / f"{n}.root.json").read_bytes() == (
+            vectors / SIGSTORE / f"{n}.root.json"
+        ).read_bytes()
+    for name in ("timestamp.json", "snapshot.json", "targets.json", "registry.npmjs.org.json"):
+        assert (metadata / name).read_bytes() == (vectors / SIGSTORE / name).read_bytes()
+
+    # Byte for byte what tuf-on-ci writes for the same change, with a placeholder for every v15 and v16 root key.
+    event_copy = tmp_path / "oracle-event"
+    shutil.copytree(known_good, event_copy)
+    change = {"revoke": ["@mnm678"], "add": [[str(new_pem), "@newholder"]]}
+    same_as_tuf_on_ci(proposed, oracle(event_copy, known_good, tmp_path, change))
+    v16 = json.loads(proposed)
+    signed = v16["signed"]
+    (new_kid,) = set(signed["roles"]["root"]["keyids"]) - set(v15["roles"]["root"]["keyids"])
+    assert [s["keyid"] for s in v16["signatures"]] == [*v15["roles"]["root"]["keyids"], new_kid]
+    assert signed["keys"][new_kid]["x-tuf-on-ci-keyowner"] == "@newholder"
+    assert new_kid == hashlib.sha256(encode_canonical(signed["keys"][new_kid]).encode()).hexdigest()
+    assert {k: v for k, v in signed.items() if k.startswith("x-")} == {
+        k: v for k, v in v15.items() if k.startswith("x-")
+    }
+    assert (
+        signed["roles"]["targets"] == v15["roles"]["targets"]
+        and signed["roles"]["timestamp"] == v15["roles"]["timestamp"]
+    )
+    assert (
+        v15["keys"][v15["roles"]["root"]["keyids"][0]] == signed["keys"][v15["roles"]["root"]["keyids"][0]]
+    )  # still a targets key
+    expires = datetime.strptime(signed["expires"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert expires <= datetime.now(UTC) + timedelta(days=v15["x-tuf-on-ci-expiry-period"])
+    assert (signed["version"], signed["consistent_snapshot"]) == (16, True)
+
+    # python-tuf reads the proposal and names every key still to sign: 3 of the 5 v15 keys and 3 of v16's.
+    v16_md = Metadata.from_bytes(proposed)
+    result = v16_md.signed.get_root_verification_result(history[15].signed, v16_md.signed_bytes, v16_md.signatures)
+    assert not result.verified
+    assert set(result.first.unsigned) == set(v15["roles"]["root"]["keyids"])
+    assert set(result.second.unsigned) == set(signed["roles"]["root"]["keyids"])
+
+    # A key of neither root is refused in one line; nothing changes.
+    stranger = own_key(cli, tmp_path, "stranger", passphrase_file)
+    line = one_line_error(
+        cli("sign", "--tuf-on-ci", checkout, "--key", stranger, "--passphrase-file", passphrase_file, "--yes")
+    )
+    assert "this key is not a key of any role" in line
+    assert (metadata / "root.json").read_bytes() == proposed
+
+    # The new keyholder signs the event; the v15 keys' signatures (3 needed) are for Sigstore's keyholders to add.
+    out = ok(
+        cli("sign", "--tuf-on-ci", checkout, "--key", new_key, "--passphrase-file", passphrase_file, "--yes")
+    ).stdout
+    assert "old root (version 15): 0 of 3" in out and "new root (version 16): 1 of 3" in out
+    signed_now = (metadata / "root.json").read_bytes()
+    assert (metadata / "root_history" / "16.root.json").read_bytes() == signed_now
+    assert Metadata.from_bytes(signed_now).to_bytes(JSONSerializer()) == signed_now
+    after = Metadata.from_bytes(signed_now)
+    result = after.signed.get_root_verification_result(history[15].signed, after.signed_bytes, after.signatures)
+    assert set(result.second.signed) == {new_kid} and not result.first.signed
+    assert [s["keyid"] for s in json.loads(signed_now)["signatures"]] == [s["keyid"] for s in v16["signatures"]]
+    line = one_line_error(
+        cli("sign", "--tuf-on-ci", checkout, "--key", new_key, "--passphrase-file", passphrase_file, "--yes")
+    )
+    assert "signed by this key already" in line
+
+
+# --------------------------------------------------------------------------- hostile checkouts
+
+
+def _symlink_targets(md: Path) -> str:
+    (md.parent / "elsewhere.json").write_bytes((md / "targets.json").read_bytes())
+    (md / "targets.json").unlink()
+    (md / "targets.json").symlink_to(md.parent / "elsewhere.json")
+    return "symbolic link"
+
+
+def _oversized_root(md: Path) -> str:
+    (md / "root.json").write_bytes(b" " * 600_000)
+    return "larger than 512,000 bytes"
+
+
+def _stray_history_name(md: Path) -> str:
+    shutil.copyfile(md / "root_history" / "1.root.json", md / "root_history" / "01.root.json")
+    return "not a root version file"
+
+
+def _symlinked_history(md: Path) -> str:
+    shutil.move(md / "root_history", md.parent / "history-elsewhere")
+    (md / "root_history").symlink_to(md.parent / "history-elsewhere")
+    return "symbolic link"
+
+
+def _foreign_placeholder(md: Path) -> str:
+    obj = json.loads((md / "root.json").read_bytes())
+    obj["signatures"].append({"keyid": "ab" * 32, "sig": ""})
+    data = json.dumps(obj, indent=1, separators=(",", ": "), sort_keys=True).encode()
+    (md / "root.json").write_bytes(data)
+    (md / "root_history" / "2.root.json").write_bytes(data)
+    return "not a key of role root"
+
+
+def _open_invites(md: Path) -> str:
+    (md / ".signing-event-state").write_text(json.dumps({"invites": {"@dave": ["root"]}}, indent=2))
+    return "open invitations (@dave: root)"
+
+
+def _history_differs(md: Path) -> str:
+    (md / "root_history" / "2.root.json").write_bytes((md / "root_history" / "1.root.json").read_bytes())
+    return "differs from metadata/root.json"
+
+
+def _not_tuf_on_ci_form(md: Path) -> str:
+    for path in (md / "root.json", md / "root_history" / "2.root.json"):
+        path.write_bytes(path.read_bytes() + b"\n")
+    return "not in the form tuf-on-ci writes"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _symlink_targets,
+        _oversized_root,
+        _stray_history_name,
+        _symlinked_history,
+        _foreign_placeholder,
+        _open_invites,
+        _history_differs,
+        _not_tuf_on_ci_form,
+    ],
+)
+def test_hostile_checkout_is_refused_in_one_line(
+    cli: CliRunner, tmp_path: Path, passphrase_file: Path, damage: Any
+) -> None:
+    alice_p12 = own_key(cli, tmp_path, "alice", passphrase_file)
+    bob_pem = tmp_path / "bob.pem"
+    bob_pem.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    checkout = tmp_path / "checkout"
+    make_repository(checkout / "metadata", alice_p12, bob_pem)
+    carol = own_key(cli, tmp_path, "carol", passphrase_file)
+    ok(cli("tuf-on-ci", "root", checkout, "--add", carol.with_name("carol.p12.pub.pem"), "--owner", "@carol", "--yes"))
+    expected = damage(checkout / "metadata")
+    before = {p: p.read_bytes() for p in (checkout / "metadata").rglob("*") if p.is_file()}
+    line = one_line_error(
+        cli("sign", "--tuf-on-ci", checkout, "--key", alice_p12, "--passphrase-file", passphrase_file, "--yes")
+    )
+    assert expected in line, line
+    assert {p: p.read_bytes() for p in (checkout / "metadata").rglob("*") if p.is_file()} == before
+
+
+def test_root_change_refusals(cli: CliRunner, tmp_path: Path, passphrase_file: Path) -> None:
+    alice_p12 = own_key(cli, tmp_path, "alice", passphrase_file)
+    bob_pem = tmp_path / "bob.pem"
+    bob_pem.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    checkout = tmp_path / "checkout"
+    make_repository(checkout / "metadata", alice_p12, bob_pem)
+    alice_pem = alice_p12.with_name("alice.p12.pub.pem")
+    carol = own_key(cli, tmp_path, "carol", passphrase_file).with_name("carol.p12.pub.pem")
+    before = (checkout / "metadata" / "root.json").read_bytes()
+    cases = [
+        (["--revoke", "@bob"], "threshold 2 is above its 1 key"),
+        (["--add", carol, "--owner", "@carol", "--threshold", "3"], "leaves no spare key"),
+        (["--add", alice_pem, "--owner", "@alice2"], "is root key"),
+        (["--add", carol, "--owner", "@alice"], "@alice would hold more than one root key"),
+        (["--expires-days", "400"], "beyond the root's x-tuf-on-ci-expiry-period of 365 days"),
+        (["--revoke", "@nobody"], "no root key match"),
+        (["--add", carol, "--owner", "not a name"], "give a GitHub user name"),
+        (["--add", carol], "give one --owner per --add"),
+    ]
+    for args, expected in cases:
+        line = one_line_error(cli("tuf-on-ci", "root", checkout, *args, "--yes"))
+        assert expected in line, (args, line)
+    assert (checkout / "metadata" / "root.json").read_bytes() == before
+    assert not (checkout / "metadata" / "root_history" / "2.root.json").exists()
+    # A new software key for a keyholder is written encrypted where they keep it, and its public key goes in.
+    keys = tmp_path / "handover"
+    keys.mkdir()
+    out = ok(
+        cli(
+            "tuf-on-ci",
+            "root",
+            checkout,
+            "--add",
+            "ecdsa-p256",
+            "--owner",
+            "@erin",
+            "--key-dir",
+            keys,
+            "--passphrase-file",
+            passphrase_file,
+            "--yes",
+        )
+    ).stdout
+    assert f"wrote {keys / 'erin.p12'} (encrypted" in out
+    private, _c, _e = pkcs12.load_key_and_certificates((keys / "erin.p12").read_bytes(), PASSPHRASE.encode())
+    v2 = json.loads((checkout / "metadata" / "root.json").read_bytes())["signed"]
+    erin = [k for k in v2["keys"].values() if k.get("x-tuf-on-ci-keyowner") == "@erin"]
+    assert (
+        len(erin) == 1
+        and serialization.load_pem_public_key(erin[0]["keyval"]["public"].encode()).public_numbers()
+        == private.public_key().public_numbers()
+    )
+    # The root is now an open event: a second change on top of it is refused (author it from main).
+    line = one_line_error(cli("tuf-on-ci", "root", checkout, "--add", carol, "--owner", "@carol", "--yes"))
+    assert "a signing event still awaiting signatures" in line
