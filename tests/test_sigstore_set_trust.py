@@ -38,7 +38,7 @@ config = ClientTrustConfig.from_tuf(sys.argv[1], bootstrap_root=Path(sys.argv[2]
 trusted, signing = config.trusted_root, config.signing_config  # sigstore-python's media type and service checks
 print(json.dumps({
     "fulcio": signing.get_fulcio().url,
-    "rekor": [t.url for t in signing._tlogs],
+    "rekor": [t.url for t in signing.get_tlogs()],
     "fulcio_certs": len(trusted.get_fulcio_certs()),
 }))
 """
@@ -129,7 +129,7 @@ def test_set_trust_publishes_both_targets_and_sigstore_python_loads_the_instance
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert json.loads(loaded.stdout) == {
         "fulcio": "https://fulcio.sigstore.dev",
-        "rekor": ["https://rekor.sigstore.dev"],
+        "rekor": ["https://rekor.sigstore.dev/api/v1"],
         "fulcio_certs": 3,
     }
     cached = tmp_path / "cache" / "sigstore-python" / "tuf"
@@ -146,6 +146,8 @@ def test_the_review_shows_what_changed_and_warns_without_a_signing_config(
         "without it ('no signing config'); sigstore-js reads only the trusted root"
     ) in first.stdout
     ok(set_trust(cli, ws, VECTORS / "public" / TR, VECTORS / "public" / SC, *pf))
+    again = one_line_error(set_trust(cli, ws, VECTORS / "public" / TR, None, *pf))
+    assert again == "error: targets: already lists these exact files as the instance's trust root; nothing to change"
 
     doc = json.loads((VECTORS / "public" / TR).read_bytes())
     doc["tlogs"][0]["publicKey"]["validFor"]["end"] = "2030-01-01T00:00:00Z"

@@ -40,7 +40,7 @@ from ceremony.core.keys import sigstore as _crypto
 from ceremony.core.proposal import ChangeContext, Proposal, State
 from ceremony.core.roles import target_file_names
 from ceremony.core.targets import NewTarget, plan_targets
-from ceremony.errors import InputFileError
+from ceremony.errors import InputFileError, UsageError
 
 #: The target names sigstore-python 4.x and sigstore-js fetch (``sigstore/_internal/tuf.py``, ``@sigstore/tuf``).
 TRUSTED_ROOT_NAME = "trusted_root.json"
@@ -61,6 +61,7 @@ MAX_TRUST_FILE_BYTES = 1024 * 1024
 #: Entries per list and certificates per chain: far above any real instance, and bounded work per file.
 MAX_ENTRIES = 100
 MAX_CHAIN = 10
+MAX_DEPTH = 16
 #: A CA, log key or service still in use that ends within this many days is a warning (publish its successor).
 WARN_DAYS = 90
 #: Plain http is taken for these hosts only, with a warning: a lab on one machine, never a published instance.
@@ -127,7 +128,11 @@ def _parse(cls: type[pydantic.BaseModel], data: bytes, source: str, media_type: 
         why = f" ({_OLDER_FORMATS[given]})" if isinstance(given, str) and given in _OLDER_FORMATS else ""
         shown = "missing" if given is None else printable(given, 80)
         raise _refuse(source, "mediaType", f"{shown} is not {media_type}{why}")
-    for where, key, value in _walk(raw, ""):
+    try:
+        members = list(_walk(raw, ""))
+    except ValueError as err:
+        raise _refuse(source, printable(str(err), 120), f"nested more than {MAX_DEPTH} deep") from None
+    for where, key, value in members:
         if key in _BYTES_FIELDS and isinstance(value, str):
             try:
                 base64.b64decode(value, validate=True)
@@ -142,16 +147,18 @@ def _parse(cls: type[pydantic.BaseModel], data: bytes, source: str, media_type: 
     return _model(cls, data, source)
 
 
-def _walk(value: Any, where: str) -> Iterator[tuple[str, str, Any]]:
-    """(path, key, value) of every member of every object below ``value``."""
+def _walk(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str, Any]]:
+    """(path, key, value) of every member of every object below ``value`` (Sigstore's files nest 6 deep)."""
+    if depth > MAX_DEPTH:
+        raise ValueError(where)
     if isinstance(value, dict):
         for key, child in value.items():
             path = f"{where}.{key}" if where else str(key)
             yield path, str(key), child
-            yield from _walk(child, path)
+            yield from _walk(child, path, depth + 1)
     elif isinstance(value, list):
         for index, child in enumerate(value):
-            yield from _walk(child, f"{where}[{index}]")
+            yield from _walk(child, f"{where}[{index}]", depth + 1)
 
 
 def _model(cls: type[pydantic.BaseModel], data: bytes, source: str) -> Any:
@@ -206,7 +213,10 @@ def _utc(value: datetime, source: str, where: str) -> datetime:
     """An aware datetime in UTC (the raw check already refused times without a zone)."""
     if value.tzinfo is None:
         raise _refuse(source, where, "has no time zone")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise _refuse(source, where, "is out of range in UTC") from None
 
 
 def _window(valid_for: Any, source: str, where: str) -> tuple[datetime, datetime | None]:
@@ -503,7 +513,10 @@ def _authority_lines(kind: str, old: Sequence[CertificateAuthority], new: Sequen
         return tuple(hashlib.sha256(c.raw_bytes).hexdigest() for c in ca.cert_chain.certificates)
 
     def describe(ca: CertificateAuthority) -> str:
-        first = _crypto.certificate_facts(ca.cert_chain.certificates[0].raw_bytes)
+        try:  # a previous file was checked when it was published here, but may have come from elsewhere
+            first = _crypto.certificate_facts(ca.cert_chain.certificates[0].raw_bytes)
+        except (ValueError, IndexError):
+            return f"{kind} {printable(ca.subject.common_name, 60)} (no certificate that parses)"
         return (
             f"{kind} {printable(ca.subject.common_name, 60)} ({printable(first.subject, 100)}, sha256 "
             f"{first.fingerprint[:16]}, certificate {format_date(first.not_before)}..{format_date(first.not_after)}, "
@@ -516,7 +529,8 @@ def _authority_lines(kind: str, old: Sequence[CertificateAuthority], new: Sequen
     lines += [f"trust root: removed {describe(ca)}" for k, ca in before.items() if k not in after]
     for k, ca in after.items():
         if k in before:
-            lines += _window_lines(f"{kind} {printable(ca.subject.common_name, 60)} ({k[0][:16]})", before[k], ca)
+            which = k[0][:16] if k else "no certificates"
+            lines += _window_lines(f"{kind} {printable(ca.subject.common_name, 60)} ({which})", before[k], ca)
     return lines
 
 
@@ -668,7 +682,8 @@ def plan_set_trust(
     review, a sign request and the transcript all carry them.
 
     Raises:
-        UsageError: a Docker Content Trust workspace, or a role the workspace does not hold.
+        UsageError: a Docker Content Trust workspace, a role the workspace does not hold, or the files are
+            already the published ones.
         InputFileError: a file fails a check (one line naming the file and the field).
         PolicyError: the role's delegation does not cover the names.
     """
@@ -694,12 +709,12 @@ def plan_set_trust(
         else:
             warnings.append(f"{SIGNING_CONFIG_NAME}: not given; the published one stays as it is")
             warnings += _kept_config(old_config_bytes, config_note, ctx.now, root)
-    lines = trust_changes(
-        _previous(old_root_bytes, TrustedRoot),
-        root,
-        _previous(old_config_bytes, SigningConfig),
-        config,
-    )
+    if old_root_bytes == trusted_root and (signing_config is None or old_config_bytes == signing_config):
+        raise UsageError(f"{role}: already lists these exact files as the instance's trust root; nothing to change")
+    old_root, old_config = _previous(old_root_bytes, TrustedRoot), _previous(old_config_bytes, SigningConfig)
+    if old_root_bytes is not None and old_root is None:
+        root_note = f"note: the published {TRUSTED_ROOT_NAME} is not one sigstore-models reads; compared with nothing"
+    lines = trust_changes(old_root, root, old_config, config)
     notes = [n for n in (root_note, config_note if signing_config is not None else "") if n]
     # proposal.command stays "targets add": a pending record names one of requests.PENDING_COMMANDS.
     if len(warnings) > MAX_WARNINGS:

@@ -344,6 +344,18 @@ TRUSTED_ROOT_CASES: list[tuple[str, str, Mutation, str]] = [
         "ctlogs: none is valid now (2026-12-01T00:00:00Z); the newest, [0], starts 2027-01-01T00:00:00Z",
     ),
     ("no rekor", "public", at("tlogs", []), "tlogs: is empty"),
+    (
+        "nested too deep",
+        "public",
+        at("tlogs[0].logId.x", json.loads("[" * 18 + "1" + "]" * 18)),
+        "tlogs[0].logId.x[0][0][0][0][0][0][0][0][0][0][0][0][0]: nested more than 16 deep",
+    ),
+    (
+        "time out of range",
+        "public",
+        at("tlogs[0].publicKey.validFor.end", "9999-12-31T23:59:59-01:00"),
+        "tlogs[0].publicKey.validFor.end: is out of range in UTC",
+    ),
     ("no fulcio", "public", at("certificateAuthorities", []), "certificateAuthorities: is empty"),
 ]
 
@@ -590,6 +602,13 @@ def test_a_ca_end_set_a_log_removed_and_a_tsa_replaced() -> None:
         "trust root: removed TSA sigstore-tsa-selfsigned (CN=sigstore-tsa,O=sigstore.dev, sha256 85f927bc07ab62ca, "
         "certificate 2025-04-08T06:59:43Z..2035-04-06T06:59:43Z, trusted 2025-07-04T00:00:00Z..open)",
     ]
+
+
+def test_a_previous_file_that_no_longer_parses_is_still_compared() -> None:
+    old = parsed(real("public", TR))
+    old.certificate_authorities[0].cert_chain.certificates[0].raw_bytes = b"junk"
+    lines = sigstore.trust_changes(old, parsed(real("public", TR)), None, None)
+    assert "trust root: removed Fulcio CA sigstore (no certificate that parses)" in lines
 
 
 def test_signing_config_service_changes() -> None:
