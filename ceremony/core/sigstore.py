@@ -100,7 +100,8 @@ _URL_CHARS = re.compile(r"[!-~]{1,2048}")
 
 
 def _refuse(source: str, where: str, problem: str) -> InputFileError:
-    """The one line of a refusal: the file, the JSON field path, the problem."""
+    """The one line of a refusal: the file, the JSON field path (its keys are the file's: shown inert), the problem."""
+    where = printable(where, 160)
     return InputFileError(f"{source}: {where}: {problem}" if where else f"{source}: {problem}")
 
 
@@ -131,7 +132,7 @@ def _parse(cls: type[pydantic.BaseModel], data: bytes, source: str, media_type: 
     try:
         members = list(_walk(raw, ""))
     except ValueError as err:
-        raise _refuse(source, printable(str(err), 120), f"nested more than {MAX_DEPTH} deep") from None
+        raise _refuse(source, str(err), f"nested more than {MAX_DEPTH} deep") from None
     for where, key, value in members:
         if key in _BYTES_FIELDS and isinstance(value, str):
             try:

@@ -375,6 +375,12 @@ def test_the_input_value_is_never_echoed_raw() -> None:
     assert message.startswith(f"{TR}: tlogs[0].hashAlgorithm: Input should be") and "pwned" not in message
 
 
+def test_a_field_path_made_of_the_files_own_keys_is_shown_inert() -> None:
+    doc = mutated("public", TR, at("tlogs[0].logId", {"\x1b[2J": {"keyId": "!!"}}))
+    message = refusal(lambda: sigstore.check_trusted_root(enc(doc), NOW))
+    assert message == f"{TR}: tlogs[0].logId.\\x1b[2J.keyId: is not standard base64 (padded, A-Z a-z 0-9 + / only)"
+
+
 def test_not_json_and_too_large_are_one_line() -> None:
     assert refusal(lambda: sigstore.check_trusted_root(b"[1]", NOW)) == f"{TR}: is not a JSON object"
     dup = b'{"mediaType": "a", "mediaType": "b"}'
