@@ -22,15 +22,14 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import CryptoSigner, Signature, SSlibKey
-from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Targets, Timestamp
+from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
 from tests import softhsm
-from tests.conftest import PASSPHRASE, VECTOR_DATES, CliRunner, one_line_error
+from tests.conftest import PASSPHRASE, VECTOR_DATES, CliRunner, _run, one_line_error
 from tests.test_import import tuf_on_ci_checkout
 
 TOC_SIGN = Path(sys.executable).with_name("tuf-on-ci-sign")
@@ -94,25 +93,48 @@ def public_of(pem_path: Path) -> SSlibKey:
     return SSlibKey.from_crypto(serialization.load_pem_public_key(pem_path.read_bytes()))
 
 
-def own_key(cli: CliRunner, tmp_path: Path, name: str, passphrase_file: Path) -> Path:
+def own_key(directory: Path, name: str, passphrase_file: Path) -> Path:
     """A keyholder's own key made by `ceremony key generate` (encrypted .p12, and .p12.pub.pem)."""
-    path = tmp_path / f"{name}.p12"
-    ok(cli("key", "generate", path, "--key-type", "ecdsa-p256", "--passphrase-file", passphrase_file))
+    path = directory / f"{name}.p12"
+    ok(_run("key", "generate", path, "--key-type", "ecdsa-p256", "--passphrase-file", passphrase_file))
     return path
 
 
-def make_repository(md_dir: Path, alice_p12: Path, bob_pem: Path) -> dict[str, SSlibKey]:
+@pytest.fixture(scope="module")
+def keyring(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Keyholders' own keys, made once (each costs a PBKDF2 of 600,000 rounds): name -> .p12 (and name.pub).
+
+    ``bob.pem`` is bob's key unencrypted: tuf-on-ci-sign's file2: signer reads only that (the oracle's need).
+    """
+    top = tmp_path_factory.mktemp("keyring")
+    passphrase = top / "passphrase"
+    passphrase.write_text(PASSPHRASE + "\n")
+    ring: dict[str, Path] = {}
+    for name in ("alice", "bob", "carol", "newholder", "stranger"):
+        ring[name] = own_key(top, name, passphrase)
+        ring[f"{name}.pub"] = ring[name].with_name(f"{name}.p12.pub.pem")
+    private, _cert, _extra = pkcs12.load_key_and_certificates(ring["bob"].read_bytes(), PASSPHRASE.encode())
+    assert private is not None
+    ring["bob.pem"] = top / "bob.pem"
+    ring["bob.pem"].write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return ring
+
+
+def make_repository(md_dir: Path, keyring: dict[str, Path]) -> dict[str, SSlibKey]:
     """Version 1 of a repository as tuf-on-ci makes one: root 2 of @alice and @bob, targets 1 of them, online key."""
     (md_dir / "root_history").mkdir(parents=True)
     now = datetime.now(UTC).replace(microsecond=0)
-    alice = tagged(public_of(alice_p12.with_name(alice_p12.name + ".pub.pem")), "x-tuf-on-ci-keyowner", "@alice")
-    bob_private = serialization.load_pem_private_key(bob_pem.read_bytes(), None)
-    bob = tagged(SSlibKey.from_crypto(bob_private.public_key()), "x-tuf-on-ci-keyowner", "@bob")
+    alice = tagged(public_of(keyring["alice.pub"]), "x-tuf-on-ci-keyowner", "@alice")
+    bob = tagged(public_of(keyring["bob.pub"]), "x-tuf-on-ci-keyowner", "@bob")
     online_signer = CryptoSigner.generate_ecdsa()
     online = tagged(online_signer.public_key, "x-tuf-on-ci-online-uri", "gcpkms:projects/test/keys/online")
     signers = {
-        "alice": p12_signer(alice_p12, alice),
-        "bob": CryptoSigner(bob_private, bob),
+        "alice": p12_signer(keyring["alice"], alice),
+        "bob": p12_signer(keyring["bob"], bob),
         "online": CryptoSigner(online_signer._private_key, online),
     }
     root = Root(version=1, expires=now + timedelta(days=365), consistent_snapshot=True)
@@ -239,16 +261,15 @@ def verified_by(previous: Metadata, root: Metadata) -> tuple[set[str], set[str]]
 
 @pytest.mark.parametrize("carol_key", ["public key file", "token key"])
 def test_root_change_signed_with_ceremony_and_tuf_on_ci_sign(
-    cli: CliRunner, tmp_path: Path, passphrase_file: Path, toc_env: dict[str, str], carol_key: str
+    cli: CliRunner,
+    tmp_path: Path,
+    passphrase_file: Path,
+    toc_env: dict[str, str],
+    keyring: dict[str, Path],
+    carol_key: str,
 ) -> None:
     env = toc_env
-    alice_p12 = own_key(cli, tmp_path, "alice", passphrase_file)
-    bob_pem = tmp_path / "bob.pem"  # tuf-on-ci-sign's file2: signer reads an unencrypted PKCS#8 PEM
-    bob_pem.write_bytes(
-        ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    alice_p12 = keyring["alice"]
     hsm_env = env
     if carol_key == "token key":
         hsm = softhsm.new_softhsm(tmp_path / "hsm")
@@ -264,7 +285,7 @@ def test_root_change_signed_with_ceremony_and_tuf_on_ci_sign(
             )
         )
     else:
-        carol_pem = own_key(cli, tmp_path, "carol", passphrase_file).with_name("carol.p12.pub.pem")
+        carol_pem = keyring["carol.pub"]
         carol_spec = str(carol_pem)
 
     # The maintainer's repository: v1 on main, then the event branch with root v2 authored by ceremony.
@@ -272,7 +293,7 @@ def test_root_change_signed_with_ceremony_and_tuf_on_ci_sign(
     git("init", "--bare", "--initial-branch=main", upstream, cwd=tmp_path, env=env)
     maint = tmp_path / "maint"
     git("clone", upstream, maint, cwd=tmp_path, env=env)
-    keys = make_repository(maint / "metadata", alice_p12, bob_pem)
+    keys = make_repository(maint / "metadata", keyring)
     git("add", "metadata", cwd=maint, env=env)
     git("commit", "-m", "root v1", cwd=maint, env=env)
     git("push", "origin", "main", cwd=maint, env=env)
@@ -348,7 +369,7 @@ def test_root_change_signed_with_ceremony_and_tuf_on_ci_sign(
     # @bob signs with tuf-on-ci-sign: his signature goes beside ours.
     bob = tmp_path / "bob"
     git("clone", upstream, bob, cwd=tmp_path, env=env)
-    settings(bob, "@bob", {keys["bob"].keyid: bob_pem})
+    settings(bob, "@bob", {keys["bob"].keyid: keyring["bob.pem"]})
     out = tuf_on_ci_sign(bob, env)
     assert "Your signature is requested for role(s) {'root'}" in out
 
@@ -374,7 +395,7 @@ SIGSTORE = "sigstore-root-signing"
 
 
 def test_sigstore_v16_proposed_and_signed_as_an_event(
-    cli: CliRunner, vectors: Path, tmp_path: Path, passphrase_file: Path
+    cli: CliRunner, vectors: Path, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path]
 ) -> None:
     checkout = tmp_path / "root-signing"
     metadata = tuf_on_ci_checkout(vectors, SIGSTORE, checkout)
@@ -390,8 +411,7 @@ def test_sigstore_v16_proposed_and_signed_as_an_event(
     shutil.copytree(metadata, known_good)
 
     v15 = json.loads((metadata / "root.json").read_bytes())["signed"]
-    new_key = own_key(cli, tmp_path, "newholder", passphrase_file)
-    new_pem = new_key.with_name(new_key.name + ".pub.pem")
+    new_key, new_pem = keyring["newholder"], keyring["newholder.pub"]
     out = ok(
         cli("tuf-on-ci", "root", checkout, "--revoke", "@mnm678", "--add", new_pem, "--owner", "@NewHolder", "--yes")
     ).stdout
@@ -438,7 +458,7 @@ def test_sigstore_v16_proposed_and_signed_as_an_event(
     assert set(result.second.unsigned) == set(signed["roles"]["root"]["keyids"])
 
     # A key of neither root is refused in one line; nothing changes.
-    stranger = own_key(cli, tmp_path, "stranger", passphrase_file)
+    stranger = keyring["stranger"]
     line = one_line_error(
         cli("sign", "--tuf-on-ci", checkout, "--key", stranger, "--passphrase-file", passphrase_file, "--yes")
     )
@@ -528,19 +548,12 @@ def _not_tuf_on_ci_form(md: Path) -> str:
     ],
 )
 def test_hostile_checkout_is_refused_in_one_line(
-    cli: CliRunner, tmp_path: Path, passphrase_file: Path, damage: Any
+    cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path], damage: Any
 ) -> None:
-    alice_p12 = own_key(cli, tmp_path, "alice", passphrase_file)
-    bob_pem = tmp_path / "bob.pem"
-    bob_pem.write_bytes(
-        ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    alice_p12 = keyring["alice"]
     checkout = tmp_path / "checkout"
-    make_repository(checkout / "metadata", alice_p12, bob_pem)
-    carol = own_key(cli, tmp_path, "carol", passphrase_file)
-    ok(cli("tuf-on-ci", "root", checkout, "--add", carol.with_name("carol.p12.pub.pem"), "--owner", "@carol", "--yes"))
+    make_repository(checkout / "metadata", keyring)
+    ok(cli("tuf-on-ci", "root", checkout, "--add", keyring["carol.pub"], "--owner", "@carol", "--yes"))
     expected = damage(checkout / "metadata")
     before = {p: p.read_bytes() for p in (checkout / "metadata").rglob("*") if p.is_file()}
     line = one_line_error(
@@ -550,18 +563,10 @@ def test_hostile_checkout_is_refused_in_one_line(
     assert {p: p.read_bytes() for p in (checkout / "metadata").rglob("*") if p.is_file()} == before
 
 
-def test_root_change_refusals(cli: CliRunner, tmp_path: Path, passphrase_file: Path) -> None:
-    alice_p12 = own_key(cli, tmp_path, "alice", passphrase_file)
-    bob_pem = tmp_path / "bob.pem"
-    bob_pem.write_bytes(
-        ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+def test_root_change_refusals(cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path]) -> None:
     checkout = tmp_path / "checkout"
-    make_repository(checkout / "metadata", alice_p12, bob_pem)
-    alice_pem = alice_p12.with_name("alice.p12.pub.pem")
-    carol = own_key(cli, tmp_path, "carol", passphrase_file).with_name("carol.p12.pub.pem")
+    make_repository(checkout / "metadata", keyring)
+    alice_pem, carol = keyring["alice.pub"], keyring["carol.pub"]
     before = (checkout / "metadata" / "root.json").read_bytes()
     cases = [
         (["--revoke", "@bob"], "threshold 2 is above its 1 key"),
@@ -609,3 +614,35 @@ def test_root_change_refusals(cli: CliRunner, tmp_path: Path, passphrase_file: P
     # The root is now an open event: a second change on top of it is refused (author it from main).
     line = one_line_error(cli("tuf-on-ci", "root", checkout, "--add", carol, "--owner", "@carol", "--yes"))
     assert "a signing event still awaiting signatures" in line
+
+
+def test_targets_event_and_nothing_awaiting(
+    cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path]
+) -> None:
+    checkout = tmp_path / "checkout"
+    md_dir = checkout / "metadata"
+    keys = make_repository(md_dir, keyring)
+    sign = ("sign", "--tuf-on-ci", checkout, "--key", keyring["bob"], "--passphrase-file", passphrase_file, "--yes")
+    # On main nothing awaits @bob: root v1 carries his signature, targets v1 has his placeholder but is signed enough.
+    line = one_line_error(cli(*sign))
+    assert "root v1: signed by this key already" in line and "targets v1: its thresholds are met" in line
+
+    # A targets signing event, written as tuf-on-ci's close() writes it: v2, placeholders for the root's targets keys.
+    targets = Metadata.from_bytes((md_dir / "targets.json").read_bytes())
+    targets.signed.version = 2
+    targets.signed.targets["artifact.txt"] = TargetFile.from_data("artifact.txt", b"hello\n")
+    targets.signatures = {k: Signature(k, "") for k in (keys["alice"].keyid, keys["bob"].keyid)}
+    write_role(md_dir, "targets", targets)
+    root_before = (md_dir / "root.json").read_bytes()
+    out = ok(cli(*sign)).stdout
+    assert "targets v2" in out and "+ target artifact.txt: 6 bytes" in out and "no base without git" in out
+    assert "not signed: root v1: signed by this key already" in out
+    assert "changed metadata/targets.json" in out and "changed metadata/root" not in out
+    assert (md_dir / "root.json").read_bytes() == root_before
+    raw = (md_dir / "targets.json").read_bytes()
+    assert Metadata.from_bytes(raw).to_bytes(JSONSerializer()) == raw
+    signed = Metadata.from_bytes(raw)
+    assert [s.keyid for s in signed.signatures.values()] == [keys["alice"].keyid, keys["bob"].keyid]
+    assert signed.signatures[keys["alice"].keyid].signature == ""
+    root = Metadata.from_bytes(root_before)
+    root.signed.verify_delegate("targets", signed.signed_bytes, signed.signatures)  # python-tuf: 1 of 1 needed
