@@ -646,3 +646,21 @@ def test_targets_event_and_nothing_awaiting(
     assert signed.signatures[keys["alice"].keyid].signature == ""
     root = Metadata.from_bytes(root_before)
     root.signed.verify_delegate("targets", signed.signed_bytes, signed.signatures)  # python-tuf: 1 of 1 needed
+
+
+def test_a_journal_link_in_the_checkout_is_never_followed(
+    cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path]
+) -> None:
+    """Recovery deletes what it does not recognise in metadata/.journal: a linked .journal must not reach elsewhere."""
+    checkout = tmp_path / "checkout"
+    make_repository(checkout / "metadata", keyring)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes").mkdir()
+    (precious / "notes" / "keep.txt").write_text("mine\n")
+    (checkout / "metadata" / ".journal").symlink_to(precious)
+    line = one_line_error(
+        cli("sign", "--tuf-on-ci", checkout, "--key", keyring["alice"], "--passphrase-file", passphrase_file, "--yes")
+    )
+    assert ".journal" in line and "refused" in line
+    assert (precious / "notes" / "keep.txt").read_text() == "mine\n"

@@ -231,13 +231,20 @@ def open_checkout(path: Path) -> Checkout:
         raise InputFileError(f"{top}: not a directory (give the top of a tuf-on-ci checkout)")
     if metadata.is_symlink() or not metadata.is_dir():
         raise InputFileError(f"{metadata}: not a directory of this checkout (a tuf-on-ci checkout has metadata/)")
+    journal = metadata / _txn.JOURNAL_DIR
+    if journal.is_symlink() or (journal.exists() and not journal.is_dir()):
+        # Recovery deletes what it does not recognise in the journal: never through a link a checkout could carry.
+        raise InputFileError(f"{journal}: not a directory of ceremony's own (a link or a file); refused")
     recovered = _txn.recover(metadata)
     names: list[str] = []
-    with os.scandir(metadata) as entries:
-        for entry in entries:
-            names.append(entry.name)
-            if len(names) > MAX_ENTRIES:
-                raise InputFileError(f"{metadata}: more than {MAX_ENTRIES:,} entries; not a tuf-on-ci checkout")
+    try:
+        with os.scandir(metadata) as entries:
+            for entry in entries:
+                names.append(entry.name)
+                if len(names) > MAX_ENTRIES:
+                    raise InputFileError(f"{metadata}: more than {MAX_ENTRIES:,} entries; not a tuf-on-ci checkout")
+    except OSError as err:
+        raise InputFileError(f"{metadata}: cannot list the metadata directory ({err.strerror})") from err
     if HISTORY_DIR in names and (metadata / HISTORY_DIR).is_symlink():
         raise InputFileError(f"{metadata / HISTORY_DIR}: a symbolic link; the root history is read only from here")
     history = {
