@@ -64,7 +64,15 @@ MAX_REQUEST_BYTES = 24 * 1024 * 1024
 #: Lines of the request's own (unsigned) description shown to a keyholder.
 MAX_SUMMARY_LINES = 50
 #: Commands that make pending changes (the transcript and the operator see this name).
-PENDING_COMMANDS = ("rotate", "extend", "delegate", "delegate --remove", "targets add", "targets remove")
+PENDING_COMMANDS = (
+    "rotate",
+    "extend",
+    "delegate",
+    "delegate --remove",
+    "targets add",
+    "targets remove",
+    "sigstore set-trust",
+)
 
 
 def _metadata_of(obj: object, source: str, role: str) -> Metadata:

@@ -717,7 +717,7 @@ def plan_set_trust(
         root_note = f"note: the published {TRUSTED_ROOT_NAME} is not one sigstore-models reads; compared with nothing"
     lines = trust_changes(old_root, root, old_config, config)
     notes = [n for n in (root_note, config_note if signing_config is not None else "") if n]
-    # proposal.command stays "targets add": a pending record names one of requests.PENDING_COMMANDS.
+    proposal.command = "sigstore set-trust"  # the transcript and a sign request name the change as typed
     if len(warnings) > MAX_WARNINGS:
         warnings = [*warnings[: MAX_WARNINGS - 1], f"... and {len(warnings) - MAX_WARNINGS + 1} more warnings"]
     proposal.summary = [*lines, *notes, *(f"warning: {w}" for w in warnings), *proposal.summary]
