@@ -91,7 +91,7 @@ def sign_event(
 @click.option(
     "--key-dir",
     type=click.Path(path_type=Path),
-    help="Where a new software key (--add KEYTYPE) is written, encrypted, as @NAME.p12.",
+    help="Where a new software key (--add KEYTYPE) is written, encrypted, as NAME.p12 (the owner without its @).",
 )
 @click.option("--no-spare-root-key", is_flag=True, help="Allow a root threshold equal to the number of root keys.")
 @_passphrase_option
@@ -121,7 +121,8 @@ def root_cmd(
     with contextlib.ExitStack() as stack:
         new_keys = []
         for spec, owner in zip(adds, names, strict=True):
-            kind = _signers.KeySpec.parse(spec).kind
+            parsed = _signers.KeySpec.parse(spec)
+            kind = parsed.kind
             if kind == _signers.GENERATE and key_dir is None:
                 raise UsageError(
                     f"--add {printable(spec, 40)}: a new software key needs --key-dir (where {owner} keeps it)"
@@ -130,7 +131,7 @@ def root_cmd(
             acquired = _signers.acquire_key(spec, label, "root", provider, _pin_prompt, None, stack, pin_file)
             if acquired.encrypted is not None and key_dir is not None:
                 new_files[key_dir / f"{owner.removeprefix('@')}.p12"] = acquired.encrypted
-            new_keys.append(_toc.NewRootKey(acquired.public, owner))
+            new_keys.append(_toc.NewRootKey(acquired.public, owner, parsed.token_identity(None, lookup=False)))
         proposal = _toc.propose_root(
             repo, new_keys, list(revoke), threshold, expires_days, datetime.now(UTC), no_spare_root_key
         )

@@ -548,10 +548,11 @@ def _write_together(metadata: Path, files: Mapping[str, bytes]) -> None:
 
 @dataclass(frozen=True)
 class NewRootKey:
-    """A key to add to the root role: its public key and the keyholder who owns it (``@name``)."""
+    """A key to add to the root role: its public key, the keyholder who owns it (``@name``), the token it is on."""
 
     public: Key
     owner: str
+    token: str | None = None  # the token's serial (or label) for a key on a token: one root key per token
 
 
 @dataclass
@@ -662,6 +663,7 @@ def propose_root(
         if not any(keyid in r["keyids"] for r in signed["roles"].values()):
             del signed["keys"][keyid]
     root_keys: dict[str, Key] = {k: _keys.public_key_from_metadata(k, signed["keys"][k]) for k in role["keyids"]}
+    tokens: dict[str, str | None] = {}
     for new in add:
         key = {**new.public.to_dict(), TAG_KEYOWNER: check_owner(new.owner)}
         _policy.check_profile_key(_policy.SIGSTORE_PROFILE, new.owner, new.public.scheme)
@@ -676,11 +678,12 @@ def propose_root(
         signed["keys"][keyid] = key
         role["keyids"].append(keyid)
         root_keys[keyid] = new.public
+        tokens[keyid] = new.token
     if threshold is not None:
         role["threshold"] = threshold
     _policy.check_distinct_keys("root", role["keyids"])
     _policy.check_threshold("root", role["threshold"], len(role["keyids"]), no_spare_ok)
-    _policy.check_custody([(k[:12], signed["keys"][k].get(TAG_KEYOWNER), None) for k in role["keyids"]])
+    _policy.check_custody([(k[:12], signed["keys"][k].get(TAG_KEYOWNER), tokens.get(k)) for k in role["keyids"]])
     signed["version"] = version + 1
     signed["expires"] = format_date(now + timedelta(days=days))
     signed["consistent_snapshot"] = True
