@@ -124,11 +124,17 @@ def keyring(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return ring
 
 
-def make_repository(md_dir: Path, keyring: dict[str, Path]) -> dict[str, SSlibKey]:
-    """Version 1 of a repository as tuf-on-ci makes one: root 2 of @alice and @bob, targets 1 of them, online key."""
+def make_repository(md_dir: Path, keyring: dict[str, Path], legacy_alice: bool = False) -> dict[str, SSlibKey]:
+    """Version 1 of a repository as tuf-on-ci makes one: root 2 of @alice and @bob, targets 1 of them, online key.
+
+    ``legacy_alice``: @alice's key as an imported repository has it, with no owner (its id: the spec's hash).
+    """
     (md_dir / "root_history").mkdir(parents=True)
     now = datetime.now(UTC).replace(microsecond=0)
     alice = tagged(public_of(keyring["alice.pub"]), "x-tuf-on-ci-keyowner", "@alice")
+    if legacy_alice:
+        alice = public_of(keyring["alice.pub"])
+        alice.keyid = keyid(alice)
     bob = tagged(public_of(keyring["bob.pub"]), "x-tuf-on-ci-keyowner", "@bob")
     online_signer = CryptoSigner.generate_ecdsa()
     online = tagged(online_signer.public_key, "x-tuf-on-ci-online-uri", "gcpkms:projects/test/keys/online")
@@ -664,3 +670,52 @@ def test_a_journal_link_in_the_checkout_is_never_followed(
     )
     assert ".journal" in line and "refused" in line
     assert (precious / "notes" / "keep.txt").read_text() == "mine\n"
+
+
+def test_a_key_listed_under_two_ids_signs_under_both(
+    cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path]
+) -> None:
+    """An imported root lists @alice's key without its owner; v2 names her: she signs under the old id and the new.
+
+    tuf-on-ci writes placeholders only for the known-good root's keys it recognises (with an owner), so the
+    signature under the legacy id is appended, as tuf-on-ci-sign appends it (its "legacy key" path).
+    """
+    checkout = tmp_path / "checkout"
+    md_dir = checkout / "metadata"
+    keys = make_repository(md_dir, keyring, legacy_alice=True)
+    legacy = keys["alice"].keyid
+    ok(
+        cli(
+            "tuf-on-ci",
+            "root",
+            checkout,
+            "--revoke",
+            legacy[:12],
+            "--add",
+            keyring["alice.pub"],
+            "--owner",
+            "@alice",
+            "--add",
+            keyring["carol.pub"],
+            "--owner",
+            "@carol",
+            "--yes",
+        )
+    )
+    v2 = json.loads((md_dir / "root.json").read_bytes())
+    alice_kid = next(k for k, v in v2["signed"]["keys"].items() if v.get("x-tuf-on-ci-keyowner") == "@alice")
+    carol_kid = next(k for k, v in v2["signed"]["keys"].items() if v.get("x-tuf-on-ci-keyowner") == "@carol")
+    assert legacy in v2["signed"]["keys"]  # still a targets key
+    assert [s["keyid"] for s in v2["signatures"]] == [keys["bob"].keyid, alice_kid, carol_kid]
+    sign = ("sign", "--tuf-on-ci", checkout, "--passphrase-file", passphrase_file, "--yes", "--key")
+    out = ok(cli(*sign, keyring["alice"])).stdout
+    assert f"signs as key {legacy[:12]}" in out and f"signs as key {alice_kid[:12]}" in out
+    assert "old root (version 1): 1 of 2" in out and "new root (version 2): 1 of 2" in out
+    ok(cli(*sign, keyring["bob"]))
+    raw = (md_dir / "root.json").read_bytes()
+    assert (md_dir / "root_history" / "2.root.json").read_bytes() == raw
+    assert Metadata.from_bytes(raw).to_bytes(JSONSerializer()) == raw
+    assert [s["keyid"] for s in json.loads(raw)["signatures"]] == [keys["bob"].keyid, alice_kid, carol_kid, legacy]
+    v1 = Metadata.from_bytes((md_dir / "root_history" / "1.root.json").read_bytes())
+    first, second = verified_by(v1, Metadata.from_bytes(raw))
+    assert first == {legacy, keys["bob"].keyid} and second == {alice_kid, keys["bob"].keyid}
