@@ -654,22 +654,37 @@ def test_targets_event_and_nothing_awaiting(
     root.signed.verify_delegate("targets", signed.signed_bytes, signed.signatures)  # python-tuf: 1 of 1 needed
 
 
-def test_a_journal_link_in_the_checkout_is_never_followed(
+def test_a_journal_the_checkout_carries_never_reaches_outside(
     cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path]
 ) -> None:
-    """Recovery deletes what it does not recognise in metadata/.journal: a linked .journal must not reach elsewhere."""
+    """Recovering metadata/.journal deletes what it does not recognise there and writes below metadata/<dir>/: a
+    checkout can carry a linked .journal, or a linked directory and a committed entry writing through it."""
     checkout = tmp_path / "checkout"
-    make_repository(checkout / "metadata", keyring)
+    md_dir = checkout / "metadata"
+    make_repository(md_dir, keyring)
     precious = tmp_path / "precious"
-    precious.mkdir()
-    (precious / "notes").mkdir()
+    (precious / "notes").mkdir(parents=True)
     (precious / "notes" / "keep.txt").write_text("mine\n")
-    (checkout / "metadata" / ".journal").symlink_to(precious)
-    line = one_line_error(
-        cli("sign", "--tuf-on-ci", checkout, "--key", keyring["alice"], "--passphrase-file", passphrase_file, "--yes")
-    )
-    assert ".journal" in line and "refused" in line
+    sign = ("sign", "--tuf-on-ci", checkout, "--key", keyring["alice"], "--passphrase-file", passphrase_file, "--yes")
+
+    (md_dir / ".journal").symlink_to(precious)
+    line = one_line_error(cli(*sign))
+    assert ".journal: a symbolic link" in line
     assert (precious / "notes" / "keep.txt").read_text() == "mine\n"
+
+    (md_dir / ".journal").unlink()
+    (md_dir / "evil").symlink_to(precious)
+    entry = md_dir / ".journal" / "0123456789abcdef.commit"
+    entry.mkdir(parents=True)
+    payload = b"planted\n"
+    (entry / "0123456789abcdef-0-abcd").write_bytes(payload)
+    op = {"op": "write", "path": "evil/planted.txt", "stage": "0123456789abcdef-0-abcd"}
+    op["sha256"] = hashlib.sha256(payload).hexdigest()
+    intent = {"type": "ceremony-journal", "format": 1, "id": "0123456789abcdef", "ops": [op]}
+    (entry / "intent.json").write_text(json.dumps(intent))
+    line = one_line_error(cli(*sign))
+    assert "evil: a symbolic link" in line
+    assert sorted(p.name for p in precious.iterdir()) == ["notes"]
 
 
 def test_a_key_listed_under_two_ids_signs_under_both(
@@ -719,3 +734,43 @@ def test_a_key_listed_under_two_ids_signs_under_both(
     v1 = Metadata.from_bytes((md_dir / "root_history" / "1.root.json").read_bytes())
     first, second = verified_by(v1, Metadata.from_bytes(raw))
     assert first == {legacy, keys["bob"].keyid} and second == {alice_kid, keys["bob"].keyid}
+
+
+def test_a_signature_interrupted_between_the_two_root_files_is_completed(
+    cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the commit, before either file is replaced: the next command writes both, never one."""
+    from ceremony.core import _txn
+    from ceremony.core import keys as core_keys
+    from ceremony.core import tuf_on_ci as core_toc
+
+    checkout = tmp_path / "checkout"
+    md_dir = checkout / "metadata"
+    keys = make_repository(md_dir, keyring)
+    ok(cli("tuf-on-ci", "root", checkout, "--add", keyring["carol.pub"], "--owner", "@carol", "--yes"))
+    proposed = (md_dir / "root.json").read_bytes()
+    own = core_keys.OwnKeyFile(keyring["alice"], PASSPHRASE)
+    event = core_toc.find_awaiting(core_toc.open_checkout(checkout), own.identity)
+
+    def killed(root: Path, entry: Path, intent: dict[str, Any]) -> None:
+        raise KeyboardInterrupt  # the power went: the entry is committed, no file replaced yet
+
+    monkeypatch.setattr(_txn, "_apply", killed)
+    with pytest.raises(KeyboardInterrupt):
+        core_toc.sign_event(event, own.signer_for)
+    monkeypatch.undo()
+    assert (md_dir / "root.json").read_bytes() == proposed
+    assert [p.name.endswith(".commit") for p in (md_dir / ".journal").iterdir()] == [True]
+
+    result = ok(
+        cli("sign", "--tuf-on-ci", checkout, "--key", keyring["bob"], "--passphrase-file", passphrase_file, "--yes")
+    )
+    assert "completed change" in result.stderr and "interrupted after it was committed" in result.stderr
+    assert "old root (version 1): 2 of 2" in result.stdout
+    raw = (md_dir / "root.json").read_bytes()
+    assert (md_dir / "root_history" / "2.root.json").read_bytes() == raw
+    assert not (md_dir / ".journal").exists()
+    first, second = verified_by(
+        Metadata.from_bytes((md_dir / "root_history" / "1.root.json").read_bytes()), Metadata.from_bytes(raw)
+    )
+    assert first == second == {keys["alice"].keyid, keys["bob"].keyid}

@@ -214,6 +214,29 @@ def _read_state(path: Path) -> dict[str, list[str]]:
     return {who: list(roles) for who, roles in invites.items() if roles}
 
 
+def _entries(metadata: Path) -> list[str]:
+    """The names in metadata/, none of them a symbolic link, at most MAX_ENTRIES.
+
+    Raises:
+        InputFileError: a link (named), too many entries, or the directory cannot be listed.
+    """
+    names: list[str] = []
+    try:
+        with os.scandir(metadata) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    raise InputFileError(
+                        f"{metadata / printable(entry.name, 120)}: a symbolic link; a tuf-on-ci checkout's metadata "
+                        "is read only from the files themselves"
+                    )
+                names.append(entry.name)
+                if len(names) > MAX_ENTRIES:
+                    raise InputFileError(f"{metadata}: more than {MAX_ENTRIES:,} entries; not a tuf-on-ci checkout")
+    except OSError as err:
+        raise InputFileError(f"{metadata}: cannot list the metadata directory ({err.strerror})") from err
+    return names
+
+
 def open_checkout(path: Path) -> Checkout:
     """Read the metadata of a tuf-on-ci checkout at ``path`` (its top directory), as hostile input.
 
@@ -231,22 +254,17 @@ def open_checkout(path: Path) -> Checkout:
         raise InputFileError(f"{top}: not a directory (give the top of a tuf-on-ci checkout)")
     if metadata.is_symlink() or not metadata.is_dir():
         raise InputFileError(f"{metadata}: not a directory of this checkout (a tuf-on-ci checkout has metadata/)")
+    # No link directly in metadata/ (tuf-on-ci writes none), checked before anything is written: recovering a
+    # journal the checkout carries writes below metadata/<dir>/ and deletes what it does not recognise in
+    # .journal/, and a linked directory would take either elsewhere.
+    _entries(metadata)
     journal = metadata / _txn.JOURNAL_DIR
-    if journal.is_symlink() or (journal.exists() and not journal.is_dir()):
-        # Recovery deletes what it does not recognise in the journal: never through a link a checkout could carry.
-        raise InputFileError(f"{journal}: not a directory of ceremony's own (a link or a file); refused")
+    if journal.exists() and not journal.is_dir():
+        raise InputFileError(f"{journal}: not a directory of ceremony's own; refused")
     recovered = _txn.recover(metadata)
-    names: list[str] = []
-    try:
-        with os.scandir(metadata) as entries:
-            for entry in entries:
-                names.append(entry.name)
-                if len(names) > MAX_ENTRIES:
-                    raise InputFileError(f"{metadata}: more than {MAX_ENTRIES:,} entries; not a tuf-on-ci checkout")
-    except OSError as err:
-        raise InputFileError(f"{metadata}: cannot list the metadata directory ({err.strerror})") from err
-    if HISTORY_DIR in names and (metadata / HISTORY_DIR).is_symlink():
-        raise InputFileError(f"{metadata / HISTORY_DIR}: a symbolic link; the root history is read only from here")
+    if recovered:
+        _drop_empty_journal(metadata)
+    names = _entries(metadata)
     history = {
         int(name.split(".")[0]): where for name, where in _repo_files._root_history(metadata, set(names)).items()
     }
@@ -531,16 +549,18 @@ def _write_together(metadata: Path, files: Mapping[str, bytes]) -> None:
     ``root_history/N.root.json`` are both paths it accepts. Its directory is removed when empty, so nothing
     of ours is left in the checkout for ``git add metadata`` to pick up.
     """
-    journal = metadata / _txn.JOURNAL_DIR
-    existed = journal.exists()
     try:
         with _txn.transaction(metadata) as txn:
             for rel, data in files.items():
                 txn.write(rel, data)
     finally:
-        if not existed:
-            with contextlib.suppress(OSError):
-                journal.rmdir()
+        _drop_empty_journal(metadata)
+
+
+def _drop_empty_journal(metadata: Path) -> None:
+    """Remove metadata/.journal when nothing is left in it (a committed entry that could not be applied stays)."""
+    with contextlib.suppress(OSError):
+        (metadata / _txn.JOURNAL_DIR).rmdir()
 
 
 # --------------------------------------------------------------------------- authoring the next root
