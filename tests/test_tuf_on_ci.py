@@ -774,3 +774,23 @@ def test_a_signature_interrupted_between_the_two_root_files_is_completed(
         Metadata.from_bytes((md_dir / "root_history" / "1.root.json").read_bytes()), Metadata.from_bytes(raw)
     )
     assert first == second == {keys["alice"].keyid, keys["bob"].keyid}
+
+
+def test_an_invalid_signature_of_this_key_is_replaced_in_place(
+    cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path]
+) -> None:
+    checkout = tmp_path / "checkout"
+    md_dir = checkout / "metadata"
+    keys = make_repository(md_dir, keyring)
+    ok(cli("tuf-on-ci", "root", checkout, "--add", keyring["carol.pub"], "--owner", "@carol", "--yes"))
+    proposal = Metadata.from_bytes((md_dir / "root.json").read_bytes())
+    alice = keys["alice"].keyid
+    proposal.signatures[alice] = Signature(alice, "30" + "00" * 69)  # a signature by nobody, where @alice's goes
+    write_role(md_dir, "root", proposal)
+    out = ok(
+        cli("sign", "--tuf-on-ci", checkout, "--key", keyring["alice"], "--passphrase-file", passphrase_file, "--yes")
+    ).stdout
+    assert "new root (version 2): 1 of 2" in out
+    signed = Metadata.from_bytes((md_dir / "root.json").read_bytes())
+    assert list(signed.signatures) == list(proposal.signatures)  # same entries, same order
+    keys["alice"].verify_signature(signed.signatures[alice], signed.signed_bytes)
