@@ -422,6 +422,7 @@ def test_sigstore_v16_proposed_and_signed_as_an_event(
         cli("tuf-on-ci", "root", checkout, "--revoke", "@mnm678", "--add", new_pem, "--owner", "@NewHolder", "--yes")
     ).stdout
     assert "version: 15 -> 16" in out and "placeholders for 6 signatures" in out
+    authored_words = out.split("as words (BIP-39): ")[1].splitlines()[0]
     proposed = (metadata / "root.json").read_bytes()
     assert (metadata / "root_history" / "16.root.json").read_bytes() == proposed
     for n in range(1, 16):  # no other root version is rewritten, nor the online files
@@ -476,6 +477,9 @@ def test_sigstore_v16_proposed_and_signed_as_an_event(
         cli("sign", "--tuf-on-ci", checkout, "--key", new_key, "--passphrase-file", passphrase_file, "--yes")
     ).stdout
     assert "old root (version 15): 0 of 3" in out and "new root (version 16): 1 of 3" in out
+    assert out.split("as words (BIP-39): ")[1].splitlines()[0] == authored_words  # what the maintainer read aloud
+    digest = hashlib.sha256(Metadata.from_bytes(proposed).signed_bytes).hexdigest()
+    assert f"SHA-256 of what will be signed: {digest}" in out
     signed_now = (metadata / "root.json").read_bytes()
     assert (metadata / "root_history" / "16.root.json").read_bytes() == signed_now
     assert Metadata.from_bytes(signed_now).to_bytes(JSONSerializer()) == signed_now

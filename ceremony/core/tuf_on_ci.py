@@ -400,10 +400,6 @@ class SigningEvent:
         digest = _diff.payload_digest({item.file.role: item.payload for item in self.awaiting})
         return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
 
-    def files(self) -> list[str]:
-        """The files signing changes, as the keyholder commits them (``metadata/...``)."""
-        return [self.checkout.where(rel) for item in self.awaiting for rel in item.writes]
-
 
 def _key_line(keyid: str, key: Key, label: str) -> str:
     """One key this key signs as."""
@@ -471,13 +467,15 @@ def find_awaiting(checkout: Checkout, identity: bytes) -> SigningEvent:
                 *_diff.describe_change(name, None, _md.signed_dict(file.md)),
                 "  (no base without git: the role's whole content is shown; compare it with the event's pull request)",
             ]
-        lines += [line for s in statuses for line in [f"  now: {s.describe()}"]]
+        lines += [f"  now: {status.describe()}" for status in statuses]
         lines += [_key_line(k, mine[k][0], " and ".join(mine[k][1])) for k in pending]
         awaiting.append(Awaiting(file, writes, [(k, mine[k][0]) for k in pending], reqs, lines))
     if not member:
+        version = checkout.root.version
+        roots = f"root v{version}" + (f" and v{version - 1}" if version > 1 else "")
         raise SigningKeyError(
-            f"{checkout.path}: this key is not a key of any role that is signed offline here (root v"
-            f"{checkout.root.version} and root v{checkout.root.version - 1}, targets, delegations); nothing was signed"
+            f"{checkout.path}: this key is not a key of any role that is signed offline here ({roots}, targets, "
+            "delegations); nothing was signed"
         )
     if not awaiting:
         raise SigningKeyError(f"nothing awaits this key in {checkout.path}: {'; '.join(notes)}")
