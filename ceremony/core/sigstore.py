@@ -24,10 +24,10 @@ import binascii
 import hashlib
 import re
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 from sigstore_models.trustroot.v1 import CertificateAuthority, SigningConfig, TransparencyLogInstance, TrustedRoot
@@ -93,6 +93,8 @@ _KEY_DETAILS: dict[str, tuple[str, str | None, bool]] = {
         for bits in ("2048", "3072", "4096")
     },
 }
+_T = TypeVar("_T")
+
 #: Protobuf JSON's Timestamp (RFC 3339 with a zone); the bytes fields protobuf JSON writes as standard base64.
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 _BYTES_FIELDS = frozenset({"rawBytes", "keyId"})
@@ -410,6 +412,12 @@ def check_trusted_root(data: bytes, now: datetime, source: str = TRUSTED_ROOT_NA
         _require_current(source, name, windows, now, warnings)
     for name, kind in (("certificateAuthorities", "Fulcio"), ("timestampAuthorities", "TSA")):
         authorities = [_check_authority(source, f"{name}[{i}]", ca, kind, warnings) for i, ca in enumerate(cas[name])]
+        chains: dict[tuple[str, ...], int] = {}
+        for index, authority in enumerate(authorities):
+            chain = tuple(f.fingerprint for f in authority.facts)
+            if chain in chains:  # two windows for one chain: clients differ on which counts, and the diff hides one
+                raise _refuse(source, f"{name}[{index}].certChain", f"is also {name}[{chains[chain]}]'s")
+            chains[chain] = index
         _require_current(source, name, [(a.start, a.end) for a in authorities], now, warnings)
     return root, warnings
 
@@ -438,9 +446,14 @@ def check_signing_config(
         if len(services) > MAX_ENTRIES:
             raise _refuse(source, name, f"{len(services)} entries is above {MAX_ENTRIES}")
         usable[name] = []
+        seen: dict[tuple[str, int], int] = {}
         for index, service in enumerate(services):
             where = f"{name}[{index}]"
             _check_url(source, f"{where}.url", service.url, kind, warnings)
+            same = (_norm(service.url), service.major_api_version)
+            if same in seen:
+                raise _refuse(source, f"{where}.url", f"is also {name}[{seen[same]}]'s, with the same majorApiVersion")
+            seen[same] = index
             if service.major_api_version not in SERVICE_VERSIONS[name]:
                 warnings.append(
                     f"{source}: {where}.majorApiVersion: {service.major_api_version} is not one sigstore-python 4.x "
@@ -524,15 +537,37 @@ def _authority_lines(kind: str, old: Sequence[CertificateAuthority], new: Sequen
             f"trusted {_date(ca.valid_for.start)}..{_date(ca.valid_for.end)})"
         )
 
-    before = {key(ca): ca for ca in old}
-    after = {key(ca): ca for ca in new}
-    lines = [f"trust root: new {describe(ca)}" for k, ca in after.items() if k not in before]
-    lines += [f"trust root: removed {describe(ca)}" for k, ca in before.items() if k not in after]
-    for k, ca in after.items():
-        if k in before:
-            which = k[0][:16] if k else "no certificates"
-            lines += _window_lines(f"{kind} {printable(ca.subject.common_name, 60)} ({which})", before[k], ca)
+    lines: list[str] = []
+    for k, was, now in _matched(old, new, key):
+        if not was or not now:
+            lines += [f"trust root: {'new' if now else 'removed'} {describe(ca)}" for ca in now or was]
+            continue
+        which = k[0][:16] if k else "no certificates"
+        label = f"{kind} {printable(now[0].subject.common_name, 60)} ({which})"
+        lines += _count_line("trust root", label, was, now)
+        for before, after in zip(was, now, strict=False):
+            lines += _window_lines(label, before, after)
     return lines
+
+
+def _matched(old: Sequence[_T], new: Sequence[_T], key: Callable[[_T], Any]) -> list[tuple[Any, list[_T], list[_T]]]:
+    """(key, old entries, new entries) per key, new file's order first: lists, so that a duplicate is never lost.
+
+    The new file may not list an entry twice (its checks refuse it), but the published one came from elsewhere.
+    """
+    before: dict[Any, list[_T]] = {}
+    after: dict[Any, list[_T]] = {}
+    for item in old:
+        before.setdefault(key(item), []).append(item)
+    for item in new:
+        after.setdefault(key(item), []).append(item)
+    keys = [*after, *(k for k in before if k not in after)]
+    return [(k, before.get(k, []), after.get(k, [])) for k in keys]
+
+
+def _count_line(prefix: str, label: str, was: Sequence[Any], now: Sequence[Any]) -> list[str]:
+    """A line when an entry is listed another number of times (each copy has its own validFor)."""
+    return [f"{prefix}: {label}: listed {len(now)} time(s), was {len(was)}"] if len(was) != len(now) else []
 
 
 def _window_lines(label: str, old: Any, new: Any) -> list[str]:
@@ -561,16 +596,17 @@ def _log_lines(kind: str, old: Sequence[TransparencyLogInstance], new: Sequence[
             f"{_date(window.end if window else None)})"
         )
 
-    before = {log.log_id.key_id: log for log in old}
-    after = {log.log_id.key_id: log for log in new}
-    lines = [f"trust root: new {describe(log)}" for k, log in after.items() if k not in before]
-    lines += [f"trust root: removed {describe(log)}" for k, log in before.items() if k not in after]
-    for k, log in after.items():
-        if k in before:
-            label = f"{kind} key {printable(log.base_url, 100)}"
-            if before[k].base_url != log.base_url:
-                lines.append(f"trust root: {label}: base URL was {printable(before[k].base_url, 100)}")
-            lines += _window_lines(label, before[k].public_key, log.public_key)
+    lines: list[str] = []
+    for _k, was, now in _matched(old, new, lambda log: log.log_id.key_id):
+        if not was or not now:
+            lines += [f"trust root: {'new' if now else 'removed'} {describe(log)}" for log in now or was]
+            continue
+        label = f"{kind} key {printable(now[0].base_url, 100)}"
+        lines += _count_line("trust root", label, was, now)
+        for before, after in zip(was, now, strict=False):
+            if before.base_url != after.base_url:
+                lines.append(f"trust root: {label}: base URL was {printable(before.base_url, 100)}")
+            lines += _window_lines(label, before.public_key, after.public_key)
     return lines
 
 
@@ -579,31 +615,30 @@ def _service_lines(old: SigningConfig | None, new: SigningConfig) -> list[str]:
     lines = []
     for name in SERVICE_VERSIONS:
         attr = _snake(name)
-        before = {(s.url, s.major_api_version): s for s in (getattr(old, attr) if old else [])}
-        after = {(s.url, s.major_api_version): s for s in getattr(new, attr)}
-        for (url, version), service in after.items():
+        pairs = _matched(getattr(old, attr) if old else [], getattr(new, attr), lambda s: (s.url, s.major_api_version))
+        for (url, version), was, now in pairs:
             label = f"{name} {printable(url, 100)} (v{version})"
-            if (url, version) not in before:
-                window = service.valid_for
-                lines.append(
-                    f"signing config: new {label}, valid {_date(window.start if window else None)}.."
-                    f"{_date(window.end if window else None)}"
-                )
+            if not was:
+                for service in now:
+                    window = service.valid_for
+                    lines.append(
+                        f"signing config: new {label}, valid {_date(window.start if window else None)}.."
+                        f"{_date(window.end if window else None)}"
+                    )
+            elif not now:
+                lines += [f"signing config: removed {label}" for _service in was]
             else:
-                lines += [
-                    line.replace("trust root:", "signing config:")
-                    for line in _window_lines(label, before[(url, version)], service)
-                ]
-        lines += [
-            f"signing config: removed {name} {printable(url, 100)} (v{version})"
-            for url, version in before
-            if (url, version) not in after
-        ]
+                lines += _count_line("signing config", label, was, now)
+                for before, after in zip(was, now, strict=False):
+                    lines += [
+                        line.replace("trust root:", "signing config:", 1)
+                        for line in _window_lines(label, before, after)
+                    ]
     for attr, name in (("rekor_tlog_config", "rekorTlogConfig"), ("tsa_config", "tsaConfig")):
-        was = getattr(old, attr) if old else None
-        now = getattr(new, attr)
-        if old is not None and (was and was.to_dict()) != (now and now.to_dict()):
-            lines.append(f"signing config: {name} is now {now.to_dict() if now else 'unset'}")
+        was_selector = getattr(old, attr) if old else None
+        selector = getattr(new, attr)
+        if old is not None and (was_selector and was_selector.to_dict()) != (selector and selector.to_dict()):
+            lines.append(f"signing config: {name} is now {selector.to_dict() if selector else 'unset'}")
     return lines
 
 

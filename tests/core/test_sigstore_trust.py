@@ -360,6 +360,29 @@ TRUSTED_ROOT_CASES: list[tuple[str, str, Mutation, str]] = [
 ]
 
 
+def _retired_ca_again(doc: dict[str, Any]) -> None:
+    """The reviewer's case: CA 0 (retired 2022) listed again first, open-ended: sigstore-js would trust it again."""
+    doc["certificateAuthorities"].insert(
+        0, {**copy.deepcopy(doc["certificateAuthorities"][0]), "validFor": {"start": "2021-03-07T03:20:29Z"}}
+    )
+
+
+TRUSTED_ROOT_CASES += [
+    (
+        "a ca listed twice",
+        "public",
+        _retired_ca_again,
+        "certificateAuthorities[1].certChain: is also certificateAuthorities[0]'s",
+    ),
+    (
+        "a tsa listed twice",
+        "public",
+        lambda d: d["timestampAuthorities"].append(copy.deepcopy(d["timestampAuthorities"][0])),
+        "timestampAuthorities[1].certChain: is also timestampAuthorities[0]'s",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("instance", "change", "expected"), [c[1:] for c in TRUSTED_ROOT_CASES], ids=[c[0] for c in TRUSTED_ROOT_CASES]
 )
@@ -509,6 +532,13 @@ SIGNING_CONFIG_CASES: list[tuple[str, Mutation, str]] = [
         "rekorTlogConfig.count: EXACT 2 but only 1 operator(s) have a rekorTlogUrls service valid now",
     ),
     (
+        "a service listed twice",
+        lambda d: d["rekorTlogUrls"].append(
+            {**copy.deepcopy(d["rekorTlogUrls"][0]), "url": "https://REKOR.sigstore.dev"}
+        ),
+        "rekorTlogUrls[1].url: is also rekorTlogUrls[0]'s, with the same majorApiVersion",
+    ),
+    (
         "exact tsa without a tsa",
         lambda d: d.update(tsaUrls=[], tsaConfig={"selector": "EXACT", "count": 1}),
         "tsaConfig.count: EXACT 1 but only 0 operator(s)",
@@ -656,3 +686,14 @@ def test_a_first_trust_root_is_read_whole_and_the_lines_are_bounded() -> None:
 
     lines = sigstore.trust_changes(None, parsed(real("public", TR)), None, parsed_config(mutated("public", SC, many)))
     assert len(lines) == sigstore.MAX_DIFF_LINES and lines[-1] == "... and 21 more trust changes"
+
+
+def test_a_published_file_listing_an_entry_twice_is_compared_copy_by_copy() -> None:
+    """The published file came from elsewhere and may list a CA twice: no copy is lost from the diff."""
+    twice = sigstore.TrustedRoot.model_validate_json(enc(mutated("public", TR, _retired_ca_again)))
+    once = parsed(real("public", TR))
+    assert sigstore.trust_changes(once, twice, None, None) == [
+        "trust root: Fulcio CA sigstore (03a38ffb1f450100): listed 2 time(s), was 1",
+        "trust root: Fulcio CA sigstore (03a38ffb1f450100): validFor end changed from 2022-12-31T23:59:59Z to open",
+    ]
+    assert sigstore.trust_changes(twice, once, None, None)[0].endswith("listed 1 time(s), was 2")
