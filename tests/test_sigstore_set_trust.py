@@ -238,3 +238,22 @@ def test_a_delegated_role_must_cover_the_names(cli: CliRunner, ws: Path, passphr
     ok(cli("delegate", ws, "other", "--paths", "bins/*", "--keys", "1", *pf, "--yes"))
     line = one_line_error(set_trust(cli, ws, VECTORS / "public" / TR, None, "--role", "other", *pf, "--yes"))
     assert "its delegation does not cover 'trusted_root.json'" in line
+
+
+@pytest.mark.parametrize(
+    ("end", "why"),
+    [("0001-01-01T00:00:00+01:00", "before year 1 in UTC"), ("2022-12-31T23:59:59", "no time zone")],
+)
+def test_a_published_trust_root_with_dates_that_cannot_be_compared_is_compared_with_nothing(
+    cli: CliRunner, ws: Path, passphrase_file: Path, tmp_path: Path, end: str, why: str
+) -> None:
+    """A trusted root published by ``targets add`` (not checked) may carry any date: the diff never crashes on it."""
+    pf = ["--passphrase-file", passphrase_file, "--yes"]
+    doc = json.loads((VECTORS / "public" / TR).read_bytes())
+    doc["certificateAuthorities"][0]["validFor"]["end"] = end
+    (tmp_path / "old").mkdir()
+    old = write(tmp_path / "old" / TR, doc)
+    ok(cli("targets", "add", ws, old, "--name", TR, *pf))
+    review = ok(set_trust(cli, ws, VECTORS / "public" / TR, VECTORS / "public" / SC, *pf)).stdout
+    assert f"note: the published {TR} is not one these checks read; compared with nothing" in review, why
+    assert "trust root: new Fulcio CA sigstore" in review and "validFor start changed" not in review

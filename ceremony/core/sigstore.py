@@ -688,14 +688,43 @@ def _published(state: State, role: str, name: str) -> tuple[bytes | None, str]:
     return None, f"note: the published {name} is not in targets/ as {role} lists it; compared with nothing"
 
 
-def _previous(data: bytes | None, check: Any) -> Any:
-    """The previous file parsed by its model, or None when it is absent or not a file sigstore-models reads."""
+def _previous(data: bytes | None, cls: type[pydantic.BaseModel], media_type: str, name: str) -> tuple[Any, str]:
+    """The published file parsed for the diff, or None with the note why it is compared with nothing.
+
+    It was checked when it was published here, but may have come from elsewhere: its times must have a zone
+    and fit in UTC (a zone-less time beside an aware one, or 0001-01-01T00:00:00+01:00, cannot be compared or
+    shown), through the same raw checks as a new file.
+    """
     if data is None:
-        return None
+        return None, ""
     try:
-        return check.model_validate_json(data)
-    except pydantic.ValidationError:
-        return None
+        parsed = _parse(cls, data, f"the published {name}", media_type)
+        for where, valid_for in _validity_of(parsed):
+            _utc(valid_for.start, name, where)
+            if valid_for.end is not None:
+                _utc(valid_for.end, name, where)
+    except InputFileError:
+        return None, f"note: the published {name} is not one these checks read; compared with nothing"
+    return parsed, ""
+
+
+def _validity_of(model: Any) -> Iterator[tuple[str, Any]]:
+    """Every validFor of a trusted root's or signing config's entries, with its field path."""
+    lists = {
+        "certificateAuthorities": "",
+        "timestampAuthorities": "",
+        "tlogs": "public_key",
+        "ctlogs": "public_key",
+        "caUrls": "",
+        "oidcUrls": "",
+        "rekorTlogUrls": "",
+        "tsaUrls": "",
+    }
+    for name, inner in lists.items():
+        for index, entry in enumerate(getattr(model, _snake(name), None) or []):
+            holder = getattr(entry, inner) if inner else entry
+            if holder.valid_for is not None:
+                yield f"{name}[{index}]", holder.valid_for
 
 
 def _kept_config(data: bytes | None, note: str, now: datetime, root: TrustedRoot) -> list[str]:
@@ -747,9 +776,10 @@ def plan_set_trust(
             warnings += _kept_config(old_config_bytes, config_note, ctx.now, root)
     if old_root_bytes == trusted_root and (signing_config is None or old_config_bytes == signing_config):
         raise UsageError(f"{role}: already lists these exact files as the instance's trust root; nothing to change")
-    old_root, old_config = _previous(old_root_bytes, TrustedRoot), _previous(old_config_bytes, SigningConfig)
-    if old_root_bytes is not None and old_root is None:
-        root_note = f"note: the published {TRUSTED_ROOT_NAME} is not one sigstore-models reads; compared with nothing"
+    old_root, unread = _previous(old_root_bytes, TrustedRoot, TRUSTED_ROOT_MEDIA_TYPE, TRUSTED_ROOT_NAME)
+    root_note = root_note or unread
+    old_config, unread = _previous(old_config_bytes, SigningConfig, SIGNING_CONFIG_MEDIA_TYPE, SIGNING_CONFIG_NAME)
+    config_note = config_note or unread
     lines = trust_changes(old_root, root, old_config, config)
     notes = [n for n in (root_note, config_note if signing_config is not None else "") if n]
     proposal.command = "sigstore set-trust"  # the transcript and a sign request name the change as typed
