@@ -257,3 +257,23 @@ def test_a_published_trust_root_with_dates_that_cannot_be_compared_is_compared_w
     review = ok(set_trust(cli, ws, VECTORS / "public" / TR, VECTORS / "public" / SC, *pf)).stdout
     assert f"note: the published {TR} is not one these checks read; compared with nothing" in review, why
     assert "trust root: new Fulcio CA sigstore" in review and "validFor start changed" not in review
+
+
+def test_a_role_earlier_in_the_clients_search_decides_what_is_compared_and_what_is_refused(
+    cli: CliRunner, ws: Path, passphrase_file: Path
+) -> None:
+    """Clients take a target from the first role of their search that lists it (top-level targets first)."""
+    pf = ["--passphrase-file", passphrase_file, "--yes"]
+    ok(cli("delegate", ws, "sigstore", "--paths", "*.json", "--keys", "1", *pf))
+    ok(set_trust(cli, ws, VECTORS / "public" / TR, VECTORS / "public" / SC, "--role", "sigstore", *pf))
+    # Top-level targets lists nothing yet: clients get sigstore's files today, and that is the diff's "before".
+    review = ok(set_trust(cli, ws, VECTORS / "staging" / TR, VECTORS / "staging" / SC, *pf)).stdout
+    assert "trust root: removed Rekor key https://log2025-1.rekor.sigstore.dev" in review
+    assert "trust root: new Rekor key https://log2025-alpha3.rekor.sigstage.dev" in review
+    # Now top-level targets lists both: a new file in sigstore would never be fetched.
+    line = one_line_error(set_trust(cli, ws, VECTORS / "public" / TR, None, "--role", "sigstore", *pf))
+    assert line == (
+        f"error: sigstore: targets also lists {TR}, and clients find it there first: change it in targets, or "
+        "remove it there before publishing it in sigstore"
+    )
+    assert version_of(ws, "sigstore") == 2

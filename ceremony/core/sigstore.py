@@ -670,9 +670,67 @@ def trust_changes(
 # --- The change ----------------------------------------------------------------------------------------------------
 
 
-def _published(state: State, role: str, name: str) -> tuple[bytes | None, str]:
-    """The bytes of target ``name`` as the role lists it now, read from WS/targets/ and checked against the listing."""
-    current = state.current(role)
+#: python-tuf's ngclient visits at most this many roles looking for a target (``max_delegations``); tuf-js too.
+MAX_SEARCH = 32
+
+
+def _client_search(state: State, name: str) -> tuple[list[str], str | None]:
+    """The roles a TUF client visits looking for target ``name``, in its order, and the first that lists it.
+
+    Pre-order, depth first from top-level targets: each role's delegations for the name in file order, a
+    terminating one (hash bins always are) ending the search below it; at most ``MAX_SEARCH`` roles. This is
+    python-tuf's walk, which tuf-js follows: the role clients take the file from is the first that lists it.
+    """
+    stack: list[str] = ["targets"]
+    order: list[str] = []
+    while stack and len(order) < MAX_SEARCH:
+        role = stack.pop()
+        if role in order:
+            continue
+        order.append(role)
+        md = state.current(role)
+        if md is None:
+            continue
+        if name in _md.targets_of(md):
+            return order, role
+        children = []
+        bin_name = _md.bin_for_target(md, name)
+        if bin_name is not None:
+            children = [bin_name]
+        else:
+            for child in (_md.signed_dict(md).get("delegations") or {}).get("roles") or []:
+                if _md.delegates_path(md, child["name"], name):
+                    children.append(child["name"])
+                    if child.get("terminating"):
+                        stack = []
+                        break
+        stack += reversed(children)
+    return order, None
+
+
+def _published(state: State, role: str, name: str, *, replacing: bool) -> tuple[bytes | None, str]:
+    """The bytes of target ``name`` as clients get it today, read from WS/targets/ and checked against its listing.
+
+    Clients take the file from the first role of their search that lists it (``_client_search``): that is the
+    file to compare with, whichever role lists it. With ``replacing``, ``role`` must be where clients will look:
+    a role earlier in their search that lists the name (top-level targets, say, when ``--role`` is a delegated
+    one) would keep serving its own file, and the one signed here would never be fetched.
+
+    Raises:
+        UsageError: ``replacing`` and clients would never reach ``role`` for ``name``.
+    """
+    order, found = _client_search(state, name)
+    if replacing and role not in order:
+        if found is not None:
+            raise UsageError(
+                f"{role}: {printable(found, 80)} also lists {name}, and clients find it there first: change it in "
+                f"{printable(found, 80)}, or remove it there before publishing it in {role}"
+            )
+        raise UsageError(
+            f"{role}: clients looking for {name} never reach {role} (a terminating delegation or the search limit "
+            "ends their search first)"
+        )
+    current = state.current(found) if found is not None else None
     listed = _md.targets_of(current).get(name) if current is not None else None
     if listed is None:
         return None, ""
@@ -685,7 +743,8 @@ def _published(state: State, role: str, name: str) -> tuple[bytes | None, str]:
             break
         if len(data) == listed.get("length") and hashlib.sha256(data).hexdigest() == hashes.get("sha256"):
             return data, ""
-    return None, f"note: the published {name} is not in targets/ as {role} lists it; compared with nothing"
+    shown = printable(found or "", 80)
+    return None, f"note: the published {name} is not in targets/ as {shown} lists it; compared with nothing"
 
 
 def _previous(data: bytes | None, cls: type[pydantic.BaseModel], media_type: str, name: str) -> tuple[Any, str]:
@@ -762,11 +821,10 @@ def plan_set_trust(
     if signing_config is not None:
         items.append(NewTarget(SIGNING_CONFIG_NAME, signing_config))
     state, proposal = plan_targets(ctx, role, add=items)
-    old_root_bytes, root_note = _published(state, role, TRUSTED_ROOT_NAME)
-    old_config_bytes, config_note = _published(state, role, SIGNING_CONFIG_NAME)
+    old_root_bytes, root_note = _published(state, role, TRUSTED_ROOT_NAME, replacing=True)
+    old_config_bytes, config_note = _published(state, role, SIGNING_CONFIG_NAME, replacing=signing_config is not None)
     if signing_config is None:
-        listed = state.current(role)
-        if listed is None or SIGNING_CONFIG_NAME not in _md.targets_of(listed):
+        if _client_search(state, SIGNING_CONFIG_NAME)[1] is None:
             warnings.append(
                 f"{SIGNING_CONFIG_NAME}: not given and not published: sigstore-python refuses an instance without it "
                 "('no signing config'); sigstore-js reads only the trusted root"
