@@ -654,7 +654,14 @@ def extend(
 @click.option("--terminating", is_flag=True, help="Clients stop searching other roles for these paths.")
 @click.option("--expires-days", type=int, help="Expiry of the role's metadata (default: the targets policy).")
 @click.option("--from", "parent", default="targets", show_default=True, help="Delegating role.")
-@click.option("--remove", is_flag=True, help="Remove the delegated role instead.")
+@click.option(
+    "--succinct-bins",
+    "bins",
+    type=int,
+    metavar="N",
+    help="Delegate every target path to N hash bins ROLE-<hex> (TAP 15; N a power of two up to 16384), one key set.",
+)
+@click.option("--remove", is_flag=True, help="Remove the delegated role (or all of its hash bins) instead.")
 @_request_option
 @_passphrase_option
 @_pin_option
@@ -670,15 +677,21 @@ def delegate(
     terminating: bool,
     expires_days: int | None,
     parent: str,
+    bins: int | None,
     remove: bool,
     request_out: Path | None,
     passphrase_files: tuple[Path, ...],
     pin_file: Path | None,
     yes: bool,
 ) -> None:
-    """Delegate target paths to a new role ROLE (or remove it with --remove)."""
+    """Delegate target paths to a new role ROLE, or every path to hash bins ROLE-<hex> (or remove it with --remove)."""
     if remove:
         plan = lambda ctx: core.changes.plan_undelegation(ctx, role)  # noqa: E731
+    elif bins is not None:
+        core.policy.check_succinct_paths(list(paths))
+        plan = lambda ctx: core.changes.plan_succinct_delegation(  # noqa: E731
+            ctx, role, bins, list(key_specs), generate, key_type, threshold, expires_days, parent
+        )
     else:
         plan = lambda ctx: core.changes.plan_delegation(  # noqa: E731
             ctx, role, list(paths), list(key_specs), generate, key_type, threshold, terminating, expires_days, parent

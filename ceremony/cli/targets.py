@@ -22,7 +22,12 @@ def targets() -> None:
 @targets.command("add")
 @click.argument("workspace", type=click.Path(path_type=Path))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--role", default="targets", show_default=True, help="targets, or a delegated role.")
+@click.option(
+    "--role",
+    default="targets",
+    show_default=True,
+    help="targets, or a delegated role (with hash bins: each file to its bin).",
+)
 @click.option("--name", "names", multiple=True, metavar="PATH", help="Target path of each file (default: its name).")
 @click.option("--custom", metavar="JSON", help="The targets' custom metadata (a JSON object).")
 @click.option("--sha512", is_flag=True, help="List a sha512 hash beside sha256.")
@@ -67,7 +72,12 @@ def add_cmd(
 @targets.command("remove")
 @click.argument("workspace", type=click.Path(path_type=Path))
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--role", default="targets", show_default=True, help="targets, or a delegated role.")
+@click.option(
+    "--role",
+    default="targets",
+    show_default=True,
+    help="targets, or a delegated role (with hash bins: each file to its bin).",
+)
 @_request_option
 @_passphrase_option
 @_pin_option
@@ -94,14 +104,22 @@ def remove_cmd(
 
 @targets.command("list")
 @click.argument("workspace", type=click.Path(path_type=Path))
-@click.option("--role", default="targets", show_default=True, help="targets, or a delegated role.")
+@click.option(
+    "--role",
+    default="targets",
+    show_default=True,
+    help="targets, or a delegated role (with hash bins: each file to its bin).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_cmd(workspace: Path, role: str, as_json: bool) -> None:
-    """List ROLE's targets with their length and hashes."""
-    listed = core.targets.list_targets(core.Workspace.load(workspace), role)
+    """List ROLE's targets with their length and hashes (and the hash bin of each, where ROLE has bins)."""
+    by_role = core.targets.targets_by_role(core.Workspace.load(workspace), role)
     if as_json:
+        listed = {path: info for found in by_role.values() for path, info in found.items()}
         click.echo(json.dumps(listed, indent=2, sort_keys=True))
         return
-    for path, info in sorted(listed.items()):
+    rows = sorted((path, info, name) for name, found in by_role.items() for path, info in found.items())
+    for path, info, name in rows:
         hashes = " ".join(f"{k}:{v[:16]}" for k, v in sorted(info.get("hashes", {}).items()))
-        click.echo(printable(f"{path}  {info.get('length')} bytes  {hashes}", 600))
+        where = f"  (in {name})" if name != role else ""
+        click.echo(printable(f"{path}  {info.get('length')} bytes  {hashes}{where}", 700))

@@ -1,7 +1,7 @@
 """Changes to a live repository: rotate keys, extend expiry, delegate; and one way to carry them out.
 
 Each planner (``plan_rotation``, ``plan_extension``, ``plan_delegation``,
-``plan_undelegation``) turns what the operator asked for into a ``Proposal``
+``plan_succinct_delegation`` (TAP 15 hash bins), ``plan_undelegation``) turns what the operator asked for into a ``Proposal``
 (proposal.py): the new versions of the files the change touches, unsigned,
 with the keys it adds acquired and the config it will write. Every rule it
 applies is in ``policy.py``. ``apply`` is the one pipeline both clients call
@@ -13,6 +13,7 @@ UI's guided change keeps the request in the workspace (guided/change.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,9 +28,9 @@ from ceremony.core import policy as _policy
 from ceremony.core._json import dumps_pretty, loads_strict
 from ceremony.core.dates import format_date
 from ceremony.core.proposal import ChangeContext, Proposal, State, load_state
-from ceremony.core.publish import PublishResult, publish, sign_here
+from ceremony.core.publish import PublishResult, delegators, publish, sign_here
 from ceremony.core.requests import write_request
-from ceremony.core.roles import CONFIG_NAME, TOP_LEVEL
+from ceremony.core.roles import CONFIG_NAME, TOP_LEVEL, target_file_names
 from ceremony.core.signers import AcquiredKey, KeySpec, acquire_key
 from ceremony.core.workspace import KeyRecord, Workspace
 from ceremony.errors import HsmError, UsageError
@@ -76,7 +77,7 @@ def _next_label(config: dict[str, Any], role: str) -> str:
     return f"{role}-{index}"
 
 
-def _copy_config(ws: Workspace) -> dict[str, Any]:
+def copy_config(ws: Workspace) -> dict[str, Any]:
     """A deep copy of the config to edit."""
     return loads_strict(dumps_pretty(ws.config), CONFIG_NAME)
 
@@ -123,7 +124,7 @@ def _can_sign_here(ctx: ChangeContext, keys: Mapping[str, Key], proposal: Propos
     return False
 
 
-def _cascade(ctx: ChangeContext, state: State, proposal: Proposal) -> None:
+def cascade(ctx: ChangeContext, state: State, proposal: Proposal) -> None:
     """Re-sign snapshot and timestamp after targets-level files change, where we hold their keys."""
     changed = [r for r in proposal.metadata if r not in ("root", "snapshot", "timestamp")]
     root = proposal.metadata.get("root", state.root)
@@ -188,7 +189,7 @@ def plan_rotation(
     if not revoke and not add and threshold is None:
         raise UsageError("nothing to rotate: give --revoke, --add or --threshold")
     state = load_state(ctx.ws)
-    config = _copy_config(ctx.ws)
+    config = copy_config(ctx.ws)
     keys, current_threshold = _md.root_role(state.root, role)
     revoked = _resolve_keyids(keys, revoke, role, config)
     if role == "root":
@@ -226,7 +227,7 @@ def plan_rotation(
                 current, ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, role))
             )
             if role == "targets" or role == "snapshot":
-                _cascade(ctx, state, proposal)
+                cascade(ctx, state, proposal)
         else:
             proposal.notes.append(f"{role}.json must be re-signed by the online service with the new key")
     return state, proposal
@@ -246,7 +247,7 @@ def plan_extension(ctx: ChangeContext, role: str, days: int) -> tuple[State, Pro
         summary=[f"extend {role}: expires {days} days from now"],
         base_root_version=_md.version(state.root),
         metadata={},
-        config=_copy_config(ctx.ws),
+        config=copy_config(ctx.ws),
     )
     if role == "root":
         proposal.metadata["root"] = _new_root(ctx, state, days)
@@ -261,7 +262,7 @@ def plan_extension(ctx: ChangeContext, role: str, days: int) -> tuple[State, Pro
             raise UsageError(f"{role}: no role delegates to it")
         proposal.parents[role] = parent
     if role == "snapshot" or role != "timestamp":
-        _cascade(ctx, state, proposal)
+        cascade(ctx, state, proposal)
     return state, proposal
 
 
@@ -286,6 +287,44 @@ def plan_delegation(
     _policy.check_new_role_name(name)
     if not paths:
         raise UsageError("a delegation needs at least one --paths pattern")
+    specs, days, state, parent_md = _delegation_basics(
+        ctx, name, key_specs, generate, key_type, threshold, expires_days, parent
+    )
+    _policy.check_new_delegation(
+        name, state.parent_of(name) is not None or name in ctx.ws.config.get("delegations", {})
+    )
+    _policy.check_succinct_parent(parent, names_roles=False, has_bins=_md.succinct_of(parent_md) is not None)
+    config = copy_config(ctx.ws)
+    proposal = Proposal(
+        command="delegate",
+        summary=[f"delegate {paths} from {parent} to new role {name!r}: {threshold} of {len(specs)} keys"],
+        base_root_version=_md.version(state.root),
+        metadata={},
+        parents={name: parent},
+    )
+    new_keys = _add_keys(ctx, config, proposal, specs, name)
+    parent_new = _next_parent(ctx, state, proposal, parent, parent_md)
+    _md.add_delegation(parent_new, name, new_keys, threshold, terminating, paths)
+    proposal.metadata[name] = _md.build_targets(ctx.now + timedelta(days=days))
+    return _recorded(ctx, state, proposal, config, name, {"parent": parent, "paths": paths}, threshold, days)
+
+
+def _delegation_basics(
+    ctx: ChangeContext,
+    name: str,
+    key_specs: list[str],
+    generate: int,
+    key_type: str,
+    threshold: int,
+    expires_days: int | None,
+    parent: str,
+) -> tuple[list[str], int, State, Metadata]:
+    """What every new delegation checks first: its keys, threshold and expiry, and the delegating role held here.
+
+    Raises:
+        UsageError: no keys, or a parent the workspace does not hold.
+        PolicyError: a threshold that locks the role out, an expiry in the past.
+    """
     specs = list(key_specs) + [key_type] * generate
     if not specs:
         raise UsageError("a delegation needs keys: --key KEYSPEC or --keys N --key-type T")
@@ -296,52 +335,174 @@ def plan_delegation(
     parent_md = state.current(parent)
     if parent_md is None:
         raise UsageError(f"--from {parent}: this workspace does not hold that role's metadata")
-    _policy.check_new_delegation(name, state.parent_of(name) is not None)
-    config = _copy_config(ctx.ws)
-    proposal = Proposal(
-        command="delegate",
-        summary=[f"delegate {paths} from {parent} to new role {name!r}: {threshold} of {len(specs)} keys"],
-        base_root_version=_md.version(state.root),
-        metadata={},
-        parents={name: parent},
-    )
-    new_keys = _add_keys(ctx, config, proposal, specs, name)
+    return specs, days, state, parent_md
+
+
+def _next_parent(ctx: ChangeContext, state: State, proposal: Proposal, parent: str, parent_md: Metadata) -> Metadata:
+    """The delegating role's next version, in the proposal (with the role above it, for a delegated one)."""
     parent_new = _md.next_version(parent_md, ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, parent)))
-    _md.add_delegation(parent_new, name, new_keys, threshold, terminating, paths)
     proposal.metadata[parent] = parent_new
     if parent != "targets":
         proposal.parents[parent] = state.parent_of(parent) or "targets"
-    proposal.metadata[name] = _md.build_targets(ctx.now + timedelta(days=days))
-    config.setdefault("delegations", {})[name] = {
-        "parent": parent,
-        "paths": paths,
-        "threshold": threshold,
-        "expiry_days": days,
-    }
+    return parent_new
+
+
+def _recorded(
+    ctx: ChangeContext,
+    state: State,
+    proposal: Proposal,
+    config: dict[str, Any],
+    name: str,
+    entry: dict[str, Any],
+    threshold: int,
+    days: int,
+) -> tuple[State, Proposal]:
+    """The config records the new delegation (its policy: threshold, expiry); snapshot and timestamp follow."""
+    config.setdefault("delegations", {})[name] = {**entry, "threshold": threshold, "expiry_days": days}
     proposal.config = config
-    _cascade(ctx, state, proposal)
+    cascade(ctx, state, proposal)
     return state, proposal
 
 
+def plan_succinct_delegation(
+    ctx: ChangeContext,
+    name: str,
+    bins: int,
+    key_specs: list[str],
+    generate: int,
+    key_type: str,
+    threshold: int,
+    expires_days: int | None,
+    parent: str = "targets",
+) -> tuple[State, Proposal]:
+    """Delegate every target path to ``bins`` hash bins ``NAME-<hex>`` (TAP 15), one key set for all of them.
+
+    ``parent`` gets ``delegations.succinct_roles`` (the keys, threshold, bit length and name prefix, and no
+    ``roles`` list); each bin gets version 1, empty, signed with the bins' keys held here; snapshot lists every
+    bin. Clients route each target path to the bin named by the first bits of its SHA-256, as ``targets add``
+    does.
+
+    Raises:
+        UsageError: a number of bins that is not a power of two from 2 to 16,384, a bad name, no keys, an
+            unknown parent.
+        PolicyError: a threshold that locks the bins out, a parent that already delegates, a bin name in use.
+    """
+    bit_length = _policy.check_succinct_bins(bins)
+    _policy.check_new_role_name(name)
+    width = len(f"{bins - 1:x}")
+    _policy.check_new_role_name(f"{name}-{'0' * width}")  # the longest bin name must be a role name too
+    specs, days, state, parent_md = _delegation_basics(
+        ctx, name, key_specs, generate, key_type, threshold, expires_days, parent
+    )
+    _policy.check_succinct_parent(parent, _md.names_roles(parent_md), _md.succinct_of(parent_md) is not None)
+    config = copy_config(ctx.ws)
+    _check_bin_names_free(state, config, name, width)
+    last = f"{name}-{bins - 1:0{width}x}"
+    proposal = Proposal(
+        command="delegate",
+        summary=[
+            f"delegate every target path from {parent} to {bins:,} hash bins {name}-{'0' * width} .. {last}: "
+            f"{threshold} of {len(specs)} keys for all bins"
+        ],
+        base_root_version=_md.version(state.root),
+        metadata={},
+    )
+    new_keys = _add_keys(ctx, config, proposal, specs, name)
+    parent_new = _next_parent(ctx, state, proposal, parent, parent_md)
+    names = _md.add_succinct_delegation(parent_new, name, new_keys, threshold, bit_length)
+    expires_at = ctx.now + timedelta(days=days)
+    for bin_name in names:
+        proposal.metadata[bin_name] = _md.build_targets(expires_at)
+        proposal.parents[bin_name] = parent
+    return _recorded(ctx, state, proposal, config, name, {"parent": parent, "succinct_bins": bins}, threshold, days)
+
+
+def _check_bin_names_free(state: State, config: Mapping[str, Any], name: str, width: int) -> None:
+    """Neither the prefix nor any bin name may be a role the repository has already (its keys would be ambiguous).
+
+    Raises:
+        PolicyError: naming the first role in the way.
+    """
+    bin_name = re.compile(rf"{re.escape(name)}-[0-9a-f]{{{width}}}")
+    taken = set(config.get("delegations", {}))
+    for file in state.files:
+        base = file.removesuffix(".json")
+        taken.add(base)
+        taken.add(base.partition(".")[2] if base.partition(".")[0].isdigit() else base)
+    _policy.check_new_delegation(name, name in taken or state.parent_of(name) is not None)
+    for role in sorted(taken):
+        if bin_name.fullmatch(role):
+            _policy.check_new_delegation(role, True)
+
+
+def bins_parent(state: State, prefix: str) -> str | None:
+    """The role that delegates to the hash bins named ``prefix`` (targets, then named delegated roles), or None."""
+    for role, md in delegators(state):
+        succinct = _md.succinct_of(md)
+        if succinct is not None and succinct[0] == prefix:
+            return role
+    return None
+
+
+def _plan_bins_removal(ctx: ChangeContext, state: State, name: str, parent: str) -> tuple[State, Proposal]:
+    """Remove the hash bins ``name`` delegated by ``parent``: every bin's metadata and target files go."""
+    parent_md = state.current(parent)
+    assert parent_md is not None  # noqa: S101 - bins_parent found it
+    config = copy_config(ctx.ws)
+    config.get("delegations", {}).pop(name, None)
+    _revoke_role_keys(ctx, config, name)
+    proposal = Proposal(
+        command="delegate --remove",
+        summary=[],
+        base_root_version=_md.version(state.root),
+        metadata={},
+        config=config,
+    )
+    names = _md.remove_succinct_delegation(_next_parent(ctx, state, proposal, parent, parent_md))
+    proposal.summary.append(f"remove the {len(names):,} hash bins {name}-* from {parent}")
+    proposal.removed_roles = names
+    for bin_name in names:
+        current = state.current(bin_name)
+        if current is None:
+            continue
+        for path, info in _md.targets_of(current).items():
+            for file in target_file_names(path, info.get("hashes", {}), state.consistent):
+                proposal.target_files[file] = None
+    cascade(ctx, state, proposal)
+    return state, proposal
+
+
+def _revoke_role_keys(ctx: ChangeContext, config: dict[str, Any], role: str) -> None:
+    """The keys of a removed role no longer serve it: kept, marked revoked for it, never reused."""
+    for entry in config.get("keys", {}).values():
+        if role in entry.get("roles", []):
+            entry["roles"] = [r for r in entry["roles"] if r != role]
+            entry.setdefault("revoked", []).append({"role": role, "at": format_date(ctx.now)})
+
+
 def plan_undelegation(ctx: ChangeContext, name: str) -> tuple[State, Proposal]:
-    """Remove a delegated role: its parent stops naming it and its metadata is removed.
+    """Remove a delegated role, or a set of hash bins by their name prefix: its parent stops naming it and its
+    metadata is removed (for hash bins, every bin and the files it lists).
 
     Raises:
         UsageError: no such delegated role.
     """
     state = load_state(ctx.ws)
     parent = state.parent_of(name)
+    if parent is None and (bins_from := bins_parent(state, name)) is not None:
+        return _plan_bins_removal(ctx, state, name, bins_from)
+    parent_md = state.current(parent) if parent is not None else None
+    bins = _md.succinct_of(parent_md) if parent_md is not None else None
+    if bins is not None:
+        _policy.refuse_single_bin(name, bins[0])
     parent_md = state.current(parent) if parent is not None else None
     if parent is None or parent_md is None:
         raise UsageError(f"role {name!r} is not delegated in this repository")
     parent_new = _md.next_version(parent_md, ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, parent)))
     _md.remove_delegation(parent_new, name)
-    config = _copy_config(ctx.ws)
+    config = copy_config(ctx.ws)
     config.get("delegations", {}).pop(name, None)
-    for entry in config.get("keys", {}).values():
-        if name in entry.get("roles", []):
-            entry["roles"] = [r for r in entry["roles"] if r != name]
-            entry.setdefault("revoked", []).append({"role": name, "at": format_date(ctx.now)})
+    _revoke_role_keys(ctx, config, name)
     proposal = Proposal(
         command="delegate --remove",
         summary=[f"remove delegated role {name!r} from {parent}"],
@@ -352,7 +513,7 @@ def plan_undelegation(ctx: ChangeContext, name: str) -> tuple[State, Proposal]:
     )
     if parent != "targets":
         proposal.parents[parent] = state.parent_of(parent) or "targets"
-    _cascade(ctx, state, proposal)
+    cascade(ctx, state, proposal)
     return state, proposal
 
 
@@ -421,6 +582,7 @@ def apply(ctx: ChangeContext, state: State, proposal: Proposal, request_out: Pat
         VerificationError / PolicyError / WorkspaceError: see publish and write_request.
     """
     if request_out is not None:
+        _policy.check_request_roles(len(proposal.metadata), len(proposal.removed_roles))
         request_id, head = write_request(ctx, state, proposal, request_out)
         return Applied(None, request_id, head)
     result = publish(ctx, state, proposal, sign_here(ctx, state, proposal))

@@ -447,6 +447,77 @@ def remove_delegation(md: Metadata[Targets], name: str) -> None:
     del delegations.roles[name]
 
 
+# --------------------------------------------------------------------------- hash bins (TAP 15 succinct roles)
+# One delegation, one key set, 2**bit_length bins named PREFIX-<hex>; python-tuf's SuccinctRoles names the bins
+# and routes each target path to one, and the clients route with the same function, so nothing here recomputes it.
+
+
+def _succinct(md: Metadata) -> SuccinctRoles | None:
+    """The hash-bin delegation of a targets metadata, or None (never for other metadata)."""
+    if not isinstance(md, Metadata) or not isinstance(md.signed, Targets) or md.signed.delegations is None:
+        return None
+    return md.signed.delegations.succinct_roles
+
+
+def succinct_of(md: Metadata[Targets]) -> tuple[str, int] | None:
+    """(name_prefix, bit_length) of the hash bins ``md`` delegates to, or None."""
+    succinct = _succinct(md)
+    return None if succinct is None else (succinct.name_prefix, succinct.bit_length)
+
+
+def names_roles(md: Metadata[Targets]) -> bool:
+    """True when ``md`` delegates to at least one named role (a ``roles`` list that is not empty)."""
+    return bool(delegated_roles(md))
+
+
+def bin_names(md: Metadata[Targets]) -> list[str]:
+    """Every bin ``md`` delegates to, in order (empty without hash bins)."""
+    succinct = _succinct(md)
+    return [] if succinct is None else list(succinct.get_roles())
+
+
+def bin_for_target(md: Metadata[Targets], path: str) -> str | None:
+    """The bin ``md`` routes target ``path`` to, as clients compute it (None without hash bins)."""
+    succinct = _succinct(md)
+    return None if succinct is None else succinct.get_role_for_target(path)
+
+
+def add_succinct_delegation(
+    md: Metadata[Targets], name_prefix: str, keys: Sequence[Key], threshold: int, bit_length: int
+) -> list[str]:
+    """Delegate every target path to 2**``bit_length`` bins ``name_prefix-<hex>``, each signed by ``threshold`` of
+    ``keys``; return the bin names.
+
+    Raises:
+        MetadataError: ``md`` is not targets metadata, or already delegates (the planner refuses that first,
+            with policy.check_succinct_parent).
+    """
+    targets = _signed_as(md, Targets, f"delegating to hash bins {name_prefix!r}")
+    if targets.delegations is not None and (targets.delegations.roles or targets.delegations.succinct_roles):
+        raise MetadataError(f"internal: hash bins {name_prefix!r} added to a role that already delegates")
+    succinct = SuccinctRoles([], threshold, bit_length, name_prefix)
+    targets.delegations = Delegations(keys={}, succinct_roles=succinct)
+    for key in keys:
+        targets.add_key(key)
+    return list(succinct.get_roles())
+
+
+def remove_succinct_delegation(md: Metadata[Targets]) -> list[str]:
+    """Remove the hash-bin delegation of ``md`` and its keys; return the names of the bins it had.
+
+    Raises:
+        MetadataError: ``md`` is not targets metadata, or has no hash bins.
+    """
+    targets = _signed_as(md, Targets, "removing hash bins")
+    succinct = _succinct(md)
+    if succinct is None:
+        raise MetadataError("internal: hash bins removed from a role that has none")
+    names = list(succinct.get_roles())
+    # No delegations left at all: an empty roles list would be a second kind of delegation to explain.
+    targets.delegations = None
+    return names
+
+
 def targets_of(md: Metadata[Targets]) -> dict[str, dict[str, Any]]:
     """Target path -> its TUF target object (``length``, ``hashes``, ``custom``) of a targets metadata."""
     targets = _signed_as(md, Targets, "listing targets")
@@ -492,6 +563,25 @@ def delegates_path(parent: Metadata[Targets], role: str, path: str) -> bool:
     if delegations.succinct_roles is not None and delegations.succinct_roles.is_delegated_role(role):
         return bool(delegations.succinct_roles.get_role_for_target(path) == role)
     return False
+
+
+def same_delegations(old: Metadata[Targets], new: Metadata[Targets]) -> bool:
+    """True when two versions of a targets role delegate alike (same keys, roles, thresholds, paths, bins)."""
+    old_d, new_d = (
+        _signed_as(old, Targets, "delegations").delegations,
+        _signed_as(new, Targets, "delegations").delegations,
+    )
+    return (old_d.to_dict() if old_d else None) == (new_d.to_dict() if new_d else None)
+
+
+def snapshot_changes(old: Metadata[Snapshot], new: Metadata[Snapshot]) -> set[str]:
+    """The files whose entry differs between two snapshots (added, removed or changed).
+
+    Raises:
+        MetadataError: either is not snapshot metadata.
+    """
+    old_meta, new_meta = _signed_as(old, Snapshot, "meta").meta, _signed_as(new, Snapshot, "meta").meta
+    return {name for name in old_meta.keys() | new_meta.keys() if old_meta.get(name) != new_meta.get(name)}
 
 
 def set_snapshot_meta(md: Metadata[Snapshot], file: str, version_: int | None) -> None:

@@ -460,3 +460,93 @@ def check_profile_key(profile: str, label: str, scheme: str) -> None:
             f"{printable(label, 40)}: sigstore-js cannot verify {printable(scheme, 40)} signatures (it verifies "
             f"{', '.join(SIGSTORE_SCHEMES)}); use ecdsa-p256 or ed25519 for a Sigstore instance"
         )
+
+
+# --------------------------------------------------------------------------- hash-bin delegations (TAP 15)
+
+#: PEP 458's 16,384 bins: the snapshot then lists 16,385 roles (about 750 KB), well inside the 2,000,000 bytes
+#: python-tuf and tuf-js download by default; twice as many bins would bring it close to that limit.
+MAX_SUCCINCT_BINS = 16_384
+
+
+def check_succinct_bins(count: int) -> int:
+    """The number of hash bins of a succinct delegation: a power of two from 2 to ``MAX_SUCCINCT_BINS``.
+
+    TAP 15 names bins by the first ``bit_length`` bits of a target path's hash, so their number is 2**bit_length.
+
+    Returns:
+        The bit length (log2 of ``count``).
+
+    Raises:
+        UsageError: any other number.
+    """
+    if count < 2 or count > MAX_SUCCINCT_BINS or count & (count - 1):
+        raise UsageError(
+            f"--succinct-bins {count}: give a power of two from 2 to {MAX_SUCCINCT_BINS:,} (TAP 15 bins are "
+            "numbered by the first bits of a target path's hash)"
+        )
+    return count.bit_length() - 1
+
+
+def check_succinct_paths(paths: Sequence[str]) -> None:
+    """Refuse ``--paths`` with hash bins: TAP 15's bins have no paths, every target path goes to the bin its hash names.
+
+    To give the bins only some paths, the paths go to a delegated role, and that role delegates to the bins.
+
+    Raises:
+        UsageError: paths were given.
+    """
+    if paths:
+        raise UsageError(
+            "--paths cannot go with --succinct-bins: hash bins cover every target path, each in the bin its "
+            "hash names (TAP 15); delegate the paths to a role first, then the bins --from that role"
+        )
+
+
+def check_succinct_parent(parent: str, names_roles: bool, has_bins: bool) -> None:
+    """A role delegates either to named roles or to one set of hash bins, never both (TAP 15).
+
+    Raises:
+        PolicyError: the delegating role already names roles, or already has bins.
+    """
+    if has_bins:
+        raise PolicyError(
+            f"{printable(parent, 80)}: it already delegates to hash bins; remove them first (delegate --remove)"
+        )
+    if names_roles:
+        raise PolicyError(
+            f"{printable(parent, 80)}: it already delegates to named roles, and a role with hash bins has no other "
+            "delegations (TAP 15); delegate the bins --from a role of their own"
+        )
+
+
+#: Roles one sign request may write: 4,096 empty hash bins make a request of about 2.4 MB, well within the
+#: 8 MiB ``ceremony sign`` reads (16,384 bins make 9.5 MB). And roles it may remove: a request lists at most 50.
+MAX_REQUEST_WRITTEN_ROLES = 4_096
+MAX_REQUEST_REMOVED_ROLES = 50
+
+
+def check_request_roles(written: int, removed: int) -> None:
+    """Refuse a sign request for a change of more roles than a request carries (hash bins: sign it here).
+
+    Raises:
+        UsageError: naming the number of roles.
+    """
+    if written > MAX_REQUEST_WRITTEN_ROLES or removed > MAX_REQUEST_REMOVED_ROLES:
+        raise UsageError(
+            f"--request: this change writes {written:,} and removes {removed:,} roles, more than a sign request "
+            f"carries ({MAX_REQUEST_WRITTEN_ROLES:,} written, {MAX_REQUEST_REMOVED_ROLES} removed); sign it here "
+            "with the keys it needs"
+        )
+
+
+def refuse_single_bin(role: str, prefix: str) -> None:
+    """Refuse removing one hash bin: every target path hashes to some bin, so the bins go all at once or not at all.
+
+    Raises:
+        PolicyError: naming the bin and how to remove them all.
+    """
+    raise PolicyError(
+        f"{printable(role, 80)}: one of the hash bins {printable(prefix, 80)}-*, which are removed all together "
+        f"(delegate --remove {printable(prefix, 80)})"
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ from ceremony.core._text import printable
 from ceremony.core.proposal import ChangeContext, Proposal, State, load_state, proposal_requirements
 from ceremony.core.roles import CONFIG_NAME, KEYID, KEYS_DIR, METADATA_DIR, PENDING_DIR, target_file_names
 from ceremony.core.signers import sign_as, unlock_held_key
-from ceremony.core.thresholds import ThresholdResult, evaluate, evaluate_all
+from ceremony.core.thresholds import ThresholdResult, count, evaluate_all
 from ceremony.core.workspace import check_config
 from ceremony.errors import TamperedRequestError, ThresholdNotMetError, VerificationError, WorkspaceError
 
@@ -67,16 +67,19 @@ def sign_here(ctx: ChangeContext, state: State, proposal: Proposal, only_new_key
     for role, md in proposal.metadata.items():
         payload = _md.signed_bytes(md)
         for req in reqs[role]:
-            status = evaluate(md, req, role)
+            # Distinct keys that signed validly; a signature made below is verified by sign_as as it is made,
+            # so it is counted without checking it again (16,384 hash bins are signed in one change).
+            signed, _unsigned = count(req.keys, _md.signatures(md), payload)
+            counted = {_keys.public_key_identity(req.keys[k]) for k in signed}
             kept = [k for k in req.keys if k not in proposal.revoked]
             revoked_last = [k for k in req.keys if k in proposal.revoked] if req.label.startswith("old root") else []
             for keyid in [*kept, *revoked_last]:
                 key = req.keys[keyid]
-                if status.verified:
+                if len(counted) >= req.threshold:
                     break
-                if keyid in status.signed:
-                    continue
                 identity = _keys.public_key_identity(key)
+                if identity in counted:
+                    continue
                 signer = unlocked.get(identity)
                 if signer is None and not only_new_keys:
                     signer = _workspace_signer(ctx, keyid, key)
@@ -90,7 +93,7 @@ def sign_here(ctx: ChangeContext, state: State, proposal: Proposal, only_new_key
                     or proposal.config.get("keys", {}).get(keyid, {}).get("label")
                     or keyid[:12]
                 )
-                status = evaluate(md, req, role)
+                counted.add(identity)
     return sorted(set(used))
 
 
@@ -163,11 +166,13 @@ def publish(
     for role in proposal.removed_roles:
         _policy.check_role_name(role, "removed role")
         _policy.check_removable(role)
-    removed = [n for role in proposal.removed_roles for n in state.files if _roles.is_version_of(n, role)]
+    removed = _files_of_roles(state.files, set(proposal.removed_roles))
     new_files.update(outputs)
     for name in removed:
         new_files.pop(name, None)
-    warnings = _verify_result(new_files, set(outputs), ctx.now, _rekeyed_online_roles(state, proposal))
+    warnings = _verify_result(
+        new_files, set(outputs), ctx.now, _rekeyed_online_roles(state, proposal), _unchanged_roles(state, proposal)
+    )
 
     for keyid in proposal.new_key_files:
         if not KEYID.match(keyid):
@@ -230,6 +235,60 @@ def publish(
     return PublishResult(written, all_statuses, warnings + proposal.notes, head)
 
 
+def _files_of_roles(files: Iterable[str], roles: set[str]) -> list[str]:
+    """The files (ROLE.json, N.ROLE.json) of ``roles`` among ``files``: one pass, however many roles go."""
+    found = []
+    for name in files:
+        base = name.removesuffix(".json")
+        number, _dot, rest = base.partition(".")
+        if base in roles or (rest in roles and number.isascii() and number.isdigit() and number[0] != "0"):
+            found.append(name)
+    return found
+
+
+def _unchanged_roles(state: State, proposal: Proposal) -> frozenset[str]:
+    """Delegated roles whose verification at publish is the one they had when they were published.
+
+    A change of a few hash bins must not load and check the thousands of others: a delegated role is skipped
+    when this change writes no file of it or of any role below it, and its delegating role either is not
+    changed or delegates to it with exactly the same keys and threshold. Snapshot entries must be unchanged
+    for every role this change does not write (else nothing is skipped). Their bytes are the ones published
+    and recorded with their SHA-256 in the transcript (``ceremony transcript`` checks them; ``verify`` and
+    ``status`` check everything).
+    """
+    old_snapshot, new_snapshot = state.current("snapshot"), proposal.metadata.get("snapshot")
+    if old_snapshot is None or "root" in proposal.metadata:
+        return frozenset()
+    changed = set(proposal.metadata) | set(proposal.removed_roles)
+    if new_snapshot is not None and _md.snapshot_changes(old_snapshot, new_snapshot) - {f"{r}.json" for r in changed}:
+        return frozenset()
+    above: set[str] = set()  # every role with a changed role below it
+    for role in changed:
+        name = proposal.parents.get(role) or state.parent_of(role)
+        while name is not None and name not in above and name not in _roles.TOP_LEVEL:
+            above.add(name)
+            name = proposal.parents.get(name) or state.parent_of(name)
+    skipped: set[str] = set()
+    for parent, old in delegators(state):
+        new = proposal.metadata.get(parent)
+        if new is None or _md.same_delegations(old, new):
+            skipped.update(r for r in _md.bin_names(old) if r not in changed and r not in above)
+    return frozenset(skipped)
+
+
+def delegators(state: State) -> Iterator[tuple[str, Metadata]]:
+    """(role, current metadata) of targets and every named delegated role below it held here, breadth first: the
+    roles that may delegate (hash bins delegate nothing; they are not walked)."""
+    queue, seen = ["targets"], set()
+    while queue:
+        role = queue.pop(0)
+        md = state.current(role) if role not in seen else None
+        seen.add(role)
+        if md is not None:
+            queue += _md.delegated_roles(md)
+            yield role, md
+
+
 def _check_target_files(state: State, proposal: Proposal) -> None:
     """Every target file a change writes or removes follows from its metadata, not from the record it came in.
 
@@ -244,14 +303,15 @@ def _check_target_files(state: State, proposal: Proposal) -> None:
         return
     new_names: dict[str, dict[str, Any]] = {}
     old_names: set[str] = set()
-    for role, md in proposal.metadata.items():
+    for md in proposal.metadata.values():
         if _md.role_type(md) != "targets":
             continue
         for path, info in _md.targets_of(md).items():
             for name in target_file_names(path, info.get("hashes", {}), state.consistent):
                 new_names[name] = info
+    for role in [*proposal.metadata, *proposal.removed_roles]:
         current = state.current(role)
-        if current is not None:
+        if current is not None and _md.role_type(current) == "targets":
             for path, info in _md.targets_of(current).items():
                 old_names.update(target_file_names(path, info.get("hashes", {}), state.consistent))
     for rel, content in proposal.target_files.items():
@@ -297,16 +357,20 @@ def _rekeyed_online_roles(state: State, proposal: Proposal) -> set[str]:
 
 
 def _verify_result(
-    files: dict[str, bytes], changed: set[str], now: datetime, rekeyed: set[str] | frozenset[str] = frozenset()
+    files: dict[str, bytes],
+    changed: set[str],
+    now: datetime,
+    rekeyed: set[str] | frozenset[str] = frozenset(),
+    unchanged: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Verify the repository as it will be.
+    """Verify the repository as it will be (``unchanged``: delegated roles verified when they were published).
 
     Tolerated, as warnings, only for files this change does not touch: staleness,
     and a file of an online role that this change gave keys the workspace does not
     hold (``rekeyed``; the online service re-signs it).
     """
     try:
-        _verify.verify_files(files, None, now)
+        _verify.verify_files(files, None, now, unchanged=unchanged)
     except VerificationError as err:
         if err.check == "expiry" and err.file not in changed:
             return [f"{err} (not part of this change; the online service must renew it)"]

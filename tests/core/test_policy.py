@@ -134,6 +134,20 @@ REFUSALS: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     "nobody": (lambda: policy.check_participants({}), PolicyError, "a root ceremony needs at least one administrator"),
     "witness is administrator": (lambda: policy.check_participants({**CREW, "witness": ["ann"]}), PolicyError, "the witness must be someone other than the administrator"),
     "witnesses all administrators": (lambda: policy.check_participants({**CREW, "administrator": ["ann", "bo"], "witness": ["bo", "ann"]}), PolicyError, "the witness must be someone other than the administrator"),
+    # check_succinct_bins (hash bins: a power of two from 2 to 16,384)
+    "succinct bins: 1000": (lambda: policy.check_succinct_bins(1000), UsageError, "--succinct-bins 1000: give a power of two from 2 to 16,384 (TAP 15 bins are numbered by the first bits of a target path's hash)"),
+    "succinct bins: 1": (lambda: policy.check_succinct_bins(1), UsageError, "--succinct-bins 1: give a power of two from 2 to 16,384 (TAP 15 bins are numbered by the first bits of a target path's hash)"),
+    "succinct bins: 0": (lambda: policy.check_succinct_bins(0), UsageError, "--succinct-bins 0: give a power of two from 2 to 16,384 (TAP 15 bins are numbered by the first bits of a target path's hash)"),
+    "succinct bins: 32768": (lambda: policy.check_succinct_bins(32768), UsageError, "--succinct-bins 32768: give a power of two from 2 to 16,384 (TAP 15 bins are numbered by the first bits of a target path's hash)"),
+    "succinct bins: -16": (lambda: policy.check_succinct_bins(-16), UsageError, "--succinct-bins -16: give a power of two from 2 to 16,384 (TAP 15 bins are numbered by the first bits of a target path's hash)"),
+    # check_succinct_paths, check_succinct_parent, refuse_single_bin
+    "succinct bins with paths": (lambda: policy.check_succinct_paths(["a/*"]), UsageError, "--paths cannot go with --succinct-bins: hash bins cover every target path, each in the bin its hash names (TAP 15); delegate the paths to a role first, then the bins --from that role"),
+    "bins below a role naming roles": (lambda: policy.check_succinct_parent("targets", True, False), PolicyError, "targets: it already delegates to named roles, and a role with hash bins has no other delegations (TAP 15); delegate the bins --from a role of their own"),
+    "bins below a role with bins": (lambda: policy.check_succinct_parent("releases", False, True), PolicyError, "releases: it already delegates to hash bins; remove them first (delegate --remove)"),
+    "one bin removed": (lambda: policy.refuse_single_bin("bins-0a3f", "bins"), PolicyError, "bins-0a3f: one of the hash bins bins-*, which are removed all together (delegate --remove bins)"),
+    # check_request_roles
+    "request: too many roles written": (lambda: policy.check_request_roles(16387, 0), UsageError, "--request: this change writes 16,387 and removes 0 roles, more than a sign request carries (4,096 written, 50 removed); sign it here with the keys it needs"),
+    "request: too many roles removed": (lambda: policy.check_request_roles(3, 64), UsageError, "--request: this change writes 3 and removes 64 roles, more than a sign request carries (4,096 written, 50 removed); sign it here with the keys it needs"),
 }  # fmt: skip
 
 
@@ -420,3 +434,14 @@ def test_certificate_warning(left: timedelta, warning: str | None) -> None:
 )
 def test_ca_warning(left: timedelta, warning: str | None) -> None:
     assert policy.ca_warning(NOW + left, NOW, 120) == warning
+
+
+@pytest.mark.parametrize(("bins", "bits"), [(2, 1), (16, 4), (1024, 10), (16_384, 14)])
+def test_succinct_bins_accepted(bins: int, bits: int) -> None:
+    assert policy.check_succinct_bins(bins) == bits
+
+
+def test_request_roles_within_bounds() -> None:
+    policy.check_request_roles(4_096, 50)  # no refusal
+    policy.check_succinct_parent("targets", names_roles=False, has_bins=False)
+    policy.check_succinct_paths([])
