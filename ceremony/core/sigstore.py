@@ -259,15 +259,28 @@ def _check_log(source: str, where: str, log: TransparencyLogInstance, kind: str,
     if key_id == spki_id:
         return "SHA-256 of the key's SubjectPublicKeyInfo"
     expected = f"SHA-256 of the key's DER SubjectPublicKeyInfo, {base64.b64encode(spki_id).decode()}"
-    if parsed.algorithm == "ed25519":
+    note_key = _note_key(parsed) if kind == "Rekor" else None  # a CT log's id is RFC 6962's, the SPKI hash only
+    if note_key is not None:
         for origin in _origins(log.base_url):
-            note_id = hashlib.sha256(origin.encode() + b"\n\x01" + parsed.raw).digest()
-            if key_id == note_id:
+            if key_id == hashlib.sha256(origin.encode() + b"\n" + note_key).digest():
                 return f"the signed-note key id of origin {origin}"
         expected += (
             f", or the signed-note key id of origin {printable(urllib.parse.urlsplit(log.base_url).hostname, 80)}"
         )
     raise _refuse(source, f"{where}.logId.keyId", f"does not identify this log's key (expected {expected})")
+
+
+def _note_key(key: _crypto.LogKey) -> bytes | None:
+    """What a Rekor v2 (rekor-tiles) log's signed-note key id hashes after its origin and a newline, if any.
+
+    Ed25519 is C2SP signed-note's type 0x01 with the raw key; RSA is the "other" type 0xff with rekor-tiles'
+    name for it and the DER SubjectPublicKeyInfo (what cosign writes into logId for such a log).
+    """
+    if key.algorithm == "ed25519":
+        return b"\x01" + key.raw
+    if key.algorithm == "rsa":
+        return b"\xffPKIX-RSA-PKCS#1v1.5" + key.spki
+    return None
 
 
 def _origins(base_url: str) -> list[str]:
@@ -319,22 +332,24 @@ def _check_authority(source: str, where: str, ca: CertificateAuthority, kind: st
     if kind == "TSA" and not facts[0].time_stamping:
         raise _refuse(source, f"{chain}[0]", "the TSA's signing certificate does not list the timeStamping key usage")
     start, end = _window(ca.valid_for, source, f"{where}.validFor")
-    latest_start = max(facts, key=lambda f: f.not_before)
-    if start < latest_start.not_before:
+    # cosign trusted-root create starts the window at the root's notBefore, before a newer intermediate's:
+    # clients only trust a certificate within its own validity anyway, so only the root bounds the start.
+    if start < facts[-1].not_before:
         raise _refuse(
             source,
             f"{where}.validFor.start",
-            f"{format_date(start)} is before its certificates are valid ({format_date(latest_start.not_before)})",
+            f"{format_date(start)} is before its root certificate is valid ({format_date(facts[-1].not_before)})",
         )
-    earliest_end = min(facts, key=lambda f: f.not_after)
+    earliest = min(range(len(facts)), key=lambda i: facts[i].not_after)
+    earliest_end = facts[earliest]
     if end is not None and end > earliest_end.not_after:
-        raise _refuse(
-            source,
-            f"{where}.validFor.end",
-            f"{format_date(end)} is after its certificates end ({format_date(earliest_end.not_after)})",
+        warnings.append(
+            f"{source}: {where}.validFor.end: {format_date(end)} is after certificates[{earliest}] ends "
+            f"({format_date(earliest_end.not_after)}); clients trust the chain only until then"
         )
     label = f"{kind} {printable(ca.subject.organization, 60)}/{printable(ca.subject.common_name, 60)}"
-    return _Authority(label, tuple(facts), start, end if end is not None else earliest_end.not_after)
+    last = earliest_end.not_after if end is None else min(end, earliest_end.not_after)
+    return _Authority(label, tuple(facts), start, last)
 
 
 def _ends(start: datetime, end: datetime | None, now: datetime) -> tuple[bool, datetime | None]:

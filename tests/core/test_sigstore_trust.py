@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ceremony.core import sigstore
 from ceremony.errors import InputFileError
@@ -299,19 +305,13 @@ TRUSTED_ROOT_CASES: list[tuple[str, str, Mutation, str]] = [
         "trusted before its certificates",
         "public",
         at("certificateAuthorities[1].validFor.start", "2020-01-01T00:00:00Z"),
-        "certificateAuthorities[1].validFor.start: 2020-01-01T00:00:00Z is before its certificates are valid (2022-04-13T20:06:15Z)",
-    ),
-    (
-        "trusted after its certificates",
-        "public",
-        at("certificateAuthorities[0].validFor.end", "2040-01-01T00:00:00Z"),
-        "certificateAuthorities[0].validFor.end: 2040-01-01T00:00:00Z is after its certificates end (2031-02-23T03:20:29Z)",
+        "certificateAuthorities[1].validFor.start: 2020-01-01T00:00:00Z is before its root certificate is valid (2021-10-07T13:56:59Z)",
     ),
     (
         "tsa trusted before its certificates",
         "public",
         at("timestampAuthorities[0].validFor.start", "2025-01-01T00:00:00Z"),
-        "timestampAuthorities[0].validFor.start: 2025-01-01T00:00:00Z is before its certificates are valid",
+        "timestampAuthorities[0].validFor.start: 2025-01-01T00:00:00Z is before its root certificate is valid",
     ),
     (
         "end before start",
@@ -460,8 +460,13 @@ def test_the_staging_rsa_pkcs1_ct_log_id_is_over_its_spki() -> None:
             at("certificateAuthorities[1].validFor.end", "2026-12-31T00:00:00Z"),
             f"{TR}: certificateAuthorities[1]: ends 2026-12-31T00:00:00Z, in 30 days, and nothing valid now lasts longer",
         ),
+        (
+            at("certificateAuthorities[0].validFor.end", "2040-01-01T00:00:00Z"),
+            f"{TR}: certificateAuthorities[0].validFor.end: 2040-01-01T00:00:00Z is after certificates[0] ends "
+            "(2031-02-23T03:20:29Z); clients trust the chain only until then",
+        ),
     ],
-    ids=["no ct log", "loopback http", "localhost http", "newest ca ends soon"],
+    ids=["no ct log", "loopback http", "localhost http", "newest ca ends soon", "trusted after its certificates"],
 )
 def test_warnings(change: Mutation, expected: str) -> None:
     _root, warnings = sigstore.check_trusted_root(enc(mutated("public", TR, change)), NOW)
@@ -697,3 +702,208 @@ def test_a_published_file_listing_an_entry_twice_is_compared_copy_by_copy() -> N
         "trust root: Fulcio CA sigstore (03a38ffb1f450100): validFor end changed from 2022-12-31T23:59:59Z to open",
     ]
     assert sigstore.trust_changes(twice, once, None, None)[0].endswith("listed 1 time(s), was 2")
+
+
+# --- A private instance, built here ----------------------------------------------------------------------------
+#
+# Sigstore's own files cannot show what a private instance looks like: a self-signed Fulcio root alone, a
+# TSA, Rekor v2 only, RSA log keys, or what `cosign trusted-root create` writes. These are built with
+# cryptography, from fixed times around NOW, one key per purpose per test session.
+
+CERT_START = NOW - timedelta(days=30)
+WINDOW_START = "2026-11-01T00:00:00Z"  # CERT_START's day: every validFor below starts there
+
+
+@functools.cache
+def key(purpose: str, kind: str = "ec") -> Any:
+    if kind == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    if kind == "p384":
+        return ec.generate_private_key(ec.SECP384R1())
+    if kind == "ed":
+        return ed25519.Ed25519PrivateKey.generate()
+    return rsa.generate_private_key(65537, 2048)
+
+
+def spki(private: Any) -> bytes:
+    return bytes(
+        private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def x509_name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "example"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
+
+
+def certificate(
+    subject: str,
+    private: Any,
+    issuer: tuple[str, Any] | None = None,
+    *,
+    ca: bool = True,
+    eku: x509.ObjectIdentifier | None = None,
+    not_before: datetime = CERT_START,
+    days: int = 3650,
+) -> str:
+    """A base64 DER certificate: self-signed unless ``issuer`` (its name and key) is given."""
+    issuer_name, issuer_key = issuer or (subject, private)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509_name(subject))
+        .issuer_name(x509_name(issuer_name))
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_before + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([eku]), critical=True)
+    digest = None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return b64(builder.sign(issuer_key, digest).public_bytes(serialization.Encoding.DER))
+
+
+def log(url: str, private: Any, details: str, key_id: bytes) -> dict[str, Any]:
+    return {
+        "baseUrl": url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {"rawBytes": b64(spki(private)), "keyDetails": details, "validFor": {"start": WINDOW_START}},
+        "logId": {"keyId": b64(key_id)},
+    }
+
+
+def note_id(origin: str, private: Any) -> bytes:
+    """The C2SP signed-note key id rekor-tiles gives an Ed25519 log: SHA-256(origin, newline, 0x01, raw key)."""
+    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(origin.encode() + b"\n\x01" + raw).digest()
+
+
+def rsa_note_id(origin: str, private: Any) -> bytes:
+    """rekor-tiles' id for an RSA log: SHA-256(origin, newline, 0xff, "PKIX-RSA-PKCS#1v1.5", DER SPKI)."""
+    return hashlib.sha256(origin.encode() + b"\n\xff" + b"PKIX-RSA-PKCS#1v1.5" + spki(private)).digest()
+
+
+REKOR_V2 = "https://log2026-1.rekor.example.com"
+TSA_URL = "https://timestamp.example.com/api/v1/timestamp"
+
+
+def private_root() -> dict[str, Any]:
+    """A private instance: a self-signed Fulcio root alone, one CT log, one TSA (leaf and root), Rekor v2 only."""
+    rekor, ct = key("rekor", "ed"), key("ct")
+    tsa_root, tsa_leaf = key("tsa-root"), key("tsa-leaf")
+    leaf = certificate("tsa", tsa_leaf, ("tsa-root", tsa_root), ca=False, eku=ExtendedKeyUsageOID.TIME_STAMPING)
+    return {
+        "mediaType": sigstore.TRUSTED_ROOT_MEDIA_TYPE,
+        "tlogs": [log(REKOR_V2, rekor, "PKIX_ED25519", note_id("log2026-1.rekor.example.com", rekor))],
+        "certificateAuthorities": [
+            {
+                "subject": {"organization": "example", "commonName": "fulcio"},
+                "uri": "https://fulcio.example.com",
+                "certChain": {"certificates": [{"rawBytes": certificate("fulcio-root", key("fulcio"))}]},
+                "validFor": {"start": WINDOW_START},
+            }
+        ],
+        "ctlogs": [
+            log("https://ctfe.example.com/2026", ct, "PKIX_ECDSA_P256_SHA_256", hashlib.sha256(spki(ct)).digest())
+        ],
+        "timestampAuthorities": [
+            {
+                "subject": {"organization": "example", "commonName": "tsa"},
+                "uri": TSA_URL,
+                "certChain": {"certificates": [{"rawBytes": leaf}, {"rawBytes": certificate("tsa-root", tsa_root)}]},
+                "validFor": {"start": WINDOW_START},
+            }
+        ],
+    }
+
+
+def private_config() -> dict[str, Any]:
+    """Its signing config: Fulcio v1, Rekor v2 and the TSA, one operator."""
+
+    def service(url: str, version: int) -> dict[str, Any]:
+        return {"url": url, "majorApiVersion": version, "validFor": {"start": WINDOW_START}, "operator": "example.com"}
+
+    return {
+        "mediaType": sigstore.SIGNING_CONFIG_MEDIA_TYPE,
+        "caUrls": [service("https://fulcio.example.com", 1)],
+        "oidcUrls": [service("https://oauth2.example.com/auth", 1)],
+        "rekorTlogUrls": [service(REKOR_V2, 2)],
+        "tsaUrls": [service(TSA_URL, 1)],
+        "rekorTlogConfig": {"selector": "ANY"},
+        "tsaConfig": {"selector": "ANY"},
+    }
+
+
+def check_private(change: Mutation = lambda d: None, config_change: Mutation = lambda d: None) -> list[str]:
+    """The warnings for the private instance changed by ``change`` (and its signing config by ``config_change``)."""
+    doc, config = private_root(), private_config()
+    change(doc)
+    config_change(config)
+    root, warnings = sigstore.check_trusted_root(enc(doc), NOW)
+    return warnings + sigstore.check_signing_config(enc(config), NOW, root)[1]
+
+
+def test_a_private_instance_with_a_lone_fulcio_root_a_tsa_and_rekor_v2_passes() -> None:
+    assert check_private() == []
+
+
+def _cosign_style(doc: dict[str, Any]) -> None:
+    """What cosign trusted-root create writes: root and a newer intermediate, trusted from the root's notBefore."""
+    root_key, intermediate_key = key("cosign-root"), key("cosign-intermediate")
+    intermediate = certificate(
+        "fulcio-intermediate", intermediate_key, ("fulcio-root", root_key), not_before=CERT_START + timedelta(days=2)
+    )
+    doc["certificateAuthorities"][0]["certChain"]["certificates"] = [
+        {"rawBytes": intermediate},
+        {"rawBytes": certificate("fulcio-root", root_key)},
+    ]
+
+
+def _rsa_rekor_v2(doc: dict[str, Any]) -> None:
+    rekor = key("rekor-rsa", "rsa")
+    doc["tlogs"] = [
+        log(REKOR_V2, rekor, "PKIX_RSA_PKCS1V15_2048_SHA256", rsa_note_id("log2026-1.rekor.example.com", rekor))
+    ]
+
+
+def _ct_log_with_a_note_id(doc: dict[str, Any]) -> None:
+    ct = key("ct-ed", "ed")
+    doc["ctlogs"] = [log("https://ctfe.example.com/2026", ct, "PKIX_ED25519", note_id("ctfe.example.com", ct))]
+
+
+def test_a_cosign_built_chain_and_an_rsa_rekor_v2_pass() -> None:
+    assert check_private(_cosign_style) == []
+    assert check_private(_rsa_rekor_v2) == []
+    root, _warnings = sigstore.check_trusted_root(enc(mutated_private(_rsa_rekor_v2)), NOW)
+    rule = sigstore._check_log(TR, "tlogs[0]", root.tlogs[0], "Rekor", [])
+    assert rule == "the signed-note key id of origin log2026-1.rekor.example.com"
+
+
+def mutated_private(change: Mutation) -> dict[str, Any]:
+    doc = private_root()
+    change(doc)
+    return doc
+
+
+def test_a_ct_log_id_is_the_spki_hash_only() -> None:
+    message = refusal(lambda: sigstore.check_trusted_root(enc(mutated_private(_ct_log_with_a_note_id)), NOW))
+    assert message.startswith(f"{TR}: ctlogs[0].logId.keyId: does not identify this log's key (expected SHA-256 of "), (
+        message
+    )
+    assert "signed-note" not in message
