@@ -95,8 +95,31 @@ _KEY_DETAILS: dict[str, tuple[str, str | None, bool]] = {
 }
 _T = TypeVar("_T")
 
+#: The keyDetails sigstore-python 4.x loads (``_internal/trust.py``, ``Key``); it skips a log key of any other type.
+_SIGSTORE_PYTHON_KEYS = frozenset(
+    {
+        "PKCS1_RSA_PKCS1V5",
+        "PKIX_RSA_PKCS1V15_2048_SHA256",
+        "PKIX_RSA_PKCS1V15_3072_SHA256",
+        "PKIX_RSA_PKCS1V15_4096_SHA256",
+        "PKIX_ECDSA_P256_SHA_256",
+        "PKIX_ECDSA_P384_SHA_384",
+        "PKIX_ECDSA_P521_SHA_512",
+        "PKIX_ED25519",
+    }
+)
+#: The X.509 profile sigstore-python 4.x verifies Fulcio chains against (cryptography's web PKI policy).
+_WEBPKI_KEYS = frozenset({"ecdsa P256", "ecdsa P384", "ecdsa P521"})
+_WEBPKI_MIN_RSA = 2048
+_WEBPKI_SIGNATURES = frozenset(
+    f"{family}-sha{bits}" for family in ("ecdsa", "rsa-pkcs1", "rsa-pss") for bits in ("256", "384", "512")
+)
 #: Protobuf JSON's Timestamp (RFC 3339 with a zone); the bytes fields protobuf JSON writes as standard base64.
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+#: The log-id rule of RFC 6962 (every CT log, and Rekor v1); a Rekor v2 log's id is its signed-note key id.
+_SPKI_RULE = "SHA-256 of the key's SubjectPublicKeyInfo"
+#: sigstore-python 4.x's refusal when a signature has neither a TSA timestamp nor a Rekor v1 entry's time.
+_NO_TIME = "not enough sources of verified time"
 _BYTES_FIELDS = frozenset({"rawBytes", "keyId"})
 _URL_CHARS = re.compile(r"[!-~]{1,2048}")
 
@@ -242,7 +265,12 @@ def _check_log(source: str, where: str, log: TransparencyLogInstance, kind: str,
         raise _refuse(
             source,
             f"{where}.publicKey.keyDetails",
-            f"{details} is not a key type sigstore-python verifies (ECDSA, Ed25519 or RSA)",
+            f"{details} is not a key type Sigstore's clients verify (ECDSA, Ed25519 or RSA)",
+        )
+    if details not in _SIGSTORE_PYTHON_KEYS:
+        warnings.append(
+            f"{source}: {where}.publicKey.keyDetails: {details}: sigstore-python 4.x cannot load this key type and "
+            "skips this log ('unsupported key type'); other clients may still use it"
         )
     algorithm, size, pkcs1 = _KEY_DETAILS[details]
     try:
@@ -257,7 +285,7 @@ def _check_log(source: str, where: str, log: TransparencyLogInstance, kind: str,
     key_id = log.log_id.key_id
     spki_id = hashlib.sha256(parsed.spki).digest()
     if key_id == spki_id:
-        return "SHA-256 of the key's SubjectPublicKeyInfo"
+        return _SPKI_RULE
     expected = f"SHA-256 of the key's DER SubjectPublicKeyInfo, {base64.b64encode(spki_id).decode()}"
     note_key = _note_key(parsed) if kind == "Rekor" else None  # a CT log's id is RFC 6962's, the SPKI hash only
     if note_key is not None:
@@ -310,6 +338,13 @@ def _check_authority(source: str, where: str, ca: CertificateAuthority, kind: st
         raise _refuse(source, chain, "is empty (a CA is trusted through its certificates)")
     if len(certs) > MAX_CHAIN:
         raise _refuse(source, chain, f"{len(certs)} certificates is above {MAX_CHAIN}")
+    if kind == "TSA" and len(certs) < 2:
+        raise _refuse(
+            source,
+            chain,
+            "has one certificate: a TSA chain is its signing certificate, then its root (sigstore-python 4.x skips "
+            "a shorter chain, cosign refuses it)",
+        )
     facts = []
     for index, der in enumerate(certs):
         try:
@@ -331,6 +366,10 @@ def _check_authority(source: str, where: str, ca: CertificateAuthority, kind: st
             raise _refuse(source, f"{chain}[{index}]", "is not a CA certificate (basic constraints CA, keyCertSign)")
     if kind == "TSA" and not facts[0].time_stamping:
         raise _refuse(source, f"{chain}[0]", "the TSA's signing certificate does not list the timeStamping key usage")
+    if kind == "TSA" and facts[0].is_ca:
+        raise _refuse(source, f"{chain}[0]", "the TSA's signing certificate is a CA certificate (it signs timestamps)")
+    if kind == "Fulcio":
+        _check_profile(source, chain, facts, warnings)
     start, end = _window(ca.valid_for, source, f"{where}.validFor")
     # cosign trusted-root create starts the window at the root's notBefore, before a newer intermediate's:
     # clients only trust a certificate within its own validity anyway, so only the root bounds the start.
@@ -350,6 +389,30 @@ def _check_authority(source: str, where: str, ca: CertificateAuthority, kind: st
     label = f"{kind} {printable(ca.subject.organization, 60)}/{printable(ca.subject.common_name, 60)}"
     last = earliest_end.not_after if end is None else min(end, earliest_end.not_after)
     return _Authority(label, tuple(facts), start, last)
+
+
+def _check_profile(source: str, chain: str, facts: Sequence[_crypto.CertificateFacts], warnings: list[str]) -> None:
+    """Warn when sigstore-python 4.x's X.509 profile refuses a Fulcio chain's key or signature algorithms.
+
+    A warning, not a refusal: cosign and other clients verify Ed25519 or small-RSA chains, and only
+    sigstore-python's users would be affected: every certificate this CA issues fails there. The root's own
+    self-signature is never checked by a client; its key is, as it verifies the next certificate.
+    """
+    for index, fact in enumerate(facts):
+        algorithm, _space, size = fact.public_key.partition(" ")
+        if fact.public_key in _WEBPKI_KEYS or (algorithm == "rsa" and size.isdigit() and int(size) >= _WEBPKI_MIN_RSA):
+            problem = ""
+        else:
+            problem = f"its {fact.public_key} key"
+        if not problem and index < len(facts) - 1 and fact.signature not in _WEBPKI_SIGNATURES:
+            problem = f"signed with {fact.signature}"
+        if problem:
+            warnings.append(
+                f"{source}: {chain}[{index}]: {printable(problem, 80)}: sigstore-python 4.x refuses every certificate "
+                "this CA issues ('Forbidden public key algorithm': it takes RSA of 2048 bits or more and ECDSA "
+                "P-256, P-384, P-521, signed with SHA-256, -384 or -512); other clients may accept it"
+            )
+            return
 
 
 def _ends(start: datetime, end: datetime | None, now: datetime) -> tuple[bool, datetime | None]:
@@ -411,12 +474,14 @@ def check_trusted_root(data: bytes, now: datetime, source: str = TRUSTED_ROOT_NA
         raise _refuse(source, "certificateAuthorities", "is empty (clients verify every signing certificate)")
     if not root.ctlogs:
         warnings.append(f"{source}: ctlogs: empty; clients that check certificate SCTs refuse every certificate")
+    rekor_v1 = False
     for name, kind in (("tlogs", "Rekor"), ("ctlogs", "CT")):
         seen: dict[bytes, int] = {}
         windows = []
         for index, log in enumerate(logs[name]):
             where = f"{name}[{index}]"
-            _check_log(source, where, log, kind, warnings)
+            rule = _check_log(source, where, log, kind, warnings)
+            rekor_v1 = rekor_v1 or (kind == "Rekor" and rule == _SPKI_RULE)
             if log.log_id.key_id in seen:
                 raise _refuse(source, f"{where}.logId.keyId", f"is also {name}[{seen[log.log_id.key_id]}]'s")
             seen[log.log_id.key_id] = index
@@ -425,6 +490,13 @@ def check_trusted_root(data: bytes, now: datetime, source: str = TRUSTED_ROOT_NA
             else:
                 windows.append((datetime.min.replace(tzinfo=UTC), None))
         _require_current(source, name, windows, now, warnings)
+    if not rekor_v1 and not root.timestamp_authorities:
+        raise _refuse(
+            source,
+            "timestampAuthorities",
+            "is empty, and every Rekor log here is a v2 log (signed-note log id), whose entries carry no time: "
+            f"nothing would verify without a TSA's timestamp (sigstore-python 4.x: {_NO_TIME!r})",
+        )
     for name, kind in (("certificateAuthorities", "Fulcio"), ("timestampAuthorities", "TSA")):
         authorities = [_check_authority(source, f"{name}[{i}]", ca, kind, warnings) for i, ca in enumerate(cas[name])]
         chains: dict[tuple[str, ...], int] = {}
@@ -489,10 +561,27 @@ def check_signing_config(
         )
     if not usable["caUrls"]:
         raise _refuse(source, "caUrls", "no Fulcio (majorApiVersion 1) is valid now; sigstore-python refuses this")
+    if all(s.major_api_version == 2 for s in usable["rekorTlogUrls"]):
+        no_tsa = not usable["tsaUrls"] or (trusted_root is not None and not trusted_root.timestamp_authorities)
+        if no_tsa:
+            raise _refuse(
+                source,
+                "tsaUrls",
+                f"{'no TSA (majorApiVersion 1) is valid now' if not usable['tsaUrls'] else 'the trusted root has no TSA'}"
+                ", and every Rekor valid now is v2, whose entries carry no time: nothing clients sign would verify "
+                f"(sigstore-python 4.x: {_NO_TIME!r})",
+            )
     for name, selector_name in (("rekorTlogUrls", "rekorTlogConfig"), ("tsaUrls", "tsaConfig")):
         selector = getattr(config, _snake(selector_name))
         operators = {s.operator for s in usable[name]}
         if selector is not None and selector.selector.value == "EXACT":
+            if selector.count is not None and selector.count < 1:
+                raise _refuse(
+                    source,
+                    f"{selector_name}.count",
+                    f"EXACT {selector.count}: at least 1 (sigstore-python 4.x would sign with fewer services than "
+                    "listed, or none)",
+                )
             count = selector.count or 1
             if count > len(operators):
                 raise _refuse(

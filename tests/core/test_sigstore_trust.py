@@ -209,7 +209,7 @@ TRUSTED_ROOT_CASES: list[tuple[str, str, Mutation, str]] = [
         "unverifiable key type",
         "public",
         at("tlogs[0].publicKey.keyDetails", "ML_DSA_65"),
-        "tlogs[0].publicKey.keyDetails: ML_DSA_65 is not a key type sigstore-python verifies",
+        "tlogs[0].publicKey.keyDetails: ML_DSA_65 is not a key type Sigstore's clients verify",
     ),
     (
         "rekor url with a path",
@@ -907,3 +907,82 @@ def test_a_ct_log_id_is_the_spki_hash_only() -> None:
         message
     )
     assert "signed-note" not in message
+
+
+def _no_tsa(doc: dict[str, Any]) -> None:
+    doc["timestampAuthorities"] = []
+
+
+def _one_certificate_tsa(doc: dict[str, Any]) -> None:
+    lone = certificate("tsa", key("tsa-lone"), ca=False, eku=ExtendedKeyUsageOID.TIME_STAMPING)
+    doc["timestampAuthorities"][0]["certChain"]["certificates"] = [{"rawBytes": lone}]
+
+
+def _ca_as_tsa_leaf(doc: dict[str, Any]) -> None:
+    root_key, leaf_key = key("tsa-root"), key("tsa-ca-leaf")
+    leaf = certificate("tsa", leaf_key, ("tsa-root", root_key), ca=True, eku=ExtendedKeyUsageOID.TIME_STAMPING)
+    doc["timestampAuthorities"][0]["certChain"]["certificates"][0] = {"rawBytes": leaf}
+
+
+@pytest.mark.parametrize(
+    ("change", "config_change", "expected"),
+    [
+        (
+            _no_tsa,
+            lambda c: None,
+            f"{TR}: timestampAuthorities: is empty, and every Rekor log here is a v2 log (signed-note log id), whose "
+            "entries carry no time: nothing would verify without a TSA's timestamp (sigstore-python 4.x: "
+            "'not enough sources of verified time')",
+        ),
+        (
+            lambda d: None,
+            lambda c: c.update(tsaUrls=[]) or c.pop("tsaConfig"),
+            f"{SC}: tsaUrls: no TSA (majorApiVersion 1) is valid now, and every Rekor valid now is v2",
+        ),
+        (
+            _one_certificate_tsa,
+            lambda c: None,
+            f"{TR}: timestampAuthorities[0].certChain.certificates: has one certificate: a TSA chain is its signing "
+            "certificate, then its root (sigstore-python 4.x skips a shorter chain, cosign refuses it)",
+        ),
+        (
+            _ca_as_tsa_leaf,
+            lambda c: None,
+            f"{TR}: timestampAuthorities[0].certChain.certificates[0]: the TSA's signing certificate is a CA certificate",
+        ),
+        (
+            lambda d: None,
+            at("rekorTlogConfig", {"selector": "EXACT", "count": -1}),
+            f"{SC}: rekorTlogConfig.count: EXACT -1: at least 1",
+        ),
+    ],
+    ids=["rekor v2 and no tsa", "rekor v2 and no tsa service", "one-certificate tsa", "ca as tsa leaf", "exact -1"],
+)
+def test_what_sigstore_python_cannot_use_is_refused(change: Mutation, config_change: Mutation, expected: str) -> None:
+    message = refusal(lambda: check_private(change, config_change))
+    assert message.startswith(expected), message
+
+
+def _p384_sha256_rekor(doc: dict[str, Any]) -> None:
+    rekor = key("rekor-p384", "p384")
+    doc["tlogs"].append(
+        log("https://rekor.example.com", rekor, "PKIX_ECDSA_P384_SHA_256", hashlib.sha256(spki(rekor)).digest())
+    )
+
+
+def _ed25519_fulcio(doc: dict[str, Any]) -> None:
+    doc["certificateAuthorities"][0]["certChain"]["certificates"] = [
+        {"rawBytes": certificate("fulcio-root", key("fulcio-ed", "ed"))}
+    ]
+
+
+def test_what_only_sigstore_python_cannot_use_is_a_warning_naming_it() -> None:
+    assert check_private(_p384_sha256_rekor) == [
+        f"{TR}: tlogs[1].publicKey.keyDetails: PKIX_ECDSA_P384_SHA_256: sigstore-python 4.x cannot load this key "
+        "type and skips this log ('unsupported key type'); other clients may still use it"
+    ]
+    assert check_private(_ed25519_fulcio) == [
+        f"{TR}: certificateAuthorities[0].certChain.certificates[0]: its ed25519 key: sigstore-python 4.x refuses every "
+        "certificate this CA issues ('Forbidden public key algorithm': it takes RSA of 2048 bits or more and ECDSA "
+        "P-256, P-384, P-521, signed with SHA-256, -384 or -512); other clients may accept it"
+    ]

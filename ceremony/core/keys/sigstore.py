@@ -19,6 +19,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 #: cryptography's curve names -> the names Sigstore's keyDetails use.
 _CURVES = {"secp256r1": "P256", "secp384r1": "P384", "secp521r1": "P521"}
+_SIG = x509.SignatureAlgorithmOID
+#: Certificate signature algorithms by name (RSA-PSS is named with its hash, read from its parameters).
+_SIGNATURES = {
+    **{getattr(_SIG, f"ECDSA_WITH_SHA{n}"): f"ecdsa-sha{n}" for n in ("1", "224", "256", "384", "512")},
+    **{getattr(_SIG, f"RSA_WITH_SHA{n}"): f"rsa-pkcs1-sha{n}" for n in ("1", "224", "256", "384", "512")},
+    _SIG.ED25519: "ed25519",
+    _SIG.ED448: "ed448",
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,9 @@ class CertificateFacts:
     Dates are aware UTC datetimes; ``fingerprint`` is the SHA-256 of the DER certificate in hex; ``is_ca``
     says basic constraints are present with CA true; ``can_sign_certificates`` is false only when a key usage
     extension is present without keyCertSign; ``time_stamping`` / ``code_signing`` say the extended key usage
-    lists them.
+    lists them. ``public_key`` is ``ecdsa P256`` (``P384``, ``P521``), ``rsa 2048`` (the modulus bits),
+    ``ed25519`` or the key's class name; ``signature`` the algorithm its issuer signed it with, as
+    ``ecdsa-sha256``, ``rsa-pkcs1-sha256``, ``rsa-pss-sha256``, ``ed25519`` or the algorithm's OID.
     """
 
     subject: str
@@ -89,6 +99,8 @@ class CertificateFacts:
     can_sign_certificates: bool
     time_stamping: bool
     code_signing: bool
+    public_key: str = ""
+    signature: str = ""
 
 
 def certificate_facts(der: bytes) -> CertificateFacts:
@@ -120,7 +132,36 @@ def certificate_facts(der: bytes) -> CertificateFacts:
         can_sign_certificates=can_sign,
         time_stamping=x509.ExtendedKeyUsageOID.TIME_STAMPING in usages,
         code_signing=x509.ExtendedKeyUsageOID.CODE_SIGNING in usages,
+        public_key=_key_name(cert),
+        signature=_signature_name(cert),
     )
+
+
+def _key_name(cert: x509.Certificate) -> str:
+    """The certificate's key as ``ecdsa P256``, ``rsa 2048``, ``ed25519`` (or its class name)."""
+    try:
+        public = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return "unknown"
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return f"ecdsa {_CURVES.get(public.curve.name, public.curve.name)}"
+    if isinstance(public, rsa.RSAPublicKey):
+        return f"rsa {public.key_size}"
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        return "ed25519"
+    return type(public).__name__
+
+
+def _signature_name(cert: x509.Certificate) -> str:
+    """The issuer's signature on the certificate as ``ecdsa-sha256``, ``rsa-pss-sha384``, ``ed25519`` (or its OID)."""
+    oid = cert.signature_algorithm_oid
+    if oid == x509.SignatureAlgorithmOID.RSASSA_PSS:
+        try:
+            digest = cert.signature_hash_algorithm
+        except UnsupportedAlgorithm:
+            digest = None
+        return f"rsa-pss-{digest.name}" if digest is not None else oid.dotted_string
+    return _SIGNATURES.get(oid, oid.dotted_string)
 
 
 def _load(der: bytes) -> x509.Certificate:
