@@ -1,8 +1,9 @@
-"""Target files in a repository with consistent snapshots (``ceremony init --consistent-snapshot``).
+"""Target files as both TUF clients download them, with and without consistent snapshots.
 
-Clients fetch ``N.ROLE.json`` and ``targets/DIR/HASH.NAME``: python-tuf's ngclient and tuf-js each download
-every target from a plain HTTP server of the workspace and check it; the files a client would fetch by their
-plain names are not there, so a client that ignored consistent snapshots would fail here.
+python-tuf's ngclient and tuf-js each download every target from a plain HTTP server of the workspace and check
+its length and hashes. With consistent snapshots (``ceremony init --consistent-snapshot``) clients fetch
+``N.ROLE.json`` and ``targets/DIR/HASH.NAME``; the files a client would fetch by their plain names are not there,
+so a client that ignored consistent snapshots would fail here.
 """
 
 from __future__ import annotations
@@ -37,6 +38,29 @@ def ws(base_consistent: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "ws"
     shutil.copytree(base_consistent, dest)
     return dest
+
+
+def test_plain_names_without_consistent_snapshots_both_clients(
+    cli: CliRunner, workspace: Path, passphrase_file: Path, tmp_path: Path
+) -> None:
+    """Top-level and delegated targets of a workspace without consistent snapshots: targets/PATH, tuf-js too."""
+    pf = ["--passphrase-file", passphrase_file]
+    ok(cli("delegate", workspace, "releases", "--paths", "releases/*", "--keys", "1", *pf, "--yes"))
+    (tmp_path / "a").write_bytes(b"top level\n")
+    (tmp_path / "b").write_bytes(b"delegated\n")
+    ok(cli("targets", "add", workspace, tmp_path / "a", "--name", "dir/a.txt", *pf, "--yes"))
+    ok(cli("targets", "add", workspace, tmp_path / "b", "--name", "releases/b.txt", "--role", "releases", *pf, "--yes"))
+    assert (workspace / "targets/dir/a.txt").read_bytes() == b"top level\n"
+    assert python_tuf_download(workspace, "releases/b.txt") == b"delegated\n"
+    assert tufjs_download(workspace, workspace / "metadata/1.root.json", ["dir/a.txt", "releases/b.txt"]) == {
+        "dir/a.txt": hashlib.sha256(b"top level\n").hexdigest(),
+        "releases/b.txt": hashlib.sha256(b"delegated\n").hexdigest(),
+    }
+    ok(cli("targets", "remove", workspace, "releases/b.txt", "--role", "releases", *pf, "--yes"))
+    assert tufjs_download(workspace, workspace / "metadata/1.root.json", ["releases/b.txt"]) == {}
+    (workspace / "targets/dir/a.txt").write_bytes(b"top levEl\n")
+    with pytest.raises(AssertionError, match="LengthOrHashMismatchError: Expected hash"):
+        tufjs_download(workspace, workspace / "metadata/1.root.json", ["dir/a.txt"])
 
 
 def python_tuf_download(ws: Path, path: str) -> bytes:
