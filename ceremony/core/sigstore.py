@@ -219,12 +219,24 @@ def _check_url(source: str, where: str, url: str, kind: str, warnings: list[str]
         raise _refuse(source, where, f"{printable(url, 100)} is not https (clients must reach the service over TLS)")
     if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
         raise _refuse(source, where, f"{printable(url, 100)} carries a user, query or fragment")
-    if kind in {"Fulcio", "Rekor"} and parts.path:
+    if kind == "Fulcio" and parts.path:  # clients join /api/v2/... to it as an absolute path: a path is lost
         raise _refuse(
             source,
             where,
-            f"{printable(url, 100)}: a {kind} URL is a host root with no path (clients add /api/... to it), "
-            f"e.g. https://{kind.lower()}.example.com",
+            f"{printable(url, 100)}: a Fulcio URL is a host root with no path (clients add /api/v2/... to it), "
+            "e.g. https://fulcio.example.com",
+        )
+    if kind == "Rekor" and parts.path:  # clients append /api/v1 or /api/v2 to it as text: a prefix works
+        if parts.path.endswith("/") or f"{parts.path}/".startswith("/api/"):
+            raise _refuse(
+                source,
+                where,
+                f"{printable(url, 100)}: a Rekor URL is the log's base, without /api/... or a trailing slash (clients "
+                "add /api/v1 or /api/v2 to it), e.g. https://rekor.example.com",
+            )
+        warnings.append(
+            f"{source}: {where}: {printable(url, 100)} has a path: clients add /api/v1 or /api/v2 after it; check "
+            "that the log answers there"
         )
     if kind == "TSA" and parts.path in {"", "/"}:
         raise _refuse(

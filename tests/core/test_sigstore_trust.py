@@ -215,13 +215,13 @@ TRUSTED_ROOT_CASES: list[tuple[str, str, Mutation, str]] = [
         "rekor url with a path",
         "public",
         at("tlogs[0].baseUrl", "https://rekor.sigstore.dev/api/v1"),
-        "tlogs[0].baseUrl: https://rekor.sigstore.dev/api/v1: a Rekor URL is a host root with no path",
+        "tlogs[0].baseUrl: https://rekor.sigstore.dev/api/v1: a Rekor URL is the log's base",
     ),
     (
         "rekor url trailing slash",
         "public",
         at("tlogs[0].baseUrl", "https://rekor.sigstore.dev/"),
-        "tlogs[0].baseUrl: https://rekor.sigstore.dev/: a Rekor URL is a host root",
+        "tlogs[0].baseUrl: https://rekor.sigstore.dev/: a Rekor URL is the log's base, without /api/...",
     ),
     (
         "plain http",
@@ -514,7 +514,13 @@ SIGNING_CONFIG_CASES: list[tuple[str, Mutation, str]] = [
     (
         "rekor url with a path",
         at("rekorTlogUrls[0].url", "https://rekor.sigstore.dev/api/v1/log"),
-        "rekorTlogUrls[0].url: https://rekor.sigstore.dev/api/v1/log: a Rekor URL is a host root",
+        "rekorTlogUrls[0].url: https://rekor.sigstore.dev/api/v1/log: a Rekor URL is the log's base, without "
+        "/api/... or a trailing slash",
+    ),
+    (
+        "rekor url with a trailing slash",
+        at("rekorTlogUrls[0].url", "https://rekor.sigstore.dev/prefix/"),
+        "rekorTlogUrls[0].url: https://rekor.sigstore.dev/prefix/: a Rekor URL is the log's base",
     ),
     (
         "tsa url at a host root",
@@ -985,4 +991,14 @@ def test_what_only_sigstore_python_cannot_use_is_a_warning_naming_it() -> None:
         f"{TR}: certificateAuthorities[0].certChain.certificates[0]: its ed25519 key: sigstore-python 4.x refuses every "
         "certificate this CA issues ('Forbidden public key algorithm': it takes RSA of 2048 bits or more and ECDSA "
         "P-256, P-384, P-521, signed with SHA-256, -384 or -512); other clients may accept it"
+    ]
+
+
+def test_a_rekor_url_with_a_path_prefix_is_a_warning() -> None:
+    """sigstore-python builds f"{url}/api/v1" and f"{url}/api/v2": a Rekor behind a path prefix works."""
+    doc = mutated("public", SC, at("rekorTlogUrls[0].url", "https://sigstore.example.com/rekor"))
+    _config, warnings = sigstore.check_signing_config(enc(doc), NOW)
+    assert warnings == [
+        f"{SC}: rekorTlogUrls[0].url: https://sigstore.example.com/rekor has a path: clients add /api/v1 or /api/v2 "
+        "after it; check that the log answers there"
     ]
