@@ -484,8 +484,13 @@ def check_trusted_root(data: bytes, now: datetime, source: str = TRUSTED_ROOT_NA
         raise _refuse(source, "tlogs", "is empty (clients verify every signature's transparency log entry)")
     if not root.certificate_authorities:
         raise _refuse(source, "certificateAuthorities", "is empty (clients verify every signing certificate)")
-    if not root.ctlogs:
-        warnings.append(f"{source}: ctlogs: empty; clients that check certificate SCTs refuse every certificate")
+    if not root.ctlogs:  # every instance here has a Fulcio CA, whose certificates clients check for an SCT
+        raise _refuse(
+            source,
+            "ctlogs",
+            "is empty: sigstore-python 4.x refuses every signature (it checks each Fulcio certificate's SCT "
+            "against these logs), as cosign and sigstore-js do unless told to skip SCTs",
+        )
     rekor_v1 = False
     for name, kind in (("tlogs", "Rekor"), ("ctlogs", "CT")):
         seen: dict[bytes, int] = {}
