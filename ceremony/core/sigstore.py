@@ -116,6 +116,11 @@ _WEBPKI_SIGNATURES = frozenset(
 )
 #: Protobuf JSON's Timestamp (RFC 3339 with a zone); the bytes fields protobuf JSON writes as standard base64.
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+#: The endings of warnings that only inform (a service a client skips, or takes as always valid): shown after
+#: the others, so that the count of ``MAX_WARNINGS`` never hides a warning that matters behind them.
+_SKIPPED = "; it skips this service"
+_ALWAYS = " (the spec requires it; clients take it as always)"
+_MINOR_ENDINGS = (_SKIPPED, _ALWAYS)
 #: The log-id rule of RFC 6962 (every CT log, and Rekor v1); a Rekor v2 log's id is its signed-note key id.
 _SPKI_RULE = "SHA-256 of the key's SubjectPublicKeyInfo"
 #: sigstore-python 4.x's refusal when a signature has neither a TSA timestamp nor a Rekor v1 entry's time.
@@ -561,13 +566,11 @@ def check_signing_config(
             if service.major_api_version not in SERVICE_VERSIONS[name]:
                 warnings.append(
                     f"{source}: {where}.majorApiVersion: {service.major_api_version} is not one sigstore-python 4.x "
-                    "uses; it skips this service"
+                    f"uses{_SKIPPED}"
                 )
                 continue
             if service.valid_for is None:
-                warnings.append(
-                    f"{source}: {where}.validFor: missing (the spec requires it; clients take it as always)"
-                )
+                warnings.append(f"{source}: {where}.validFor: missing{_ALWAYS}")
                 usable[name].append(service)
                 continue
             if _ends(*_window(service.valid_for, source, f"{where}.validFor"), now)[0]:
@@ -667,8 +670,38 @@ def _authority_lines(kind: str, old: Sequence[CertificateAuthority], new: Sequen
         label = f"{kind} {printable(now[0].subject.common_name, 60)} ({which})"
         lines += _count_line("trust root", label, was, now)
         for before, after in zip(was, now, strict=False):
-            lines += _window_lines(label, before, after)
+            lines += _window_lines(label, before, after, _END_IGNORED)
+            lines += _field_lines(
+                "trust root",
+                label,
+                [
+                    ("uri", before.uri, after.uri),
+                    ("operator", before.operator, after.operator),
+                    ("subject", _subject(before), _subject(after)),
+                ],
+            )
     return lines
+
+
+def _subject(ca: CertificateAuthority) -> str:
+    return f"{ca.subject.organization}/{ca.subject.common_name}"
+
+
+def _field_lines(prefix: str, label: str, fields: Sequence[tuple[str, Any, Any]]) -> list[str]:
+    """One line per field of an entry that stays whose value changed (values shown inert, None as unset)."""
+
+    def shown(value: Any) -> str:
+        if value is None:
+            return "unset"
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode()[:16]
+        return printable(str(value), 100)
+
+    return [
+        f"{prefix}: {label}: {name} changed from {shown(was)} to {shown(now)}"
+        for name, was, now in fields
+        if was != now
+    ]
 
 
 def _matched(old: Sequence[_T], new: Sequence[_T], key: Callable[[_T], Any]) -> list[tuple[Any, list[_T], list[_T]]]:
@@ -691,16 +724,22 @@ def _count_line(prefix: str, label: str, was: Sequence[Any], now: Sequence[Any])
     return [f"{prefix}: {label}: listed {len(now)} time(s), was {len(was)}"] if len(was) != len(now) else []
 
 
-def _window_lines(label: str, old: Any, new: Any) -> list[str]:
-    """validFor end set, changed or removed; start changed."""
+#: Said after a CA's or TSA's end: sigstore-python 4.x reads such authorities with ``allow_expired=True``.
+_END_IGNORED = " (sigstore-js applies it; sigstore-python 4.x ignores a CA's or TSA's end)"
+
+
+def _window_lines(label: str, old: Any, new: Any, end_note: str = "") -> list[str]:
+    """validFor end set, changed or removed (with ``end_note``); start changed."""
     lines = []
     was, now = old.valid_for, new.valid_for
     was_end, now_end = (was.end if was else None), (now.end if now else None)
     if was_end != now_end:
         if was_end is None:
-            lines.append(f"trust root: {label}: validFor end set to {_date(now_end)}")
+            lines.append(f"trust root: {label}: validFor end set to {_date(now_end)}{end_note}")
         else:
-            lines.append(f"trust root: {label}: validFor end changed from {_date(was_end)} to {_date(now_end)}")
+            lines.append(
+                f"trust root: {label}: validFor end changed from {_date(was_end)} to {_date(now_end)}{end_note}"
+            )
     if (was.start if was else None) != (now.start if now else None):
         lines.append(f"trust root: {label}: validFor start changed to {_date(now.start if now else None)}")
     return lines
@@ -728,7 +767,21 @@ def _log_lines(kind: str, old: Sequence[TransparencyLogInstance], new: Sequence[
             if before.base_url != after.base_url:
                 lines.append(f"trust root: {label}: base URL was {printable(before.base_url, 100)}")
             lines += _window_lines(label, before.public_key, after.public_key)
+            lines += _field_lines(
+                "trust root",
+                label,
+                [
+                    ("keyDetails", before.public_key.key_details.value, after.public_key.key_details.value),
+                    ("hashAlgorithm", before.hash_algorithm.value, after.hash_algorithm.value),
+                    ("checkpointKeyId", _key_id(before.checkpoint_key_id), _key_id(after.checkpoint_key_id)),
+                    ("operator", before.operator, after.operator),
+                ],
+            )
     return lines
+
+
+def _key_id(log_id: Any) -> bytes | None:
+    return log_id.key_id if log_id is not None else None
 
 
 def _service_lines(old: SigningConfig | None, new: SigningConfig) -> list[str]:
@@ -755,6 +808,7 @@ def _service_lines(old: SigningConfig | None, new: SigningConfig) -> list[str]:
                         line.replace("trust root:", "signing config:", 1)
                         for line in _window_lines(label, before, after)
                     ]
+                    lines += _field_lines("signing config", label, [("operator", before.operator, after.operator)])
     for attr, name in (("rekor_tlog_config", "rekorTlogConfig"), ("tsa_config", "tsaConfig")):
         was_selector = getattr(old, attr) if old else None
         selector = getattr(new, attr)
@@ -917,6 +971,14 @@ def _kept_config(data: bytes | None, note: str, now: datetime, root: TrustedRoot
         return [f"{err} (give --signing-config to replace it)"]
 
 
+def bounded_warnings(warnings: Sequence[str]) -> list[str]:
+    """At most ``MAX_WARNINGS`` lines, the warnings that only inform last, so that they are the ones counted."""
+    ordered = sorted(warnings, key=lambda w: w.endswith(_MINOR_ENDINGS))  # stable: the files' order otherwise
+    if len(ordered) > MAX_WARNINGS:
+        ordered = [*ordered[: MAX_WARNINGS - 1], f"... and {len(ordered) - MAX_WARNINGS + 1} more warnings"]
+    return ordered
+
+
 def plan_set_trust(
     ctx: ChangeContext, trusted_root: bytes, signing_config: bytes | None, role: str = "targets"
 ) -> tuple[State, Proposal]:
@@ -962,7 +1024,6 @@ def plan_set_trust(
     lines = trust_changes(old_root, root, old_config, config)
     notes = [n for n in (root_note, config_note if signing_config is not None else "") if n]
     proposal.command = "sigstore set-trust"  # the transcript and a sign request name the change as typed
-    if len(warnings) > MAX_WARNINGS:
-        warnings = [*warnings[: MAX_WARNINGS - 1], f"... and {len(warnings) - MAX_WARNINGS + 1} more warnings"]
+    warnings = bounded_warnings(warnings)
     proposal.summary = [*lines, *notes, *(f"warning: {w}" for w in warnings), *proposal.summary]
     return state, proposal

@@ -637,7 +637,8 @@ def test_a_ca_end_set_a_log_removed_and_a_tsa_replaced() -> None:
 
     lines = sigstore.trust_changes(parsed(real("public", TR)), parsed(mutated("public", TR, change)), None, None)
     assert lines == [
-        "trust root: Fulcio CA sigstore (15d795348226b464): validFor end set to 2030-01-01T00:00:00Z",
+        "trust root: Fulcio CA sigstore (15d795348226b464): validFor end set to 2030-01-01T00:00:00Z (sigstore-js "
+        "applies it; sigstore-python 4.x ignores a CA's or TSA's end)",
         "trust root: removed Rekor key https://log2025-1.rekor.sigstore.dev (log id zxGZFVvd0FEmjR8W, PKIX_ED25519, "
         "valid 2025-09-23T00:00:00Z..open)",
         "trust root: new TSA sigstore-tsa-selfsigned (CN=sigstore-tsa,O=sigstore.dev, sha256 06f4ffe047feb359, "
@@ -701,7 +702,8 @@ def test_a_published_file_listing_an_entry_twice_is_compared_copy_by_copy() -> N
     once = parsed(real("public", TR))
     assert sigstore.trust_changes(once, twice, None, None) == [
         "trust root: Fulcio CA sigstore (03a38ffb1f450100): listed 2 time(s), was 1",
-        "trust root: Fulcio CA sigstore (03a38ffb1f450100): validFor end changed from 2022-12-31T23:59:59Z to open",
+        "trust root: Fulcio CA sigstore (03a38ffb1f450100): validFor end changed from 2022-12-31T23:59:59Z to open "
+        "(sigstore-js applies it; sigstore-python 4.x ignores a CA's or TSA's end)",
     ]
     assert sigstore.trust_changes(twice, once, None, None)[0].endswith("listed 1 time(s), was 2")
 
@@ -806,33 +808,45 @@ TSA_URL = "https://timestamp.example.com/api/v1/timestamp"
 
 
 def private_root() -> dict[str, Any]:
-    """A private instance: a self-signed Fulcio root alone, one CT log, one TSA (leaf and root), Rekor v2 only."""
+    """A private instance: a self-signed Fulcio root alone, one CT log, one TSA (leaf and root), Rekor v2 only.
+
+    The same file on every call (its certificates are made once): two calls compare as no change.
+    """
+    return dict(json.loads(_private_root_json()))
+
+
+@functools.cache
+def _private_root_json() -> str:
     rekor, ct = key("rekor", "ed"), key("ct")
     tsa_root, tsa_leaf = key("tsa-root"), key("tsa-leaf")
     leaf = certificate("tsa", tsa_leaf, ("tsa-root", tsa_root), ca=False, eku=ExtendedKeyUsageOID.TIME_STAMPING)
-    return {
-        "mediaType": sigstore.TRUSTED_ROOT_MEDIA_TYPE,
-        "tlogs": [log(REKOR_V2, rekor, "PKIX_ED25519", note_id("log2026-1.rekor.example.com", rekor))],
-        "certificateAuthorities": [
-            {
-                "subject": {"organization": "example", "commonName": "fulcio"},
-                "uri": "https://fulcio.example.com",
-                "certChain": {"certificates": [{"rawBytes": certificate("fulcio-root", key("fulcio"))}]},
-                "validFor": {"start": WINDOW_START},
-            }
-        ],
-        "ctlogs": [
-            log("https://ctfe.example.com/2026", ct, "PKIX_ECDSA_P256_SHA_256", hashlib.sha256(spki(ct)).digest())
-        ],
-        "timestampAuthorities": [
-            {
-                "subject": {"organization": "example", "commonName": "tsa"},
-                "uri": TSA_URL,
-                "certChain": {"certificates": [{"rawBytes": leaf}, {"rawBytes": certificate("tsa-root", tsa_root)}]},
-                "validFor": {"start": WINDOW_START},
-            }
-        ],
-    }
+    return json.dumps(
+        {
+            "mediaType": sigstore.TRUSTED_ROOT_MEDIA_TYPE,
+            "tlogs": [log(REKOR_V2, rekor, "PKIX_ED25519", note_id("log2026-1.rekor.example.com", rekor))],
+            "certificateAuthorities": [
+                {
+                    "subject": {"organization": "example", "commonName": "fulcio"},
+                    "uri": "https://fulcio.example.com",
+                    "certChain": {"certificates": [{"rawBytes": certificate("fulcio-root", key("fulcio"))}]},
+                    "validFor": {"start": WINDOW_START},
+                }
+            ],
+            "ctlogs": [
+                log("https://ctfe.example.com/2026", ct, "PKIX_ECDSA_P256_SHA_256", hashlib.sha256(spki(ct)).digest())
+            ],
+            "timestampAuthorities": [
+                {
+                    "subject": {"organization": "example", "commonName": "tsa"},
+                    "uri": TSA_URL,
+                    "certChain": {
+                        "certificates": [{"rawBytes": leaf}, {"rawBytes": certificate("tsa-root", tsa_root)}]
+                    },
+                    "validFor": {"start": WINDOW_START},
+                }
+            ],
+        }
+    )
 
 
 def private_config() -> dict[str, Any]:
@@ -1011,3 +1025,45 @@ def test_a_rekor_url_with_a_path_prefix_is_a_warning() -> None:
         f"{SC}: rekorTlogUrls[0].url: https://sigstore.example.com/rekor has a path: clients add /api/v1 or /api/v2 "
         "after it; check that the log answers there"
     ]
+
+
+def test_what_changes_in_an_entry_that_stays_is_shown() -> None:
+    """A keyDetails change alone can make sigstore-python skip a Rekor key: every field of a kept entry counts."""
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["tlogs"][0]["publicKey"]["keyDetails"] = "PKIX_ED25519_PH"
+        doc["tlogs"][0]["checkpointKeyId"] = {"keyId": b64(b"\x01" * 32)}
+        doc["tlogs"][0]["operator"] = "\x1b[31mexample.com"
+        doc["certificateAuthorities"][0]["uri"] = "https://fulcio2.example.com"
+        doc["certificateAuthorities"][0]["operator"] = "example.com"
+
+    old, new = private_root(), private_root()
+    change(new)
+    config = private_config()
+    moved = copy.deepcopy(config)
+    moved["caUrls"][0]["operator"] = "other.example"
+    lines = sigstore.trust_changes(parsed(old), parsed(new), parsed_config(config), parsed_config(moved))
+    assert lines == [
+        "trust root: Fulcio CA fulcio (" + lines[0].split("(", 1)[1].split(")", 1)[0] + "): uri changed from "
+        "https://fulcio.example.com to https://fulcio2.example.com",
+        lines[1],
+        f"trust root: Rekor key {REKOR_V2}: keyDetails changed from PKIX_ED25519 to PKIX_ED25519_PH",
+        f"trust root: Rekor key {REKOR_V2}: checkpointKeyId changed from unset to AQEBAQEBAQEBAQEB",
+        f"trust root: Rekor key {REKOR_V2}: operator changed from unset to \\x1b[31mexample.com",
+        "signing config: caUrls https://fulcio.example.com (v1): operator changed from example.com to other.example",
+    ]
+    assert lines[1].endswith("operator changed from unset to example.com")
+
+
+def test_warnings_that_only_inform_come_last_and_are_the_ones_cut() -> None:
+    """Twelve services of an API version sigstore-python skips never hide a warning that matters."""
+
+    def many(doc: dict[str, Any]) -> None:
+        for index in range(sigstore.MAX_WARNINGS + 2):
+            doc["oidcUrls"].append({**copy.deepcopy(doc["oidcUrls"][0]), "majorApiVersion": 3 + index})
+        doc["caUrls"][0]["url"] = "https://fulcio.other.example"
+
+    _config, warnings = sigstore.check_signing_config(enc(mutated("public", SC, many)), NOW, parsed(real("public", TR)))
+    shown = sigstore.bounded_warnings(warnings)
+    assert len(shown) == sigstore.MAX_WARNINGS and shown[-1] == "... and 4 more warnings"
+    assert shown[0].startswith(f"{SC}: caUrls: https://fulcio.other.example is not in the trusted root"), shown
