@@ -37,3 +37,13 @@ venv_install() {
   # The project itself: built with the pinned setuptools from the lock, no download.
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 }
+
+# A venv of its own for a tool the tests run beside ceremony (tuf-on-ci-sign), from its own hash-pinned lock:
+# what it pulls in (cloud KMS SDKs) never reaches ceremony's venv.
+tool_venv_install() {
+  local dir="$1" lock="$2"
+  if [ ! -x "$dir/bin/python" ]; then
+    "$PYTHON" -m venv "$dir"
+  fi
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
+}
