@@ -205,20 +205,56 @@ def test_a_broken_file_is_one_line_and_nothing_is_written(
     assert not (ws / "targets").exists() and version_of(ws, "targets") == 1
 
 
+def computed_part(stdout: str) -> str:
+    """What ``ceremony sign`` shows under "computed here" (after the request's unsigned description)."""
+    return stdout[stdout.index("What will change: (computed here") :]
+
+
 def test_set_trust_through_a_sign_request(cli: CliRunner, ws: Path, passphrase_file: Path, tmp_path: Path) -> None:
+    """The keyholder's own tool computes the trust-root changes from the files the request carries.
+
+    The request's summary is not signed: a forger's "no change" there must not be all the keyholder sees.
+    """
+    pf = ["--passphrase-file", passphrase_file, "--yes"]
+    ok(set_trust(cli, ws, VECTORS / "public" / TR, VECTORS / "public" / SC, *pf))
     request = tmp_path / "request.json"
     written = ok(set_trust(cli, ws, VECTORS / "staging" / TR, VECTORS / "staging" / SC, "--request", request, "--yes"))
     assert "trust root: new Rekor key https://log2025-alpha3.rekor.sigstage.dev" in written.stdout
-    assert not (ws / "targets").exists()
-    summary = json.loads(request.read_bytes())["summary"]
-    assert any(line.startswith("trust root: new Fulcio CA sigstore") for line in summary)
+    doc = json.loads(request.read_bytes())
+    assert any(line.startswith("trust root: new Fulcio CA sigstore") for line in doc["summary"])
+    doc["summary"] = ["trust root: no change to CAs, logs or TSAs"]
+    request.write_text(json.dumps(doc))
     config = json.loads((ws / "ceremony.json").read_text())
-    for role in ("targets", "snapshot", "timestamp"):
+    keys = {role: next(k for k, v in config["keys"].items() if role in v["roles"]) for role in ("targets", "snapshot")}
+
+    def sign(path: Path, role: str) -> subprocess.CompletedProcess[str]:
+        return cli("sign", path, "--key", ws / "keys" / f"{keys[role]}.p12", *pf)
+
+    # A copy whose carried trusted root is not the target to be signed is refused; one without the files says so.
+    forged = copy.deepcopy(doc)
+    forged["trust_files"][TR]["new"] = doc["trust_files"][TR]["current"]
+    write(tmp_path / "forged.json", forged)
+    assert one_line_error(sign(tmp_path / "forged.json", "targets")).startswith(
+        f"error: {tmp_path / 'forged.json'}: its {TR} is not the target targets lists in the metadata to be signed"
+    )
+    stripped = {k: v for k, v in doc.items() if k != "trust_files"}
+    write(tmp_path / "old-format.json", stripped)
+    shown = computed_part(ok(sign(tmp_path / "old-format.json", "targets")).stdout)
+    assert f"trust root: this request does not carry {TR}: its changes cannot be computed here" in shown
+
+    signed = ok(sign(request, "targets")).stdout
+    computed = computed_part(signed)
+    assert "no change to CAs" not in computed and "no change to CAs" in signed  # the forger's line, marked unsigned
+    assert "trust root: removed Rekor key https://log2025-1.rekor.sigstore.dev" in computed
+    assert "trust root: new Rekor key https://log2025-alpha3.rekor.sigstage.dev" in computed
+    assert "signing config: new caUrls https://fulcio.sigstage.dev (v1)" in computed
+    for role in ("snapshot", "timestamp"):
         keyid = next(k for k, v in config["keys"].items() if role in v["roles"])
-        ok(cli("sign", request, "--key", ws / "keys" / f"{keyid}.p12", "--passphrase-file", passphrase_file, "--yes"))
+        ok(cli("sign", request, "--key", ws / "keys" / f"{keyid}.p12", *pf))
     ok(cli("merge", ws, request))
     listed = json.loads(ok(cli("targets", "list", ws, "--json")).stdout)
-    assert sorted(listed) == [SC, TR] and version_of(ws, "targets") == 2
+    assert sorted(listed) == [SC, TR] and version_of(ws, "targets") == 3
+    assert listed[TR]["hashes"]["sha256"] == hashlib.sha256((VECTORS / "staging" / TR).read_bytes()).hexdigest()
 
 
 def test_a_notary_workspace_is_refused_in_one_line(cli: CliRunner, ws: Path) -> None:

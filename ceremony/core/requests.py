@@ -31,6 +31,7 @@ from ceremony.core import diff as _diff
 from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
 from ceremony.core import policy as _policy
+from ceremony.core import sigstore as _sigstore
 from ceremony.core import transcript as _transcript
 from ceremony.core._fs import write_atomic
 from ceremony.core._json import dumps_pretty, read_json
@@ -161,6 +162,9 @@ class SignRequest:
     parents: dict[str, str]
     context: dict[str, Metadata]
     summary: list[str]
+    #: A set-trust request's files: name -> (role, new bytes, current bytes or None); the new bytes match the
+    #: target the proposed metadata lists (checked on load), the current ones are checked in ``describe``.
+    trust_files: dict[str, tuple[str, bytes, bytes | None]] = field(default_factory=dict)
 
     def requirements(self) -> dict[str, list[Requirement]]:
         """Which keys must sign each file."""
@@ -198,8 +202,46 @@ class SignRequest:
                     "the new version is shown in full"
                 )
             lines += _diff.describe_change(name, _md.signed_dict(old) if old is not None else None, _md.signed_dict(md))
+        lines += self._trust_lines(current, reqs)
         digest = self.digest()
         return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
+
+    def _trust_lines(self, current: Mapping[str, object], reqs: Mapping[str, list[Requirement]]) -> list[str]:
+        """The trust-root changes of a Sigstore trust root this request changes, computed here from its files.
+
+        The new files match the signed metadata (checked on load); a current file is used only when the
+        request's copy of its role's current version is signed by that role's keys and lists exactly it. A
+        request that changes ``trusted_root.json`` or ``signing_config.v0.2.json`` without carrying them
+        (made by an older ceremony, or stripped) says so: only its unsigned summary describes the change.
+        """
+        lines: list[str] = []
+        carried: dict[str, tuple[bytes, bytes | None, str]] = {}
+        for role, md in self.metadata.items():
+            listed = _md.targets_of(md) if _md.role_type(md) == "targets" else {}
+            if not any(name in listed for name in _sigstore.TRUST_NAMES):
+                continue
+            old = self._verified_current(role, current.get(role), reqs)
+            was = _md.targets_of(old) if old is not None else {}
+            for name in _sigstore.TRUST_NAMES:
+                if name not in listed:
+                    continue
+                if name not in self.trust_files or self.trust_files[name][0] != role:
+                    if listed[name] != was.get(name):
+                        lines.append(
+                            f"trust root: this request does not carry {name}: its changes cannot be computed here "
+                            "(only the request's unsigned summary describes them)"
+                        )
+                    continue
+                _role, new_bytes, old_bytes = self.trust_files[name]
+                why = ""
+                if old is None and current.get(role) is not None:
+                    why = f"the request's current {role} is not signed by its role's keys"
+                elif name in was and (old_bytes is None or not _sigstore.matches_target(old_bytes, was[name])):
+                    why = f"the request's current {name} is not the one {role} lists now"
+                elif name not in was and old_bytes is not None:
+                    why = f"{role} lists no {name} now, yet the request carries a current one"
+                carried[name] = (new_bytes, None if why else old_bytes, why)
+        return lines + (_sigstore.keyholder_changes(carried) if carried else [])
 
     def _verified_current(self, role: str, obj: object, reqs: Mapping[str, list[Requirement]]) -> Metadata | None:
         """The request's copy of ``role``'s current version, if a threshold of its role's keys signed it."""
@@ -264,6 +306,11 @@ class SignRequest:
             "metadata": {role: _md.to_dict(md) for role, md in proposal.metadata.items()},
             "digest": _diff.payload_digest(proposal_payloads(proposal)).hex(),
         }
+        if proposal.command == "sigstore set-trust":  # the keyholder's tool computes the trust-root changes
+            obj["trust_files"] = {
+                name: {"role": role, "new": _b64(new), "current": None if old is None else _b64(old)}
+                for name, (role, new, old) in _sigstore.carried_files(state, proposal).items()
+            }
         return cls.from_dict(obj, out)
 
     @classmethod
@@ -473,6 +520,62 @@ def load_request(path: Path) -> SignRequest:
     return SignRequest.from_dict(read_json(path, "sign request", limit=MAX_REQUEST_BYTES), path)
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _trust_files(
+    obj: object, source: str, metadata: Mapping[str, Metadata]
+) -> dict[str, tuple[str, bytes, bytes | None]]:
+    """A set-trust request's carried files, bounded, each new one exactly the target the proposed metadata lists.
+
+    The field is optional: requests made before it existed load, and ``describe`` says what they lack.
+
+    Raises:
+        InputFileError: malformed, too large, or a name set-trust does not publish.
+        TamperedRequestError: a new file is not the target the metadata to be signed lists.
+    """
+    if obj is None:
+        return {}
+    files = _object(obj, source, "trust_files")
+    found: dict[str, tuple[str, bytes, bytes | None]] = {}
+    total = 0
+    for name, entry in files.items():
+        if name not in _sigstore.TRUST_NAMES or not isinstance(entry, dict):
+            raise InputFileError(
+                f"{source}: trust_files: {printable(str(name), 80)!r} is not a file set-trust publishes"
+            )
+        role = entry.get("role")
+        if not isinstance(role, str) or role not in metadata:
+            raise InputFileError(f"{source}: trust_files: {name}: its role is not one this request proposes")
+        decoded: list[bytes | None] = []
+        for part in ("new", "current"):
+            value = entry.get(part)
+            if value is None and part == "current":
+                decoded.append(None)
+                continue
+            if not isinstance(value, str) or len(value) > _sigstore.MAX_TRUST_FILE_BYTES * 4 // 3 + 4:
+                raise InputFileError(f"{source}: trust_files: {name}: '{part}' is not base64 of at most one file")
+            try:
+                decoded.append(base64.b64decode(value, validate=True))
+            except ValueError:
+                raise InputFileError(f"{source}: trust_files: {name}: '{part}' is not base64") from None
+            total += len(decoded[-1] or b"")
+        if total > _sigstore.MAX_CARRIED_BYTES:
+            raise InputFileError(f"{source}: trust_files: above {_sigstore.MAX_CARRIED_BYTES:,} bytes together")
+        new, current = decoded
+        assert new is not None  # noqa: S101 - "new" is never None above
+        listed = _md.targets_of(metadata[role]).get(name) if _md.role_type(metadata[role]) == "targets" else None
+        if not _sigstore.matches_target(new, listed):
+            raise TamperedRequestError(
+                f"{source}: its {name} is not the target {printable(role, 80)} lists in the metadata to be signed",
+                source,
+                "trust-files",
+            )
+        found[name] = (role, new, current)
+    return found
+
+
 def _checked_request(path: Path, obj: dict[str, Any]) -> SignRequest:
     """Every check of a sign request's content, in the order a forger would have to pass them."""
     source = str(path)
@@ -491,7 +594,15 @@ def _checked_request(path: Path, obj: dict[str, Any]) -> SignRequest:
     if not isinstance(obj["digest"], str):
         raise InputFileError(f"{path}: 'digest' is not text")
     request = SignRequest(
-        path, obj, request_id, previous, metadata, parents, context, _text_list(obj.get("summary"), source, "summary")
+        path,
+        obj,
+        request_id,
+        previous,
+        metadata,
+        parents,
+        context,
+        _text_list(obj.get("summary"), source, "summary"),
+        _trust_files(obj.get("trust_files"), source, metadata),
     )
     if request.digest().hex() != obj.get("digest"):
         raise TamperedRequestError(

@@ -39,7 +39,6 @@ from ceremony.core.dates import format_date
 from ceremony.core.keys import sigstore as _crypto
 from ceremony.core.proposal import ChangeContext, Proposal, State
 from ceremony.core.roles import target_file_names
-from ceremony.core.targets import NewTarget, plan_targets
 from ceremony.errors import InputFileError, UsageError
 
 #: The target names sigstore-python 4.x and sigstore-js fetch (``sigstore/_internal/tuf.py``, ``@sigstore/tuf``).
@@ -909,17 +908,33 @@ def _published(state: State, role: str, name: str, *, replacing: bool) -> tuple[
     listed = _md.targets_of(current).get(name) if current is not None else None
     if listed is None:
         return None, ""
-    hashes = listed.get("hashes", {})
-    for file_name in target_file_names(name, hashes, state.consistent)[:1]:
-        path = state.ws.path / file_name
-        try:
-            data = read_bytes(path, "target file", MAX_TRUST_FILE_BYTES, follow_symlinks=False)
-        except InputFileError:
-            break
-        if len(data) == listed.get("length") and hashlib.sha256(data).hexdigest() == hashes.get("sha256"):
-            return data, ""
+    data = _listed_file(state, name, listed)
+    if data is not None:
+        return data, ""
     shown = printable(found or "", 80)
     return None, f"note: the published {name} is not in targets/ as {shown} lists it; compared with nothing"
+
+
+def _listed_file(state: State, name: str, listed: dict[str, Any]) -> bytes | None:
+    """Target ``name``'s bytes from WS/targets/, when they are what ``listed`` (its target object) says."""
+    for file_name in target_file_names(name, listed.get("hashes", {}), state.consistent)[:1]:
+        try:
+            data = read_bytes(state.ws.path / file_name, "target file", MAX_TRUST_FILE_BYTES, follow_symlinks=False)
+        except InputFileError:
+            return None
+        return data if matches_target(data, listed) else None
+    return None
+
+
+def matches_target(data: bytes, listed: object) -> bool:
+    """True when ``data`` has the length and every SHA-256/SHA-512 hash of the TUF target object ``listed``."""
+    if not isinstance(listed, dict) or not isinstance(listed.get("hashes"), dict) or len(data) != listed.get("length"):
+        return False
+    hashes = listed["hashes"]
+    known = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
+    return "sha256" in hashes and all(
+        known[algorithm](data).hexdigest() == value for algorithm, value in hashes.items() if algorithm in known
+    )
 
 
 def _previous(data: bytes | None, cls: type[pydantic.BaseModel], media_type: str, name: str) -> tuple[Any, str]:
@@ -994,6 +1009,9 @@ def plan_set_trust(
         InputFileError: a file fails a check (one line naming the file and the field).
         PolicyError: the role's delegation does not cover the names.
     """
+    # Here, not at the top: requests.py reads this module's request helpers, and targets -> changes -> requests.
+    from ceremony.core.targets import NewTarget, plan_targets
+
     ctx.ws.require_tuf("ceremony sigstore set-trust")
     root, warnings = check_trusted_root(trusted_root, ctx.now)
     config = None
@@ -1027,3 +1045,68 @@ def plan_set_trust(
     warnings = bounded_warnings(warnings)
     proposal.summary = [*lines, *notes, *(f"warning: {w}" for w in warnings), *proposal.summary]
     return state, proposal
+
+
+# --- A sign request: the files travel with it, and the keyholder's tool computes the changes ---------------------
+
+#: The names set-trust publishes, in the order a request carries them.
+TRUST_NAMES = (TRUSTED_ROOT_NAME, SIGNING_CONFIG_NAME)
+#: Every file a request carries, new and current together: two names, two versions, each at most one file's limit.
+MAX_CARRIED_BYTES = 4 * MAX_TRUST_FILE_BYTES
+
+
+def carried_files(state: State, proposal: Proposal) -> dict[str, tuple[str, bytes, bytes | None]]:
+    """name -> (role, new bytes, current bytes or None): what a set-trust sign request carries to keyholders.
+
+    The new bytes are the proposal's own files for the target the proposed metadata lists; the current ones
+    are what the same role lists today (the version the keyholder can check against that role's keys), so a
+    keyholder signing elsewhere computes the trust-root changes with their own tool instead of reading the
+    request's unsigned summary.
+    """
+    carried = {}
+    for role, md in proposal.metadata.items():
+        listed = _md.targets_of(md) if _md.role_type(md) == "targets" else {}
+        for name in TRUST_NAMES:
+            if name not in listed:
+                continue
+            files = target_file_names(name, listed[name].get("hashes", {}), state.consistent)
+            new = next((proposal.target_files[f] for f in files if proposal.target_files.get(f) is not None), None)
+            if new is None:  # listed but not written by this change: the role's current file
+                new = _listed_file(state, name, listed[name])
+            current_md = state.current(role)
+            was = _md.targets_of(current_md).get(name) if current_md is not None else None
+            if new is not None:
+                carried[name] = (role, new, _listed_file(state, name, was) if was is not None else None)
+    return carried
+
+
+def keyholder_changes(carried: dict[str, tuple[bytes, bytes | None, str]]) -> list[str]:
+    """The trust-root changes computed from a sign request's files: name -> (new, current or None, why none).
+
+    Each file is parsed as a published one is (``_previous``): one that cannot be read is said in a line,
+    never a crash, so a keyholder always sees what could not be compared.
+    """
+    lines: list[str] = []
+    models: dict[str, tuple[Any, Any]] = {}
+    for name, cls, media_type in (
+        (TRUSTED_ROOT_NAME, TrustedRoot, TRUSTED_ROOT_MEDIA_TYPE),
+        (SIGNING_CONFIG_NAME, SigningConfig, SIGNING_CONFIG_MEDIA_TYPE),
+    ):
+        if name not in carried:
+            continue
+        new_bytes, old_bytes, why = carried[name]
+        new, _unread = _previous(new_bytes, cls, media_type, name)
+        if new is None:
+            lines.append(f"trust root: the proposed {name} is not one these checks read; its changes cannot be shown")
+            continue
+        old, old_unread = _previous(old_bytes, cls, media_type, name)
+        if why:
+            lines.append(f"trust root: {why}; {name} is compared with nothing")
+        elif old_unread:
+            lines.append(f"trust root: {old_unread.removeprefix('note: ')}")
+        models[name] = (old, new)
+    if TRUSTED_ROOT_NAME not in models:
+        return lines
+    old_root, new_root = models[TRUSTED_ROOT_NAME]
+    old_config, new_config = models.get(SIGNING_CONFIG_NAME, (None, None))
+    return [*lines, *trust_changes(old_root, new_root, old_config, new_config)]
