@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import SuccinctRoles
 from tuf.ngclient import Updater
 
@@ -108,21 +109,9 @@ def test_16384_bins(cli: CliRunner, tmp_path: Path) -> None:
     assert {path: data for path, (_bin, data) in found.items()} == FILES
     assert {b for b, _data in found.values() if b} == changed
 
-    listed = ok(cli("targets", "list", ws)).stdout
-    for path in FILES:
-        assert f"{path}  {len(FILES[path])} bytes" in listed and f"(in {_bin_of(path)})" in listed
-
-    # verify checks every bin as a client would, and refuses one altered after signing.
+    # verify checks every bin as a client would (an altered one is refused: test_consistent_snapshot_bins).
     checks = json.loads(ok(cli("verify", ws / "metadata", "--json")).stdout)["checks"]
     assert sum(1 for c in checks if c["role"].startswith("bins-")) == BINS
-    name = ws / "metadata" / f"{_bin_of('hello.txt')}.json"
-    signed_bytes = name.read_bytes()
-    tampered = json.loads(signed_bytes)
-    tampered["signed"]["targets"]["hello.txt"]["length"] += 1
-    name.write_text(json.dumps(tampered, indent=1))
-    line = one_line_error(cli("verify", ws / "metadata"))
-    assert name.name in line and "signed by 0 of the 1 required keys" in line
-    name.write_bytes(signed_bytes)
 
     # targets remove goes to the bin too.
     removed = ok(cli("targets", "remove", ws, "hello.txt", "--passphrase-file", pf, "--yes"))
@@ -157,7 +146,21 @@ def test_consistent_snapshot_bins(cli: CliRunner, tmp_path: Path) -> None:
     assert {path: data for path, (_bin, data) in found.items()} == FILES
     downloaded = tufjs_download(ws, ws / "metadata" / "1.root.json", list(FILES))
     assert downloaded == {path: hashlib.sha256(data).hexdigest() for path, data in FILES.items()}
+    listed = ok(cli("targets", "list", ws)).stdout
+    for path in FILES:
+        assert f"{path}  {len(FILES[path])} bytes" in listed and f"(in {_bin_of(path, 1024)})" in listed
+
+    # verify passes, and refuses a bin altered after signing, as the clients do.
     ok(cli("verify", ws / "metadata"))
+    name = _bin_of("hello.txt", 1024)
+    file = ws / "metadata" / f"{_signed(ws, 'snapshot.json')['meta'][f'{name}.json']['version']}.{name}.json"
+    tampered = json.loads(file.read_bytes())
+    tampered["signed"]["targets"]["hello.txt"]["length"] += 1
+    file.write_text(json.dumps(tampered, indent=1))
+    line = one_line_error(cli("verify", ws / "metadata"))
+    assert file.name in line and "signed by 0 of the 1 required keys" in line
+    with pytest.raises(UnsignedMetadataError, match=f"{name} was signed by 0/1 keys"):
+        _ngclient_download(ws, ["hello.txt"])
 
 
 @pytest.mark.parametrize(
@@ -219,6 +222,10 @@ def test_bins_through_a_sign_request(cli: CliRunner, workspace: Path, passphrase
         ok(cli("sign", request, "--key", workspace / "keys" / f"{keyid}.p12", *pf))
     ok(cli("merge", workspace, request))
     assert len(list((workspace / "metadata").glob("bins-*.json"))) == 64
+    # The bins were made together and expire together: extend --role PREFIX re-signs them all.
+    ok(cli("extend", workspace, "--role", "bins", "--days", "30", *pf))
+    meta = _signed(workspace, "snapshot.json")["meta"]
+    assert {meta[f"bins-{i:02x}.json"]["version"] for i in range(64)} == {2}
     line = one_line_error(cli("delegate", workspace, "bins", "--remove", "--request", tmp_path / "rm.json", *pf))
     assert "--request: this change writes 3 and removes 64 roles, more than a sign request carries" in line
     ok(cli("verify", workspace / "metadata"))

@@ -234,7 +234,8 @@ def plan_rotation(
 
 
 def plan_extension(ctx: ChangeContext, role: str, days: int) -> tuple[State, Proposal]:
-    """A new version of ``role`` expiring ``days`` from now, and the files that must follow it.
+    """A new version of ``role`` expiring ``days`` from now, and the files that must follow it (every bin, for
+    the name prefix of hash bins).
 
     Raises:
         UsageError: the workspace does not hold the role.
@@ -253,6 +254,8 @@ def plan_extension(ctx: ChangeContext, role: str, days: int) -> tuple[State, Pro
         proposal.metadata["root"] = _new_root(ctx, state, days)
         return state, proposal
     current = state.current(role)
+    if current is None and role not in TOP_LEVEL and (bins_from := bins_parent(state, role)) is not None:
+        return _extend_bins(ctx, state, proposal, bins_from, days)
     if current is None:
         raise UsageError(f"{role}: this workspace does not hold {role} metadata")
     proposal.metadata[role] = _md.next_version(current, ctx.now + timedelta(days=days))
@@ -263,6 +266,28 @@ def plan_extension(ctx: ChangeContext, role: str, days: int) -> tuple[State, Pro
         proposal.parents[role] = parent
     if role == "snapshot" or role != "timestamp":
         cascade(ctx, state, proposal)
+    return state, proposal
+
+
+def _extend_bins(
+    ctx: ChangeContext, state: State, proposal: Proposal, parent: str, days: int
+) -> tuple[State, Proposal]:
+    """Every hash bin of ``parent`` re-signed, expiring ``days`` from now (``extend --role PREFIX``: they were made
+    together and expire together), and the snapshot and timestamp that list them.
+
+    Raises:
+        UsageError: the workspace does not hold a bin's metadata.
+    """
+    parent_md = state.current(parent)
+    assert parent_md is not None  # noqa: S101 - bins_parent found it
+    expires_at = ctx.now + timedelta(days=days)
+    for bin_name in _md.bin_names(parent_md):
+        current = state.current(bin_name)
+        if current is None:
+            raise UsageError(f"{bin_name}: this workspace does not hold {bin_name} metadata")
+        proposal.metadata[bin_name] = _md.next_version(current, expires_at)
+        proposal.parents[bin_name] = parent
+    cascade(ctx, state, proposal)
     return state, proposal
 
 
