@@ -86,6 +86,21 @@ def write(path: Path, doc: dict[str, Any]) -> Path:
     return path
 
 
+def load_in_sigstore_python(ws: Path, tmp_path: Path) -> dict[str, Any]:
+    """What sigstore-python's own TUF client loads of the workspace, served over HTTP, bootstrapped from root 1."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    with serve_repository(ws) as url:
+        loaded = subprocess.run(
+            [sys.executable, "-c", _LOAD, url, ws / "metadata" / "1.root.json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    return dict(json.loads(loaded.stdout))
+
+
 def version_of(ws: Path, role: str) -> int:
     return int(json.loads((ws / "metadata" / f"{role}.json").read_bytes())["signed"]["version"])
 
@@ -117,17 +132,7 @@ def test_set_trust_publishes_both_targets_and_sigstore_python_loads_the_instance
     )
     ok(cli("transcript", "verify", ws))
 
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    with serve_repository(ws) as url:
-        loaded = subprocess.run(
-            [sys.executable, "-c", _LOAD, url, ws / "metadata" / "1.root.json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    assert loaded.returncode == 0, loaded.stderr[-2000:]
-    assert json.loads(loaded.stdout) == {
+    assert load_in_sigstore_python(ws, tmp_path) == {
         "fulcio": "https://fulcio.sigstore.dev",
         "rekor": ["https://rekor.sigstore.dev/api/v1"],
         "fulcio_certs": 3,
@@ -313,3 +318,19 @@ def test_a_role_earlier_in_the_clients_search_decides_what_is_compared_and_what_
         "remove it there before publishing it in sigstore"
     )
     assert version_of(ws, "sigstore") == 2
+
+
+def test_a_private_instance_with_rekor_v2_and_a_tsa_loads_in_sigstore_python(
+    cli: CliRunner, ws: Path, passphrase_file: Path, tmp_path: Path
+) -> None:
+    """What set-trust accepts of a private instance (a lone Fulcio root, Rekor v2 only, a TSA), sigstore-python uses."""
+    from tests.core.test_sigstore_trust import private_config, private_root
+
+    root, config = write(tmp_path / TR, private_root()), write(tmp_path / SC, private_config())
+    review = ok(set_trust(cli, ws, root, config, "--passphrase-file", passphrase_file, "--yes")).stdout
+    assert "warning:" not in review and "trust root: new TSA tsa (CN=tsa,O=example" in review
+    assert load_in_sigstore_python(ws, tmp_path) == {
+        "fulcio": "https://fulcio.example.com",
+        "rekor": ["https://log2026-1.rekor.example.com/api/v2"],
+        "fulcio_certs": 1,
+    }

@@ -724,6 +724,8 @@ def key(purpose: str, kind: str = "ec") -> Any:
         return ec.generate_private_key(ec.SECP256R1())
     if kind == "p384":
         return ec.generate_private_key(ec.SECP384R1())
+    if kind == "p521":
+        return ec.generate_private_key(ec.SECP521R1())
     if kind == "ed":
         return ed25519.Ed25519PrivateKey.generate()
     return rsa.generate_private_key(65537, 2048)
@@ -1067,3 +1069,34 @@ def test_warnings_that_only_inform_come_last_and_are_the_ones_cut() -> None:
     shown = sigstore.bounded_warnings(warnings)
     assert len(shown) == sigstore.MAX_WARNINGS and shown[-1] == "... and 4 more warnings"
     assert shown[0].startswith(f"{SC}: caUrls: https://fulcio.other.example is not in the trusted root"), shown
+
+
+def _key_for(details: str) -> bytes:
+    """A public key of the kind ``details`` names, in the form its rawBytes takes."""
+    algorithm, size, pkcs1 = sigstore._KEY_DETAILS[details]
+    if algorithm == "ecdsa":
+        private = key(f"details-{size}", {"P256": "ec", "P384": "p384", "P521": "p521"}[str(size)])
+    elif algorithm == "ed25519":
+        private = key("details-ed", "ed")
+    else:
+        private = key("details-rsa", "rsa")
+    if pkcs1:
+        return bytes(private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1))
+    return spki(private)
+
+
+def test_the_key_types_said_to_be_skipped_are_the_ones_sigstore_python_skips() -> None:
+    """Against sigstore-python 4.5.1 itself: the keyring entry it builds for each log key (``Key``), or refuses."""
+    from sigstore._internal.trust import Key
+    from sigstore.errors import VerificationError
+    from sigstore_models.common.v1 import PublicKey
+
+    loaded = set()
+    for details in sigstore._KEY_DETAILS:
+        try:
+            document = json.dumps({"rawBytes": b64(_key_for(details)), "keyDetails": details})
+            Key(PublicKey.model_validate_json(document))
+        except VerificationError:
+            continue
+        loaded.add(details)
+    assert loaded == sigstore._SIGSTORE_PYTHON_KEYS
