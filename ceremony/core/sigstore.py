@@ -410,7 +410,7 @@ def _check_authority(source: str, where: str, ca: CertificateAuthority, kind: st
 def _check_profile(source: str, chain: str, facts: Sequence[_crypto.CertificateFacts], warnings: list[str]) -> None:
     """Warn when sigstore-python 4.x's X.509 profile refuses a Fulcio chain's key or signature algorithms.
 
-    A warning, not a refusal: cosign and other clients verify Ed25519 or small-RSA chains, and only
+    A warning, not a refusal: cosign (Go's crypto/x509) verifies an Ed25519 chain, for one, and only
     sigstore-python's users would be affected: every certificate this CA issues fails there. The root's own
     self-signature is never checked by a client; its key is, as it verifies the next certificate.
     """
@@ -425,8 +425,8 @@ def _check_profile(source: str, chain: str, facts: Sequence[_crypto.CertificateF
         if problem:
             warnings.append(
                 f"{source}: {chain}[{index}]: {printable(problem, 80)}: sigstore-python 4.x refuses every certificate "
-                "this CA issues ('Forbidden public key algorithm': it takes RSA of 2048 bits or more and ECDSA "
-                "P-256, P-384, P-521, signed with SHA-256, -384 or -512); other clients may accept it"
+                "this CA issues (its X.509 profile takes RSA of 2048 bits or more and ECDSA P-256, P-384, P-521, "
+                "signed with SHA-256, -384 or -512); other clients may accept it"
             )
             return
 
@@ -598,8 +598,8 @@ def check_signing_config(
                 raise _refuse(
                     source,
                     f"{selector_name}.count",
-                    f"EXACT {selector.count}: at least 1 (sigstore-python 4.x would sign with fewer services than "
-                    "listed, or none)",
+                    f"EXACT {selector.count}: the number of services to sign with must be at least 1 "
+                    "(sigstore-python 4.x would sign with fewer than its operators give, or none)",
                 )
             count = selector.count or 1
             if count > len(operators):

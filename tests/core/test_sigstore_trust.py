@@ -977,7 +977,7 @@ def _ca_as_tsa_leaf(doc: dict[str, Any]) -> None:
         (
             lambda d: None,
             at("rekorTlogConfig", {"selector": "EXACT", "count": -1}),
-            f"{SC}: rekorTlogConfig.count: EXACT -1: at least 1",
+            f"{SC}: rekorTlogConfig.count: EXACT -1: the number of services to sign with must be at least 1",
         ),
     ],
     ids=[
@@ -1014,8 +1014,8 @@ def test_what_only_sigstore_python_cannot_use_is_a_warning_naming_it() -> None:
     ]
     assert check_private(_ed25519_fulcio) == [
         f"{TR}: certificateAuthorities[0].certChain.certificates[0]: its ed25519 key: sigstore-python 4.x refuses every "
-        "certificate this CA issues ('Forbidden public key algorithm': it takes RSA of 2048 bits or more and ECDSA "
-        "P-256, P-384, P-521, signed with SHA-256, -384 or -512); other clients may accept it"
+        "certificate this CA issues (its X.509 profile takes RSA of 2048 bits or more and ECDSA P-256, P-384, P-521, "
+        "signed with SHA-256, -384 or -512); other clients may accept it"
     ]
 
 
