@@ -15,9 +15,15 @@ from __future__ import annotations
 import unicodedata
 
 #: Unicode categories escaped: controls, format characters (bidi overrides, zero-width), surrogates,
-#: private use, unassigned, line and paragraph separators. Newlines and tabs are escaped too: one value
-#: shows as one line, so nothing in it can fake a line of its own.
-_VISIBLE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+#: private use, unassigned, line and paragraph separators, and every space but the plain one (a no-break
+#: or ideographic space looks like a space, or like nothing, yet compares as another name). Newlines and
+#: tabs are escaped too: one value shows as one line, so nothing in it can fake a line of its own.
+_VISIBLE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")
+
+
+def _hidden(char: str) -> bool:
+    """True when ``char`` is shown as an escape (the plain space is the one space shown as itself)."""
+    return char != " " and unicodedata.category(char) in _VISIBLE_CATEGORIES
 
 
 def _escape(char: str) -> str:
@@ -31,7 +37,7 @@ def _escape(char: str) -> str:
 
 
 def printable(value: object, limit: int = 2000) -> str:
-    """``value`` as one line of inert text: control, format and unassigned characters escaped.
+    """``value`` as one line of inert text: control, format, unassigned and non-plain space characters escaped.
 
     Args:
         value: any value read from a file (non-strings are shown with ``str``).
@@ -42,10 +48,10 @@ def printable(value: object, limit: int = 2000) -> str:
     """
     text = value if isinstance(value, str) else str(value)
     extra = len(text) - limit
-    shown = "".join(_escape(c) if unicodedata.category(c) in _VISIBLE_CATEGORIES else c for c in text[:limit])
+    shown = "".join(_escape(c) if _hidden(c) else c for c in text[:limit])
     return shown + (f"... ({extra} more characters)" if extra > 0 else "")
 
 
 def is_printable(value: str) -> bool:
     """True when ``printable`` would show ``value`` unchanged (no control or format characters)."""
-    return all(unicodedata.category(char) not in _VISIBLE_CATEGORIES for char in value)
+    return not any(_hidden(char) for char in value)

@@ -1100,3 +1100,13 @@ def test_the_key_types_said_to_be_skipped_are_the_ones_sigstore_python_skips() -
             continue
         loaded.add(details)
     assert loaded == sigstore._SIGSTORE_PYTHON_KEYS
+
+
+def test_a_wide_or_no_break_space_in_a_name_is_shown_as_an_escape() -> None:
+    """U+3000 and U+00A0 look like spaces (or like nothing), yet make another name: the review shows them."""
+
+    def rename(doc: dict[str, Any]) -> None:
+        doc["certificateAuthorities"][0]["subject"]["commonName"] = "fulcio\u3000\u00a0root"
+
+    lines = sigstore.trust_changes(None, parsed(mutated_private(rename)), None, None)
+    assert lines[0].startswith("trust root: new Fulcio CA fulcio\\u3000\\xa0root (CN=fulcio-root,O=example"), lines
