@@ -477,6 +477,9 @@ def test_sigstore_v16_proposed_and_signed_as_an_event(
         cli("sign", "--tuf-on-ci", checkout, "--key", new_key, "--passphrase-file", passphrase_file, "--yes")
     ).stdout
     assert "old root (version 15): 0 of 3" in out and "new root (version 16): 1 of 3" in out
+    base_digest = hashlib.sha256((vectors / SIGSTORE / "15.root.json").read_bytes()).hexdigest()
+    assert "base: metadata/root_history/15.root.json (root v15; its chain from v1 verified here)" in out
+    assert f"    {base_digest}" in out and "git show origin/main:metadata/root.json | sha256sum" in out
     assert out.split("as words (BIP-39): ")[1].splitlines()[0] == authored_words  # what the maintainer read aloud
     digest = hashlib.sha256(Metadata.from_bytes(proposed).signed_bytes).hexdigest()
     assert f"SHA-256 of what will be signed: {digest}" in out
@@ -496,30 +499,30 @@ def test_sigstore_v16_proposed_and_signed_as_an_event(
 # --------------------------------------------------------------------------- hostile checkouts
 
 
-def _symlink_targets(md: Path) -> str:
+def _symlink_targets(md: Path, ring: dict[str, Path]) -> str:
     (md.parent / "elsewhere.json").write_bytes((md / "targets.json").read_bytes())
     (md / "targets.json").unlink()
     (md / "targets.json").symlink_to(md.parent / "elsewhere.json")
     return "symbolic link"
 
 
-def _oversized_root(md: Path) -> str:
+def _oversized_root(md: Path, ring: dict[str, Path]) -> str:
     (md / "root.json").write_bytes(b" " * 600_000)
     return "larger than 512,000 bytes"
 
 
-def _stray_history_name(md: Path) -> str:
+def _stray_history_name(md: Path, ring: dict[str, Path]) -> str:
     shutil.copyfile(md / "root_history" / "1.root.json", md / "root_history" / "01.root.json")
     return "not a root version file"
 
 
-def _symlinked_history(md: Path) -> str:
+def _symlinked_history(md: Path, ring: dict[str, Path]) -> str:
     shutil.move(md / "root_history", md.parent / "history-elsewhere")
     (md / "root_history").symlink_to(md.parent / "history-elsewhere")
     return "symbolic link"
 
 
-def _foreign_placeholder(md: Path) -> str:
+def _foreign_placeholder(md: Path, ring: dict[str, Path]) -> str:
     obj = json.loads((md / "root.json").read_bytes())
     obj["signatures"].append({"keyid": "ab" * 32, "sig": ""})
     data = json.dumps(obj, indent=1, separators=(",", ": "), sort_keys=True).encode()
@@ -528,20 +531,146 @@ def _foreign_placeholder(md: Path) -> str:
     return "not a key of role root"
 
 
-def _open_invites(md: Path) -> str:
+def _open_invites(md: Path, ring: dict[str, Path]) -> str:
     (md / ".signing-event-state").write_text(json.dumps({"invites": {"@dave": ["root"]}}, indent=2))
     return "open invitations (@dave: root)"
 
 
-def _history_differs(md: Path) -> str:
+def _history_differs(md: Path, ring: dict[str, Path]) -> str:
     (md / "root_history" / "2.root.json").write_bytes((md / "root_history" / "1.root.json").read_bytes())
     return "differs from metadata/root.json"
 
 
-def _not_tuf_on_ci_form(md: Path) -> str:
+def _not_tuf_on_ci_form(md: Path, ring: dict[str, Path]) -> str:
     for path in (md / "root.json", md / "root_history" / "2.root.json"):
         path.write_bytes(path.read_bytes() + b"\n")
     return "not in the form tuf-on-ci writes"
+
+
+def serialised(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, indent=1, separators=(",", ": "), sort_keys=True).encode()
+
+
+def _edit_event(md: Path, edit: Any) -> None:
+    """Change the event's root v2 (root.json and root_history/2.root.json alike, in tuf-on-ci's form)."""
+    obj = json.loads((md / "root.json").read_bytes())
+    edit(obj["signed"])
+    data = serialised(obj)
+    (md / "root.json").write_bytes(data)
+    (md / "root_history" / "2.root.json").write_bytes(data)
+
+
+def _key_dict(pem: Path, field: str, value: str) -> tuple[str, dict[str, Any]]:
+    key = tagged(public_of(pem), field, value)
+    return key.keyid, key.to_dict()
+
+
+def _spoofed_base(md: Path, ring: dict[str, Path]) -> str:
+    """Review e1: the base rewritten to carry v2's content (so no '+ key' shows), with v1's now invalid signatures."""
+    v1 = json.loads((md / "root_history" / "1.root.json").read_bytes())
+    v2 = json.loads((md / "root.json").read_bytes())
+    fake = {"signatures": v1["signatures"], "signed": dict(v2["signed"], version=1)}
+    (md / "root_history" / "1.root.json").write_bytes(serialised(fake))
+    return "root_history/1.root.json: signed by 0 of the 2 required keys of its own root role (version 1)"
+
+
+def _event_as_base(md: Path, ring: dict[str, Path]) -> str:
+    shutil.copyfile(md / "root.json", md / "root_history" / "1.root.json")  # version 2 in the file named 1
+    return "holds root version 2, not 1"
+
+
+def _carried_journal(md: Path, ring: dict[str, Path]) -> str:
+    """Review e5: the branch carries a committed journal entry rewriting the base; it is never replayed."""
+    v1 = json.loads((md / "root_history" / "1.root.json").read_bytes())
+    v2 = json.loads((md / "root.json").read_bytes())
+    payload = serialised({"signatures": v1["signatures"], "signed": dict(v2["signed"], version=1)})
+    entry = md / ".journal" / "0123456789abcdef.commit"
+    entry.mkdir(parents=True)
+    (entry / "0123456789abcdef-0-abcd").write_bytes(payload)
+    op = {"op": "write", "path": "root_history/1.root.json", "stage": "0123456789abcdef-0-abcd"}
+    op["sha256"] = hashlib.sha256(payload).hexdigest()
+    intent = {"type": "ceremony-journal", "format": 1, "id": "0123456789abcdef", "ops": [op]}
+    (entry / "intent.json").write_text(json.dumps(intent))
+    return "a ceremony journal"
+
+
+def _other_key_under_bobs_id(md: Path, ring: dict[str, Path]) -> str:
+    """Review e2: bob's key material replaced by another key's, under bob's key id."""
+
+    def edit(signed: dict[str, Any]) -> None:
+        bob = next(k for k, v in signed["keys"].items() if v.get("x-tuf-on-ci-keyowner") == "@bob")
+        signed["keys"][bob]["keyval"] = _key_dict(ring["stranger.pub"], "x-tuf-on-ci-keyowner", "@x")[1]["keyval"]
+
+    _edit_event(md, edit)
+    return "has a key id that is not the hash of its content"
+
+
+def _one_key_under_two_ids(md: Path, ring: dict[str, Path]) -> str:
+    """Review e2/e7: one key listed twice (two owners, two valid ids), threshold 3: python-tuf would count it twice."""
+
+    def edit(signed: dict[str, Any]) -> None:
+        for owner in ("@mallory", "@mallory2"):
+            kid, key = _key_dict(ring["stranger.pub"], "x-tuf-on-ci-keyowner", owner)
+            signed["keys"][kid] = key
+            signed["roles"]["root"]["keyids"].append(kid)
+        signed["roles"]["root"]["threshold"] = 3
+
+    _edit_event(md, edit)
+    return "role root lists one public key under two key ids"
+
+
+def _delegation(md: Path, keys: list[tuple[str, dict[str, Any]]]) -> None:
+    obj = json.loads((md / "targets.json").read_bytes())
+    obj["signed"]["delegations"] = {
+        "keys": dict(keys),
+        "roles": [
+            {"name": "pkgs", "keyids": [k for k, _v in keys], "threshold": 1, "paths": ["*"], "terminating": False}
+        ],
+    }
+    (md / "targets.json").write_bytes(serialised(obj))
+
+
+def _delegation_key_id_not_its_hash(md: Path, ring: dict[str, Path]) -> str:
+    _kid, key = _key_dict(ring["stranger.pub"], "x-tuf-on-ci-keyowner", "@dave")
+    _delegation(md, [("ab" * 32, key)])
+    return "targets.json: key abababababababab has a key id that is not the hash"
+
+
+def _delegation_key_twice(md: Path, ring: dict[str, Path]) -> str:
+    _delegation(
+        md,
+        [_key_dict(ring["stranger.pub"], "x-tuf-on-ci-keyowner", o) for o in ("@dave", "@dave2")],
+    )
+    return "targets.json: role pkgs lists one public key under two key ids"
+
+
+def _far_expiry(md: Path, ring: dict[str, Path]) -> str:
+    _edit_event(md, lambda signed: signed.update(expires="2099-01-01T00:00:00Z"))
+    return "beyond its x-tuf-on-ci-expiry-period of 365 days from now"
+
+
+def _no_consistent_snapshot(md: Path, ring: dict[str, Path]) -> str:
+    _edit_event(md, lambda signed: signed.update(consistent_snapshot=False))
+    return "consistent_snapshot is not true"
+
+
+def _two_online_signers(md: Path, ring: dict[str, Path]) -> str:
+    _edit_event(md, lambda signed: signed["roles"]["snapshot"].update(threshold=2))
+    return "timestamp and snapshot have different keys or thresholds"
+
+
+def _online_periods_insane(md: Path, ring: dict[str, Path]) -> str:
+    _edit_event(md, lambda signed: signed["roles"]["timestamp"].update({"x-tuf-on-ci-signing-period": 7}))
+    return "role timestamp: x-tuf-on-ci-signing-period 7 and x-tuf-on-ci-expiry-period 7 are not"
+
+
+@pytest.fixture(scope="module")
+def root_event(tmp_path_factory: pytest.TempPathFactory, keyring: dict[str, Path]) -> Path:
+    """A checkout whose root v2 (adds @carol) awaits @alice and @bob, made once: copy it before changing it."""
+    checkout = tmp_path_factory.mktemp("root-event") / "checkout"
+    make_repository(checkout / "metadata", keyring)
+    ok(_run("tuf-on-ci", "root", checkout, "--add", keyring["carol.pub"], "--owner", "@carol", "--yes"))
+    return checkout
 
 
 @pytest.mark.parametrize(
@@ -555,16 +684,26 @@ def _not_tuf_on_ci_form(md: Path) -> str:
         _open_invites,
         _history_differs,
         _not_tuf_on_ci_form,
+        _spoofed_base,
+        _event_as_base,
+        _carried_journal,
+        _other_key_under_bobs_id,
+        _one_key_under_two_ids,
+        _delegation_key_id_not_its_hash,
+        _delegation_key_twice,
+        _far_expiry,
+        _no_consistent_snapshot,
+        _two_online_signers,
+        _online_periods_insane,
     ],
 )
 def test_hostile_checkout_is_refused_in_one_line(
-    cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path], damage: Any
+    cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path], root_event: Path, damage: Any
 ) -> None:
     alice_p12 = keyring["alice"]
     checkout = tmp_path / "checkout"
-    make_repository(checkout / "metadata", keyring)
-    ok(cli("tuf-on-ci", "root", checkout, "--add", keyring["carol.pub"], "--owner", "@carol", "--yes"))
-    expected = damage(checkout / "metadata")
+    shutil.copytree(root_event, checkout, symlinks=True)
+    expected = damage(checkout / "metadata", keyring)
     before = {p: p.read_bytes() for p in (checkout / "metadata").rglob("*") if p.is_file()}
     line = one_line_error(
         cli("sign", "--tuf-on-ci", checkout, "--key", alice_p12, "--passphrase-file", passphrase_file, "--yes")
@@ -740,10 +879,12 @@ def test_a_key_listed_under_two_ids_signs_under_both(
     assert first == {legacy, keys["bob"].keyid} and second == {alice_kid, keys["bob"].keyid}
 
 
-def test_a_signature_interrupted_between_the_two_root_files_is_completed(
+def test_a_signature_interrupted_between_the_two_root_files_is_refused_until_restored(
     cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Killed after the commit, before either file is replaced: the next command writes both, never one."""
+    """Killed after the commit, before either file is replaced: the journal is never replayed in a checkout (a
+    branch can carry one), so the next command refuses, says how to remove it, and writes nothing; once removed
+    (and the files restored from git: here they were never touched), signing works."""
     from ceremony.core import _txn
     from ceremony.core import keys as core_keys
     from ceremony.core import tuf_on_ci as core_toc
@@ -766,10 +907,18 @@ def test_a_signature_interrupted_between_the_two_root_files_is_completed(
     assert (md_dir / "root.json").read_bytes() == proposed
     assert [p.name.endswith(".commit") for p in (md_dir / ".journal").iterdir()] == [True]
 
-    result = ok(
-        cli("sign", "--tuf-on-ci", checkout, "--key", keyring["bob"], "--passphrase-file", passphrase_file, "--yes")
-    )
-    assert "completed change" in result.stderr and "interrupted after it was committed" in result.stderr
+    sign = ("sign", "--tuf-on-ci", checkout, "--passphrase-file", passphrase_file, "--yes", "--key")
+    line = one_line_error(cli(*sign, keyring["bob"]))
+    assert "metadata/.journal: a ceremony journal" in line and "is not replayed" in line
+    assert "rm -rf metadata/.journal && git checkout -- metadata" in line
+    assert (md_dir / "root.json").read_bytes() == proposed
+    assert (md_dir / "root_history" / "2.root.json").read_bytes() == proposed
+    line = one_line_error(cli("tuf-on-ci", "root", checkout, "--yes"))  # authoring refuses it too, before anything
+    assert "a ceremony journal" in line
+
+    shutil.rmtree(md_dir / ".journal")
+    ok(cli(*sign, keyring["alice"]))
+    result = ok(cli(*sign, keyring["bob"]))
     assert "old root (version 1): 2 of 2" in result.stdout
     raw = (md_dir / "root.json").read_bytes()
     assert (md_dir / "root_history" / "2.root.json").read_bytes() == raw
@@ -798,3 +947,121 @@ def test_an_invalid_signature_of_this_key_is_replaced_in_place(
     signed = Metadata.from_bytes((md_dir / "root.json").read_bytes())
     assert list(signed.signatures) == list(proposal.signatures)  # same entries, same order
     keys["alice"].verify_signature(signed.signatures[alice], signed.signed_bytes)
+
+
+def test_the_review_shows_tuf_on_ci_fields_the_online_signer_and_the_base(
+    cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path]
+) -> None:
+    """Review e2 (periods, online_uri): what tuf-on-ci acts on is shown; the base's SHA-256 and where to compare it.
+
+    Also: `tuf-on-ci root` with no option re-signs a 2-of-2 root as it is (no spare-key refusal, review item 7).
+    """
+    checkout = tmp_path / "checkout"
+    md_dir = checkout / "metadata"
+    keys = make_repository(md_dir, keyring)
+    out = ok(cli("tuf-on-ci", "root", checkout, "--yes")).stdout
+    assert "version: 1 -> 2" in out
+    online_kid, online = _key_dict(keyring["stranger.pub"], "x-tuf-on-ci-online-uri", "gcpkms:projects/attacker/k")
+
+    def edit(signed: dict[str, Any]) -> None:
+        signed["x-tuf-on-ci-expiry-period"] = 36500
+        signed["roles"]["timestamp"]["x-tuf-on-ci-expiry-period"] = 36500
+        del signed["keys"][keys["online"].keyid]
+        signed["keys"][online_kid] = online
+        for role in ("timestamp", "snapshot"):
+            signed["roles"][role]["keyids"] = [online_kid]
+
+    _edit_event(md_dir, edit)
+    sign = ("sign", "--tuf-on-ci", checkout, "--key", keyring["alice"], "--passphrase-file", passphrase_file, "--yes")
+    out = ok(cli(*sign)).stdout
+    assert "x-tuf-on-ci-expiry-period: 365 -> 36500" in out
+    assert "role timestamp x-tuf-on-ci-expiry-period: 7 -> 36500" in out
+    assert "the ONLINE SIGNER CHANGES (timestamp/snapshot keys now: gcpkms:projects/attacker/k)" in out
+    base = hashlib.sha256((md_dir / "root_history" / "1.root.json").read_bytes()).digest()
+    assert "base: metadata/root_history/1.root.json (root v1; its chain from v1 verified here)" in out
+    assert f"    {base.hex()}" in out and "compare it with the published root" in out
+    from mnemonic import Mnemonic
+
+    assert f"    as words: {Mnemonic('english').to_mnemonic(base)}" in out
+
+
+def test_a_pinned_base_must_be_the_event_base(tmp_path: Path, keyring: dict[str, Path], root_event: Path) -> None:
+    from ceremony.core import keys as core_keys
+    from ceremony.core import tuf_on_ci as core_toc
+    from ceremony.errors import VerificationError
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(root_event, checkout)
+    published = (checkout / "metadata" / "root_history" / "1.root.json").read_bytes()
+    identity = core_keys.OwnKeyFile(keyring["alice"], PASSPHRASE).identity
+    event = core_toc.find_awaiting(core_toc.open_checkout(checkout), identity, base=published)
+    assert [item.file.role for item in event.awaiting] == ["root"]
+    with pytest.raises(VerificationError, match="differs from the pinned base"):
+        core_toc.find_awaiting(core_toc.open_checkout(checkout), identity, base=published + b" ")
+
+
+def test_a_key_changed_under_its_id_is_shown() -> None:
+    """A base whose key id is not its key's hash (tuf-on-ci's CI refuses it in the event, not in old roots)."""
+    from ceremony.core import tuf_on_ci as core_toc
+
+    key = {
+        "keytype": "ecdsa",
+        "scheme": "ecdsa-sha2-nistp256",
+        "keyval": {"public": "A"},
+        "x-tuf-on-ci-keyowner": "@bob",
+    }
+    old = {"keys": {"ab" * 32: key}, "roles": {}}
+    new = {"keys": {"ab" * 32: {**key, "keyval": {"public": "B"}, "x-tuf-on-ci-keyowner": "@eve"}}, "roles": {}}
+    lines = core_toc._field_lines(old, new)
+    assert lines[0].startswith("  key abababababab CHANGED under the same key id (keyval, x-tuf-on-ci-keyowner)")
+    assert "  key abababababab x-tuf-on-ci-keyowner: @bob -> @eve" in lines
+
+
+def test_a_refused_root_leaves_no_new_key_file(
+    tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path], root_event: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review item 6: root.json changes while the new root is prepared; the new keyholder's key file is not written."""
+    from click.testing import CliRunner as ClickRunner
+
+    from ceremony.cli import tuf_on_ci as cli_toc
+    from ceremony.core import tuf_on_ci as core_toc
+    from ceremony.errors import UsageError
+
+    checkout = tmp_path / "checkout"
+    md_dir = checkout / "metadata"
+    make_repository(md_dir, keyring)
+    propose = core_toc.propose_root
+
+    def raced(*args: Any, **kwargs: Any) -> Any:
+        proposal = propose(*args, **kwargs)
+        (md_dir / "root.json").write_bytes((md_dir / "root.json").read_bytes() + b" ")  # someone else's change
+        return proposal
+
+    monkeypatch.setattr(core_toc, "propose_root", raced)
+    handover = tmp_path / "handover"
+    handover.mkdir()
+    args = [str(checkout), "--add", "ecdsa-p256", "--owner", "@erin", "--key-dir", str(handover)]
+    result = ClickRunner().invoke(cli_toc.root_cmd, [*args, "--passphrase-file", str(passphrase_file), "--yes"])
+    assert isinstance(result.exception, UsageError), result.output
+    assert "changed while the new root was prepared" in str(result.exception)
+    assert list(handover.iterdir()) == []
+    assert not (md_dir / "root_history" / "2.root.json").exists()
+
+
+def test_bins_fit_and_the_total_read_is_bounded(
+    tmp_path: Path, keyring: dict[str, Path], root_event: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review item 7: PEP 458's 16,384 bins are more entries than the old bound; the bytes read in all are bounded."""
+    from ceremony.core import tuf_on_ci as core_toc
+    from ceremony.errors import InputFileError
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(root_event, checkout)
+    md_dir = checkout / "metadata"
+    for n in range(16_385):
+        (md_dir / f"bin-{n:04x}.txt").touch()  # entries only: what is counted before anything is parsed
+    assert core_toc.open_checkout(checkout).root.version == 2
+    total = sum(len((md_dir / f"{r}.json").read_bytes()) for r in ("root", "targets", "snapshot", "timestamp"))
+    monkeypatch.setattr(core_toc, "MAX_TOTAL_BYTES", total - 1)
+    with pytest.raises(InputFileError, match="bytes of metadata"):
+        core_toc.open_checkout(checkout)

@@ -18,8 +18,10 @@ from ceremony.cli._common import (
     _yes_option,
 )
 from ceremony.core import _fs
+from ceremony.core import repo_files as _repo_files
 from ceremony.core import signers as _signers
 from ceremony.core import tuf_on_ci as _toc
+from ceremony.core._json import read_bytes
 from ceremony.core._text import printable
 from ceremony.errors import UsageError
 
@@ -29,26 +31,30 @@ def tuf_on_ci() -> None:
     """A tuf-on-ci repository (Sigstore's public root is signed this way): author and sign its signing events."""
 
 
-def _echo_recovered(checkout: _toc.Checkout) -> None:
-    for line in checkout.recovered:
-        click.echo(f"  {line} (in {checkout.metadata})", err=True)
-
-
 def _commit_hint(files: list[str], message: str) -> None:
     click.echo("ceremony does not run git: commit and push these files to the signing event's branch, e.g.")
     click.echo(f"  git add {' '.join(files)} && git commit -m {message!r} && git push origin HEAD:<event branch>")
 
 
 def sign_event(
-    checkout: Path, keyspec: str, passphrase_files: tuple[Path, ...], pin_file: Path | None, yes: bool
+    checkout: Path,
+    keyspec: str,
+    passphrase_files: tuple[Path, ...],
+    pin_file: Path | None,
+    yes: bool,
+    base: Path | None = None,
 ) -> None:
-    """Sign the roles of the checked-out signing event that await this key (``ceremony sign --tuf-on-ci``)."""
+    """Sign the roles of the checked-out signing event that await this key (``ceremony sign --tuf-on-ci``).
+
+    ``base``: the published root N-1 the keyholder trusts (a copy of main's root.json); the event's
+    root_history/N-1 must hold exactly its bytes.
+    """
+    pinned = read_bytes(base, "pinned base root", _repo_files.DEFAULT_LIMITS.root) if base is not None else None
     repo = _toc.open_checkout(checkout)
-    _echo_recovered(repo)
     provider = _passphrase_provider(passphrase_files, confirm=False)
     with contextlib.ExitStack() as stack:
         identity, signer_for = _signers.open_own_key(keyspec, provider, _pin_prompt, stack, pin_file)
-        event = _toc.find_awaiting(repo, identity)
+        event = _toc.find_awaiting(repo, identity, now=datetime.now(UTC), base=pinned)
         for note in event.notes:
             click.echo(f"  not signed: {note}")
         lines, digest_hex, words = event.describe()
@@ -114,7 +120,6 @@ def root_cmd(
     if len(adds) != len(owners):
         raise UsageError(f"give one --owner per --add ({len(adds)} --add, {len(owners)} --owner)")
     repo = _toc.open_checkout(checkout)
-    _echo_recovered(repo)
     names = [_toc.check_owner(owner) for owner in owners]
     provider = _passphrase_provider(passphrase_files, confirm=lambda label: label.startswith("new key "))
     new_files: dict[Path, bytes] = {}
@@ -137,6 +142,7 @@ def root_cmd(
         )
     lines, digest_hex, words = proposal.describe()
     _show_and_confirm(lines, digest_hex, words, yes, verb="write")
+    _toc.check_writable(proposal)  # before any key file: a refused root must not leave a keyholder's key behind
     for path in new_files:
         if path.exists() or path.is_symlink():
             raise UsageError(f"{path}: exists already; a key file is never overwritten (nothing was written)")

@@ -28,8 +28,8 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +39,14 @@ from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
 from ceremony.core import policy as _policy
 from ceremony.core import repo_files as _repo_files
+from ceremony.core import verify as _verify
 from ceremony.core._json import canonical_bytes, loads_strict, read_bytes
 from ceremony.core._text import printable
 from ceremony.core.dates import format_date
+from ceremony.core.envelope import load_envelope
 from ceremony.core.signers import sign_as
 from ceremony.core.thresholds import Requirement, ThresholdResult, evaluate, requirements_for
-from ceremony.errors import InputFileError, PolicyError, SigningKeyError, UsageError
+from ceremony.errors import InputFileError, PolicyError, SigningKeyError, UsageError, VerificationError
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Key, Signer
@@ -57,10 +59,15 @@ STATE_FILE = ".signing-event-state"
 TAG_KEYOWNER = "x-tuf-on-ci-keyowner"
 TAG_ONLINE_URI = "x-tuf-on-ci-online-uri"
 TAG_EXPIRY_PERIOD = "x-tuf-on-ci-expiry-period"
+TAG_SIGNING_PERIOD = "x-tuf-on-ci-signing-period"
 #: Roles the online signer (CI) writes: a signing event never changes them (tuf-on-ci-sign refuses if it does).
 ONLINE_FILES = ("timestamp", "snapshot")
-#: Entries looked at in metadata/: a repository with more role files than this is not one a keyholder signs.
-MAX_ENTRIES = 10_000
+#: Entries looked at in metadata/: PEP 458's 16,384 hash bins and the top-level files fit with room to spare; a
+#: repository with more role files than this is not one a keyholder signs.
+MAX_ENTRIES = 65_536
+#: Bytes of metadata read from one checkout in all (each file is bounded too): 16,384 bins listing 100,000 targets
+#: are some 50 MB, so this is ample for a real repository and bounds what a hostile one makes ceremony parse.
+MAX_TOTAL_BYTES = 256 * 1024 * 1024
 MAX_STATE_BYTES = 64 * 1024
 #: A key owner as tuf-on-ci names signers: "@" and a GitHub user name, lower case (tuf-on-ci-sign lowercases it).
 _OWNER = re.compile(r"^@[a-z0-9](?:[a-z0-9-]{0,38})\Z")
@@ -155,7 +162,6 @@ class Checkout:
     files: dict[str, RoleFile]
     history: dict[int, Path]
     invites: dict[str, list[str]]
-    recovered: list[str] = field(default_factory=list)
 
     def where(self, rel: str) -> str:
         """A file of the checkout as the operator finds it (``metadata/root.json``)."""
@@ -179,7 +185,18 @@ class Checkout:
                 f"{self.metadata / rel}: not found; tuf-on-ci keeps every root version in {HISTORY_DIR}/"
             )
         raw = read_bytes(path, "metadata file", _repo_files.DEFAULT_LIMITS.root, follow_symlinks=False)
-        return _role_file("root", rel, raw, str(path))
+        file = _role_file("root", rel, raw, str(path))
+        if file.version != version:
+            # A file named for one version holding another (root.json copied over the base) would make the event
+            # its own base: no change shown, and who must sign taken from the file being signed.
+            raise InputFileError(f"{path}: holds root version {file.version}, not {version} as its name says")
+        return file
+
+    @property
+    def base(self) -> RoleFile | None:
+        """Root N-1, the published root the event's root N changes (None for root 1, which has none)."""
+        version = self.root.version
+        return self.history_root(version - 1) if version > 1 else None
 
 
 def _role_file(role: str, rel: str, raw: bytes, source: str) -> RoleFile:
@@ -237,16 +254,48 @@ def _entries(metadata: Path) -> list[str]:
     return names
 
 
+def _refuse_journal(metadata: Path) -> None:
+    """A ceremony journal in a checkout is never replayed: what it would write was never shown to anyone.
+
+    git carries a ``metadata/.journal/`` like any other directory, so an event's branch could bring one that
+    rewrites ``root_history/`` (the base the keyholder's diff is computed against) on the keyholder's disk
+    alone, before any question. Our own write leaves one only when killed between its two files; restoring
+    the files from git and signing again loses nothing but that signature.
+
+    Raises:
+        InputFileError: naming the directory and how to remove it.
+    """
+    journal = metadata / _txn.JOURNAL_DIR
+    if not journal.exists():
+        return
+    if journal.is_dir():
+        with contextlib.suppress(OSError):
+            journal.rmdir()  # an empty one (left by a write that could not remove it) holds nothing to replay
+        if not journal.exists():
+            return
+    raise InputFileError(
+        f"{journal}: a ceremony journal (a signature interrupted between root.json and root_history/, or one the "
+        "checkout carries); it is not replayed in a tuf-on-ci checkout, since what it writes was never reviewed. "
+        f"Remove it and restore the metadata from git, then sign again: rm -rf {METADATA_DIR}/{_txn.JOURNAL_DIR} "
+        f"&& git checkout -- {METADATA_DIR}"
+    )
+
+
 def open_checkout(path: Path) -> Checkout:
     """Read the metadata of a tuf-on-ci checkout at ``path`` (its top directory), as hostile input.
 
-    A change this module left half-done (killed between its two files) is completed first.
+    Nothing is written. The base chain ``root_history/1..N-1`` is verified (``verify.verify_root_chain``: each
+    root signed by a threshold of its predecessor's root keys and of its own, every version present, each
+    file holding the version its name says), so the base an event's diff is computed against is at least a
+    root its predecessors signed; that it is the published one, the keyholder checks by its SHA-256
+    (``SigningEvent.describe``) or a pin (``find_awaiting``'s ``base``).
 
     Raises:
         InputFileError: no metadata/ directory, a link or another non-regular file where metadata is, a file
-            too large, a name that is not a role, ``root_history/`` holding anything but ``N.root.json``, a
-            file that is not metadata of its role's type, or ``root.json`` missing.
-        WorkspaceError: a change left half-done cannot be completed.
+            too large or more metadata than MAX_TOTAL_BYTES, a name that is not a role, ``root_history/``
+            holding anything but ``N.root.json``, a file that is not metadata of its role's type, ``root.json``
+            missing, or a ceremony journal in metadata/.
+        VerificationError: the base chain ``root_history/1..N-1`` does not verify.
     """
     top = Path(path)
     metadata = top / METADATA_DIR
@@ -254,22 +303,17 @@ def open_checkout(path: Path) -> Checkout:
         raise InputFileError(f"{top}: not a directory (give the top of a tuf-on-ci checkout)")
     if metadata.is_symlink() or not metadata.is_dir():
         raise InputFileError(f"{metadata}: not a directory of this checkout (a tuf-on-ci checkout has metadata/)")
-    # No link directly in metadata/ (tuf-on-ci writes none), checked before anything is written: recovering a
-    # journal the checkout carries writes below metadata/<dir>/ and deletes what it does not recognise in
-    # .journal/, and a linked directory would take either elsewhere.
-    _entries(metadata)
+    names = _entries(metadata)
     journal = metadata / _txn.JOURNAL_DIR
     if journal.exists() and not journal.is_dir():
         raise InputFileError(f"{journal}: not a directory of ceremony's own; refused")
-    recovered = _txn.recover(metadata)
-    if recovered:
-        _drop_empty_journal(metadata)
-    names = _entries(metadata)
+    _refuse_journal(metadata)
     history = {
         int(name.split(".")[0]): where for name, where in _repo_files._root_history(metadata, set(names)).items()
     }
     files: dict[str, RoleFile] = {}
     invites: dict[str, list[str]] = {}
+    total = 0
     for name in sorted(names):
         where = metadata / name
         if name == STATE_FILE:
@@ -281,12 +325,62 @@ def open_checkout(path: Path) -> Checkout:
             if role == "snapshot":
                 limit = limits.snapshot
             raw = read_bytes(where, "metadata file", limit, follow_symlinks=False)
+            total += len(raw)
+            if total > MAX_TOTAL_BYTES:
+                raise InputFileError(
+                    f"{metadata}: more than {MAX_TOTAL_BYTES:,} bytes of metadata; not a repository a keyholder signs"
+                )
             files[role] = _role_file(role, name, raw, str(where))
     if "root" not in files:
         raise InputFileError(f"{metadata / 'root.json'}: not found; is this a tuf-on-ci checkout?")
-    checkout = Checkout(top, metadata, files, history, invites, recovered)
+    checkout = Checkout(top, metadata, files, history, invites)
     _check_root_history(checkout)
+    _verify_base_chain(checkout)
     return checkout
+
+
+def _verify_base_chain(checkout: Checkout) -> None:
+    """``root_history/1..N-1`` is a root chain ceremony's verifier accepts (``verify.verify_root_chain``).
+
+    Without it the base could be anything: root N's own content under the name N-1 (no change shown), or
+    N-1 rewritten to hide a key root N adds (e1 of the review). The trusted start is 1.root.json, which must
+    hold version 1: tuf-on-ci keeps every root from the first.
+
+    Raises:
+        InputFileError: a root version below N missing.
+        VerificationError: a signature threshold, a version or a file's structure fails (naming the file).
+    """
+    version = checkout.root.version
+    if version <= 1:
+        return
+    missing = [v for v in range(1, version) if v not in checkout.history]
+    if missing:
+        raise InputFileError(
+            f"{checkout.metadata / HISTORY_DIR / f'{missing[0]}.root.json'}: not found; tuf-on-ci keeps every root "
+            f"version there, and the base root v{version - 1} is checked from version 1"
+        )
+    files = {}
+    total = 0
+    for v in range(1, version):
+        raw = read_bytes(checkout.history[v], "metadata file", _repo_files.DEFAULT_LIMITS.root, follow_symlinks=False)
+        total += len(raw)
+        if total > MAX_TOTAL_BYTES:
+            raise InputFileError(f"{checkout.metadata / HISTORY_DIR}: more than {MAX_TOTAL_BYTES:,} bytes of roots")
+        files[f"{v}.root.json"] = raw
+    where = f"{METADATA_DIR}/{HISTORY_DIR}/"
+    try:
+        trusted = load_envelope("1.root.json", files["1.root.json"], "root")
+        if trusted.version != 1:
+            raise VerificationError(
+                f"1.root.json: holds root version {trusted.version}, not 1", "1.root.json", "version"
+            )
+        _verify.verify_root_chain(files, trusted, _verify.Report())
+    except VerificationError as err:
+        raise VerificationError(
+            f"{where}{err}; the base of this signing event is not a verified root chain, so nothing is shown or signed",
+            f"{where}{err.file}" if err.file else None,
+            err.check,
+        ) from err
 
 
 def _check_root_history(checkout: Checkout) -> None:
@@ -370,6 +464,166 @@ def _check_placeholders(checkout: Checkout, file: RoleFile, reqs: Sequence[Requi
             )
 
 
+def _check_keys(source: str, keys: Mapping[str, Any], roles: Mapping[str, Sequence[str]]) -> None:
+    """Every key id is tuf-on-ci's hash of its key, and no role lists one public key under two key ids.
+
+    A key id that is not its key's hash lets key material change under an id the keyholder knows (python-tuf
+    never recomputes it), and tuf-on-ci's CI refuses it; one key under two ids counts twice for python-tuf's
+    ``verify_delegate``, which counts key ids, so one keyholder would meet a threshold of two alone.
+
+    Raises:
+        InputFileError: naming the file, the key and the role.
+    """
+    for keyid, key in keys.items():
+        if not isinstance(key, dict) or keyid_of(key) != keyid:
+            raise InputFileError(
+                f"{source}: key {printable(keyid[:16])} has a key id that is not the hash of its content (tuf-on-ci's "
+                "CI refuses it: 'keyid does not match content hash'); other key material may hide under a known id, "
+                "so nothing is signed"
+            )
+    for role, keyids in roles.items():
+        seen: dict[bytes, str] = {}
+        for keyid in keyids:
+            key = keys.get(keyid)
+            if not isinstance(key, dict):
+                continue  # a key id with no key: no key to count twice (thresholds count it as unusable)
+            identity = _keys.public_key_identity(_keys.public_key_from_metadata(keyid, key))
+            if identity in seen:
+                raise InputFileError(
+                    f"{source}: role {printable(role, 80)} lists one public key under two key ids "
+                    f"({printable(seen[identity][:12])} and {printable(keyid[:12])}); python-tuf counts key ids, so "
+                    "that key alone would count twice toward the threshold; nothing is signed"
+                )
+            seen[identity] = keyid
+
+
+def _check_event_keys(checkout: Checkout) -> None:
+    """``_check_keys`` for the event's root (every role) and every delegation a targets file of it makes.
+
+    Raises:
+        InputFileError: naming the file, the key and the role.
+    """
+    signed = checkout.root.obj["signed"]
+    _check_keys(checkout.where("root.json"), signed["keys"], {r: role["keyids"] for r, role in signed["roles"].items()})
+    for file in checkout.files.values():
+        if _md.role_type(file.md) != "targets":
+            continue
+        delegations = file.obj["signed"].get("delegations")
+        if not isinstance(delegations, dict):
+            continue
+        roles = {r["name"]: r["keyids"] for r in delegations.get("roles") or []}
+        if isinstance(delegations.get("succinct_roles"), dict):
+            roles["succinct_roles (every bin)"] = delegations["succinct_roles"]["keyids"]
+        _check_keys(checkout.where(file.rel), delegations.get("keys") or {}, roles)
+
+
+def _days(value: object) -> int | None:
+    """A period of tuf-on-ci's (whole days, at least 1), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+
+
+def _check_event_root(where: str, root: RoleFile, now: datetime) -> None:
+    """What tuf-on-ci's CI (``_validate_role``) refuses in a root, refused before the keyholder signs it.
+
+    Expiry within ``x-tuf-on-ci-expiry-period`` of now (and after now), consistent_snapshot true, one online
+    signer (timestamp and snapshot with the same keys and threshold), each online role with
+    ``1 <= signing-period < expiry-period``. Key ids: ``_check_event_keys``; version N-1+1: the base is
+    ``root_history/N-1`` by construction.
+
+    Raises:
+        InputFileError: naming the file and the rule.
+    """
+    signed = root.obj["signed"]
+    period = _days(signed.get(TAG_EXPIRY_PERIOD))
+    ci = "tuf-on-ci's CI refuses it, so it is not signed"
+    if period is None:
+        raise InputFileError(f"{where}: has no {TAG_EXPIRY_PERIOD} (whole days); {ci}")
+    expires = _md.expires(root.md)
+    if expires > now + timedelta(days=period):
+        raise InputFileError(
+            f"{where}: expires {format_date(expires)}, beyond its {TAG_EXPIRY_PERIOD} of {period} days from now; {ci}"
+        )
+    if expires <= now:
+        raise InputFileError(f"{where}: expired already ({format_date(expires)}); it is not signed")
+    if signed.get("consistent_snapshot") is not True:
+        raise InputFileError(
+            f"{where}: consistent_snapshot is not true (tuf-on-ci publishes consistent snapshots); {ci}"
+        )
+    roles = signed["roles"]
+    timestamp, snapshot = roles["timestamp"], roles["snapshot"]
+    if timestamp["keyids"] != snapshot["keyids"] or timestamp["threshold"] != snapshot["threshold"]:
+        raise InputFileError(
+            f"{where}: timestamp and snapshot have different keys or thresholds (one online signer signs both); {ci}"
+        )
+    for name in ONLINE_FILES:
+        expiry, signing = _days(roles[name].get(TAG_EXPIRY_PERIOD)), _days(roles[name].get(TAG_SIGNING_PERIOD))
+        if expiry is None or signing is None or signing >= expiry:
+            raise InputFileError(
+                f"{where}: role {name}: {TAG_SIGNING_PERIOD} {printable(roles[name].get(TAG_SIGNING_PERIOD), 20)} and "
+                f"{TAG_EXPIRY_PERIOD} {printable(roles[name].get(TAG_EXPIRY_PERIOD), 20)} are not whole days with "
+                f"1 <= signing < expiry; {ci}"
+            )
+
+
+def _x_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``x-`` fields of one object (tuf-on-ci's periods, owners, online URIs)."""
+    return {k: v for k, v in obj.items() if isinstance(k, str) and k.startswith("x-")}
+
+
+def _field_lines(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What diff.describe_change does not show between two roots: ``x-`` fields, and key material under a kept id.
+
+    A key whose object changes under the same key id is signed in as other key material (the id the keyholder
+    knows no longer names the key); an ``x-tuf-on-ci-expiry-period`` or an online URI is what tuf-on-ci's
+    signer and CI act on.
+    """
+    lines: list[str] = []
+
+    def changes(label: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        a, b = _x_fields(before), _x_fields(after)
+        for name in sorted(set(a) | set(b)):
+            if a.get(name) != b.get(name):
+                was = printable(a[name], 100) if name in a else "(none)"
+                now = printable(b[name], 100) if name in b else "(none)"
+                lines.append(f"  {label}{printable(name, 60)}: {was} -> {now}")
+
+    changes("", old, new)
+    old_roles, new_roles = old.get("roles") or {}, new.get("roles") or {}
+    for role in sorted(set(old_roles) & set(new_roles)):
+        changes(f"role {printable(role, 40)} ", old_roles[role], new_roles[role])
+    old_keys, new_keys = old.get("keys") or {}, new.get("keys") or {}
+    for keyid in sorted(set(old_keys) & set(new_keys)):
+        before, after = old_keys[keyid], new_keys[keyid]
+        if before == after:
+            continue
+        what = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        lines.append(
+            f"  key {printable(keyid[:12])} CHANGED under the same key id ({', '.join(printable(w, 40) for w in what)}): "
+            "other key material or fields than the base root has for it"
+        )
+        changes(f"key {printable(keyid[:12])} ", before, after)
+    online = [(r, old_roles.get(r) or {}, new_roles.get(r) or {}) for r in ONLINE_FILES]
+    if any((a.get("keyids"), a.get("threshold")) != (b.get("keyids"), b.get("threshold")) for _r, a, b in online):
+        uris = sorted({_owner_of(new_keys.get(k)) or k[:12] for _r, _a, b in online for k in b.get("keyids") or []})
+        lines.append(
+            f"  the ONLINE SIGNER CHANGES (timestamp/snapshot keys now: {', '.join(uris)}): make sure the maintainers "
+            "planned this online key rotation"
+        )
+    return lines
+
+
+def _base_lines(base: RoleFile) -> list[str]:
+    """The base root's SHA-256, and where the keyholder finds the published root to compare it with."""
+    digest = hashlib.sha256(base.raw).digest()
+    return [
+        f"  base: {METADATA_DIR}/{base.rel} (root v{base.version}; its chain from v1 verified here), file SHA-256:",
+        f"    {digest.hex()}",
+        f"    as words: {_diff.digest_words(digest)}",
+        "    compare it with the published root: git show origin/main:metadata/root.json | sha256sum "
+        f"(or the repository's published {base.version}.root.json); a different base hides what changes",
+    ]
+
+
 @dataclass
 class Awaiting:
     """One role file that awaits this key: where it is written, the keys this key signs as, the thresholds."""
@@ -408,7 +662,9 @@ def _key_line(keyid: str, key: Key, label: str) -> str:
     return f"  signs as key {keyid[:12]} ({printable(key.scheme, 40)}{who}) for {label}"
 
 
-def find_awaiting(checkout: Checkout, identity: bytes) -> SigningEvent:
+def find_awaiting(
+    checkout: Checkout, identity: bytes, *, now: datetime | None = None, base: bytes | None = None
+) -> SigningEvent:
     """The roles of the checked-out event that await the key with public ``identity`` (``keys.public_key_identity``).
 
     A role awaits the key when the key is one that must sign it (``requirements``), its signature there is a
@@ -416,12 +672,34 @@ def find_awaiting(checkout: Checkout, identity: bytes) -> SigningEvent:
     merged always meets them (its CI refuses anything else), so only an open signing event leaves one unmet.
     Without git there is no other way to tell the event's files from the repository's.
 
+    Before anything is looked at, every key id of the event's root and delegations must be its key's hash and
+    no role may list one key twice (``_check_event_keys``); a root that awaits the key must pass tuf-on-ci's
+    CI checks as of ``now`` (``_check_event_root``). Its diff is against root N-1, with that file's SHA-256
+    for the keyholder to compare with the published root; ``base``, when given, pins those bytes.
+
     Raises:
         UsageError: the event has open invitations.
-        InputFileError: a signature entry for a key that may not sign the file, or root N-1 missing.
+        InputFileError: a signature entry for a key that may not sign the file, root N-1 missing, a key id or a
+            key listed twice, a root tuf-on-ci's CI refuses.
+        VerificationError: root N-1 is not the pinned ``base``.
         SigningKeyError: the key is not a key of any role of the checkout.
     """
     _refuse_invites(checkout)
+    now = now or datetime.now(UTC)
+    _check_event_keys(checkout)
+    base_file = checkout.base
+    if base is not None:
+        if base_file is None:
+            raise UsageError(f"{checkout.where('root.json')}: root v1 has no base to pin; sign it without one")
+        if base != base_file.raw:
+            raise VerificationError(
+                f"{checkout.where(base_file.rel)}: differs from the pinned base (--base); the event's base is not "
+                "the root you trust, so nothing is shown or signed",
+                checkout.where(base_file.rel),
+                "base",
+            )
+    root_reqs = requirements(checkout, "root")
+    root_open = not all(evaluate(checkout.root.md, req, "root").verified for req in root_reqs)
     awaiting: list[Awaiting] = []
     notes: list[str] = []
     member = False
@@ -456,17 +734,26 @@ def find_awaiting(checkout: Checkout, identity: bytes) -> SigningEvent:
         file.check_exact(str(checkout.metadata / file.rel))
         writes = (file.rel, f"{HISTORY_DIR}/{file.version}.root.json") if role == "root" else (file.rel,)
         if role == "root":
-            old = _previous_root(checkout) if file.version > 1 else None
+            _check_event_root(checkout.where(file.rel), file, now)
+            old = _md.signed_dict(base_file.md) if base_file is not None else None
             lines = _diff.describe_change(
                 f"{name} (against {HISTORY_DIR}/{file.version - 1}.root.json)" if old is not None else name,
-                _md.signed_dict(old) if old is not None else None,
+                old,
                 _md.signed_dict(file.md),
             )
+            if base_file is not None and old is not None:
+                lines += _field_lines(old, _md.signed_dict(file.md))
+                lines += _base_lines(base_file)
         else:
             lines = [
                 *_diff.describe_change(name, None, _md.signed_dict(file.md)),
                 "  (no base without git: the role's whole content is shown; compare it with the event's pull request)",
             ]
+            if role == "targets" and root_open:
+                lines.append(
+                    f"  its keys and threshold come from root v{checkout.root.version} of this event, which still "
+                    "awaits signatures"
+                )
         lines += [f"  now: {status.describe()}" for status in statuses]
         lines += [_key_line(k, mine[k][0], " and ".join(mine[k][1])) for k in pending]
         awaiting.append(Awaiting(file, writes, [(k, mine[k][0]) for k in pending], reqs, lines))
@@ -700,7 +987,11 @@ def propose_root(
     if threshold is not None:
         role["threshold"] = threshold
     _policy.check_distinct_keys("root", role["keyids"])
-    _policy.check_threshold("root", role["threshold"], len(role["keyids"]), no_spare_ok)
+    before = current.obj["signed"]["roles"]["root"]
+    # Re-signing the root's own keys and threshold as they are (a new expiry) makes no spare key fewer: it is not
+    # refused for a lack of one (the repository chose it; a change of keys or threshold is checked).
+    unchanged = role["keyids"] == before["keyids"] and role["threshold"] == before["threshold"]
+    _policy.check_threshold("root", role["threshold"], len(role["keyids"]), no_spare_ok or unchanged)
     _policy.check_custody([(k[:12], signed["keys"][k].get(TAG_KEYOWNER), tokens.get(k)) for k in role["keyids"]])
     signed["version"] = version + 1
     signed["expires"] = format_date(now + timedelta(days=days))
@@ -721,8 +1012,8 @@ def propose_root(
     return RootProposal(checkout, version + 1, proposal.obj, proposal.raw, lines)
 
 
-def write_root(proposal: RootProposal) -> list[str]:
-    """Write the new root to ``root.json`` and ``root_history/N.root.json``, all-or-nothing; return the files.
+def check_writable(proposal: RootProposal) -> None:
+    """Refuse now what ``write_root`` would refuse: run it before writing anything else (a new keyholder's key file).
 
     Raises:
         UsageError: ``root_history/N.root.json`` exists already, or root.json changed since it was read.
@@ -738,5 +1029,15 @@ def write_root(proposal: RootProposal) -> list[str]:
         raise UsageError(
             f"{checkout.metadata / 'root.json'}: changed while the new root was prepared; nothing was written"
         )
+
+
+def write_root(proposal: RootProposal) -> list[str]:
+    """Write the new root to ``root.json`` and ``root_history/N.root.json``, all-or-nothing; return the files.
+
+    Raises:
+        UsageError: ``root_history/N.root.json`` exists already, or root.json changed since it was read.
+    """
+    check_writable(proposal)
+    checkout = proposal.checkout
     _write_together(checkout.metadata, {rel: proposal.raw for rel in proposal.writes})
     return [checkout.where(rel) for rel in proposal.writes]
