@@ -13,6 +13,10 @@ The checkout is read as hostile input: only regular files (never through a link)
 names checked, ``root_history/`` holding nothing but ``N.root.json``. Which keys must sign never comes from the
 file itself: root N needs the keys of root N-1 (from ``root_history/``) and its own, the targets role the
 event's root's, a delegated role the delegation in ``targets.json`` (``thresholds.requirements_for``).
+Root N-1, the base every root change is shown against, is itself checked: the chain ``root_history/1..N-1``
+must verify (``verify.verify_root_chain``), its SHA-256 is shown for the keyholder to compare with the published
+root, and it may be pinned. The event's keys and delegations must carry tuf-on-ci's key ids and no key twice in
+a role, and an event root must pass the checks tuf-on-ci's CI makes, before anything is signed.
 
 What it does not do: run git (the keyholder commits and pushes the files it names), open or close signing events,
 accept invitations (``.signing-event-state``: tuf-on-ci-sign does that, and accepting rewrites the metadata),
@@ -741,7 +745,7 @@ def find_awaiting(
                 old,
                 _md.signed_dict(file.md),
             )
-            if base_file is not None and old is not None:
+            if base_file is not None and old is not None:  # root v1 has no base
                 lines += _field_lines(old, _md.signed_dict(file.md))
                 lines += _base_lines(base_file)
         else:
@@ -795,8 +799,8 @@ def sign_event(event: SigningEvent, signer_for: Callable[[Key], Signer]) -> Sign
     Each signature replaces its placeholder in place and the file is written in tuf-on-ci's form, so the only
     change in the files is the signature. Root is written to ``root.json`` and ``root_history/N.root.json``
     with the same bytes. Both go through the journal (``_txn``, rooted at metadata/, whose paths are one level
-    deep): a kill between the two leaves a committed change the next command completes, never one file
-    signed and the other not.
+    deep): a kill between the two leaves a committed entry, never one file signed and the other not; it is
+    not replayed in a checkout (``_refuse_journal``): the next command says how to remove it and sign again.
 
     Raises:
         SigningKeyError: a signature does not verify (nothing is written).
