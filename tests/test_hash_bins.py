@@ -5,9 +5,11 @@ line; removing the delegation removes every bin and the files they list."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,11 @@ from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import SuccinctRoles
 from tuf.ngclient import Updater
 
+from ceremony.core import changes, publish, targets
+from ceremony.core import metadata as _md
+from ceremony.core import verify as _verify
+from ceremony.core.proposal import ChangeContext
+from ceremony.core.workspace import Workspace
 from tests.clients import serve_directory, tufjs_download
 from tests.conftest import PASSPHRASE, CliRunner, one_line_error
 from tests.test_changes import ok
@@ -228,4 +235,32 @@ def test_bins_through_a_sign_request(cli: CliRunner, workspace: Path, passphrase
     assert {meta[f"bins-{i:02x}.json"]["version"] for i in range(64)} == {2}
     line = one_line_error(cli("delegate", workspace, "bins", "--remove", "--request", tmp_path / "rm.json", *pf))
     assert "--request: this change writes 3 and removes 64 roles, more than a sign request carries" in line
+    ok(cli("verify", workspace / "metadata"))
+
+
+def test_a_change_of_a_few_bins_reads_and_signs_only_those(
+    cli: CliRunner, workspace: Path, passphrase_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linear, not proportional to the bins: adding targets parses, signs and verifies only the bins they go to."""
+    ok(cli("delegate", workspace, "bins", "--succinct-bins", "256", "--keys", "1", "--passphrase-file",
+           passphrase_file, "--yes"))  # fmt: skip
+    parsed: list[str] = []
+    loaded: list[str] = []
+    signed: list[bytes] = []
+    real_parse, real_load, real_sign_as = _md.parse, _verify._load_listed, publish.sign_as
+    monkeypatch.setattr(_md, "parse", lambda data, source: parsed.append(source) or real_parse(data, source))
+    monkeypatch.setattr(
+        _verify, "_load_listed", lambda files, role, *a: loaded.append(role) or real_load(files, role, *a)
+    )
+    monkeypatch.setattr(publish, "sign_as", lambda s, k, payload: signed.append(payload) or real_sign_as(s, k, payload))
+    items = [targets.NewTarget(path, data) for path, data in FILES.items()]
+    with contextlib.ExitStack() as stack:
+        ctx = ChangeContext(Workspace.load(workspace), lambda _label: PASSPHRASE, None, stack, datetime.now(UTC))
+        state, proposal = targets.plan_targets(ctx, "targets", add=items)
+        changes.apply(ctx, state, proposal)
+    bins = {_bin_of(path, 256) for path in FILES}
+    assert set(proposal.metadata) == bins | {"snapshot", "timestamp"}
+    assert {s for s in parsed if s.startswith("bins-")} == {f"{b}.json" for b in bins}
+    assert {r for r in loaded if r.startswith("bins-")} == bins  # publish verified the changed bins only
+    assert len(signed) == len(bins) + 2
     ok(cli("verify", workspace / "metadata"))
