@@ -796,6 +796,16 @@ def test_targets_event_and_nothing_awaiting(
     root = Metadata.from_bytes(root_before)
     root.signed.verify_delegate("targets", signed.signed_bytes, signed.signatures)  # python-tuf: 1 of 1 needed
 
+    # A targets event tuf-on-ci's CI refuses (expiry beyond the role's x-tuf-on-ci-expiry-period) is not signed.
+    signed.signed.version = 3
+    signed.signed.expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=400)
+    signed.signatures = {k: Signature(k, "") for k in (keys["alice"].keyid, keys["bob"].keyid)}
+    write_role(md_dir, "targets", signed)
+    before = (md_dir / "targets.json").read_bytes()
+    line = one_line_error(cli(*sign))
+    assert "targets.json: expires" in line and "beyond its x-tuf-on-ci-expiry-period of 365 days" in line
+    assert (md_dir / "targets.json").read_bytes() == before
+
 
 def test_a_journal_the_checkout_carries_never_reaches_outside(
     cli: CliRunner, tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path]
@@ -1065,3 +1075,21 @@ def test_bins_fit_and_the_total_read_is_bounded(
     monkeypatch.setattr(core_toc, "MAX_TOTAL_BYTES", total - 1)
     with pytest.raises(InputFileError, match="bytes of metadata"):
         core_toc.open_checkout(checkout)
+
+
+def test_a_root_whose_online_periods_ci_refuses_is_not_proposed(
+    cli: CliRunner, tmp_path: Path, keyring: dict[str, Path]
+) -> None:
+    """The current root's online periods are kept in the next root: one tuf-on-ci's CI refuses is not written."""
+    checkout = tmp_path / "checkout"
+    md_dir = checkout / "metadata"
+    keys = make_repository(md_dir, keyring)
+    v1 = Metadata.from_bytes((md_dir / "root.json").read_bytes())
+    v1.signed.roles["timestamp"].unrecognized_fields["x-tuf-on-ci-signing-period"] = 7  # = its expiry period
+    v1.signatures.clear()
+    for name in ("alice", "bob"):
+        v1.sign(p12_signer(keyring[name], keys[name]), append=True)
+    write_role(md_dir, "root", v1)
+    line = one_line_error(cli("tuf-on-ci", "root", checkout, "--no-spare-root-key", "--yes"))
+    assert "role timestamp: x-tuf-on-ci-signing-period 7 and x-tuf-on-ci-expiry-period 7 are not whole days" in line
+    assert not (md_dir / "root_history" / "2.root.json").exists()

@@ -371,7 +371,7 @@ def _verify_base_chain(checkout: Checkout) -> None:
         if total > MAX_TOTAL_BYTES:
             raise InputFileError(f"{checkout.metadata / HISTORY_DIR}: more than {MAX_TOTAL_BYTES:,} bytes of roots")
         files[f"{v}.root.json"] = raw
-    where = f"{METADATA_DIR}/{HISTORY_DIR}/"
+    where = f"{checkout.metadata / HISTORY_DIR}/"
     try:
         trusted = load_envelope("1.root.json", files["1.root.json"], "root")
         if trusted.version != 1:
@@ -483,7 +483,7 @@ def _check_keys(source: str, keys: Mapping[str, Any], roles: Mapping[str, Sequen
             raise InputFileError(
                 f"{source}: key {printable(keyid[:16])} has a key id that is not the hash of its content (tuf-on-ci's "
                 "CI refuses it: 'keyid does not match content hash'); other key material may hide under a known id, "
-                "so nothing is signed"
+                "so it is refused before anyone signs it"
             )
     for role, keyids in roles.items():
         seen: dict[bytes, str] = {}
@@ -496,7 +496,7 @@ def _check_keys(source: str, keys: Mapping[str, Any], roles: Mapping[str, Sequen
                 raise InputFileError(
                     f"{source}: role {printable(role, 80)} lists one public key under two key ids "
                     f"({printable(seen[identity][:12])} and {printable(keyid[:12])}); python-tuf counts key ids, so "
-                    "that key alone would count twice toward the threshold; nothing is signed"
+                    "that key alone would count twice toward the threshold; refused before anyone signs it"
                 )
             seen[identity] = keyid
 
@@ -526,6 +526,29 @@ def _days(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
 
 
+#: How the refusals of tuf-on-ci CI's checks end: the file could never be merged, so no one should sign it.
+_CI_REFUSES = "tuf-on-ci's CI refuses it, so it is refused here before anyone signs it"
+
+
+def _check_expiry_period(where: str, file: RoleFile, now: datetime) -> None:
+    """The file expires after ``now`` and within its ``x-tuf-on-ci-expiry-period`` of now (tuf-on-ci's CI, any role).
+
+    Raises:
+        InputFileError: naming the file and the rule.
+    """
+    period = _days(file.obj["signed"].get(TAG_EXPIRY_PERIOD))
+    if period is None:
+        raise InputFileError(f"{where}: has no {TAG_EXPIRY_PERIOD} (whole days); {_CI_REFUSES}")
+    expires = _md.expires(file.md)
+    if expires > now + timedelta(days=period):
+        raise InputFileError(
+            f"{where}: expires {format_date(expires)}, beyond its {TAG_EXPIRY_PERIOD} of {period} days from now; "
+            f"{_CI_REFUSES}"
+        )
+    if expires <= now:
+        raise InputFileError(f"{where}: expired already ({format_date(expires)}); nothing would be gained signing it")
+
+
 def _check_event_root(where: str, root: RoleFile, now: datetime) -> None:
     """What tuf-on-ci's CI (``_validate_role``) refuses in a root, refused before the keyholder signs it.
 
@@ -538,17 +561,8 @@ def _check_event_root(where: str, root: RoleFile, now: datetime) -> None:
         InputFileError: naming the file and the rule.
     """
     signed = root.obj["signed"]
-    period = _days(signed.get(TAG_EXPIRY_PERIOD))
-    ci = "tuf-on-ci's CI refuses it, so it is not signed"
-    if period is None:
-        raise InputFileError(f"{where}: has no {TAG_EXPIRY_PERIOD} (whole days); {ci}")
-    expires = _md.expires(root.md)
-    if expires > now + timedelta(days=period):
-        raise InputFileError(
-            f"{where}: expires {format_date(expires)}, beyond its {TAG_EXPIRY_PERIOD} of {period} days from now; {ci}"
-        )
-    if expires <= now:
-        raise InputFileError(f"{where}: expired already ({format_date(expires)}); it is not signed")
+    ci = _CI_REFUSES
+    _check_expiry_period(where, root, now)
     if signed.get("consistent_snapshot") is not True:
         raise InputFileError(
             f"{where}: consistent_snapshot is not true (tuf-on-ci publishes consistent snapshots); {ci}"
@@ -749,6 +763,7 @@ def find_awaiting(
                 lines += _field_lines(old, _md.signed_dict(file.md))
                 lines += _base_lines(base_file)
         else:
+            _check_expiry_period(checkout.where(file.rel), file, now)
             lines = [
                 *_diff.describe_change(name, None, _md.signed_dict(file.md)),
                 "  (no base without git: the role's whole content is shown; compare it with the event's pull request)",
@@ -934,6 +949,8 @@ def propose_root(
 
     Raises:
         UsageError: open invitations, a --revoke that names no single root key, an owner not in tuf-on-ci's form.
+        InputFileError: the new root would be refused by its signers (``_check_keys``, ``_check_event_root``:
+            one key under two ids in a role, online periods tuf-on-ci's CI refuses).
         PolicyError: the checkout's root is an unfinished signing event, not a tuf-on-ci root, a key it holds has
             a key id tuf-on-ci's CI would refuse; or the threshold, spare key, keyholder, key type or expiry rules.
     """
@@ -1008,6 +1025,10 @@ def propose_root(
     where = checkout.where(f"{HISTORY_DIR}/{version + 1}.root.json")
     proposal = _role_file("root", "root.json", serialise(obj), where)
     proposal.check_exact(where)
+    # What keyholders' ceremony (and tuf-on-ci's CI) would refuse is refused before it is written: periods kept
+    # from the current root, one key under two ids in a role it keeps.
+    _check_keys(where, signed["keys"], {r: role_["keyids"] for r, role_ in signed["roles"].items()})
+    _check_event_root(where, proposal, now)
     lines = _diff.describe_change(f"root v{version + 1}", current.obj["signed"], signed)
     lines.append(f"  placeholders for {len(placeholders)} signatures: the root keys of v{version}, then the new ones")
     lines += [
