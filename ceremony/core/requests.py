@@ -23,6 +23,7 @@ import contextlib
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,7 +179,7 @@ class SignRequest:
         """The digest over every proposed file's canonical bytes."""
         return _diff.payload_digest({role: _md.signed_bytes(md) for role, md in self.metadata.items()})
 
-    def describe(self) -> tuple[list[str], str, str]:
+    def describe(self, now: datetime | None = None) -> tuple[list[str], str, str]:
         """What will be signed, computed here: diff lines, digest hex and words.
 
         Every line is derived from the metadata the digest covers, compared
@@ -188,7 +189,9 @@ class SignRequest:
         delegating metadata gives its role; an unsigned ``current`` would let
         a forger choose what the diff calls unchanged. The request's own
         ``summary`` is not here: it is not signed (see ``unsigned_summary``).
-        Every line is printable (controls from the file escaped).
+        A Sigstore trust root the request carries is diffed and checked here
+        too, its validity windows judged at ``now`` (this machine's clock by
+        default). Every line is printable (controls from the file escaped).
         """
         lines: list[str] = []
         current = self.raw.get("current") or {}
@@ -202,11 +205,13 @@ class SignRequest:
                     "the new version is shown in full"
                 )
             lines += _diff.describe_change(name, _md.signed_dict(old) if old is not None else None, _md.signed_dict(md))
-        lines += self._trust_lines(current, reqs)
+        lines += self._trust_lines(current, reqs, now or datetime.now(UTC))
         digest = self.digest()
         return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
 
-    def _trust_lines(self, current: Mapping[str, object], reqs: Mapping[str, list[Requirement]]) -> list[str]:
+    def _trust_lines(
+        self, current: Mapping[str, object], reqs: Mapping[str, list[Requirement]], now: datetime
+    ) -> list[str]:
         """The trust-root changes of a Sigstore trust root this request changes, computed here from its files.
 
         The new files match the signed metadata (checked on load); a current file is used only when the
@@ -241,7 +246,7 @@ class SignRequest:
                 elif name not in was and old_bytes is not None:
                     why = f"{role} lists no {name} now, yet the request carries a current one"
                 carried[name] = (new_bytes, None if why else old_bytes, why)
-        return lines + (_sigstore.keyholder_changes(carried) if carried else [])
+        return lines + (_sigstore.keyholder_changes(carried, now) if carried else [])
 
     def _verified_current(self, role: str, obj: object, reqs: Mapping[str, list[Requirement]]) -> Metadata | None:
         """The request's copy of ``role``'s current version, if a threshold of its role's keys signed it."""

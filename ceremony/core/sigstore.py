@@ -1080,11 +1080,13 @@ def carried_files(state: State, proposal: Proposal) -> dict[str, tuple[str, byte
     return carried
 
 
-def keyholder_changes(carried: dict[str, tuple[bytes, bytes | None, str]]) -> list[str]:
+def keyholder_changes(carried: dict[str, tuple[bytes, bytes | None, str]], now: datetime) -> list[str]:
     """The trust-root changes computed from a sign request's files: name -> (new, current or None, why none).
 
     Each file is parsed as a published one is (``_previous``): one that cannot be read is said in a line,
-    never a crash, so a keyholder always sees what could not be compared.
+    never a crash, so a keyholder always sees what could not be compared. The new files then go through
+    every check set-trust makes, judged at ``now``: their warnings, or the refusal, computed on the
+    keyholder's machine (a request need not have been made by a ceremony that ran them).
     """
     lines: list[str] = []
     models: dict[str, tuple[Any, Any]] = {}
@@ -1109,4 +1111,15 @@ def keyholder_changes(carried: dict[str, tuple[bytes, bytes | None, str]]) -> li
         return lines
     old_root, new_root = models[TRUSTED_ROOT_NAME]
     old_config, new_config = models.get(SIGNING_CONFIG_NAME, (None, None))
-    return [*lines, *trust_changes(old_root, new_root, old_config, new_config)]
+    return [*lines, *trust_changes(old_root, new_root, old_config, new_config), *_checked_here(carried, now)]
+
+
+def _checked_here(carried: dict[str, tuple[bytes, bytes | None, str]], now: datetime) -> list[str]:
+    """set-trust's checks of a request's new files, as lines: its warnings, or the one refusal."""
+    try:
+        root, warnings = check_trusted_root(carried[TRUSTED_ROOT_NAME][0], now)
+        if SIGNING_CONFIG_NAME in carried:
+            warnings += check_signing_config(carried[SIGNING_CONFIG_NAME][0], now, root)[1]
+    except InputFileError as err:
+        return [f"refused by this tool's checks: {err}"]
+    return [f"warning: {w}" for w in bounded_warnings(warnings)]

@@ -1110,3 +1110,18 @@ def test_a_wide_or_no_break_space_in_a_name_is_shown_as_an_escape() -> None:
 
     lines = sigstore.trust_changes(None, parsed(mutated_private(rename)), None, None)
     assert lines[0].startswith("trust root: new Fulcio CA fulcio\\u3000\\xa0root (CN=fulcio-root,O=example"), lines
+
+
+def test_the_keyholders_tool_checks_the_carried_files_too() -> None:
+    """A request need not come from a ceremony that ran the checks: the keyholder's tool runs them again."""
+    old = (VECTORS / "public" / TR).read_bytes()
+    lab = enc(mutated("public", TR, at("tlogs[0].baseUrl", "http://127.0.0.1:3000")))
+    lines = sigstore.keyholder_changes({TR: (lab, old, "")}, NOW)
+    assert lines == [
+        "trust root: Rekor key http://127.0.0.1:3000: base URL was https://rekor.sigstore.dev",
+        f"warning: {TR}: tlogs[0].baseUrl: http://127.0.0.1:3000 is plain http to this machine: for a lab only",
+    ]
+    no_ct = enc(mutated("public", TR, lambda d: d.update(ctlogs=[])))
+    lines = sigstore.keyholder_changes({TR: (no_ct, None, "the request's current targets is not signed")}, NOW)
+    assert lines[0] == f"trust root: the request's current targets is not signed; {TR} is compared with nothing"
+    assert lines[-1].startswith(f"refused by this tool's checks: {TR}: ctlogs: is empty: sigstore-python 4.x refuses")
