@@ -1027,6 +1027,16 @@ def test_a_key_changed_under_its_id_is_shown() -> None:
     assert "  key abababababab x-tuf-on-ci-keyowner: @bob -> @eve" in lines
 
 
+def test_sigstore_v12_kept_its_online_key_under_a_new_id(vectors: Path) -> None:
+    """tuf-on-ci's own v11 -> v12 changed the online key ids (same key): shown as that, not as a new online signer."""
+    from ceremony.core import tuf_on_ci as core_toc
+
+    v11, v12 = (json.loads((vectors / SIGSTORE / f"{v}.root.json").read_bytes())["signed"] for v in (11, 12))
+    lines = core_toc._field_lines(v11, v12)
+    assert "  the online signer keeps its key, under a new key id" in lines
+    assert not any("ONLINE SIGNER CHANGES" in line for line in lines)
+
+
 def test_a_refused_root_leaves_no_new_key_file(
     tmp_path: Path, passphrase_file: Path, keyring: dict[str, Path], root_event: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -620,14 +620,32 @@ def _field_lines(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
             "other key material or fields than the base root has for it"
         )
         changes(f"key {printable(keyid[:12])} ", before, after)
-    online = [(r, old_roles.get(r) or {}, new_roles.get(r) or {}) for r in ONLINE_FILES]
-    if any((a.get("keyids"), a.get("threshold")) != (b.get("keyids"), b.get("threshold")) for _r, a, b in online):
-        uris = sorted({_owner_of(new_keys.get(k)) or k[:12] for _r, _a, b in online for k in b.get("keyids") or []})
-        lines.append(
-            f"  the ONLINE SIGNER CHANGES (timestamp/snapshot keys now: {', '.join(uris)}): make sure the maintainers "
-            "planned this online key rotation"
+    online = [(old_roles.get(r) or {}, new_roles.get(r) or {}) for r in ONLINE_FILES]
+    if any((a.get("keyids"), a.get("threshold")) != (b.get("keyids"), b.get("threshold")) for a, b in online):
+        same = all(
+            a.get("threshold") == b.get("threshold") and _identities(a, old_keys) == _identities(b, new_keys)
+            for a, b in online
         )
+        if same:  # Sigstore's v12: the online key's id recomputed, the key itself kept
+            lines.append("  the online signer keeps its key, under a new key id")
+        else:
+            uris = sorted({_owner_of(new_keys.get(k)) or k[:12] for _a, b in online for k in b.get("keyids") or []})
+            lines.append(
+                f"  the ONLINE SIGNER CHANGES (timestamp/snapshot keys now: {', '.join(uris)}): make sure the "
+                "maintainers planned this online key rotation"
+            )
     return lines
+
+
+def _identities(role: Mapping[str, Any], keys: Mapping[str, Any]) -> set[bytes | str]:
+    """The public keys a role lists (``keys.public_key_identity``; a key that cannot be loaded: its key id)."""
+    found: set[bytes | str] = set()
+    for keyid in role.get("keyids") or []:
+        try:
+            found.add(_keys.public_key_identity(_keys.public_key_from_metadata(keyid, keys[keyid])))
+        except (KeyError, TypeError, SigningKeyError):
+            found.add(keyid)
+    return found
 
 
 def _base_lines(base: RoleFile) -> list[str]:
