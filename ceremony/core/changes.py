@@ -31,7 +31,7 @@ from ceremony.core.proposal import ChangeContext, Proposal, State, load_state
 from ceremony.core.publish import PublishResult, delegators, publish, sign_here
 from ceremony.core.requests import write_request
 from ceremony.core.roles import CONFIG_NAME, TOP_LEVEL, target_file_names
-from ceremony.core.signers import AcquiredKey, KeySpec, acquire_key
+from ceremony.core.signers import GENERATE, AcquiredKey, KeySpec, acquire_key
 from ceremony.core.workspace import KeyRecord, Workspace
 from ceremony.errors import HsmError, UsageError
 
@@ -40,8 +40,16 @@ if TYPE_CHECKING:
 
 
 def _acquire(ctx: ChangeContext, spec: str, label: str, role: str) -> AcquiredKey:
-    """A key added by a change (see workspace.acquire_key); new passphrases are asked as "new key LABEL"."""
-    return acquire_key(
+    """A key added by a change (see workspace.acquire_key); new passphrases are asked as "new key LABEL".
+
+    The workspace's profile decides which keys its clients can verify (a Sigstore instance's: what sigstore-js
+    verifies); a key type is refused before a key is made, any other key as soon as its public key is known.
+    """
+    profile = str(ctx.ws.config.get("profile", ""))
+    parsed = KeySpec.parse(spec)
+    if parsed.kind == GENERATE:
+        _policy.check_profile_key(profile, label, _keys.key_type(parsed.value).scheme)
+    acquired = acquire_key(
         spec,
         label,
         role,
@@ -51,6 +59,8 @@ def _acquire(ctx: ChangeContext, spec: str, label: str, role: str) -> AcquiredKe
         ctx.stack,
         ctx.pin_file,
     )
+    _policy.check_profile_key(profile, label, acquired.public.scheme)
+    return acquired
 
 
 def _add_keys(ctx: ChangeContext, config: dict[str, Any], proposal: Proposal, specs: list[str], role: str) -> list[Key]:
