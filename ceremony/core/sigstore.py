@@ -27,10 +27,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
-
-import pydantic
-from sigstore_models.trustroot.v1 import CertificateAuthority, SigningConfig, TransparencyLogInstance, TrustedRoot
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ceremony.core import metadata as _md
 from ceremony.core._json import loads_strict, read_bytes
@@ -40,6 +37,10 @@ from ceremony.core.keys import sigstore as _crypto
 from ceremony.core.proposal import ChangeContext, Proposal, State
 from ceremony.core.roles import target_file_names
 from ceremony.errors import InputFileError, UsageError
+
+if TYPE_CHECKING:
+    import pydantic
+    from sigstore_models.trustroot.v1 import CertificateAuthority, SigningConfig, TransparencyLogInstance, TrustedRoot
 
 #: The target names sigstore-python 4.x and sigstore-js fetch (``sigstore/_internal/tuf.py``, ``@sigstore/tuf``).
 TRUSTED_ROOT_NAME = "trusted_root.json"
@@ -191,8 +192,22 @@ def _walk(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str, An
             yield from _walk(child, f"{where}[{index}]", depth + 1)
 
 
+def _schema(name: str) -> type[pydantic.BaseModel]:
+    """sigstore-models' model ``TrustedRoot`` or ``SigningConfig``, imported on first use.
+
+    Every command imports this module (a sign request may carry a trust root), but only the ones that read a
+    trust root need pydantic and the models, which would otherwise add a sixth of a second to each start-up.
+    """
+    from sigstore_models.trustroot import v1
+
+    model: type[pydantic.BaseModel] = getattr(v1, name)
+    return model
+
+
 def _model(cls: type[pydantic.BaseModel], data: bytes, source: str) -> Any:
     """Validate with sigstore-models; the first error as one line (its message, never the input value)."""
+    import pydantic
+
     try:
         return cls.model_validate_json(data)
     except pydantic.ValidationError as err:
@@ -477,7 +492,7 @@ def check_trusted_root(data: bytes, now: datetime, source: str = TRUSTED_ROOT_NA
         The parsed trusted root and the warnings to show with the review.
     """
     warnings: list[str] = []
-    root: TrustedRoot = _parse(TrustedRoot, data, source, TRUSTED_ROOT_MEDIA_TYPE)
+    root: TrustedRoot = _parse(_schema("TrustedRoot"), data, source, TRUSTED_ROOT_MEDIA_TYPE)
     logs = {"tlogs": root.tlogs, "ctlogs": root.ctlogs}
     cas = {"certificateAuthorities": root.certificate_authorities, "timestampAuthorities": root.timestamp_authorities}
     counts = {**{name: len(v) for name, v in logs.items()}, **{name: len(v) for name, v in cas.items()}}
@@ -546,7 +561,7 @@ def check_signing_config(
         The parsed signing config and the warnings to show with the review.
     """
     warnings: list[str] = []
-    config: SigningConfig = _parse(SigningConfig, data, source, SIGNING_CONFIG_MEDIA_TYPE)
+    config: SigningConfig = _parse(_schema("SigningConfig"), data, source, SIGNING_CONFIG_MEDIA_TYPE)
     kinds = {"caUrls": "Fulcio", "oidcUrls": "OIDC", "rekorTlogUrls": "Rekor", "tsaUrls": "TSA"}
     usable: dict[str, list[Any]] = {}
     for name, kind in kinds.items():
@@ -1035,9 +1050,9 @@ def plan_set_trust(
             warnings += _kept_config(old_config_bytes, config_note, ctx.now, root)
     if old_root_bytes == trusted_root and (signing_config is None or old_config_bytes == signing_config):
         raise UsageError(f"{role}: already lists these exact files as the instance's trust root; nothing to change")
-    old_root, unread = _previous(old_root_bytes, TrustedRoot, TRUSTED_ROOT_MEDIA_TYPE, TRUSTED_ROOT_NAME)
+    old_root, unread = _previous(old_root_bytes, _schema("TrustedRoot"), TRUSTED_ROOT_MEDIA_TYPE, TRUSTED_ROOT_NAME)
     root_note = root_note or unread
-    old_config, unread = _previous(old_config_bytes, SigningConfig, SIGNING_CONFIG_MEDIA_TYPE, SIGNING_CONFIG_NAME)
+    old_config, unread = _previous(old_config_bytes, _schema("SigningConfig"), SIGNING_CONFIG_MEDIA_TYPE, SIGNING_CONFIG_NAME)
     config_note = config_note or unread
     lines = trust_changes(old_root, root, old_config, config)
     notes = [n for n in (root_note, config_note if signing_config is not None else "") if n]
@@ -1091,8 +1106,8 @@ def keyholder_changes(carried: dict[str, tuple[bytes, bytes | None, str]], now: 
     lines: list[str] = []
     models: dict[str, tuple[Any, Any]] = {}
     for name, cls, media_type in (
-        (TRUSTED_ROOT_NAME, TrustedRoot, TRUSTED_ROOT_MEDIA_TYPE),
-        (SIGNING_CONFIG_NAME, SigningConfig, SIGNING_CONFIG_MEDIA_TYPE),
+        (TRUSTED_ROOT_NAME, _schema("TrustedRoot"), TRUSTED_ROOT_MEDIA_TYPE),
+        (SIGNING_CONFIG_NAME, _schema("SigningConfig"), SIGNING_CONFIG_MEDIA_TYPE),
     ):
         if name not in carried:
             continue

@@ -698,7 +698,7 @@ def test_a_first_trust_root_is_read_whole_and_the_lines_are_bounded() -> None:
 
 def test_a_published_file_listing_an_entry_twice_is_compared_copy_by_copy() -> None:
     """The published file came from elsewhere and may list a CA twice: no copy is lost from the diff."""
-    twice = sigstore.TrustedRoot.model_validate_json(enc(mutated("public", TR, _retired_ca_again)))
+    twice = sigstore._schema("TrustedRoot").model_validate_json(enc(mutated("public", TR, _retired_ca_again)))
     once = parsed(real("public", TR))
     assert sigstore.trust_changes(once, twice, None, None) == [
         "trust root: Fulcio CA sigstore (03a38ffb1f450100): listed 2 time(s), was 1",
