@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,19 @@ from tests import softhsm
 from tests.conftest import PASSPHRASE, VECTOR_DATES, CliRunner, _run, one_line_error
 from tests.test_import import tuf_on_ci_checkout
 
-TOC_SIGN = Path(sys.executable).with_name("tuf-on-ci-sign")
+# tuf-on-ci-sign lives in a venv of its own, as on a keyholder's machine (scripts/test installs it from
+# scripts/lock/requirements-tuf-on-ci.txt): its cloud-KMS extras must not reach ceremony's venv.
+TOC_VENV = Path(__file__).resolve().parent.parent / ".venv-tuf-on-ci"
+TOC_SIGN = TOC_VENV / "bin" / "tuf-on-ci-sign"
+TOC_PYTHON = TOC_VENV / "bin" / "python"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tuf_on_ci_sign_installed() -> None:
+    if not TOC_SIGN.is_file():
+        pytest.fail(f"tuf-on-ci-sign is not installed in {TOC_VENV}: scripts/test installs it")
+
+
 EVENT = "sign/root-v2"
 
 # tuf-on-ci's own close() on the same change: the bytes it would write (run in a subprocess, as tuf-on-ci runs).
@@ -234,7 +245,7 @@ def oracle(event_dir: Path, prev_dir: Path, tmp_path: Path, change: dict[str, An
     """What tuf-on-ci's own SignerRepository.close() writes to event_dir/root.json for ``change``."""
     settings(tmp_path, "@maintainer")
     subprocess.run(
-        [sys.executable, "-c", ORACLE, event_dir, prev_dir, tmp_path / ".tuf-on-ci-sign.ini", json.dumps(change)],
+        [TOC_PYTHON, "-c", ORACLE, event_dir, prev_dir, tmp_path / ".tuf-on-ci-sign.ini", json.dumps(change)],
         check=True,
         capture_output=True,
         timeout=120,
