@@ -1021,6 +1021,27 @@ def test_a_pinned_base_must_be_the_event_base(tmp_path: Path, keyring: dict[str,
         core_toc.find_awaiting(core_toc.open_checkout(checkout), identity, base=published + b" ")
 
 
+def test_sign_with_base_from_the_command_line(
+    cli: CliRunner, tmp_path: Path, keyring: dict[str, Path], root_event: Path, passphrase_file: Path
+) -> None:
+    """``ceremony sign --tuf-on-ci CHECKOUT --base FILE``: a base other than the published one is refused, the
+    published one lets the keyholder sign; ``--base`` without ``--tuf-on-ci`` is a usage error."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(root_event, checkout)
+    published = tmp_path / "published-root.json"
+    published.write_bytes((checkout / "metadata" / "root_history" / "1.root.json").read_bytes())
+    other = tmp_path / "other-root.json"
+    other.write_bytes(published.read_bytes() + b" ")
+    before = (checkout / "metadata" / "root.json").read_bytes()
+    args = ["--key", keyring["alice"], "--passphrase-file", passphrase_file, "--yes"]
+    line = one_line_error(cli("sign", "--tuf-on-ci", checkout, "--base", other, *args))
+    assert "differs from the pinned base" in line
+    assert (checkout / "metadata" / "root.json").read_bytes() == before
+    ok(cli("sign", "--tuf-on-ci", checkout, "--base", published, *args))
+    assert (checkout / "metadata" / "root.json").read_bytes() != before
+    assert "--base is for --tuf-on-ci" in one_line_error(cli("sign", published, "--base", published, *args))
+
+
 def test_a_key_changed_under_its_id_is_shown() -> None:
     """A base whose key id is not its key's hash (tuf-on-ci's CI refuses it in the event, not in old roots)."""
     from ceremony.core import tuf_on_ci as core_toc

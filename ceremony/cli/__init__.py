@@ -711,6 +711,12 @@ def delegate(
     type=click.Path(path_type=Path),
     help="Sign the signing event checked out in this tuf-on-ci repository (instead of a REQUEST).",
 )
+@click.option(
+    "--base",
+    type=click.Path(path_type=Path),
+    help="tuf-on-ci: the published root you trust (git show origin/main:metadata/root.json > base.json); the "
+    "event's previous root must be exactly these bytes.",
+)
 @_passphrase_option
 @_pin_option
 @_yes_option
@@ -719,6 +725,7 @@ def sign(
     keyspec: str,
     out: Path | None,
     checkout: Path | None,
+    base: Path | None,
     passphrase_files: tuple[Path, ...],
     pin_file: Path | None,
     yes: bool,
@@ -731,8 +738,10 @@ def sign(
             raise UsageError("--out is for sign requests: a tuf-on-ci signing event is signed in place")
         from ceremony.cli import tuf_on_ci as _toc_cli
 
-        _toc_cli.sign_event(checkout, keyspec, passphrase_files, pin_file, yes)
+        _toc_cli.sign_event(checkout, keyspec, passphrase_files, pin_file, yes, base=base)
         return
+    if base is not None:
+        raise UsageError("--base is for --tuf-on-ci (the previous root of a signing event)")
     assert request is not None  # noqa: S101 - exactly one of the two, checked above
     if core.dct_requests.is_request(
         core._json.read_json(request, "sign request", limit=core.dct_requests.MAX_REQUEST_BYTES)
