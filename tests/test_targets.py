@@ -186,6 +186,6 @@ def test_a_symlinked_targets_directory_is_refused_before_anything_is_written(
         passphrase_file,
         "--yes",
     )
-    assert "a link or a file where a directory of target files must be" in one_line_error(added)
+    assert "a link or a file where a directory of the workspace must be" in one_line_error(added)
     assert list(outside.iterdir()) == []
     ok(cli("status", workspace))  # no journal entry left behind: every command still works

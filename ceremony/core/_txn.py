@@ -94,22 +94,39 @@ def check_rel_path(rel: object, source: str = "path") -> str:
     return rel
 
 
-def _check_target_way(root: Path, rel: str) -> None:
-    """For a target file: no directory on the way to ``rel`` is a symbolic link or a file, and ``rel`` is not a
-    directory (target paths are the only nested ones; the workspace's own directories keep their old rule).
+def _check_way(root: Path, rel: str) -> None:
+    """No directory on the way to ``rel`` is a symbolic link or a file, and ``rel`` is not a directory.
+
+    Every operation's path is checked, the workspace's own directories included: a workspace left by a crash
+    (or copied from elsewhere) may carry a link where ``metadata/`` or ``targets/sub/`` should be, and a
+    write or a replayed journal entry through it would land outside the workspace.
 
     Raises:
         WorkspaceError: naming what is in the way.
     """
-    if not rel.startswith(f"{TARGETS_DIR}/"):
-        return
     parts = rel.split("/")
     for depth in range(1, len(parts)):
         path = root.joinpath(*parts[:depth])
         if path.is_symlink() or (path.exists() and not path.is_dir()):
-            raise WorkspaceError(f"{path}: a link or a file where a directory of target files must be; nothing changed")
+            raise WorkspaceError(f"{path}: a link or a file where a directory of the workspace must be; nothing changed")
     if (root / rel).is_dir() and not (root / rel).is_symlink():
-        raise WorkspaceError(f"{root / rel}: a directory where a target file must be; nothing changed")
+        raise WorkspaceError(f"{root / rel}: a directory where a file must be; nothing changed")
+
+
+def _check_journal(root: Path) -> Path:
+    """The journal directory, refused when it is a link or a file: recovery lists and deletes what it holds,
+    and through a link that would be another directory's files.
+
+    Raises:
+        WorkspaceError: the journal is a link or not a directory.
+    """
+    journal = root / JOURNAL_DIR
+    if journal.is_symlink() or (journal.exists() and not journal.is_dir()):
+        raise WorkspaceError(
+            f"{journal}: a link or a file where the workspace's journal must be; nothing changed",
+            hint="move it away and look at what it points to; a ceremony never makes one",
+        )
+    return journal
 
 
 class Transaction:
@@ -130,7 +147,7 @@ class Transaction:
 
     def _stage_dir(self) -> Path:
         if self._staging is None:
-            journal = self.root / JOURNAL_DIR
+            journal = _check_journal(self.root)
             self._lock = lock(self.root)
             recover(self.root, locked=True)
             self._made_journal = not journal.exists()
@@ -193,7 +210,7 @@ class Transaction:
             return
         try:
             for op in self.ops:  # before anything is created: a write that could not be applied is never committed
-                _check_target_way(self.root, op["path"])
+                _check_way(self.root, op["path"])
             staging = self._stage_dir()
             intent = {"type": "ceremony-journal", "format": 1, "id": self.id, "ops": self.ops}
             if self._staged > SYNC_EACH:
@@ -275,7 +292,7 @@ def _apply(root: Path, entry: Path, intent: dict[str, Any]) -> None:
     touched: set[Path] = set()
     for op in intent["ops"]:
         target = root / op["path"]
-        _check_target_way(root, op["path"])
+        _check_way(root, op["path"])
         if op["op"] == "write":
             staged = entry / op["stage"]
             if staged.is_file() and not staged.is_symlink():
@@ -362,6 +379,8 @@ def needs_recovery(root: Path) -> bool:
     """True when a journal entry or a temp file of a killed write is present (cheap; takes no lock)."""
     root = Path(root)
     journal = root / JOURNAL_DIR
+    if journal.is_symlink():
+        return True  # recover() refuses it
     with contextlib.suppress(OSError):
         if os.listdir(journal):
             return True
@@ -396,7 +415,7 @@ def recover(root: Path, locked: bool = False) -> list[str]:
     try:
         fd = None if locked else lock(root)
         done: list[str] = []
-        journal = root / JOURNAL_DIR
+        journal = _check_journal(root)
         entries = sorted(os.listdir(journal)) if journal.is_dir() else []
         for name in entries:
             path = journal / name
