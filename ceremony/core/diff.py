@@ -78,10 +78,25 @@ def _roles_of(signed: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Role name -> role dict for a root (top-level roles) or targets (delegated roles)."""
     if isinstance(signed.get("roles"), dict):
         return {name: role for name, role in signed["roles"].items() if isinstance(role, dict)}
-    roles = _obj(signed.get("delegations")).get("roles")
-    if not isinstance(roles, list):
-        return {}
-    return {r["name"]: r for r in roles if isinstance(r, dict) and isinstance(r.get("name"), str)}
+    delegations = _obj(signed.get("delegations"))
+    found: dict[str, dict[str, Any]] = {}
+    succinct = delegations.get("succinct_roles")
+    if isinstance(succinct, dict):
+        # Hash bins (TAP 15): one key set for every bin, shown as one role so the keyholder sees its keys,
+        # threshold and how many bins the paths are split into.
+        bits = succinct.get("bit_length")
+        count = 2**bits if isinstance(bits, int) and not isinstance(bits, bool) and 0 < bits <= 32 else bits
+        name = f"{str(succinct.get('name_prefix'))[:60]}-* (hash bins)"
+        found[name] = {
+            "keyids": succinct.get("keyids"),
+            "threshold": succinct.get("threshold"),
+            "paths": f"every path, by its hash, into {_v(count, 20)} bins",
+            "terminating": True,
+        }
+    roles = delegations.get("roles")
+    if isinstance(roles, list):
+        found.update({r["name"]: r for r in roles if isinstance(r, dict) and isinstance(r.get("name"), str)})
+    return found
 
 
 def _keys_of(signed: Mapping[str, Any]) -> dict[str, Any]:

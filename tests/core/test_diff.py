@@ -318,3 +318,23 @@ def test_digest_words_of_a_digest(payload: bytes) -> None:
     assert set(words) <= WORDLIST
     assert diff.digest_words(digest) == diff.digest_words(diff.payload_digest({"root": payload}))
     assert Mnemonic("english").to_entropy(words) == digest
+
+
+def _bins(keyids: list[str], threshold: int, bits: int) -> dict[str, Any]:
+    succinct = {"keyids": keyids, "threshold": threshold, "bit_length": bits, "name_prefix": "bins"}
+    return {"_type": "targets", "version": 2, "targets": {}, "delegations": {"keys": {}, "succinct_roles": succinct}}
+
+
+def test_hash_bins_keys_threshold_and_count_are_shown() -> None:
+    """A keyholder signing a delegation to hash bins sees the bins' keys, threshold and how many bins."""
+    added = diff.describe_change(
+        "targets.json", {"_type": "targets", "version": 1, "targets": {}}, _bins(["a" * 64], 1, 14)
+    )
+    assert "  role bins-* (hash bins): ADDED, paths every path, by its hash, into 16384 bins, terminating True" in added
+    assert "    + key aaaaaaaaaaaa (?)" in added
+    changed = diff.describe_change("targets.json", _bins(["a" * 64], 1, 14), _bins(["a" * 64, "b" * 64], 2, 10))
+    assert "  role bins-* (hash bins): threshold 1 -> 2, 2 keys" in changed and "    + key bbbbbbbbbbbb (?)" in changed
+    assert (
+        "  role bins-* (hash bins): paths every path, by its hash, into 16384 bins -> every path, by its hash, "
+        "into 1024 bins" in changed
+    )
