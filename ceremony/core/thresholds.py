@@ -7,7 +7,10 @@ shape follows python-tuf's ``VerificationResult`` (threshold, signed,
 unsigned, verified, missing) so that a reader who knows one knows the other.
 
 Distinct means distinct public keys, not distinct key ids: the same key
-listed under two key ids counts once (spec 5.4; python-tuf does the same).
+listed under two key ids counts once (spec 5.4). python-tuf does not: its
+get_verification_result counts key ids, so one key under two ids meets a
+threshold of 2 there (observed with python-tuf 7.0); ``tuf_on_ci`` refuses
+such roles before a keyholder signs them.
 Which keys must sign is never taken from a file's own say-so: it is derived
 from the previous root, the new root, or the delegating metadata
 (``requirements_for``).
