@@ -108,7 +108,9 @@ def _check_way(root: Path, rel: str) -> None:
     for depth in range(1, len(parts)):
         path = root.joinpath(*parts[:depth])
         if path.is_symlink() or (path.exists() and not path.is_dir()):
-            raise WorkspaceError(f"{path}: a link or a file where a directory of the workspace must be; nothing changed")
+            raise WorkspaceError(
+                f"{path}: a link or a file where a directory of the workspace must be; nothing changed"
+            )
     if (root / rel).is_dir() and not (root / rel).is_symlink():
         raise WorkspaceError(f"{root / rel}: a directory where a file must be; nothing changed")
 

@@ -1052,7 +1052,9 @@ def plan_set_trust(
         raise UsageError(f"{role}: already lists these exact files as the instance's trust root; nothing to change")
     old_root, unread = _previous(old_root_bytes, _schema("TrustedRoot"), TRUSTED_ROOT_MEDIA_TYPE, TRUSTED_ROOT_NAME)
     root_note = root_note or unread
-    old_config, unread = _previous(old_config_bytes, _schema("SigningConfig"), SIGNING_CONFIG_MEDIA_TYPE, SIGNING_CONFIG_NAME)
+    old_config, unread = _previous(
+        old_config_bytes, _schema("SigningConfig"), SIGNING_CONFIG_MEDIA_TYPE, SIGNING_CONFIG_NAME
+    )
     config_note = config_note or unread
     lines = trust_changes(old_root, root, old_config, config)
     notes = [n for n in (root_note, config_note if signing_config is not None else "") if n]
