@@ -12,6 +12,7 @@ hold a secret; ``CEREMONY_DEBUG=1`` shows the traceback), 130 after Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import sys
@@ -80,8 +81,27 @@ def _internal_error_line(err: BaseException) -> str:
     )
 
 
+#: Command groups in modules of their own, imported only when one of their commands runs (or help lists them):
+#: ``ceremony rotate`` need not load Docker Content Trust's or tuf-on-ci's code first.
+_LAZY_GROUPS = {
+    "notary": ("ceremony.cli.notary", "notary"),
+    "targets": ("ceremony.cli.targets", "targets"),
+    "sigstore": ("ceremony.cli.sigstore", "sigstore"),
+    "tuf-on-ci": ("ceremony.cli.tuf_on_ci", "tuf_on_ci"),
+}
+
+
 class _Group(click.Group):
     """A click group that reports every fault as one line, not a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_GROUPS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY_GROUPS and cmd_name not in self.commands:
+            module, attr = _LAZY_GROUPS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -934,15 +954,3 @@ def tui(workspace: Path | None = None) -> None:
     from ceremony.tui import make_app  # only the UI command loads Textual
 
     make_app(workspace).run()
-
-
-from ceremony.cli.notary import notary as _notary_group  # noqa: E402 - it imports the helpers above
-
-main.add_command(_notary_group)
-from ceremony.cli.sigstore import sigstore as _sigstore_group  # noqa: E402 - it imports the helpers above
-from ceremony.cli.targets import targets as _targets_group  # noqa: E402 - it imports the helpers above
-from ceremony.cli.tuf_on_ci import tuf_on_ci as _toc_group  # noqa: E402 - it imports the helpers above
-
-main.add_command(_targets_group)
-main.add_command(_sigstore_group)
-main.add_command(_toc_group)
