@@ -53,14 +53,20 @@ def serve_directory(path: Path | str) -> Iterator[str]:
     directory = Path(path).resolve()
     if not directory.is_dir():
         raise FileNotFoundError(f"not a directory: {directory}")
-    handler = functools.partial(_QuietHandler, directory=str(directory))
+    with _serve(functools.partial(_QuietHandler, directory=str(directory))) as url:
+        yield url + "/"
+
+
+@contextlib.contextmanager
+def _serve(handler: Any) -> Iterator[str]:
+    """An HTTP server for ``handler`` on 127.0.0.1 (ephemeral port) in a background thread; its URL (no "/")."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="tuf-test-http", daemon=True)
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield f"http://{host}:{port}/"
+        yield f"http://{host}:{port}"
     finally:
         server.shutdown()
         server.server_close()
@@ -82,18 +88,8 @@ class _RepositoryHandler(_QuietHandler):
 @contextlib.contextmanager
 def serve_repository(workspace: Path) -> Iterator[str]:
     """Serve WORKSPACE's metadata/ at the URL's root and targets/ under URL/targets/; yield the URL (no "/")."""
-    handler = type("Handler", (_RepositoryHandler,), {"workspace": Path(workspace).resolve()})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="tuf-test-mirror", daemon=True)
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with _serve(type("Handler", (_RepositoryHandler,), {"workspace": Path(workspace).resolve()})) as url:
+        yield url
 
 
 _SIGSTORE_PYTHON = r"""
