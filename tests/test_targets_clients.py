@@ -172,6 +172,7 @@ def test_delegated_role_and_sign_request_under_consistent_snapshots(
             "releases/r1.txt",
             "--role",
             "releases",
+            "--sha512",  # with consistent snapshots the pending record names SHA512.NAME files, 128+ characters
             "--request",
             request,
             "--yes",
@@ -183,6 +184,10 @@ def test_delegated_role_and_sign_request_under_consistent_snapshots(
         ok(cli("sign", request, "--key", ws / "keys" / f"{keyid}.p12", *pf, "--yes"))
     ok(cli("merge", ws, request))
     assert (ws / "metadata/2.releases.json").is_file()
+    sha512 = json.loads((ws / "metadata/releases.json").read_bytes())["signed"]["targets"]["releases/r1.txt"]["hashes"][
+        "sha512"
+    ]
+    assert (ws / "targets" / "releases" / f"{sha512}.r1.txt").read_bytes() == b"release one\n"
     assert python_tuf_download(ws, "releases/r1.txt") == b"release one\n"
     assert tufjs_download(ws, ws / "metadata/1.root.json", ["releases/r1.txt"]) == {
         "releases/r1.txt": hashlib.sha256(b"release one\n").hexdigest()

@@ -459,7 +459,12 @@ class PendingChange:
         for rel, encoded in found.items():
             if not isinstance(rel, str) or not rel.startswith(f"{TARGETS_DIR}/"):
                 raise InputFileError(f"{path}: target file {printable(rel, 80)!r} is not below {TARGETS_DIR}/")
-            _policy.check_target_path(rel.removeprefix(f"{TARGETS_DIR}/"))
+            # A file name as the journal writes it (with consistent snapshots HASH.NAME, longer than a target path's
+            # segment may be); publish then checks each name against the metadata (publish._check_target_files).
+            try:
+                _txn.check_rel_path(rel, f"{path}: target file")
+            except WorkspaceError as err:
+                raise InputFileError(str(err)) from None
             try:
                 target_files[rel] = None if encoded is None else base64.b64decode(encoded, validate=True)
             except (ValueError, TypeError) as err:
@@ -499,8 +504,15 @@ def write_request(ctx: ChangeContext, state: State, proposal: Proposal, out: Pat
     # The pending record and its transcript line together; the request file (outside the workspace)
     # after them. A kill in between leaves a pending change without its file: making the change
     # again writes a new request, and the orphan record is never merged (nothing signs it).
+    record = dumps_pretty(pending.to_dict())
+    if len(record) > MAX_REQUEST_BYTES:
+        # The record is read back with this bound at merge: a larger one could be written but never merged.
+        raise UsageError(
+            f"this change needs a pending record of {len(record):,} bytes, more than the {MAX_REQUEST_BYTES:,} a "
+            "merge reads (large target files travel in it): sign it here, or split it into smaller changes"
+        )
     with _txn.transaction(ctx.ws.path) as txn:
-        digest = txn.write(f"{PENDING_DIR}/{request_id}.json", dumps_pretty(pending.to_dict()))
+        digest = txn.write(f"{PENDING_DIR}/{request_id}.json", record)
         head = _transcript.append(
             ctx.ws.path,
             f"{proposal.command} --request",
