@@ -32,7 +32,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,6 +166,10 @@ class Checkout:
     files: dict[str, RoleFile]
     history: dict[int, Path]
     invites: dict[str, list[str]]
+    #: Bytes of root_history/N.root.json as read once (by the base-chain check): what is verified, pinned, shown and
+    #: decides who must sign is one read of each file, not a re-read a concurrent checkout could swap.
+    history_raw: dict[int, bytes] = field(default_factory=dict)
+    _history_parsed: dict[int, RoleFile] = field(default_factory=dict)
 
     def where(self, rel: str) -> str:
         """A file of the checkout as the operator finds it (``metadata/root.json``)."""
@@ -182,18 +186,24 @@ class Checkout:
         Raises:
             InputFileError: the checkout does not have it, or it is not valid root metadata.
         """
+        if version in self._history_parsed:
+            return self._history_parsed[version]
         path = self.history.get(version)
         rel = f"{HISTORY_DIR}/{version}.root.json"
         if path is None:
             raise InputFileError(
                 f"{self.metadata / rel}: not found; tuf-on-ci keeps every root version in {HISTORY_DIR}/"
             )
-        raw = read_bytes(path, "metadata file", _repo_files.DEFAULT_LIMITS.root, follow_symlinks=False)
+        raw = self.history_raw.get(version)
+        if raw is None:
+            raw = read_bytes(path, "metadata file", _repo_files.DEFAULT_LIMITS.root, follow_symlinks=False)
+            self.history_raw[version] = raw
         file = _role_file("root", rel, raw, str(path))
         if file.version != version:
             # A file named for one version holding another (root.json copied over the base) would make the event
             # its own base: no change shown, and who must sign taken from the file being signed.
             raise InputFileError(f"{path}: holds root version {file.version}, not {version} as its name says")
+        self._history_parsed[version] = file
         return file
 
     @property
@@ -367,6 +377,7 @@ def _verify_base_chain(checkout: Checkout) -> None:
     total = 0
     for v in range(1, version):
         raw = read_bytes(checkout.history[v], "metadata file", _repo_files.DEFAULT_LIMITS.root, follow_symlinks=False)
+        checkout.history_raw[v] = raw
         total += len(raw)
         if total > MAX_TOTAL_BYTES:
             raise InputFileError(f"{checkout.metadata / HISTORY_DIR}: more than {MAX_TOTAL_BYTES:,} bytes of roots")
