@@ -42,24 +42,6 @@ if TYPE_CHECKING:
     from ceremony.core.verify import Report, verify_directory, verify_files
     from ceremony.core.workspace import KeyRecord, Workspace, verify_workspace_transcript
 
-_SUBMODULES = frozenset(
-    {
-        "backup",
-        "changes",
-        "dct",
-        "dct_requests",
-        "diff",
-        "guided",
-        "hsm",
-        "importer",
-        "keys",
-        "policy",
-        "proposal",
-        "recovery",
-        "requests",
-        "targets",
-    }
-)
 _NAMES = {
     "format_date": "ceremony.core.dates",
     "parse_at": "ceremony.core.dates",

@@ -292,9 +292,10 @@ def _write_new(path: Path, data: bytes, flush: bool = True) -> None:
 def _apply(root: Path, entry: Path, intent: dict[str, Any]) -> None:
     """Carry out a committed entry's operations (idempotent), then delete the entry."""
     touched: set[Path] = set()
+    for op in intent["ops"]:  # every path first: a refusal must not leave the entry half applied
+        _check_way(root, op["path"])
     for op in intent["ops"]:
         target = root / op["path"]
-        _check_way(root, op["path"])
         if op["op"] == "write":
             staged = entry / op["stage"]
             if staged.is_file() and not staged.is_symlink():

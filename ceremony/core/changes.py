@@ -530,7 +530,6 @@ def plan_undelegation(ctx: ChangeContext, name: str) -> tuple[State, Proposal]:
     bins = _md.succinct_of(parent_md) if parent_md is not None else None
     if bins is not None:
         _policy.refuse_single_bin(name, bins[0])
-    parent_md = state.current(parent) if parent is not None else None
     if parent is None or parent_md is None:
         raise UsageError(f"role {name!r} is not delegated in this repository")
     parent_new = _md.next_version(parent_md, ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, parent)))
