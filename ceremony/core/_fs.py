@@ -87,7 +87,8 @@ def write_new(path: Path, data: bytes) -> str:
     """Write ``data`` to a new file ``path`` (mode 0600, complete or absent), never over an existing one.
 
     For files handed to someone outside the workspace (a key file, a bundle): the name is taken with a
-    hard link from a complete temporary file, so a file created at ``path`` meanwhile is never replaced.
+    hard link from a complete temporary file, so a file created at ``path`` meanwhile is never replaced
+    (without hard links, as on FAT: an exclusive empty claim, then a rename of the complete file over it).
 
     Raises:
         FileExistsError: ``path`` exists.
@@ -105,7 +106,10 @@ def write_new(path: Path, data: bytes) -> str:
         except OSError as err:
             if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
                 raise
-            create_exclusive(path, data)  # FAT and exFAT sticks have no hard links: create exclusively instead
+            # FAT and exFAT sticks have no hard links: claim the name exclusively (empty), then rename the complete
+            # file over it, so a kill or a pulled stick leaves at worst an empty file, never half of one.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), FILE_MODE))
+            os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
