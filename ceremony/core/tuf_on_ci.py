@@ -920,7 +920,8 @@ class RootProposal:
 
     def describe(self) -> tuple[list[str], str, str]:
         """Diff lines and the digest (hex, words) of the new root's signed bytes."""
-        digest = hashlib.sha256(canonical_bytes(self.obj["signed"])).digest()
+        # Through the same digest a keyholder's ``sign --tuf-on-ci`` shows (SigningEvent.describe), so the words agree.
+        digest = _diff.payload_digest({"root": canonical_bytes(self.obj["signed"])})
         return [printable(line) for line in self.lines], digest.hex(), _diff.digest_words(digest)
 
     @property
