@@ -80,6 +80,14 @@ async def test_choose_a_file_two_levels_down(tree_dir: Path) -> None:
         lines = shown_lines(tree)
         assert any("a/" in line for line in lines)
         assert not any("z.txt" in line or ".hidden" in line for line in lines)  # filtered, hidden
+        await pilot.press("full_stop", "a")  # hidden files shown, then every file
+        tree = await listed(pilot, tree_dir)
+        lines = shown_lines(tree)
+        assert any("z.txt" in line for line in lines) and any(".hidden" in line for line in lines)
+        await pilot.press("full_stop", "a")
+        tree = await listed(pilot, tree_dir)
+        assert tree.cursor_node is not None and tree.cursor_node.data is not None
+        assert tree.cursor_node.data.path == tree_dir / "a"
         await pilot.press("enter")  # a/
         await listed(pilot, tree_dir / "a")
         await pilot.press("enter")  # b/
@@ -151,6 +159,7 @@ async def test_hostile_names_shown_escaped_and_links_not_followed(tmp_path: Path
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "inside.p12").touch()
     (tmp_path / "0link").symlink_to("a", target_is_directory=True)
+    (tmp_path / "b-gone").mkdir()
     (tmp_path / EVIL).write_text("x")
     app = FieldApp("file", str(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
@@ -161,7 +170,13 @@ async def test_hostile_names_shown_escaped_and_links_not_followed(tmp_path: Path
         assert "\x1b" not in text and "\u202e" not in text
         link_line = next(line for line in lines if "0link" in line)
         assert "(link, not followed) -> a" in link_line and "0link/" not in link_line
-        # Lines: this folder, a/ (the cursor starts here: folders first), 0link, the hostile file.
+        # Lines: this folder, a/ (the cursor starts here: folders first), b-gone/, 0link, the hostile file.
+        (tmp_path / "b-gone").rmdir()
+        await pilot.press("down", "enter")  # a folder gone since it was listed: said, no crash
+        await listed(pilot, tmp_path / "b-gone")
+        assert any("(unreadable: No such file or directory)" in line for line in shown_lines(tree))
+        await pilot.press("backspace")
+        await listed(pilot, tmp_path)
         await pilot.press("down")
         assert tree.cursor_node is not None and tree.cursor_node.data is not None
         assert tree.cursor_node.data.path == tmp_path / "0link"

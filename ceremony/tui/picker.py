@@ -227,6 +227,7 @@ class PickerTree(DirectoryTree):
         Binding("backspace", "parent", "Parent"),
         Binding("left", "parent", "Parent", show=False),
         Binding("full_stop", "toggle_hidden", "Hidden files"),
+        Binding("a", "toggle_filter", "All files"),
     ]
 
     class Chosen(Message):
@@ -249,10 +250,12 @@ class PickerTree(DirectoryTree):
         self.kind: Kind = kind
         self.suffixes = suffixes
         self.show_hidden = False
+        #: Only files ending with one of ``suffixes`` are listed while this is on ("a" turns it off and on).
+        self.filtering = bool(suffixes)
         self.name_typed = start.name
         #: Files marked (kind ``files``), in the order marked; kept across directories.
         self.marked: list[Path] = []
-        #: The directory whose listing is on screen (None while the first listing loads).
+        #: The directory whose listing is on screen (None while a listing loads).
         self.shown: Path | None = None
         self._highlight = start.highlight
         self._listings: dict[Path, Listing] = {}
@@ -265,7 +268,8 @@ class PickerTree(DirectoryTree):
         """List a directory in a thread with ``list_directory`` (links not followed, bounded)."""
         if node.data is None:
             return []
-        listing = list_directory(node.data.path, show_hidden=self.show_hidden, suffixes=self.suffixes)
+        suffixes = self.suffixes if self.filtering else ()
+        listing = list_directory(node.data.path, show_hidden=self.show_hidden, suffixes=suffixes)
         self._listings[node.data.path] = listing
         return [entry.path for entry in listing.entries]
 
@@ -284,7 +288,7 @@ class PickerTree(DirectoryTree):
         elif listing.more:
             notes.append(f"(only the first {MAX_ENTRIES:,} entries are listed; the rest are left out)")
         elif not listing.entries:
-            notes.append("(empty)" if not self.suffixes else f"(no {' or '.join(self.suffixes)} files here)")
+            notes.append(f"(no {' or '.join(self.suffixes)} files here; a: all files)" if self.filtering else "(empty)")
         for note in notes:
             node.add_leaf(note, data=_Entry(directory, kind="note", note=note))
         node.expand()
@@ -350,6 +354,8 @@ class PickerTree(DirectoryTree):
             return self.kind == "files"
         if action == "choose_directory":
             return self.kind in ("dir", "new")
+        if action == "toggle_filter":
+            return bool(self.suffixes)
         return True
 
     def _where(self) -> str:
@@ -394,6 +400,7 @@ class PickerTree(DirectoryTree):
             self.post_message(self.Said(f"{printable(directory.name)} is now a symbolic link: not followed"))
             return
         self._highlight = highlight
+        self.shown = None  # until the new listing is on screen
         self.path = directory
 
     def action_open(self) -> None:
@@ -462,8 +469,18 @@ class PickerTree(DirectoryTree):
     def action_toggle_hidden(self) -> None:
         """Show or hide names starting with a dot."""
         self.show_hidden = not self.show_hidden
+        self._relist()
+
+    def action_toggle_filter(self) -> None:
+        """List every file, or again only those with the field's suffixes (a key file may be named otherwise)."""
+        self.filtering = not self.filtering
+        self._relist()
+
+    def _relist(self) -> None:
+        """List the directory shown again, the highlighted entry kept."""
+        here = self._cursor_entry()
         if self.shown is not None:
-            self.go(self.shown)
+            self.go(self.shown, highlight=here[0] if here else None)
 
 
 _TITLES: dict[str, str] = {
@@ -498,7 +515,7 @@ class PickerDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         title = _TITLES[self.kind]
         if self.suffixes:
-            title += f" (showing folders and {', '.join(self.suffixes)} files)"
+            title += f" (folders and {', '.join(self.suffixes)} files; a: all files)"
         with Vertical(id="picker"):
             yield Static(Text(title), id="picker-title")
             yield Static("", id="picker-status", markup=False)
