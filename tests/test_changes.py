@@ -28,8 +28,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from mnemonic import Mnemonic
 
+from ceremony.core import changes, targets
+from ceremony.core.proposal import ChangeContext, describe_proposal
+from ceremony.core.workspace import Workspace
 from tests.clients import TUFJS_DIR, python_tuf_refresh, tufjs_refresh
-from tests.conftest import CliRunner, one_line_error
+from tests.conftest import PASSPHRASE, CliRunner, one_line_error
 from tests.softhsm import SoftHsm, keygen, new_softhsm
 
 BIP39 = Mnemonic("english")
@@ -363,9 +366,9 @@ def _refused(cli: CliRunner, workspace: Path, *args: Any) -> str:
 def test_threshold_above_the_keys(cli: CliRunner, workspace: Path, passphrase_file: Path) -> None:
     pf = ("--passphrase-file", passphrase_file, "--yes")
     line = _refused(cli, workspace, "rotate", workspace, "--role", "root", "--threshold", "9", *pf)
-    assert "root: threshold 9 is above its 3 key(s); the role could never be signed" in line
+    assert "root: threshold 9 is above its 3 keys; the role could never be signed" in line
     line = _refused(cli, workspace, "rotate", workspace, "--role", "targets", "--threshold", "2", *pf)
-    assert "targets: threshold 2 is above its 1 key(s)" in line
+    assert "targets: threshold 2 is above its 1 key;" in line
     line = _refused(cli, workspace, "rotate", workspace, "--role", "root", "--threshold", "0", *pf)
     assert "threshold 0 is not allowed; it must be at least 1" in line
 
@@ -488,6 +491,52 @@ def test_every_signing_command_shows_diff_and_words(
     out = ok(cli("sign", tmp_path / "req.json", "--key", workspace / "keys" / f"{keyid}.p12", *pf)).stdout
     assert "What will change:" in out and "+ key" in out
     assert shown_digest(out) == (request_digest, request_words)
+
+
+# --------------------------------------------------------------------------- 7. a change keeps the expiry it is not about
+
+
+def test_a_change_keeps_an_extension_published_before(workspace: Path) -> None:
+    """Delegating minutes after ``extend --role targets --days 180`` set targets back to its 90-day policy (issue 14).
+
+    Every planner that re-signs targets without being about its expiry keeps the published one; the delegation is
+    applied and the published metadata checked, the other planners' proposals are checked unsigned (what
+    keyholders would be asked to sign).
+    """
+    metadata = workspace / "metadata"
+    before = signed_of(metadata / "targets.json")["expires"]
+    with contextlib.ExitStack() as stack:
+        ctx = ChangeContext(Workspace.load(workspace), lambda _label: PASSPHRASE, None, stack, datetime.now(UTC))
+        changes.apply(ctx, *changes.plan_extension(ctx, "targets", 180))
+        extended = signed_of(metadata / "targets.json")["expires"]
+        assert extended > before  # the 180 days are published (the default policy is 90)
+
+        ctx = ChangeContext(Workspace.load(workspace), lambda _label: PASSPHRASE, None, stack, datetime.now(UTC))
+        planned = {
+            "targets add": targets.plan_targets(ctx, "targets", add=[targets.NewTarget("a.txt", b"a")]),
+            "rotation re-signing targets": changes.plan_rotation(ctx, "targets", [], ["ed25519"], None),
+            "hash bins": changes.plan_succinct_delegation(ctx, "bins", 4, [], 1, "ed25519", 1, None),
+        }
+        for what, (_state, proposal) in planned.items():
+            assert proposal.metadata["targets"].signed.expires.strftime("%Y-%m-%dT%H:%M:%SZ") == extended, what
+
+        state, proposal = changes.plan_delegation(ctx, "releases", ["releases/*"], [], 1, "ed25519", 1, False, None)
+        lines, _hex, _words = describe_proposal(state, proposal)
+        changes.apply(ctx, state, proposal)
+    published = signed_of(metadata / "targets.json")
+    assert (published["version"], published["expires"]) == (3, extended)
+    assert "  expires: " + extended + " (unchanged)" in lines
+    (new_role,) = [line for line in lines if line.startswith("  new role releases: ")]
+    assert re.fullmatch(
+        r"  new role releases: version 1, expires \S+Z, keys [0-9a-f]{12} \(ed25519\), threshold 1", new_role
+    )
+    assert "  lists releases.json (new): version 1" in lines
+    assert not [line for line in lines if "None" in line], lines
+
+    with contextlib.ExitStack() as stack:
+        ctx = ChangeContext(Workspace.load(workspace), lambda _label: PASSPHRASE, None, stack, datetime.now(UTC))
+        _state, proposal = changes.plan_undelegation(ctx, "releases")
+    assert proposal.metadata["targets"].signed.expires.strftime("%Y-%m-%dT%H:%M:%SZ") == extended
 
 
 # --------------------------------------------------------------------------- an online role handed to a key held elsewhere

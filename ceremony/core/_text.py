@@ -55,3 +55,17 @@ def printable(value: object, limit: int = 2000) -> str:
 def is_printable(value: str) -> bool:
     """True when ``printable`` would show ``value`` unchanged (no control or format characters)."""
     return not any(_hidden(char) for char in value)
+
+
+def plural(count: float, word: str, many: str | None = None) -> str:
+    """``count`` and ``word`` as an operator reads them: "1 day", "3 days", "0 keys", "16,384 bins".
+
+    One helper for every message that counts, so none says "1 days" or hedges with "key(s)".
+
+    Args:
+        count: how many (a whole number is shown with thousands separators, a fraction as it is: "1.5 days").
+        word: the singular.
+        many: the plural when it is not ``word`` + "s".
+    """
+    number = f"{count:,}" if isinstance(count, int) else f"{count:g}"
+    return f"{number} {word if count == 1 else many or word + 's'}"

@@ -26,8 +26,9 @@ from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
 from ceremony.core import policy as _policy
 from ceremony.core._json import dumps_pretty, loads_strict
+from ceremony.core._text import plural
 from ceremony.core.dates import format_date
-from ceremony.core.proposal import ChangeContext, Proposal, State, load_state
+from ceremony.core.proposal import ChangeContext, Proposal, State, load_state, successor
 from ceremony.core.publish import PublishResult, delegators, publish, sign_here
 from ceremony.core.requests import write_request
 from ceremony.core.roles import CONFIG_NAME, TOP_LEVEL, target_file_names
@@ -144,9 +145,7 @@ def cascade(ctx: ChangeContext, state: State, proposal: Proposal) -> None:
         if current is None or not _can_sign_here(ctx, keys, proposal):
             proposal.notes.append(_policy.left_to_online_line("snapshot"))
         else:
-            snapshot = _md.next_version(
-                current, ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, "snapshot"))
-            )
+            snapshot = successor(ctx, current, "snapshot")
             for role in changed:
                 _md.set_snapshot_meta(snapshot, f"{role}.json", _md.version(proposal.metadata[role]))
             for role in proposal.removed_roles:
@@ -158,9 +157,7 @@ def cascade(ctx: ChangeContext, state: State, proposal: Proposal) -> None:
         if current is None or not _can_sign_here(ctx, keys, proposal):
             proposal.notes.append(_policy.left_to_online_line("timestamp"))
         else:
-            timestamp = _md.next_version(
-                current, ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, "timestamp"))
-            )
+            timestamp = successor(ctx, current, "timestamp")
             _md.set_timestamp_snapshot(timestamp, _md.version(proposal.metadata["snapshot"]))
             proposal.metadata["timestamp"] = timestamp
 
@@ -168,15 +165,16 @@ def cascade(ctx: ChangeContext, state: State, proposal: Proposal) -> None:
 def _new_root(ctx: ChangeContext, state: State, days: int | None = None) -> Metadata[Root]:
     """Root N+1: same content, version + 1, no signatures.
 
-    Expiry: ``days`` from now when given (extend); otherwise the policy, but never
-    earlier than the current root's (a rotation should not shorten the root's life).
+    Expiry: ``days`` from now when given (extend); otherwise the published one or later (``successor``: a
+    rotation does not shorten the root's life).
     """
-    if days is not None:
-        expires_at = ctx.now + timedelta(days=days)
-    else:
-        expires_at = max(ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, "root")), _md.expires(state.root))
-    _policy.check_expiry("root", expires_at, ctx.now)
-    return _md.next_version(state.root, expires_at)
+    root = (
+        _md.next_version(state.root, ctx.now + timedelta(days=days))
+        if days is not None
+        else successor(ctx, state.root, "root")
+    )
+    _policy.check_expiry("root", _md.expires(root), ctx.now)
+    return root
 
 
 def plan_rotation(
@@ -207,11 +205,14 @@ def plan_rotation(
     new_threshold = threshold if threshold is not None else current_threshold
     _policy.check_threshold(role, new_threshold, len(keys) - len(revoked) + len(add), no_spare_root_key)
 
+    threshold_text = (
+        f"{current_threshold} (unchanged)"
+        if new_threshold == current_threshold
+        else f"{current_threshold} -> {new_threshold}"
+    )
     proposal = Proposal(
         command="rotate",
-        summary=[
-            f"rotate {role}: revoke {len(revoked)} key(s), add {len(add)}, threshold {current_threshold} -> {new_threshold}"
-        ],
+        summary=[f"rotate {role}: revoke {plural(len(revoked), 'key')}, add {len(add)}, threshold {threshold_text}"],
         base_root_version=_md.version(state.root),
         metadata={},
         revoked=set(revoked),
@@ -233,9 +234,7 @@ def plan_rotation(
     if role != "root":
         current = state.current(role)
         if current is not None and _can_sign_here(ctx, final_keys, proposal):
-            proposal.metadata[role] = _md.next_version(
-                current, ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, role))
-            )
+            proposal.metadata[role] = successor(ctx, current, role)
             if role == "targets" or role == "snapshot":
                 cascade(ctx, state, proposal)
         else:
@@ -255,7 +254,7 @@ def plan_extension(ctx: ChangeContext, role: str, days: int) -> tuple[State, Pro
     state = load_state(ctx.ws)
     proposal = Proposal(
         command="extend",
-        summary=[f"extend {role}: expires {days} days from now"],
+        summary=[f"extend {role}: expires {plural(days, 'day')} from now"],
         base_root_version=_md.version(state.root),
         metadata={},
         config=copy_config(ctx.ws),
@@ -332,7 +331,7 @@ def plan_delegation(
     config = copy_config(ctx.ws)
     proposal = Proposal(
         command="delegate",
-        summary=[f"delegate {paths} from {parent} to new role {name!r}: {threshold} of {len(specs)} keys"],
+        summary=[f"delegate {paths} from {parent} to new role {name!r}: {threshold} of {plural(len(specs), 'key')}"],
         base_root_version=_md.version(state.root),
         metadata={},
         parents={name: parent},
@@ -375,7 +374,7 @@ def _delegation_basics(
 
 def _next_parent(ctx: ChangeContext, state: State, proposal: Proposal, parent: str, parent_md: Metadata) -> Metadata:
     """The delegating role's next version, in the proposal (with the role above it, for a delegated one)."""
-    parent_new = _md.next_version(parent_md, ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, parent)))
+    parent_new = successor(ctx, parent_md, parent)
     proposal.metadata[parent] = parent_new
     if parent != "targets":
         proposal.parents[parent] = state.parent_of(parent) or "targets"
@@ -437,7 +436,7 @@ def plan_succinct_delegation(
         command="delegate",
         summary=[
             f"delegate every target path from {parent} to {bins:,} hash bins {name}-{'0' * width} .. {last}: "
-            f"{threshold} of {len(specs)} keys for all bins"
+            f"{threshold} of {plural(len(specs), 'key')} for all bins"
         ],
         base_root_version=_md.version(state.root),
         metadata={},
@@ -532,7 +531,7 @@ def plan_undelegation(ctx: ChangeContext, name: str) -> tuple[State, Proposal]:
         _policy.refuse_single_bin(name, bins[0])
     if parent is None or parent_md is None:
         raise UsageError(f"role {name!r} is not delegated in this repository")
-    parent_new = _md.next_version(parent_md, ctx.now + timedelta(days=_policy.policy_days(ctx.ws.config, parent)))
+    parent_new = successor(ctx, parent_md, parent)
     _md.remove_delegation(parent_new, name)
     config = copy_config(ctx.ws)
     config.get("delegations", {}).pop(name, None)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mnemonic import Mnemonic
 
 from ceremony.core._json import canonical_bytes, read_bytes
-from ceremony.core._text import printable
+from ceremony.core._text import plural, printable
 from ceremony.core.envelope import parse_envelope
 from ceremony.core.roles import TOP_LEVEL
 from ceremony.errors import UsageError
@@ -64,6 +64,11 @@ def _keyids(role: Mapping[str, Any]) -> list[str]:
 def _v(value: object, limit: int = 200) -> str:
     """A value from the file as inert text (controls escaped, long values cut)."""
     return printable(value, limit)
+
+
+def _shown(value: object, limit: int = 200) -> str:
+    """A field's value as ``_v`` shows it, and "(absent)" for a field the file does not have (never "None")."""
+    return "(absent)" if value is None else _v(value, limit)
 
 
 def _key_label(keyid: str, keys: Mapping[str, Any]) -> str:
@@ -134,26 +139,67 @@ def _target_lines(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
+def _delegation_of(role: str, delegator: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The entry of ``delegator`` (a targets ``signed`` dict) that delegates to ``role``: by name, or its hash bins."""
+    delegations = _obj(delegator.get("delegations"))
+    for entry in delegations.get("roles") or []:
+        if isinstance(entry, dict) and entry.get("name") == role:
+            return entry
+    succinct = _obj(delegations.get("succinct_roles"))
+    prefix = succinct.get("name_prefix")
+    if isinstance(prefix, str) and role.startswith(f"{prefix}-"):
+        return succinct
+    return None
+
+
+def _new_file_line(new: Mapping[str, Any], role: str | None, delegator: Mapping[str, Any] | None) -> str:
+    """The line that says a file is new: for a new role, with the keys and threshold its delegating role gives it."""
+    version, expires = _shown(new.get("version")), _shown(new.get("expires"))
+    if role is None:
+        return f"  new file, version {version}, expires {expires}"
+    line = f"  new role {_v(role, 100)}: version {version}, expires {expires}"
+    entry = _delegation_of(role, _obj(delegator)) if delegator is not None else None
+    if entry is None:
+        return line
+    keys = _keys_of(_obj(delegator))
+    shown = ", ".join(_key_label(k, keys) for k in _keyids(entry)) or "none"
+    return f"{line}, keys {shown}, threshold {_shown(entry.get('threshold'))}"
+
+
+def describe_change(
+    name: str,
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+    role: str | None = None,
+    delegator: Mapping[str, Any] | None = None,
+) -> list[str]:
     """Human lines for what changes in one file from ``old`` to ``new`` (both ``signed`` dicts).
 
     Never raises for a loose or hostile file: a field of the wrong type is
-    described as absent, and every value taken from the files is printable
-    (controls and bidirectional overrides escaped, long values cut), so the
-    lines can go to a terminal or a screen as they are.
+    described as absent (never as "None"), and every value taken from the
+    files is printable (controls and bidirectional overrides escaped, long
+    values cut), so the lines can go to a terminal or a screen as they are.
+
+    Args:
+        name: the file name shown.
+        old: the current version's ``signed``, or None for a file that is new.
+        new: the new version's ``signed``.
+        role: for a new file, the role it is the first version of ("new role NAME").
+        delegator: for a new delegated role, the ``signed`` of the role that delegates to it (the new role's
+            keys and threshold are there, and the line names them).
     """
     new = _obj(new)
     old = None if old is None else _obj(old)
     kind = _v(new.get("_type", ""), 40).lower()
     lines = [f"{_v(name)} ({kind})"]
     if old is None:
-        lines.append(f"  new file, version {_v(new.get('version'))}, expires {_v(new.get('expires'))}")
+        lines.append(_new_file_line(new, None if kind == "root" else role, delegator))
     else:
-        lines.append(f"  version: {_v(old.get('version'))} -> {_v(new.get('version'))}")
+        lines.append(f"  version: {_shown(old.get('version'))} -> {_shown(new.get('version'))}")
         if old.get("expires") != new.get("expires"):
-            lines.append(f"  expires: {_v(old.get('expires'))} -> {_v(new.get('expires'))}")
+            lines.append(f"  expires: {_shown(old.get('expires'))} -> {_shown(new.get('expires'))}")
         else:
-            lines.append(f"  expires: {_v(new.get('expires'))} (unchanged)")
+            lines.append(f"  expires: {_shown(new.get('expires'))} (unchanged)")
     old_roles = _roles_of(old or {})
     new_roles = _roles_of(new)
     old_keys, new_keys = _keys_of(old or {}), _keys_of(new)
@@ -179,9 +225,12 @@ def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, 
             count = len(keyids_after)
             if before is None or threshold_before == threshold_after:
                 unchanged = " (unchanged)" if before else ""
-                lines.append(f"  role {shown}: threshold {_v(threshold_after)}{unchanged}, {count} keys")
+                lines.append(f"  role {shown}: threshold {_shown(threshold_after)}{unchanged}, {plural(count, 'key')}")
             else:
-                lines.append(f"  role {shown}: threshold {_v(threshold_before)} -> {_v(threshold_after)}, {count} keys")
+                lines.append(
+                    f"  role {shown}: threshold {_shown(threshold_before)} -> {_shown(threshold_after)}, "
+                    f"{plural(count, 'key')}"
+                )
             lines += [f"    + key {_key_label(k, new_keys)}" for k in added]
             lines += [f"    - key {_key_label(k, old_keys)}" for k in removed]
         if before is not None and kind != "root" and before.get("paths") != after.get("paths"):
@@ -195,9 +244,11 @@ def describe_change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, 
     if "meta" in new:
         old_meta, new_meta = _obj((old or {}).get("meta")), _obj(new.get("meta"))
         for file, meta in sorted(new_meta.items()):
-            before_version = _obj(old_meta.get(file)).get("version")
-            if before_version != _obj(meta).get("version"):
-                lines.append(f"  lists {_v(file)}: version {_v(before_version)} -> {_v(_obj(meta).get('version'))}")
+            before_version, after_version = _obj(old_meta.get(file)).get("version"), _obj(meta).get("version")
+            if file not in old_meta:
+                lines.append(f"  lists {_v(file)} (new): version {_shown(after_version)}")
+            elif before_version != after_version:
+                lines.append(f"  lists {_v(file)}: version {_shown(before_version)} -> {_shown(after_version)}")
         for file in sorted(set(old_meta) - set(new_meta)):
             lines.append(f"  no longer lists {_v(file)}")
     return lines

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ceremony.core import roles as _roles
-from ceremony.core._text import printable
+from ceremony.core._text import plural, printable
 from ceremony.errors import InputFileError, PolicyError, TamperedRequestError, UsageError
 
 #: A new root's default: 2 of 3 keys, so that losing one key neither locks the root nor lets one keyholder sign.
@@ -27,8 +27,12 @@ DEFAULT_ROOT_THRESHOLD = 2
 #: Online roles have one key and threshold 1 unless the operator says otherwise.
 DEFAULT_ONLINE_THRESHOLD = 1
 
-#: What a threshold with no spare root key tells the operator to do about it.
-NO_SPARE_HINT = "add a key, lower the threshold, or pass --no-spare-root-key to accept the risk"
+#: What a threshold with no spare root key tells the operator to do about it, true in either client: the CLI's
+#: flag and the terminal UI's box accept the risk alike.
+NO_SPARE_HINT = (
+    "add a key, lower the threshold, or accept the risk explicitly (ceremony's --no-spare-root-key, or the "
+    "'no spare root key' box in the terminal UI)"
+)
 
 
 def _date(value: datetime) -> str:
@@ -52,10 +56,13 @@ def check_threshold(role: str, threshold: int, count: int, no_spare_ok: bool = F
     if threshold < 1:
         raise PolicyError(f"{role}: threshold {threshold} is not allowed; it must be at least 1")
     if threshold > count:
-        raise PolicyError(f"{role}: threshold {threshold} is above its {count} key(s); the role could never be signed")
+        raise PolicyError(
+            f"{role}: threshold {threshold} is above its {plural(count, 'key')}; the role could never be signed"
+        )
     if role == "root" and threshold == count and not no_spare_ok:
         raise PolicyError(
-            f"root threshold {threshold} of {count} keys leaves no spare key: losing any one key would lock the root",
+            f"root threshold {threshold} of {plural(count, 'key')} leaves no spare key: losing any one key would lock "
+            "the root",
             hint=NO_SPARE_HINT,
         )
 
@@ -129,9 +136,9 @@ def check_expiry_days(role: str, days: int) -> None:
         PolicyError: days below 1 or above MAX_POLICY_DAYS.
     """
     if days < 1:
-        raise PolicyError(f"{role}: an expiry of {days} days is not in the future; use at least 1 day")
+        raise PolicyError(f"{role}: an expiry of {plural(days, 'day')} is not in the future; use at least 1 day")
     if days > _roles.MAX_POLICY_DAYS:
-        raise PolicyError(f"{role}: an expiry of {days} days is beyond {_roles.MAX_POLICY_DAYS} days")
+        raise PolicyError(f"{role}: an expiry of {plural(days, 'day')} is beyond {_roles.MAX_POLICY_DAYS:,} days")
 
 
 def check_expiry(role: str, expires_at: datetime, now: datetime) -> None:
@@ -163,6 +170,26 @@ def check_role(role: str, keyids: Sequence[str], threshold: int, expires: dateti
     check_distinct_keys(role, keyids)
     check_threshold(role, threshold, len(keyids), no_spare_ok=True)
     check_expiry(role, expires, now)
+
+
+def kept_expiry(published: datetime, days: int, now: datetime) -> datetime:
+    """The expiry of a new version of an existing role made by a change that is not about its expiry.
+
+    A delegation, a rotation, hash bins or a target change re-signs roles it does not mean to extend or
+    shorten. Setting their expiry from the policy silently undid an extension published minutes before
+    (``extend --days 180`` then ``delegate``: targets went back to the 90-day policy). So the published expiry
+    stays, moved forward only when the policy from now reaches further (a file near its end gets the policy's
+    life, as re-signing it would); only ``extend`` sets an expiry the operator chose, and shows it in the diff.
+
+    Args:
+        published: the expiry of the role's published version.
+        days: the role's expiry policy (``policy_days``).
+        now: the time of the change.
+
+    Returns:
+        The later of ``published`` and ``days`` from ``now``.
+    """
+    return max(published, now + timedelta(days=days))
 
 
 def policy_days(config: Mapping[str, Any], role: str) -> int:
@@ -237,7 +264,8 @@ def check_online_key_roles(names: Iterable[str]) -> None:
     unknown = sorted(set(names) - set(_roles.ONLINE_ROLES))
     if unknown:
         raise UsageError(
-            f"--online-key names role(s) {', '.join(unknown)}; only targets, snapshot and timestamp keys can be imported"
+            f"--online-key names {'role' if len(unknown) == 1 else 'roles'} {', '.join(unknown)}; only targets, "
+            "snapshot and timestamp keys can be imported"
         )
 
 
@@ -286,16 +314,27 @@ def expiry_warning(role: str, expires: datetime, resign_by: datetime, now: datet
         return f"{role} EXPIRED on {_date(expires)}"
     days_left = round((expires - now).total_seconds() / 86400, 1)
     if days_left <= _roles.WARN_DAYS:
-        return f"{role} expires in {days_left:g} days ({_date(expires)})"
+        return f"{role} expires in {plural(days_left, 'day')} ({_date(expires)})"
     if resign_by <= now:
         return f"{role} is past its re-sign date {_date(resign_by)} (expires {_date(expires)})"
     return None
 
 
 def spare_key_warning(threshold: int, count: int) -> str | None:
-    """The warning for a published root with no spare key (accepted at init or rotation with --no-spare-root-key)."""
-    if threshold >= count:
-        return f"root threshold {threshold} of {count} keys leaves no spare key: losing one key locks the root"
+    """The warning for a published root with no spare key (accepted at init or rotation with --no-spare-root-key).
+
+    A root whose threshold is above its keys (another tool made it) is worse than no spare: it is told as such,
+    never as "3 of 2".
+    """
+    if threshold > count:
+        return (
+            f"root threshold {threshold} is above its {plural(count, 'key')}: no new root version can be signed, "
+            "clients are locked to this one"
+        )
+    if threshold == count:
+        return (
+            f"root threshold {threshold} of {plural(count, 'key')} leaves no spare key: losing one key locks the root"
+        )
     return None
 
 
@@ -334,8 +373,8 @@ def check_certificate_days(certificate_days: int, root_days: int) -> None:
     check_expiry_days("root certificates", certificate_days)
     if certificate_days < root_days:
         raise PolicyError(
-            f"root certificates valid for {certificate_days} days would expire before the root does "
-            f"({root_days} days): clients would refuse the root from then on",
+            f"root certificates valid for {plural(certificate_days, 'day')} would expire before the root does "
+            f"({plural(root_days, 'day')}): clients would refuse the root from then on",
             hint="give --certificate-days at least the root's expiry",
         )
 
@@ -351,7 +390,7 @@ def certificate_warning(label: str, not_after: datetime, now: datetime) -> str |
         return f"the certificate of root key {label} expired on {_date(not_after)}: clients refuse it; renew it now"
     if days <= _roles.signing_period_days("root"):
         return (
-            f"the certificate of root key {label} expires on {_date(not_after)} ({int(days)} days): renew it with a "
+            f"the certificate of root key {label} expires on {_date(not_after)} ({plural(int(days), 'day')}): renew it with a "
             "root rotation (ceremony notary rotate-root --renew-certificates)"
         )
     return None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ceremony.core import diff as _diff
 from ceremony.core import metadata as _md
+from ceremony.core import policy as _policy
 from ceremony.core import roles as _roles
 from ceremony.core._text import printable
 from ceremony.core.keys import SecretsHandler
@@ -131,6 +132,17 @@ class ChangeContext:
     module: str | None = None
 
 
+def successor(ctx: ChangeContext, current: Metadata, policy_role: str) -> Metadata:
+    """The next version of a published role, for a change that is not about its expiry (``policy.kept_expiry``).
+
+    Every planner that re-signs a role it does not extend (delegation and its removal, hash bins, targets add
+    and remove, rotation, snapshot and timestamp after them) makes the new version here, so none of them can
+    shorten what an extension published. ``policy_role`` names the expiry policy (a bin's is its prefix's).
+    """
+    days = _policy.policy_days(ctx.ws.config, policy_role)
+    return _md.next_version(current, _policy.kept_expiry(_md.expires(current), days, ctx.now))
+
+
 def context_parents(state: State, proposal: Proposal) -> dict[str, Metadata]:
     """Current delegating metadata for proposed delegated roles whose parent is not changing, up to targets.
 
@@ -171,9 +183,12 @@ def describe_proposal(state: State, proposal: Proposal) -> tuple[list[str], str,
     for role, md in proposal.metadata.items():
         current = state.current(role)
         name = _roles.display_name(role, _md.version(md))
-        lines += _diff.describe_change(
-            name, _md.signed_dict(current) if current is not None else None, _md.signed_dict(md)
-        )
+        old = _md.signed_dict(current) if current is not None else None
+        delegator = None
+        if old is None and (parent := proposal.parents.get(role)) is not None:
+            parent_md = proposal.metadata.get(parent) or state.current(parent)
+            delegator = _md.signed_dict(parent_md) if parent_md is not None else None
+        lines += _diff.describe_change(name, old, _md.signed_dict(md), role=role, delegator=delegator)
     for role in proposal.removed_roles:
         lines.append(f"{role}.json: REMOVED")
     lines += [f"note: {note}" for note in proposal.notes]

@@ -120,7 +120,7 @@ def threshold_error(
         revoked = " revoked" if entry.get("revoked") else ""
         return f"{label} ({keyid[:12]}{revoked})" if label else keyid[:12]
 
-    standing = "; ".join(f"{s.role} {s.describe()}" for s in all_statuses)
+    standing = "; ".join(s.describe() for s in all_statuses)  # each label names its role already
     needed = "; ".join(f"{s.label} needs {s.missing} more of: {', '.join(name(k) for k in s.unsigned)}" for s in unmet)
     return ThresholdNotMetError(f"not published: {standing}. Still needed: {needed}", statuses=all_statuses)
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from ceremony.core import metadata as _md
 from ceremony.core import policy as _policy
 from ceremony.core.changes import cascade, copy_config
-from ceremony.core.proposal import ChangeContext, Proposal, State, load_state
+from ceremony.core.proposal import ChangeContext, Proposal, State, load_state, successor
 from ceremony.core.roles import target_file_names
 from ceremony.core.workspace import Workspace
 from ceremony.errors import UsageError
@@ -102,10 +101,7 @@ class _Router:
             current = self.current if role == self.role else self.state.current(role)
             if current is None:
                 raise UsageError(f"{role}: this workspace does not hold {role} metadata")
-            days = _policy.policy_days(
-                self.ctx.ws.config, self.policy_role if role == self.role else self.prefix or role
-            )
-            new = _md.next_version(current, self.ctx.now + timedelta(days=days))
+            new = successor(self.ctx, current, self.policy_role if role == self.role else self.prefix or role)
             self.edits[role] = _Edit(current, new, _md.targets_of(current))
         return self.edits[role]
 

@@ -60,9 +60,15 @@ class ThresholdResult:
         return len(self.signed) + len(self.unsigned)
 
     def describe(self) -> str:
-        """ "new root (version 2): 1 of 2", with the signers' names when known."""
+        """ "new root (version 2): 1 of 2", with the signers' names when known.
+
+        More valid signatures than the threshold are not "3 of 2": "3 signed, 2 needed".
+        """
         who = f" ({', '.join(self.names)})" if self.names else ""
-        return f"{self.label}: {len(self.signed)} of {self.threshold}{who}"
+        done = len(self.signed)
+        if done > self.threshold:
+            return f"{self.label}: {done} signed, {self.threshold} needed{who}"
+        return f"{self.label}: {done} of {self.threshold}{who}"
 
     def named(self, labels: Mapping[str, str]) -> ThresholdResult:
         """The same result with the signers' labels for display (a key id's start where none is known)."""

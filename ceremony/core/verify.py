@@ -74,7 +74,7 @@ from typing import Any
 from ceremony.core import keys as _keys
 from ceremony.core import thresholds as _thresholds
 from ceremony.core._json import read_bytes
-from ceremony.core._text import printable
+from ceremony.core._text import plural, printable
 from ceremony.core.dates import format_date, parse_tuf_date
 from ceremony.core.envelope import Envelope, check_role_shape, delegations_of, load_envelope
 from ceremony.core.repo_files import (
@@ -133,7 +133,7 @@ def count_signatures(envelope: Envelope, role_keys: RoleKeys) -> ThresholdResult
 
 def _describe_count(result: ThresholdResult, role_keys: RoleKeys) -> str:
     """ "2 valid of 3 keys, threshold 2", as the report shows it."""
-    return f"{len(result.signed)} valid of {len(role_keys.keyids)} keys, threshold {result.threshold}"
+    return f"{len(result.signed)} valid of {plural(len(role_keys.keyids), 'key')}, threshold {result.threshold}"
 
 
 # --------------------------------------------------------------------------- report

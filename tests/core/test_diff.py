@@ -104,7 +104,7 @@ CHANGES: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any], list[str]]]
     ]),
     "online role's key": ("2.root.json", root(), root(2, roles=roles(timestamp={"keyids": [B], "threshold": 1})), [
         "2.root.json (root)", "  version: 1 -> 2", "  expires: 2027-01-01T00:00:00Z (unchanged)",
-        "  role timestamp: threshold 1 (unchanged), 1 keys", f"    + key {B[:12]} (ed25519)", f"    - key {A[:12]} (ed25519)",
+        "  role timestamp: threshold 1 (unchanged), 1 key", f"    + key {B[:12]} (ed25519)", f"    - key {A[:12]} (ed25519)",
     ]),
     "consistent_snapshot": ("2.root.json", root(), root(2, consistent_snapshot=True), [
         "2.root.json (root)", "  version: 1 -> 2", "  expires: 2027-01-01T00:00:00Z (unchanged)",
@@ -115,16 +115,16 @@ CHANGES: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any], list[str]]]
         "targets": {"keyids": [D], "threshold": 1}, "root": {"keyids": [A, B, C], "threshold": 2},
     }), [
         "2.root.json (root)", "  version: 1 -> 2", "  expires: 2027-01-01T00:00:00Z (unchanged)",
-        "  role snapshot: threshold 1 (unchanged), 1 keys", f"    + key {B[:12]} (ed25519)", f"    - key {A[:12]} (ed25519)",
-        "  role timestamp: threshold 1 (unchanged), 1 keys", f"    + key {B[:12]} (ed25519)", f"    - key {A[:12]} (ed25519)",
+        "  role snapshot: threshold 1 (unchanged), 1 key", f"    + key {B[:12]} (ed25519)", f"    - key {A[:12]} (ed25519)",
+        "  role timestamp: threshold 1 (unchanged), 1 key", f"    + key {B[:12]} (ed25519)", f"    - key {A[:12]} (ed25519)",
     ]),
     "new root file": ("1.root.json", None, root(), [
         "1.root.json (root)", "  new file, version 1, expires 2027-01-01T00:00:00Z",
         "  role root: threshold 2, 3 keys", f"    + key {A[:12]} (ed25519)", f"    + key {B[:12]} (ed25519)",
         f"    + key {C[:12]} (ecdsa-sha2-nistp256)",
-        "  role targets: threshold 1, 1 keys", f"    + key {D[:12]} (ed25519)",
-        "  role snapshot: threshold 1, 1 keys", f"    + key {A[:12]} (ed25519)",
-        "  role timestamp: threshold 1, 1 keys", f"    + key {A[:12]} (ed25519)",
+        "  role targets: threshold 1, 1 key", f"    + key {D[:12]} (ed25519)",
+        "  role snapshot: threshold 1, 1 key", f"    + key {A[:12]} (ed25519)",
+        "  role timestamp: threshold 1, 1 key", f"    + key {A[:12]} (ed25519)",
     ]),
     "new targets file": ("releases.json", None, targets(), [
         "releases.json (targets)", "  new file, version 1, expires 2026-04-01T00:00:00Z",
@@ -132,7 +132,7 @@ CHANGES: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any], list[str]]]
     "delegation added": ("targets.json", targets(), targets(2, {"releases": RELEASES}), [
         "targets.json (targets)", "  version: 1 -> 2", "  expires: 2026-04-01T00:00:00Z (unchanged)",
         "  role releases: ADDED, paths ['releases/*'], terminating True",
-        "  role releases: threshold 1, 1 keys", f"    + key {A[:12]} (ed25519)",
+        "  role releases: threshold 1, 1 key", f"    + key {A[:12]} (ed25519)",
     ]),
     "delegation added, hash prefixes": ("targets.json", targets(), targets(2, {"bins-0": {"keyids": [A, B], "threshold": 2, "path_hash_prefixes": ["0"]}}), [
         "targets.json (targets)", "  version: 1 -> 2", "  expires: 2026-04-01T00:00:00Z (unchanged)",
@@ -153,7 +153,7 @@ CHANGES: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any], list[str]]]
     ]),
     "delegation's keys": ("targets.json", targets(1, {"releases": RELEASES}), targets(2, {"releases": {**RELEASES, "keyids": [B], "threshold": 1}}), [
         "targets.json (targets)", "  version: 1 -> 2", "  expires: 2026-04-01T00:00:00Z (unchanged)",
-        "  role releases: threshold 1 (unchanged), 1 keys", f"    + key {B[:12]} (ed25519)", f"    - key {A[:12]} (ed25519)",
+        "  role releases: threshold 1 (unchanged), 1 key", f"    + key {B[:12]} (ed25519)", f"    - key {A[:12]} (ed25519)",
     ]),
     "targets added, removed and changed": (
         "targets.json",
@@ -168,7 +168,7 @@ CHANGES: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any], list[str]]]
     "snapshot lists": ("snapshot.json", {"_type": "snapshot", "version": 1, "expires": "x", "meta": {"targets.json": {"version": 1}, "old.json": {"version": 1}}},
         {"_type": "snapshot", "version": 2, "expires": "x", "meta": {"targets.json": {"version": 2}, "releases.json": {"version": 1}}}, [
         "snapshot.json (snapshot)", "  version: 1 -> 2", "  expires: x (unchanged)",
-        "  lists releases.json: version None -> 1", "  lists targets.json: version 1 -> 2", "  no longer lists old.json",
+        "  lists releases.json (new): version 1", "  lists targets.json: version 1 -> 2", "  no longer lists old.json",
     ]),
 }  # fmt: skip
 
@@ -190,7 +190,7 @@ HOSTILE: dict[str, tuple[dict[str, Any] | None, dict[str, Any], str]] = {
     "delegated role name with ESC": (targets(), targets(2, {"rel\x1b[2Jeases": RELEASES}),
         "  role rel\\x1b[2Jeases: ADDED, paths ['releases/*'], terminating True"),
     "delegated role name with bidi override": (targets(), targets(2, {"\u202esesaeler": RELEASES}),
-        "  role \\u202esesaeler: threshold 1, 1 keys"),
+        "  role \\u202esesaeler: threshold 1, 1 key"),
     "expiry with a carriage return": (None, targets(expires="2026-01-01T00:00:00Z\rfake"),
         "  new file, version 1, expires 2026-01-01T00:00:00Z\\x0dfake"),
     "file name with ESC": (None, targets(), "x\\x1b]0;title\\x07.json (targets)"),
@@ -212,15 +212,15 @@ def test_describe_change_escapes_values_from_the_file(
 
 # Loose or hostile files are described, never raised on. name -> (old, new, lines)
 LOOSE: dict[str, tuple[Any, Any, list[str]]] = {
-    "new is not an object": (None, ["not", "a", "dict"], ["f ()", "  new file, version None, expires None"]),
-    "old is not an object": ("x", targets(), ["f (targets)", "  version: None -> 1", "  expires: None -> 2026-04-01T00:00:00Z"]),
+    "new is not an object": (None, ["not", "a", "dict"], ["f ()", "  new file, version (absent), expires (absent)"]),
+    "old is not an object": ("x", targets(), ["f (targets)", "  version: (absent) -> 1", "  expires: (absent) -> 2026-04-01T00:00:00Z"]),
     "roles not an object": (root(), root(2, roles=["root"]), [
         "f (root)", "  version: 1 -> 2", "  expires: 2027-01-01T00:00:00Z (unchanged)",
         "  role root: REMOVED", "  role targets: REMOVED", "  role snapshot: REMOVED", "  role timestamp: REMOVED",
     ]),
     "keyids not text": (root(), root(2, roles=roles(root={"keyids": [A, 5, None], "threshold": 2})), [
         "f (root)", "  version: 1 -> 2", "  expires: 2027-01-01T00:00:00Z (unchanged)",
-        "  role root: threshold 2 (unchanged), 1 keys", f"    - key {B[:12]} (ed25519)", f"    - key {C[:12]} (ecdsa-sha2-nistp256)",
+        "  role root: threshold 2 (unchanged), 1 key", f"    - key {B[:12]} (ed25519)", f"    - key {C[:12]} (ecdsa-sha2-nistp256)",
     ]),
     "key unknown": (root(), root(2, roles=roles(targets={"keyids": [D, "f" * 64], "threshold": 1})), [
         "f (root)", "  version: 1 -> 2", "  expires: 2027-01-01T00:00:00Z (unchanged)",
@@ -249,7 +249,7 @@ def test_describe_change_of_built_metadata() -> None:
         "  version: 1 -> 2",
         "  expires: 2026-01-01T00:00:00Z -> 2026-04-01T00:00:00Z",
         "  role releases: ADDED, paths ['releases/*'], terminating False",
-        "  role releases: threshold 1, 1 keys",
+        "  role releases: threshold 1, 1 key",
         f"    + key {new_key.keyid[:12]} (ed25519)",
     ]
     assert diff.signed_digest_hex(md.signed_dict(proposed)) == hashlib.sha256(md.signed_bytes(proposed)).hexdigest()

@@ -31,12 +31,12 @@ REFUSALS: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     # check_threshold
     "threshold 0": (lambda: policy.check_threshold("targets", 0, 1), PolicyError, "targets: threshold 0 is not allowed; it must be at least 1"),
     "threshold negative": (lambda: policy.check_threshold("root", -1, 3), PolicyError, "root: threshold -1 is not allowed; it must be at least 1"),
-    "threshold above keys": (lambda: policy.check_threshold("snapshot", 3, 2), PolicyError, "snapshot: threshold 3 is above its 2 key(s); the role could never be signed"),
+    "threshold above keys": (lambda: policy.check_threshold("snapshot", 3, 2), PolicyError, "snapshot: threshold 3 is above its 2 keys; the role could never be signed"),
     "no keys": (lambda: policy.check_threshold("releases", 1, 0), PolicyError, "releases: a role needs at least one key"),
     "no keys, threshold 0": (lambda: policy.check_threshold("releases", 0, 0), PolicyError, "releases: a role needs at least one key"),
     "root n-of-n": (lambda: policy.check_threshold("root", 3, 3), PolicyError, "root threshold 3 of 3 keys leaves no spare key: losing any one key would lock the root"),
-    "root 1-of-1": (lambda: policy.check_threshold("root", 1, 1), PolicyError, "root threshold 1 of 1 keys leaves no spare key: losing any one key would lock the root"),
-    "root above keys, no_spare_ok": (lambda: policy.check_threshold("root", 4, 3, no_spare_ok=True), PolicyError, "root: threshold 4 is above its 3 key(s); the role could never be signed"),
+    "root 1-of-1": (lambda: policy.check_threshold("root", 1, 1), PolicyError, "root threshold 1 of 1 key leaves no spare key: losing any one key would lock the root"),
+    "root above keys, no_spare_ok": (lambda: policy.check_threshold("root", 4, 3, no_spare_ok=True), PolicyError, "root: threshold 4 is above its 3 keys; the role could never be signed"),
     # check_distinct_keys
     "key listed twice": (lambda: policy.check_distinct_keys("root", [A, B, A]), PolicyError, "root: key aaaaaaaaaaaa is listed twice"),
     "first key listed twice named": (lambda: policy.check_distinct_keys("targets", [A, C, C, A]), PolicyError, "targets: key cccccccccccc is listed twice"),
@@ -51,7 +51,7 @@ REFUSALS: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     # check_expiry_days
     "expiry 0 days": (lambda: policy.check_expiry_days("root", 0), PolicyError, "root: an expiry of 0 days is not in the future; use at least 1 day"),
     "expiry -1 days": (lambda: policy.check_expiry_days("timestamp", -1), PolicyError, "timestamp: an expiry of -1 days is not in the future; use at least 1 day"),
-    "expiry above max": (lambda: policy.check_expiry_days("targets", MAX_POLICY_DAYS + 1), PolicyError, "targets: an expiry of 36501 days is beyond 36500 days"),
+    "expiry above max": (lambda: policy.check_expiry_days("targets", MAX_POLICY_DAYS + 1), PolicyError, "targets: an expiry of 36,501 days is beyond 36,500 days"),
     # check_certificate_days
     "certificates end before root": (lambda: policy.check_certificate_days(364, 365), PolicyError, "root certificates valid for 364 days would expire before the root does (365 days): clients would refuse the root from then on"),
     "certificates 0 days": (lambda: policy.check_certificate_days(0, 365), PolicyError, "root certificates: an expiry of 0 days is not in the future; use at least 1 day"),
@@ -75,7 +75,7 @@ REFUSALS: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     "version repeated": (lambda: policy.check_next_version("timestamp", 7, 8), PolicyError, "timestamp: version 7 is not the previous version + 1 (8)"),
     # check_role (each rule in turn, the first broken is named)
     "role: duplicate first": (lambda: policy.check_role("targets", [A, A], 5, NOW, NOW), PolicyError, "targets: key aaaaaaaaaaaa is listed twice"),
-    "role: threshold": (lambda: policy.check_role("targets", [A, B], 3, NOW, NOW), PolicyError, "targets: threshold 3 is above its 2 key(s); the role could never be signed"),
+    "role: threshold": (lambda: policy.check_role("targets", [A, B], 3, NOW, NOW), PolicyError, "targets: threshold 3 is above its 2 keys; the role could never be signed"),
     "role: expiry": (lambda: policy.check_role("root", [A, B], 2, NOW, NOW), PolicyError, "root: expiry 2026-01-01T00:00:00Z is not in the future"),
     # check_role_name (a name read from a file)
     "role name: path": (lambda: policy.check_role_name("../root", "req.json metadata"), InputFileError, "req.json metadata: '../root' is not a role name"),
@@ -115,8 +115,8 @@ REFUSALS: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     "remove snapshot": (lambda: policy.check_removable("snapshot"), PolicyError, "snapshot: a top-level role cannot be removed"),
     "remove timestamp": (lambda: policy.check_removable("timestamp"), PolicyError, "timestamp: a top-level role cannot be removed"),
     # check_online_key_roles
-    "online key: root": (lambda: policy.check_online_key_roles(["root"]), UsageError, "--online-key names role(s) root; only targets, snapshot and timestamp keys can be imported"),
-    "online key: several, sorted": (lambda: policy.check_online_key_roles(["timestamp", "root", "releases"]), UsageError, "--online-key names role(s) releases, root; only targets, snapshot and timestamp keys can be imported"),
+    "online key: root": (lambda: policy.check_online_key_roles(["root"]), UsageError, "--online-key names role root; only targets, snapshot and timestamp keys can be imported"),
+    "online key: several, sorted": (lambda: policy.check_online_key_roles(["timestamp", "root", "releases"]), UsageError, "--online-key names roles releases, root; only targets, snapshot and timestamp keys can be imported"),
     # check_request_id
     "request id: path": (lambda: policy.check_request_id("../../x", "req.json"), TamperedRequestError, "req.json: its id '../../x' is not one this tool makes (16 hex digits)"),
     "request id: uppercase": (lambda: policy.check_request_id("0123456789ABCDEF", "req.json"), TamperedRequestError, "req.json: its id '0123456789ABCDEF' is not one this tool makes (16 hex digits)"),
@@ -217,7 +217,11 @@ def test_no_spare_root_key_carries_the_hint() -> None:
     with pytest.raises(PolicyError) as caught:
         policy.check_threshold("root", 2, 2)
     assert caught.value.hint == policy.NO_SPARE_HINT
-    assert policy.NO_SPARE_HINT == "add a key, lower the threshold, or pass --no-spare-root-key to accept the risk"
+    # True in both clients: the CLI's flag and the terminal UI's box, never a flag alone the TUI does not show.
+    assert policy.NO_SPARE_HINT == (
+        "add a key, lower the threshold, or accept the risk explicitly (ceremony's --no-spare-root-key, or the "
+        "'no spare root key' box in the terminal UI)"
+    )
 
 
 def test_request_id_error_names_file_and_check() -> None:
@@ -374,9 +378,9 @@ SPARE_KEY_WARNINGS: dict[str, tuple[int, int, str | None]] = {
     "2 of 3": (2, 3, None),
     "1 of 3": (1, 3, None),
     "3 of 3": (3, 3, "root threshold 3 of 3 keys leaves no spare key: losing one key locks the root"),
-    "1 of 1": (1, 1, "root threshold 1 of 1 keys leaves no spare key: losing one key locks the root"),
-    "4 of 3": (4, 3, "root threshold 4 of 3 keys leaves no spare key: losing one key locks the root"),
-}
+    "1 of 1": (1, 1, "root threshold 1 of 1 key leaves no spare key: losing one key locks the root"),
+    "4 of 3": (4, 3, "root threshold 4 is above its 3 keys: no new root version can be signed, clients are locked to this one"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(("threshold", "count", "warning"), SPARE_KEY_WARNINGS.values(), ids=SPARE_KEY_WARNINGS.keys())

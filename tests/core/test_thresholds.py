@@ -103,7 +103,7 @@ RESULTS: dict[str, tuple[list[str], int, list[str], bool, int, int, str]] = {
     "none of 2": (["a", "b", "c"], 2, [], False, 2, 3, "root: 0 of 2"),
     "1 of 2": (["a", "b", "c"], 2, ["b"], False, 1, 3, "root: 1 of 2"),
     "2 of 2": (["a", "b", "c"], 2, ["a", "c"], True, 0, 3, "root: 2 of 2"),
-    "3 of 2": (["a", "b", "c"], 2, ["a", "b", "c"], True, 0, 3, "root: 3 of 2"),
+    "3 signed of 2": (["a", "b", "c"], 2, ["a", "b", "c"], True, 0, 3, "root: 3 signed, 2 needed"),
     "one key twice": (["a", "a-again", "b"], 2, ["a", "a-again"], False, 1, 2, "root: 1 of 2"),
     "outsider": (["a", "b"], 1, ["outsider"], False, 1, 2, "root: 0 of 1"),
 }  # fmt: skip

@@ -17,7 +17,10 @@ from ceremony.core._text import printable
 
 @dataclass(frozen=True)
 class Check:
-    """One preflight check: passed, or failed with what was found."""
+    """One preflight check: passed, or failed with what was found.
+
+    Clients show it as "NAME: DETAIL", so ``detail`` does not repeat the name (it said "tokens: tokens: ...").
+    """
 
     name: str
     passed: bool
@@ -50,7 +53,9 @@ def preflight_checks(
         Check(
             "network",
             not up,
-            f"interfaces up: {', '.join(up)}" if up else "no network interface up besides loopback",
+            f"{'interface' if len(up) == 1 else 'interfaces'} up besides loopback: {', '.join(up)}"
+            if up
+            else "no interface up besides loopback",
         )
     ]
     try:
@@ -58,13 +63,11 @@ def preflight_checks(
     except OSError:
         swap_lines = ["(unreadable)"]  # cannot prove swap is off: the check fails
     swap_devices = [printable(line.split()[0], 200) for line in swap_lines if line.strip()]
-    checks.append(
-        Check("swap", not swap_devices, f"swap on: {', '.join(swap_devices)}" if swap_devices else "swap is off")
-    )
+    checks.append(Check("swap", not swap_devices, f"in use ({', '.join(swap_devices)})" if swap_devices else "off"))
     try:
         tokens = [t for t in _hsm.list_tokens(module) if t.initialized]
         detail = (
-            "tokens: " + "; ".join(f"'{t.label}' serial {t.serial}" for t in tokens)
+            "; ".join(f"'{printable(t.label, 80)}' serial {printable(t.serial, 40)}" for t in tokens)
             if tokens
             else "no initialised token present (software keys only)"
         )
