@@ -42,7 +42,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Footer, Input, Static
-from textual.widgets._directory_tree import DirEntry
+from textual.widgets.directory_tree import DirEntry
 
 from ceremony.core._text import is_printable, printable
 
