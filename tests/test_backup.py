@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -216,6 +217,134 @@ def test_newest_sigstore_root_restores(cli: CliRunner, vectors: Path, tmp_path: 
     assert code == 0, stderr
     assert (tmp_path / "r" / "15.root.json").read_bytes() == (source / "15.root.json").read_bytes()
     assert "to version 15 verified" in stdout
+
+
+# --------------------------------------------------------------------------- the sheet, read as the person who stores it
+
+
+def _sheet_text(pdf: Path) -> list[str]:
+    """Each page's text as a reader sees it, whitespace collapsed."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return [" ".join(page.get_textpage().get_text_range().split()) for page in document]
+    finally:
+        document.close()
+
+
+def test_sheet_numbers_its_words_pages_and_versions(five_key: tuple[Path, Path]) -> None:
+    from mnemonic import Mnemonic
+    from securesystemslib.formats import encode_canonical
+
+    from ceremony import __version__
+
+    ws, out = five_key
+    (pdf,) = out.glob("*-a4.pdf")
+    pages = _sheet_text(pdf)
+    text = " ".join(pages)
+    assert all(f"page {n} of {len(pages)}" in page for n, page in enumerate(pages, start=1))
+    assert (
+        "Every root version from 1 to the newest is needed: a client that trusts an older root walks the chain" in text
+    )
+    assert "This sheet is root version 1 of 1; this export holds version(s) 1 only." in text
+    assert f"install kit or its source repository, version {__version__}" in text and "pip install" not in text
+    # The words are those read aloud at signing: SHA-256 of the canonical signed part (what the signatures
+    # cover), computed here with securesystemslib's encoder, not ceremony's.
+    signed = json.loads((ws / "metadata" / "1.root.json").read_bytes())["signed"]
+    digest = hashlib.sha256(encode_canonical(signed).encode()).digest()
+    section = text.split("Words read aloud at signing: SHA-256 of the signed part of root v1", 1)[1].split("QR codes")[
+        0
+    ]
+    assert " ".join(digest.hex()[i : i + 16] for i in range(0, 64, 16)) in section
+    numbered = re.findall(r"(\d+)\. ([a-z]+)", section)
+    assert [int(n) for n, _w in numbered] == list(range(1, 25))
+    assert " ".join(w for _n, w in numbered) == Mnemonic("english").to_mnemonic(digest)
+    # The file's own hash, separately and named as such.
+    file_sha = hashlib.sha256((ws / "metadata" / "1.root.json").read_bytes()).hexdigest()
+    assert f"SHA-256 of the file 1.root.json (the file's hash, for restore checks) {_grouped(file_sha)}" in text
+
+
+def _grouped(digest: str) -> str:
+    return " ".join(digest[i : i + 16] for i in range(0, 64, 16))
+
+
+def test_the_sheet_restores_without_ceremony_by_its_own_recipe(five_key: tuple[Path, Path]) -> None:
+    """Follow the sheet's "Restore without the tool" literally: zxing-cpp, base45, base64, zlib, hashlib only."""
+    import base64
+    import zlib
+
+    import base45
+    import pypdfium2
+    import zxingcpp
+
+    ws, out = five_key
+    (pdf,) = out.glob("*-a4.pdf")
+    text = " ".join(_sheet_text(pdf))
+    recipe = text.split("Restore without the tool", 1)[1]
+    for step in (
+        "CRMY1:SET:I/N:PREFIX:CRC:DATA",
+        "base45 (RFC 9285)",
+        "DATA is everything after the fifth colon",
+        "base32 (RFC 4648",
+        "bytes 0-3 are 'CRMY', byte 4 the format version (1), bytes 5-36 the SHA-256 of the file, byte 37 the length",
+        "compressed with zlib",
+    ):
+        assert step in recipe, step
+    set_id = re.search(r"Backup set ([0-9A-F]{8})", text).group(1)  # type: ignore[union-attr]
+    file_sha = "".join(re.search(r"for restore checks\) ((?:[0-9a-f]{16} ?){4})", text).group(1).split())  # type: ignore[union-attr]
+
+    def open_container(container: bytes) -> tuple[str, bytes]:
+        assert container[0:4] == b"CRMY" and container[4] == 1
+        length = container[37]
+        name = container[38 : 38 + length].decode("utf-8")
+        data = zlib.decompress(container[38 + length :])
+        assert hashlib.sha256(data).hexdigest() == file_sha == container[5:37].hex()
+        return name, data
+
+    # A. The QR codes, read from the printed pages by any reader.
+    document = pypdfium2.PdfDocument(pdf)
+    texts = [
+        code.text
+        for page in document
+        for code in zxingcpp.read_barcodes(page.render(scale=200 / 72, grayscale=True).to_pil())
+    ]
+    document.close()
+    parts = {}
+    for line in texts:
+        magic, set_, i_of_n, prefix, crc, data = line.split(":", 5)
+        assert magic == "CRMY1" and set_ == set_id
+        part = base45.b45decode(data)
+        assert zlib.crc32(part) == int(crc, 16)
+        index, count = map(int, i_of_n.split("/"))
+        parts[index] = part
+    assert sorted(parts) == list(range(1, count + 1))
+    container = b"".join(parts[i] for i in range(1, count + 1))
+    assert hashlib.sha256(container).hexdigest().upper().startswith(prefix)
+    name, data = open_container(container)
+    assert name == "1.root.json" and data == (ws / "metadata" / "1.root.json").read_bytes()
+    # B. The text fallback, as typed back in.
+    (txt,) = out.glob("*.txt")
+    chunks = []
+    for line in txt.read_text().splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[0].isdigit():
+            number, encoded, crc = fields
+            assert zlib.crc32(f"{number}{encoded}".encode()) == int(crc, 16)
+            chunks.append((int(number), base64.b32decode(encoded.upper() + "=" * (-len(encoded) % 8))))
+    assert open_container(b"".join(chunk for _n, chunk in sorted(chunks))) == (name, data)
+
+
+def test_restore_names_each_hash_it_prints(cli: CliRunner, five_key: tuple[Path, Path], tmp_path: Path) -> None:
+    from ceremony.core import recovery
+
+    ws, out = five_key
+    (restored,) = recovery.restore_to(list(out.glob("*.txt")), tmp_path / "r").restored
+    lines = recovery.describe_restored(restored)
+    file_sha = hashlib.sha256((ws / "metadata" / "1.root.json").read_bytes()).hexdigest()
+    assert lines[1] == f"  SHA-256 of the file 1.root.json (compare with the sheet's file hash): {file_sha}"
+    assert lines[2].startswith("  words read aloud at signing (SHA-256 of the signed part of root v1): ")
+    assert len(lines[2].split(": ", 1)[1].split()) == 24
 
 
 # --------------------------------------------------------------------------- key shares

@@ -54,7 +54,8 @@ class _Sheet(FPDF):
     def footer(self) -> None:
         self.set_y(-MARGIN)
         self.set_font("Helvetica", size=7)
-        self.cell(0, 5, f"{self.footer_text} - page {self.page_no()}", align="C")
+        # {nb} is fpdf2's alias for the page count, filled in when the document is written.
+        self.cell(0, 5, f"{self.footer_text} - page {self.page_no()} of {{nb}}", align="C")
 
     def paragraph(
         self, value: str, size: float = 9, style: str = "", font: str = "Helvetica", height: float = 4.5
@@ -96,6 +97,51 @@ def _qr_grid(pdf: _Sheet, images: list[Any], caption: str) -> None:
         pdf.set_xy(MARGIN, top + QR_SIZE + 6)
 
 
+def _numbered_words(pdf: _Sheet, words: str, per_line: int = 4) -> None:
+    """Words numbered from 1, a few to a line, so each can be read aloud and checked by its number."""
+    listed = words.split()
+    for start in range(0, len(listed), per_line):
+        pdf.paragraph(
+            "   ".join(f"{n + 1:>2}. {w:<10}" for n, w in enumerate(listed[start : start + per_line], start=start)),
+            font="Courier",
+            size=10,
+            height=5.5,
+        )
+
+
+def _hex_groups(digest: str) -> str:
+    """A hex digest in groups of 16, to read and compare in pieces."""
+    return "  ".join(digest[i : i + 16] for i in range(0, len(digest), 16))
+
+
+def restore_recipe(name: str, set_id: str) -> str:
+    """How to restore this sheet's file with no ceremony tool: its exact format, step by step.
+
+    It must stay true to backup.py's container, QR text and text fallback
+    (tests/test_backup.py follows it literally, without ceremony's code).
+    """
+    return (
+        "A. From the QR codes. Read every QR code of this sheet with any QR reader (for example "
+        "zbarimg --raw -q FILE). Each reads as one line: CRMY1:SET:I/N:PREFIX:CRC:DATA, where SET is "
+        f"this sheet's backup set ({set_id}), I/N says part I of N, PREFIX is the first 16 hex digits of the "
+        "SHA-256 of the container (below), CRC is the CRC-32 of this part's bytes in hex and DATA is the part's "
+        "bytes in base45 (RFC 9285). Strip the prefix: DATA is everything after the fifth colon, spaces and "
+        "colons included (both are base45 characters). Base45-decode each DATA, check its CRC-32, and join the "
+        "parts in order, 1 to N: that is the container; its SHA-256 begins with PREFIX.\n"
+        "B. From the text fallback. Each line after the header is NNNN DATA CRC: DATA is the next 30 bytes of "
+        "the container in base32 (RFC 4648, written in lower case without the '=' padding: add '=' up to a "
+        "multiple of 8 characters before decoding), and CRC is the CRC-32, in hex, of the line number and data "
+        "as written (for example '0001' followed by DATA). Decode the lines in number order and join them: the "
+        "same container.\n"
+        "C. The container, counting bytes from 0: bytes 0-3 are 'CRMY', byte 4 the format version (1), bytes "
+        "5-36 the SHA-256 of the file, byte 37 the length L of the file name, the next L bytes the name (UTF-8, "
+        f"here {name}), and the rest, to the end, the file compressed with zlib (RFC 1950; in Python "
+        "zlib.decompress). Decompress it and check that its SHA-256 is the file's SHA-256 printed on this sheet "
+        "(and bytes 5-36); save it under its name. Verify the restored root versions with a TUF client (or, for "
+        "Docker Content Trust, notary) before trusting them."
+    )
+
+
 def _signoff(pdf: _Sheet) -> None:
     """A box for the people who made, checked and stored the backup."""
     pdf.heading("Sign-off")
@@ -128,8 +174,19 @@ def backup_sheet(
     images: list[Any],
     fallback: str,
     created: str,
+    words_label: str = "",
+    words_digest: str = "",
+    chain: list[str] | None = None,
 ) -> bytes:
-    """The printable backup of one file: QR codes, what it holds, hashes, text fallback, sign-off."""
+    """The printable backup of one file: what it holds, which root version it is, its two hashes, QR codes,
+    how to restore it with the tool and without, the text fallback and a sign-off.
+
+    Args:
+        words: the words of ``words_digest`` (the digest read aloud at signing), numbered on the sheet.
+        words_label: what that digest covers, e.g. "SHA-256 of the signed part of root v3".
+        sha256: the SHA-256 of the exact file, the one a restore checks.
+        chain: why every root version is needed, and which version this sheet is.
+    """
     pdf = _Sheet(paper, f"ceremony backup {name} set {set_id}")
     pdf.add_page()
     pdf.paragraph(f"TUF metadata backup: {name}", size=15, style="B", height=8)
@@ -141,19 +198,36 @@ def backup_sheet(
     pdf.heading("What this backup holds")
     for line in summary:
         pdf.paragraph(line, size=9, height=4.2)
-    pdf.heading("SHA-256 of the exact file")
-    pdf.paragraph("  ".join(sha256[i : i + 16] for i in range(0, 64, 16)), font="Courier", size=9)
-    pdf.paragraph(f"As words (BIP-39): {words}", size=9)
+    if chain:
+        pdf.heading("Every root version is needed")
+        for line in chain:
+            pdf.paragraph(line, size=9, height=4.2)
+    pdf.heading(f"SHA-256 of the file {name} (the file's hash, for restore checks)")
+    pdf.paragraph(_hex_groups(sha256), font="Courier", size=9)
+    if words and words_label:
+        pdf.heading(f"Words read aloud at signing: {words_label}")
+        pdf.paragraph(
+            f"{_hex_groups(words_digest)}\nThe same digest as 24 BIP-39 words, as the review before signing showed "
+            "them (for a change that signed this file alone; a change that signed several files together showed "
+            "one digest over all of them). Not the file's hash above.",
+            size=8,
+        )
+        _numbered_words(pdf, words)
     pdf.heading("QR codes (restore in any order)")
     _qr_grid(pdf, images, "part {i} of {n}")
-    pdf.heading("Restore")
+    pdf.heading("Restore with the ceremony tool")
     pdf.paragraph(
+        f"Get the tool: the ceremony tool from your organisation's install kit or its source repository, version "
+        f"{__version__} (the version that made this sheet).\n"
         "1. Scan or photograph every QR code (any order), or type the text fallback below into a file.\n"
         "2. On the offline host: ceremony restore --out DIR scans/*.png (PDFs, photos and .txt files also work).\n"
-        "3. The tool checks every part, the SHA-256 above and the root chain, and writes the exact file.\n"
-        "4. Compare the SHA-256 it prints with the one on this sheet, reading the words aloud.",
+        "3. The tool checks every part, the file's SHA-256 and the root chain, and writes the exact file.\n"
+        "4. Compare the file's SHA-256 it prints with the one on this sheet, and the words it prints as read "
+        "aloud at signing with the numbered words here.",
         size=9,
     )
+    pdf.heading("Restore without the tool")
+    pdf.paragraph(restore_recipe(name, set_id), size=8, height=3.8)
     pdf.heading("Text fallback (each line: number, base32 data, CRC-32 of number and data)")
     pdf.paragraph(fallback, font="Courier", size=7.5, height=3.4)
     _signoff(pdf)
@@ -179,14 +253,7 @@ def share_sheet(
         style="B",
     )
     pdf.heading("Share words (SLIP-39)")
-    numbered = words.split()
-    for start in range(0, len(numbered), 5):
-        pdf.paragraph(
-            "   ".join(f"{n + 1:>2}. {w:<10}" for n, w in enumerate(numbered[start : start + 5], start=start)),
-            font="Courier",
-            size=10,
-            height=6,
-        )
+    _numbered_words(pdf, words, per_line=5)
     pdf.heading("The same share as a QR code")
     _qr_grid(pdf, [qr], f"share {index} of {count}")
     pdf.heading("Restore")

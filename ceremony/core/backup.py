@@ -350,6 +350,16 @@ class ExportedBackup:
 FORMATS = ("files", "png", "svg", "pdf", "txt")
 
 
+@dataclass(frozen=True)
+class SheetText:
+    """What a printed sheet says about its file, beyond the backup itself (recovery.py writes it)."""
+
+    summary: list[str]  # what the file holds
+    chain: list[str] = field(default_factory=list)  # why every root version is needed, and which this is
+    words_label: str = ""  # what the numbered words cover (the digest read aloud at signing)
+    words_digest: str = ""  # that digest, hex; no words are printed without it
+
+
 def export_files(
     sources: Sequence[tuple[str, bytes]],
     out: Path,
@@ -367,7 +377,7 @@ def export_files(
         formats: any of files, png, svg, pdf, txt.
         qr_bytes: maximum bytes per QR symbol.
         ecc: L, M, Q or H.
-        describe: callable(name, data) -> list of summary lines for the printed sheet.
+        describe: callable(name, data) -> SheetText, what the printed sheet says about the file.
         created: the date printed on sheets.
 
     Raises:
@@ -426,7 +436,10 @@ def export_files(
             write_atomic(out / f"{stem}.txt", fallback.encode())
             result.files.append(f"{stem}.txt")
         if "pdf" in formats:
-            words = _diff.digest_words(bytes.fromhex(digest))
+            text: SheetText = describe(name, data)
+            # The words are those of the digest read aloud at signing, never of the file's hash: one word hash
+            # per thing, so the keyholders' words and the sheet in the safe can be compared.
+            words = _diff.digest_words(bytes.fromhex(text.words_digest)) if text.words_digest else ""
             for paper in ("a4", "letter"):
                 file = f"{stem}-{paper}.pdf"
                 pdf = _paper.backup_sheet(
@@ -435,10 +448,13 @@ def export_files(
                     set_id=set_id,
                     sha256=digest,
                     words=words,
-                    summary=describe(name, data),
+                    summary=text.summary,
                     images=images,
                     fallback=fallback,
                     created=created,
+                    words_label=text.words_label,
+                    words_digest=text.words_digest,
+                    chain=text.chain,
                 )
                 write_atomic(out / file, pdf)
                 result.files.append(file)

@@ -8,7 +8,10 @@ proves a backup restores before anyone needs it to.
 
 from __future__ import annotations
 
+import glob
 import json
+import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +22,9 @@ from typing import Any
 
 from ceremony.core import _txn, notary
 from ceremony.core import backup as _backup
+from ceremony.core import diff as _diff
 from ceremony.core import keys as _keys
+from ceremony.core import ledger as _ledger
 from ceremony.core import qr as _qr
 from ceremony.core import shares as _shares
 from ceremony.core import transcript as _transcript
@@ -33,7 +38,7 @@ from ceremony.core.keys import dct as dct_keys
 from ceremony.core.notary_verify import verify_notary
 from ceremony.core.roles import DRILLS_DIR
 from ceremony.core.workspace import PassphraseProvider, Workspace
-from ceremony.errors import BackupError, CeremonyError, UsageError, VerificationError
+from ceremony.errors import BackupError, CeremonyError, InputFileError, UsageError, VerificationError
 
 _EPOCH = datetime(1970, 1, 2, tzinfo=UTC)
 
@@ -82,6 +87,69 @@ def _role_lines(signed: dict[str, Any], keys: dict[str, Any]) -> list[str]:
     return lines
 
 
+def signing_digest(name: str, data: bytes) -> tuple[str, bytes] | None:
+    """What keyholders read aloud when ``data`` was signed: (what it covers, its SHA-256); None if unknown.
+
+    The digest is diff.py's ``payload_digest`` of this one file's signed part
+    (canonical ``signed`` bytes for TUF, Go's canonical form for Notary), the
+    digest the review before signing shows for a change that signs this file
+    alone. A change that signed several files together showed one digest over
+    all of them (``payload_digest``'s rule), which no single file's sheet can
+    repeat.
+    """
+    role = name.removesuffix(".json").rpartition(".")[2] or name
+    try:
+        env = parse_envelope(name, data)
+        payload, version = env.payload, env.version
+    except VerificationError:
+        if not name.endswith("root.json") or _notary_gun({name: data}) is None:
+            return None
+        try:
+            root = notary.parse(data, name, "root")
+            payload, version = notary.signed_bytes(root.signed), notary.version(root)
+        except CeremonyError:
+            return None
+    label = f"SHA-256 of the signed part of {printable(role, 100)} v{version}"
+    return label, _diff.payload_digest({role: payload})
+
+
+def describe_restored(item: _backup.Restored) -> list[str]:
+    """What a restore prints for one file: both hashes, each named by what it covers."""
+    lines = [
+        f"restored {printable(item.name)} from set {printable(item.set_id)}",
+        f"  SHA-256 of the file {printable(item.name)} (compare with the sheet's file hash): {item.sha256}",
+    ]
+    signed = signing_digest(item.name, item.data)
+    if signed is not None:
+        label, digest = signed
+        lines.append(f"  words read aloud at signing ({label}): {_diff.digest_words(digest)}")
+    return lines
+
+
+def _chain_block(name: str, data: bytes, versions: Sequence[int], exported: Sequence[int]) -> list[str]:
+    """Why every root version is needed, and which one this sheet is."""
+    role = name.removesuffix(".json").rpartition(".")[2]
+    if role != "root" or not versions:
+        return [
+            f"{printable(name)} is not a root: restore it together with the root versions of the same export; "
+            "clients check it against the newest root."
+        ]
+    first, newest = versions[0], versions[-1]
+    this = int(name.split(".")[0]) if name.split(".")[0].isdigit() else newest
+    held = f"{exported[0]} to {exported[-1]}" if len(exported) > 1 else f"{exported[0]} only"
+    walk = (
+        "a restore checks the chain from the trust anchor, each version signed by the keys of the one before"
+        if _notary_gun({name: data}) is not None
+        else "a client that trusts an older root walks the chain one version at a time, and a restore checks it "
+        f"from version {first}"
+    )
+    return [
+        f"Every root version from {first} to the newest is needed: {walk}. Keep every version's sheet together.",
+        f"This sheet is root version {this} of {newest}; this export holds version(s) {held}. After a new root "
+        "version is published, export and test a new backup: the new version's sheet joins these.",
+    ]
+
+
 @dataclass
 class ExportResult:
     """What export wrote."""
@@ -111,6 +179,7 @@ def export_workspace(
     roots = sorted(
         (int(p.name.split(".")[0]), p) for p in ws.metadata_dir.glob("*.root.json") if p.name.split(".")[0].isdigit()
     )
+    published = [v for v, _p in roots]  # every version, for the sheet's "root version 3 of 3"
     if versions == "latest":
         roots = roots[-1:]
     elif versions != "all":
@@ -121,11 +190,19 @@ def export_workspace(
             if not path.name.split(".")[0].isdigit() and path.name != "root.json":
                 sources.append((path.name, read_bytes(path, "metadata")))
 
-    def describe(name: str, data: bytes) -> list[str]:
-        return [
-            f"Repository: workspace {ws.path.name} (profile {ws.config.get('profile', 'tuf')})",
-            *describe_file(name, data),
-        ]
+    exported = [v for v, _p in roots]
+
+    def describe(name: str, data: bytes) -> _backup.SheetText:
+        signed = signing_digest(name, data)
+        return _backup.SheetText(
+            summary=[
+                f"Repository: workspace {ws.path.name} (profile {ws.config.get('profile', 'tuf')})",
+                *describe_file(name, data),
+            ],
+            chain=_chain_block(name, data, published, exported),
+            words_label=signed[0] if signed else "",
+            words_digest=signed[1].hex() if signed else "",
+        )
 
     backups = _backup.export_files(sources, Path(out), formats, qr_bytes, ecc, describe, format_date(now))
     head = _transcript.append(
@@ -245,6 +322,131 @@ def restore_to(inputs: Sequence[Path], out: Path) -> RestoreResult:
     for item in restored:
         write_atomic(Path(out) / item.name, item.data)
     return RestoreResult(restored, chain, warnings)
+
+
+def export_with_test_restore(ws: Workspace, out: Path, now: datetime) -> list[str]:
+    """Export every root version, then prove the printable sheets restore byte for byte; record it in the ledger.
+
+    The test restore reads the A4 PDFs (the pages that will be printed) into a
+    temporary directory and compares every file with the workspace's copy and
+    with what export recorded. Only then does a transcript entry record each
+    file as tested (ledger.py), so a version counts as backed up only once its
+    paper has been shown to restore.
+
+    Returns:
+        What was done, one line each, for the screen and the transcript.
+
+    Raises:
+        BackupError: the PDFs do not restore, or restore something else.
+        UsageError / QrCapacityError: see export_workspace.
+        VerificationError: the restored roots do not verify as a chain.
+    """
+    result = export_workspace(ws, Path(out), "all", now=now)
+    pdfs = [Path(out) / f for b in result.backups for f in b.files if f.endswith("-a4.pdf")]
+    with tempfile.TemporaryDirectory(prefix="ceremony-test-restore-") as tmp:
+        restored = restore_to(pdfs, Path(tmp) / "restored")
+    exported = {b.name: b.sha256 for b in result.backups}
+    lines = [f"exported {b.name} as set {b.set_id} ({b.parts} QR parts) to {Path(out).name}" for b in result.backups]
+    tested = []
+    for item in restored.restored:
+        try:
+            original = read_bytes(ws.metadata_dir / item.name, "metadata file", follow_symlinks=False)
+        except InputFileError as err:
+            raise BackupError(f"test restore of {printable(item.name, 80)}: {err}") from err
+        if original != item.data or exported.get(item.name) != item.sha256:
+            raise BackupError(f"test restore of {item.name} from {Path(out)} gave different bytes than the workspace")
+        tested.append((item.name, item.sha256))
+        lines.append(f"test restore of {item.name} from the printable PDFs: byte-identical")
+    if sorted(n for n, _d in tested) != sorted(exported):
+        raise BackupError(f"test restore from {Path(out)} gave {len(tested)} of {len(result.backups)} files")
+    lines.append(restored.chain)
+    _transcript.append(
+        ws.path,
+        "test-restore",
+        lines[len(result.backups) :],
+        {},
+        [],
+        now,
+        _ledger.details(tested, "test-restore", Path(out).name),
+    )
+    return lines
+
+
+#: Files one restore or drill input list may expand to: a scanned stack of every part of hundreds of root
+#: versions (a root backup is 2 to 12 QR codes). Larger lists are refused before any file is read.
+MAX_INPUT_FILES = 10_000
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _regular(path: Path) -> bool:
+    """A regular file, judged without following a link."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def expand_inputs(items: Sequence[str]) -> list[Path]:
+    """Restore and drill inputs as typed: files, directories (their files) and globs, as a bounded list of files.
+
+    A directory gives its regular files, sorted, not its subdirectories, hidden
+    files or links (a link in a directory of scans could point anywhere). A
+    glob (``scans/*.png``; ``**`` is one level, not recursive) gives the
+    regular files it matches, sorted. A plain file is taken as named. A file
+    reached twice is given once.
+
+    Raises:
+        UsageError: an item that matches nothing (named), or more than MAX_INPUT_FILES files.
+    """
+    found: list[Path] = []
+    seen: set[str] = set()
+
+    def add(path: Path, item: str) -> None:
+        key = os.path.normpath(os.path.abspath(path))
+        if key in seen:
+            return
+        if len(found) >= MAX_INPUT_FILES:
+            raise UsageError(
+                f"{printable(item)}: the inputs come to more than {MAX_INPUT_FILES:,} files, the most one restore "
+                "reads; give fewer"
+            )
+        seen.add(key)
+        found.append(path)
+
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            entries = []
+            with os.scandir(path) as listing:
+                for entry in listing:
+                    if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                        entries.append(entry.name)
+                    if len(entries) > MAX_INPUT_FILES:
+                        raise UsageError(
+                            f"{printable(item)}: more than {MAX_INPUT_FILES:,} files in this directory; give fewer"
+                        )
+            if not entries:
+                raise UsageError(f"{printable(item)}: the directory holds no files to read")
+            for name in sorted(entries):
+                add(path / name, item)
+        elif path.exists() or path.is_symlink() or not _GLOB_CHARS & set(item):
+            if not path.exists():
+                raise UsageError(f"{printable(item)}: no such file")
+            add(path, item)
+        else:
+            matches = []
+            for match in glob.iglob(item):
+                if _regular(Path(match)):
+                    matches.append(match)
+                if len(matches) > MAX_INPUT_FILES:
+                    raise UsageError(f"{printable(item)}: matches more than {MAX_INPUT_FILES:,} files; give fewer")
+            if not matches:
+                raise UsageError(f"{printable(item)}: matches no file")
+            for match in sorted(matches):
+                add(Path(match), item)
+    if not found:
+        raise UsageError("no input files given")
+    return found
 
 
 # --------------------------------------------------------------------------- key backups
@@ -461,7 +663,9 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
     file and verify as a chain. Key backups recombine their shares (the share
     sheets in the directory) and test-sign a challenge verified against the
     workspace's public key. The report is written to drills/ in the workspace
-    and recorded in the transcript.
+    and recorded in the transcript; when the drill passes, that entry also
+    records every metadata file it restored byte-identical, for the backup
+    ledger (ledger.py).
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     backup_dir = Path(backup_dir)
@@ -478,6 +682,7 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
             kind = "pdf"
         if kind:
             sets.setdefault(stem, {}).setdefault(kind, []).append(path)
+    proved: list[tuple[str, str]] = []  # (file, SHA-256) restored byte-identical to the workspace's
     with tempfile.TemporaryDirectory(prefix="ceremony-drill-") as scratch:
         for stem, kinds in sorted(sets.items()):
             for kind in ("qr", "pdf", "text"):
@@ -492,9 +697,10 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
                         current = ws.metadata_dir / item.name
                         if not current.is_file():
                             raise BackupError(f"{item.name}: not in the workspace any more")
-                        if current.read_bytes() != item.data:
+                        if read_bytes(current, "metadata file", follow_symlinks=False) != item.data:
                             raise BackupError(f"{item.name}: restored bytes differ from the workspace's file")
                         details.append(f"{item.name} byte-identical (sha256 {item.sha256[:16]})")
+                        proved.append((item.name, item.sha256))
                     return "; ".join([*details, result.chain])
 
                 _timed(report.checks, f"restore {stem} from {kind}", restore_and_compare)
@@ -529,8 +735,12 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
             {name: digest},
             [],
             now,
-            # Durations in whole milliseconds: transcript lines are strict JSON, without floats.
-            {"checks": [{"name": c.name, "passed": c.passed, "ms": round(c.seconds * 1000)} for c in report.checks]},
+            # Durations in whole milliseconds: transcript lines are strict JSON, without floats. Only a drill
+            # that passed as a whole proves its backups (the ledger's entry).
+            {
+                "checks": [{"name": c.name, "passed": c.passed, "ms": round(c.seconds * 1000)} for c in report.checks],
+                **(_ledger.details(proved, "drill", backup_dir.name) if report.passed and proved else {}),
+            },
             txn,
         )
     report.report_file = name

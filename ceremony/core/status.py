@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ceremony.core import ledger as _ledger
 from ceremony.core import policy as _policy
 from ceremony.core import repo_files as _files
 from ceremony.core import verify as _verify
@@ -49,6 +50,9 @@ class Status:
     warnings: list[str]
     #: Why the published metadata does not verify (also warnings[0]); None when it does.
     problem: VerificationError | None = None
+    #: Every published root version and its tested paper backup, or none (ledger.py); its warnings are in
+    #: ``warnings``.
+    backups: _ledger.Ledger | None = None
 
     @property
     def calendar(self) -> list[RoleStatus]:
@@ -66,6 +70,7 @@ class Status:
             "keys": [
                 {"keyid": k.keyid, **k.to_dict(), "location": k.location, "revoked": k.revoked} for k in self.keys
             ],
+            "backup_ledger": self.backups.to_dict() if self.backups is not None else [],
             "warnings": self.warnings,
         }
 
@@ -170,6 +175,8 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
 
     Never raises for a problem it can report: a published repository that does
     not verify is ``problem`` and the first warning, named by file and check.
+    ``backups`` is the backup ledger of the root versions shown, and each
+    version without a tested paper backup is a warning (ledger.py).
 
     Raises:
         InputFileError: root.json is unreadable (nothing can be shown without it).
@@ -244,6 +251,15 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
         for keyid in status.keyids:
             owners.setdefault(keyid, []).append(status.role)
     warnings += _policy.shared_key_warnings(owners)
+    backups = _ledger.backup_ledger(ws, files)  # the bytes verified above, so the versions are those shown
+    warnings += backups.warnings(str(ws.path))
     return Status(
-        str(ws.path), str(ws.config.get("profile", PROFILE)), versions, roles, ws.key_records(), warnings, problem
+        str(ws.path),
+        str(ws.config.get("profile", PROFILE)),
+        versions,
+        roles,
+        ws.key_records(),
+        warnings,
+        problem,
+        backups,
     )

@@ -131,6 +131,9 @@ class TranscriptReport:
     head: str = ""
     files_checked: dict[str, str] = field(default_factory=dict)
     superseded: int = 0
+    #: Every entry as parsed, in order, from the same bytes the chain check read (the backup ledger reads
+    #: them here, so what it trusts is what was verified).
+    records: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 def verify_transcript(workspace: Path, tracked: list[str], expect_head: str | None = None) -> TranscriptReport:
@@ -184,6 +187,7 @@ def verify_transcript(workspace: Path, tracked: list[str], expect_head: str | No
             if name in latest:
                 report.superseded += 1
             latest[name] = digest
+        report.records.append(entry)
         prev = sha256_hex(line)
     report.head = prev
     if expect_head is not None:
