@@ -443,9 +443,9 @@ def test_root_threshold_without_spare_key(cli: CliRunner, workspace: Path, passp
 def test_revoking_a_key_not_in_the_role(cli: CliRunner, workspace: Path, passphrase_file: Path) -> None:
     pf = ("--passphrase-file", passphrase_file, "--yes")
     line = _refused(cli, workspace, "rotate", workspace, "--role", "root", "--revoke", "timestamp", *pf)
-    assert "--revoke timestamp: no key of role root match" in line
+    assert "--revoke timestamp: no key of role root matches" in line
     line = _refused(cli, workspace, "rotate", workspace, "--role", "root", "--revoke", "ffffffff", *pf)
-    assert "--revoke ffffffff: no key of role root match" in line
+    assert "--revoke ffffffff: no key of role root matches" in line
 
 
 # --------------------------------------------------------------------------- 6. digest shown before signing
@@ -465,6 +465,7 @@ def test_every_signing_command_shows_diff_and_words(
 
     out = ok(cli("rotate", workspace, "--role", "root", "--revoke", "root-1", "--add", "ed25519", *pf)).stdout
     assert "- key" in out and "+ key" in out
+    assert "rotate root: revoke 1 key, add 1, threshold 2 (unchanged)" in out
     digest, _ = shown_digest(out)
     assert digest == hashlib.sha256(canonical(signed_of(metadata / "3.root.json"))).hexdigest()
 

@@ -26,7 +26,7 @@ from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
 from ceremony.core import policy as _policy
 from ceremony.core._json import dumps_pretty, loads_strict
-from ceremony.core._text import plural
+from ceremony.core._text import plural, printable
 from ceremony.core.dates import format_date
 from ceremony.core.proposal import ChangeContext, Proposal, State, load_state, successor
 from ceremony.core.publish import PublishResult, delegators, publish, sign_here
@@ -116,9 +116,9 @@ def _resolve_keyids(keys: Mapping[str, Key], prefixes: list[str], role: str, con
             if keyid.startswith(prefix.lower()) or config.get("keys", {}).get(keyid, {}).get("label") == prefix
         ]
         if len(matches) != 1:
-            found = "no key" if not matches else f"{len(matches)} keys"
+            found = f"no key of role {role} matches" if not matches else f"{len(matches)} keys of role {role} match"
             raise UsageError(
-                f"--revoke {prefix}: {found} of role {role} match; its keys are {', '.join(k[:12] for k in keys)}"
+                f"--revoke {printable(prefix, 80)}: {found}; its keys are {', '.join(k[:12] for k in keys)}"
             )
         result.append(matches[0])
     return result

@@ -95,7 +95,7 @@ def _roles_of(signed: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         found[name] = {
             "keyids": succinct.get("keyids"),
             "threshold": succinct.get("threshold"),
-            "paths": f"every path, by its hash, into {_v(count, 20)} bins",
+            "paths": f"every path, by its hash, into {_shown(count, 20)} bins",
             "terminating": True,
         }
     roles = delegations.get("roles")
@@ -121,7 +121,9 @@ def _target_info(meta: object) -> str:
     hashes = _obj(info.get("hashes"))
     first = next(iter(sorted(hashes.items())), None)
     digest = f", {_v(first[0], 20)} {_v(str(first[1])[:16])}" if first else ""
-    return f"{_v(info.get('length'), 20)} bytes{digest}"
+    length = info.get("length")
+    size = plural(length, "byte") if type(length) is int else f"{_shown(length, 20)} bytes"
+    return f"{size}{digest}"
 
 
 def _target_lines(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -214,8 +216,8 @@ def describe_change(
             continue
         if before is None and kind != "root":
             lines.append(
-                f"  role {shown}: ADDED, paths {_v(after.get('paths') or after.get('path_hash_prefixes'))}, "
-                f"terminating {_v(after.get('terminating', False))}"
+                f"  role {shown}: ADDED, paths {_shown(after.get('paths') or after.get('path_hash_prefixes'))}, "
+                f"terminating {_shown(after.get('terminating', False))}"
             )
         keyids_before, keyids_after = _keyids(before or {}), _keyids(after)
         added = [k for k in keyids_after if k not in keyids_before]
@@ -234,10 +236,10 @@ def describe_change(
             lines += [f"    + key {_key_label(k, new_keys)}" for k in added]
             lines += [f"    - key {_key_label(k, old_keys)}" for k in removed]
         if before is not None and kind != "root" and before.get("paths") != after.get("paths"):
-            lines.append(f"  role {shown}: paths {_v(before.get('paths'))} -> {_v(after.get('paths'))}")
+            lines.append(f"  role {shown}: paths {_shown(before.get('paths'))} -> {_shown(after.get('paths'))}")
     if kind == "root" and old is not None and old.get("consistent_snapshot") != new.get("consistent_snapshot"):
         lines.append(
-            f"  consistent_snapshot: {_v(old.get('consistent_snapshot'))} -> {_v(new.get('consistent_snapshot'))}"
+            f"  consistent_snapshot: {_shown(old.get('consistent_snapshot'))} -> {_shown(new.get('consistent_snapshot'))}"
         )
     if kind == "targets":
         lines += _target_lines(_obj((old or {}).get("targets")), _obj(new.get("targets")))

@@ -18,6 +18,7 @@ from typing import Any
 
 from ceremony.core import metadata as _md
 from ceremony.core import policy as _policy
+from ceremony.core._text import plural
 from ceremony.core.changes import cascade, copy_config
 from ceremony.core.proposal import ChangeContext, Proposal, State, load_state, successor
 from ceremony.core.roles import target_file_names
@@ -156,7 +157,7 @@ def plan_targets(
         info = _md.set_target(edit.new, item.path, item.data, algorithms, item.custom)
         for name in target_file_names(item.path, info["hashes"], state.consistent):
             files[name] = item.data
-        summary.append(f"add target {item.path} to {where} ({len(item.data)} bytes)")
+        summary.append(f"add target {item.path} to {where} ({plural(len(item.data), 'byte')})")
     if len(summary) > _SUMMARY_TARGETS:
         summary = [*summary[: _SUMMARY_TARGETS - 1], f"... and {len(summary) - _SUMMARY_TARGETS + 1:,} more targets"]
     proposal = Proposal(

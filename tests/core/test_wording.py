@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ceremony.core import diff, policy
+from ceremony.core import changes, diff, policy
 from ceremony.core._text import plural
 from ceremony.core.guided.preflight import Check, preflight_checks
 from ceremony.core.thresholds import ThresholdResult
@@ -138,6 +138,19 @@ MESSAGES: dict[str, tuple[Callable[[Path], str], str]] = {
     "1 key of a role": (lambda _t: _line(diff.describe_change("targets.json", TARGETS, DELEGATOR | {"version": 4}),
                                          "  role releases: threshold"),
                         "  role releases: threshold 2, 2 keys"),
+    "paths a delegation lacks": (lambda _t: _line(diff.describe_change("t", TARGETS, {**TARGETS, "delegations": {
+        "roles": [{"name": "r", "keyids": [], "threshold": 1}]}}), "  role r: ADDED"),
+                                 "  role r: ADDED, paths (absent), terminating False"),
+    "target length a file lacks": (lambda _t: _line(diff.describe_change("t", TARGETS, {**TARGETS, "targets": {
+        "a": {"hashes": {}}}}), "  + target"), "  + target a: (absent) bytes"),
+    "a 1-byte target": (lambda _t: _line(diff.describe_change("t", TARGETS, {**TARGETS, "targets": {
+        "a": {"length": 1, "hashes": {}}}}), "  + target"), "  + target a: 1 byte"),
+    # changes.py
+    "revoke: no key matches": (lambda _t: _raised(lambda: changes._resolve_keyids({A: KEY}, ["x"], "root", {})),
+                               f"--revoke x: no key of role root matches; its keys are {A[:12]}"),
+    "revoke: 2 keys match": (lambda _t: _raised(lambda: changes._resolve_keyids({A: KEY, "a" + B[1:]: KEY}, ["a"],
+                                                                               "root", {})),
+                             f"--revoke a: 2 keys of role root match; its keys are {A[:12]}, a{B[:11]}"),
     # guided/preflight.py, as the clients show it
     "preflight: network up": (lambda t: _preflight(t, ["eth0"], [], "network"),
                               "network: interface up besides loopback: eth0"),
