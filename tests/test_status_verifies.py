@@ -227,3 +227,26 @@ def test_a_file_awaiting_the_online_service_does_not_hide_a_broken_one(
     line = one_line_error(result)
     assert "targets.json" in line, line
     assert "days left" not in result.stdout
+
+
+# --------------------------------------------------------------------------- the backup ledger in status
+
+
+def test_status_lists_the_backup_ledger_and_warns_of_an_untested_root(cli: CliRunner, workspace: Path) -> None:
+    shown = json.loads(cli("status", workspace, "--json").stdout)
+    (row,) = shown["backup_ledger"]
+    assert row["version"] == 1 and row["tested"] is False and row["when"] is None
+    text = cli("status", workspace)
+    assert text.returncode == 0, text.stderr
+    assert f"root v1 has no tested paper backup: run ceremony export {workspace} --out DIR" in text.stdout
+
+
+def test_status_with_a_broken_transcript_vouches_for_no_backup(cli: CliRunner, workspace: Path) -> None:
+    """A ledger entry is only as good as the chain it is in: a broken chain makes the ledger unknown."""
+    path = workspace / "transcript.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines, lines[-1]]))  # a line repeated: it does not chain to the one before
+    result = cli("status", workspace)
+    assert result.returncode == 0, result.stderr
+    assert "backup ledger unknown: the transcript does not verify (" in result.stdout
+    assert f"line {len(lines) + 1} does not follow line {len(lines)}" in result.stdout
