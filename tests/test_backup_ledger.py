@@ -81,6 +81,11 @@ def test_a_passing_drill_records_the_ledger_and_a_failing_one_does_not(
     assert report.passed
     (version,) = ledger.backup_ledger(ws).versions
     assert version.tested is not None and version.tested.how == "drill"
+    entry = json.loads((ws.path / transcript.TRANSCRIPT_NAME).read_bytes().splitlines()[-1])
+    assert (
+        entry["changes"][1]
+        == f"paper backup of 1.root.json tested: restored byte-identical (sha256 {version.sha256[:16]})"
+    )
     assert version.tested.time == (NOW + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -131,5 +136,7 @@ def test_expand_inputs_files_directories_and_globs(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(recovery, "MAX_INPUT_FILES", 2)
     with pytest.raises(recovery.UsageError, match="more than 2 files"):
         recovery.expand_inputs([str(scans)])
+    with pytest.raises(recovery.UsageError, match="matches more than 2 files"):
+        recovery.expand_inputs([f"{scans}/*.png"])
     with pytest.raises(recovery.UsageError, match="more than 2 files"):
         recovery.expand_inputs([str(scans / "a.png"), str(scans / "b.png"), str(scans / "c.txt")])

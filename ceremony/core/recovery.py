@@ -418,13 +418,13 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
         if path.is_dir():
             entries = []
             with os.scandir(path) as listing:
-                for entry in listing:
-                    if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
-                        entries.append(entry.name)
-                    if len(entries) > MAX_INPUT_FILES:
+                for count, entry in enumerate(listing, start=1):
+                    if count > MAX_INPUT_FILES:  # every entry counts: listing a huge directory costs too
                         raise UsageError(
                             f"{printable(item)}: more than {MAX_INPUT_FILES:,} files in this directory; give fewer"
                         )
+                    if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                        entries.append(entry.name)
             if not entries:
                 raise UsageError(f"{printable(item)}: the directory holds no files to read")
             for name in sorted(entries):
@@ -435,11 +435,11 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
             add(path, item)
         else:
             matches = []
-            for match in glob.iglob(item):
+            for count, match in enumerate(glob.iglob(item), start=1):
+                if count > MAX_INPUT_FILES:
+                    raise UsageError(f"{printable(item)}: matches more than {MAX_INPUT_FILES:,} files; give fewer")
                 if _regular(Path(match)):
                     matches.append(match)
-                if len(matches) > MAX_INPUT_FILES:
-                    raise UsageError(f"{printable(item)}: matches more than {MAX_INPUT_FILES:,} files; give fewer")
             if not matches:
                 raise UsageError(f"{printable(item)}: matches no file")
             for match in sorted(matches):
@@ -730,7 +730,11 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
             "drill",
             [
                 f"recovery drill over {backup_dir.name}: {'PASSED' if report.passed else 'FAILED'} "
-                f"({sum(c.passed for c in report.checks)} of {len(report.checks)} checks)"
+                f"({sum(c.passed for c in report.checks)} of {len(report.checks)} checks)",
+                *(
+                    f"paper backup of {name} tested: restored byte-identical (sha256 {digest[:16]})"
+                    for name, digest in (sorted(set(proved)) if report.passed else [])
+                ),
             ],
             {name: digest},
             [],
