@@ -9,6 +9,18 @@ PYTHON="${PYTHON:-python3}"
 
 _have() { command -v "$1" >/dev/null 2>&1; }
 
+# A machine whose pip configuration (pip config list: /etc/pip.conf, /etc/xdg/pip/pip.conf, PIP_* variables)
+# names a local simple index that lacks some projects makes pip warn once per missing project:
+#   WARNING: Location 'file:///opt/.../simple/click/' is ignored: it is neither a file nor a directory.
+# That is about the machine, not this project, and says nothing is wrong: those lines (only those) are dropped.
+_LOCAL_INDEX_NOISE="^WARNING: Location 'file:[^']*/' is ignored: it is neither a file nor a directory\.\$"
+
+# Run pip ("$@") with its stderr through that filter; its stdout as it is. The status is pip's (pipefail, set
+# above: the filter itself always succeeds), and the filter has finished when this returns.
+_pip() {
+  { "$@" 2>&1 1>&3 3>&- | { grep -v -E "$_LOCAL_INDEX_NOISE" >&2 || true; }; } 3>&1
+}
+
 # Install Debian packages that are missing, when apt is there and we may use it.
 apt_install() {
   local missing=()
@@ -33,9 +45,9 @@ venv_install() {
   if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
-  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
+  _pip .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
   # The project itself: built with the pinned setuptools from the lock, no download.
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  _pip .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 }
 
 # A venv of its own for a tool the tests run beside ceremony (tuf-on-ci-sign), from its own hash-pinned lock:
@@ -45,5 +57,5 @@ tool_venv_install() {
   if [ ! -x "$dir/bin/python" ]; then
     "$PYTHON" -m venv "$dir"
   fi
-  "$dir/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
+  _pip "$dir/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
 }
