@@ -95,18 +95,99 @@ def test_each_keyholder_types_their_own_passphrase(cli: CliRunner, tmp_path: Pat
 
 
 def test_mismatched_repeat_writes_nothing(tmp_path: Path) -> None:
-    term = Terminal("init", tmp_path / "ws", "--root-keys", "2", "--threshold", "1")
+    term = Terminal("init", tmp_path / "ws", "--root-keys", "2", "--threshold", "1", "--key-type", "ed25519")
     term.expect("Create this repository? [y/N]:")
     term.type("y")
-    term.expect("Passphrase for root-1:")
-    term.type("first passphrase typed")
-    term.expect("Repeat the passphrase for root-1:")
-    term.type("second passphrase typed")
+    for attempt in range(3):  # each mistake is asked again of the same keyholder, up to three tries
+        term.expect("Passphrase for root-1:")
+        term.type(f"first passphrase typed {attempt}")
+        term.expect("Repeat the passphrase for root-1:")
+        term.type(f"second passphrase typed {attempt}")
     code, screen = term.finish()
     assert code == 1
-    assert "error: the two passphrases for root-1 differ; nothing was written" in screen
+    assert "the two passphrases for root-1 differ; type it again (2 tries left)" in screen
+    assert "error: the two passphrases for root-1 differ (3 tries); nothing was written" in screen
+    assert "Passphrase for root-2" not in screen
     assert "Traceback" not in screen
     assert not (tmp_path / "ws").exists()
+
+
+def test_a_mistake_by_the_third_keyholder_is_asked_again_not_from_the_start(cli: CliRunner, tmp_path: Path) -> None:
+    term = Terminal("init", tmp_path / "ws", "--key-type", "ed25519")  # 2 of 3 root keys
+    term.expect("Create this repository? [y/N]:")
+    term.type("y")
+    labels = ["root-1", "root-2", "root-3", "targets", "snapshot", "timestamp"]
+    secrets = {label: f"secret words of {label} keyholder" for label in labels}
+    for label in labels:
+        term.expect(f"Passphrase for {label}:")
+        if label == "root-3":
+            term.type("typo one")  # 8 characters: long enough, but the repeat differs
+            term.expect("Repeat the passphrase for root-3:")
+            term.type("typo two")
+            term.expect("the two passphrases for root-3 differ; type it again (2 tries left)")
+            term.expect("Passphrase for root-3:")
+            term.type("abc12")
+            term.expect("the passphrase for root-3 is too short: use at least 8 characters; type it again (1 try left)")
+            term.expect("Passphrase for root-3:")
+        term.type(secrets[label])
+        term.expect(f"Repeat the passphrase for {label}:")
+        term.type(secrets[label])
+    code, screen = term.finish()
+    assert code == 0, screen
+    assert "Created" in screen
+    assert screen.count("Passphrase for root-1:") == 1, "the first keyholder was asked again"
+    for secret in [*secrets.values(), "typo one", "typo two", "abc12"]:
+        assert secret not in screen, "a passphrase was echoed"
+    assert cli("verify", tmp_path / "ws" / "metadata").returncode == 0
+    pf = tmp_path / "pf"
+    pf.write_text(secrets["root-3"] + "\n")
+    assert cli("key", "check", tmp_path / "ws", "root-3", "--passphrase-file", pf).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("--root-keys", "3", "--threshold", "5"), "error: root: threshold 5 is above its 3 key"),
+        (("--expires", "timestamp=0"), "error: timestamp: an expiry of 0 days is not in the future"),
+        (("--profile", "sigstore", "--key-type", "ecdsa-p384"), "sigstore-js cannot verify"),
+    ],
+)
+def test_init_refuses_an_impossible_plan_before_showing_it_or_asking(
+    tmp_path: Path, args: tuple[str, ...], error: str
+) -> None:
+    term = Terminal("init", tmp_path / "ws", *args)
+    code, screen = term.finish(timeout=30)
+    assert code == 1, screen
+    assert error in screen
+    lines = [line for line in screen.splitlines() if line.strip()]
+    assert len(lines) == 1, screen  # no plan ("root: 5 of 3 keys"), no question, one line
+    assert not (tmp_path / "ws").exists()
+
+
+def test_init_refuses_a_taken_directory_before_any_question(tmp_path: Path) -> None:
+    taken = tmp_path / "ws"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("the operator's own file\n")
+    term = Terminal("init", taken)
+    code, screen = term.finish(timeout=30)
+    assert code == 1, screen
+    assert [line for line in screen.splitlines() if line.strip()] == [
+        f"error: {taken}: already exists; a workspace needs a new or empty directory"
+    ]
+    assert sorted(p.name for p in taken.iterdir()) == ["notes.txt"]
+
+
+def test_notary_init_refuses_an_impossible_threshold_before_its_plan(cli: CliRunner, tmp_path: Path) -> None:
+    from tests.conftest import one_line_error
+
+    result = cli(
+        "init", tmp_path / "ws", "--profile", "notary", "--gun", "docker.io/org/app", "--server-keys",
+        tmp_path / "fetched.json", "--out", tmp_path / "bundle.json", "--targets-key-out", tmp_path / "t.key",
+        "--root-keys", "3", "--threshold", "5",
+    )  # fmt: skip
+    assert "threshold 5 is above its 3 key" in one_line_error(result)
+    assert "5 of 3" not in result.stdout + result.stderr
+    assert result.stdout == ""
 
 
 def test_declining_confirmation_writes_nothing(tmp_path: Path) -> None:

@@ -35,10 +35,12 @@ from ceremony.cli._common import (
     _request_option,
     _run_change,
     _show_and_confirm,
+    _status_line,
     _yes_option,
+    progress,
 )
 from ceremony.core import _txn
-from ceremony.core._text import printable
+from ceremony.core._text import plural, printable
 from ceremony.errors import (
     CeremonyError,
     ThresholdNotMetError,
@@ -339,16 +341,18 @@ def init(
         consistent_snapshot=consistent_snapshot,
         profile=profile,
     )
+    # Every refusal that needs no key comes before the plan is shown and before anyone is asked anything.
+    days = core.init.check_options(workspace, options, str(module) if module else None)
     count = len(root_key_specs) or root_keys
-    days = {**core.DEFAULT_EXPIRY_DAYS, **expiry}
     kind = "TUF repository for a private Sigstore instance" if profile == "sigstore" else "TUF repository"
     snapshots = " (consistent snapshots)" if consistent_snapshot else ""
     click.echo(f"New {kind} in {workspace}{snapshots}")
-    click.echo(f"  root: {threshold} of {count} keys, expires in {days['root']} days")
+    click.echo(f"  root: {threshold} of {plural(count, 'key')}, expires in {plural(days['root'], 'day')}")
     for index, spec in enumerate(root_key_specs or [key_type] * root_keys, start=1):
         click.echo(f"    root-{index}: {_describe_spec(spec)}")
     for role in ("targets", "snapshot", "timestamp"):
-        click.echo(f"  {role}: {_describe_spec(options.online_keys.get(role, key_type))}, expires in {days[role]} days")
+        spec = _describe_spec(options.online_keys.get(role, key_type))
+        click.echo(f"  {role}: {spec}, expires in {plural(days[role], 'day')}")
     caveat = core.KEY_TYPES[key_type].caveat
     if caveat:
         click.echo(f"  warning: {caveat}", err=True)
@@ -360,14 +364,15 @@ def init(
         if not sys.stdin.isatty():
             raise UsageError("no terminal to confirm on; pass --yes to create the repository without asking")
         click.confirm("Create this repository?", abort=True, err=True)
-    result = core.init_workspace(
-        workspace,
-        options,
-        _passphrase_provider(passphrase_files, confirm=True),
-        pin_for=_pin_prompt,
-        module=str(module) if module else None,
-        pin_file=pin_file,
-    )
+    with progress("Creating the repository"):
+        result = core.init_workspace(
+            workspace,
+            options,
+            _passphrase_provider(passphrase_files, confirm=True),
+            pin_for=_pin_prompt,
+            module=str(module) if module else None,
+            pin_file=pin_file,
+        )
     click.echo(f"Created {result.path}")
     for record in result.keys:
         click.echo(f"  {record.label:<12} {record.keyid}  {record.key_type:<12} {record.location}")
@@ -457,13 +462,21 @@ def verify(
     """
     when = core.parse_at(at) if at else datetime.now(UTC)
     limits = core.SizeLimits.parse(max_bytes)
+    if (directory / "ceremony.json").is_file() and (directory / "metadata").is_dir():
+        # The commonest slip: the workspace given where its metadata directory (what clients fetch) is meant.
+        raise UsageError(
+            f"{printable(str(directory))} is a workspace, not a metadata directory; "
+            f"verify its metadata: ceremony verify {printable(str(directory / 'metadata'))}"
+        )
     try:
         if gun is not None:
             if max_bytes:
                 raise UsageError("--max-bytes is for TUF repositories; Notary files are bounded at 4 MiB each")
-            report = core.dct.verify_directory(directory, gun, when, trusted_root)
+            with progress(f"Verifying {directory}"):
+                report = core.dct.verify_directory(directory, gun, when, trusted_root)
         else:
-            report = core.verify_directory(directory, trusted_root, when, limits=limits)
+            with progress(f"Verifying {directory}"):
+                report = core.verify_directory(directory, trusted_root, when, limits=limits)
     except VerificationError as err:
         if as_json:
             click.echo(json.dumps({"valid": False, "error": str(err), "file": err.file, "check": err.check}))
@@ -499,7 +512,8 @@ def transcript_verify(workspace: Path, expect_head: str | None) -> None:
     """Check the transcript's hash chain and that the files it names still match."""
     report = core.verify_workspace_transcript(core.Workspace.load(workspace), expect_head)
     click.echo(
-        f"transcript ok: {report.entries} entries, {len(report.files_checked)} files match their last recorded SHA-256"
+        f"transcript ok: {plural(report.entries, 'entry', 'entries')}; {plural(len(report.files_checked), 'file')} "
+        "checked, each matches the last SHA-256 recorded for it"
     )
     click.echo(f"transcript head: {report.head}")
 
@@ -530,7 +544,9 @@ def key_check(workspace: Path, keyid: str, passphrase_file: Path | None, pin_fil
 def key_generate(out: Path, key_type: str, passphrase_file: Path | None) -> None:
     """Generate a keyholder's own software key OUT (.p12) and OUT.pub.pem, outside any workspace."""
     provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=True)
-    public = core.keys.generate_key_file(out, key_type, provider(out.name))
+    passphrase = provider(out.name)
+    with progress(f"Generating the {key_type} key"):
+        public = core.keys.generate_key_file(out, key_type, passphrase)
     click.echo(f"wrote {out} (encrypted) and {out}.pub.pem")
     click.echo(f"keyid: {public.keyid}")
 
@@ -550,7 +566,7 @@ def hsm_list(module: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"module": path, "tokens": [t.to_dict() for t in tokens]}, indent=2))
         return
-    click.echo(f"Module {path}: {len(tokens)} slot(s) with a token")
+    click.echo(f"Module {path}: {plural(len(tokens), 'slot')} with a token")
     for t in tokens:
         if not t.initialized:
             click.echo(f"  slot {t.slot}: uninitialised token ({printable(t.manufacturer)} {printable(t.model)})")
@@ -577,7 +593,8 @@ def hsm_keygen(
     token_uri: str, label: str, key_type: str, pin_file: Path | None, module: Path | None, as_json: bool
 ) -> None:
     """Generate a non-extractable key pair on a token, test-sign with it, print its URI and key id."""
-    key = core.hsm.generate_key(token_uri, label, key_type, _pin_prompt, str(module) if module else None, pin_file)
+    with progress(f"Generating the {key_type} key on the token"):
+        key = core.hsm.generate_key(token_uri, label, key_type, _pin_prompt, str(module) if module else None, pin_file)
     record = {
         "uri": key.uri,
         "keyid": key.public.keyid,
@@ -722,7 +739,12 @@ def delegate(
 @main.command()
 @click.argument("request", type=click.Path(path_type=Path), required=False)
 @click.option(
-    "--key", "keyspec", required=True, metavar="KEYSPEC", help="Your key: a pkcs11: URI or a software key file (.p12)."
+    "--key",
+    "keyspec",
+    required=True,
+    metavar="KEYSPEC",
+    help="Your key: a pkcs11: URI or a software key file (.p12); the shell's globs work when they match one "
+    "file (keys/4984*.p12: the first digits of its key id).",
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Write the signed request here (default: in place).")
 @click.option(
@@ -750,7 +772,10 @@ def sign(
     pin_file: Path | None,
     yes: bool,
 ) -> None:
-    """Review a sign request (or a tuf-on-ci signing event), sign it with your key, verify the signature."""
+    """Review a sign request (or a tuf-on-ci signing event), sign it with your key, verify the signature.
+
+    The shell's globs work for REQUEST when they match one file ('requests/*.json').
+    """
     if (request is None) == (checkout is None):
         raise UsageError("give a sign REQUEST, or --tuf-on-ci CHECKOUT for a tuf-on-ci signing event")
     if checkout is not None:
@@ -774,22 +799,26 @@ def sign(
     lines, digest_hex, words = req.describe()
     _show_and_confirm(lines, digest_hex, words, yes, unsigned=req.unsigned_summary())
     provider = _passphrase_provider(passphrase_files, confirm=False)
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack, progress("Signing and verifying"):
         roles = core.requests.sign_request(req, keyspec, provider, _pin_prompt, stack, pin_file)
     core.requests.save_request(req, out)
     click.echo(f"signed {', '.join(roles)}; every signature verified; wrote {out or request}")
     for status in req.statuses():
-        click.echo(f"  {status.role}: {status.describe()}")
+        click.echo(f"  {_status_line(status)}")
 
 
 @main.command()
 @click.argument("workspace", type=click.Path(path_type=Path))
-@click.argument("requests", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("requests", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="REQUEST...")
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Docker Content Trust: the publish bundle to write once merged."
 )
 def merge(workspace: Path, requests: tuple[Path, ...], out: Path | None) -> None:
-    """Check every signature of signed requests; publish the change when every threshold is met."""
+    """Check every signature of signed requests; publish the change when every threshold is met.
+
+    REQUEST...: the signed copies of one sign request, each keyholder's; the shell's globs work
+    ('signed/*.json').
+    """
     ws = core.Workspace.load(workspace)
     if core.dct.is_dct(ws):
         from ceremony.cli import notary as _notary_cli
@@ -801,10 +830,11 @@ def merge(workspace: Path, requests: tuple[Path, ...], out: Path | None) -> None
     with contextlib.ExitStack() as stack:
         ctx = core.proposal.ChangeContext(ws, _passphrase_provider([], False), None, stack, datetime.now(UTC))
         try:
-            result, _statuses = core.requests.merge(ctx, list(requests))
+            with progress("Checking the signatures and publishing"):
+                result, _statuses = core.requests.merge(ctx, list(requests))
         except ThresholdNotMetError as err:
             for status in err.statuses:
-                click.echo(f"  {status.role}: {status.describe()}")
+                click.echo(f"  {_status_line(status)}")
             raise
     _print_published(result)
 
@@ -830,11 +860,14 @@ def diff_cmd(workspace: Path, a: int | None, b: int | None) -> None:
 def import_cmd(workspace: Path, source: Path, trusted_root: Path | None, at: str | None) -> None:
     """Verify a real repository and make a workspace from it, without private keys."""
     when = core.parse_at(at) if at else datetime.now(UTC)
-    ws, report = core.importer.import_repository(workspace, source, trusted_root, when)
+    with progress(f"Verifying {source}"):
+        ws, report = core.importer.import_repository(workspace, source, trusted_root, when)
     click.echo(
         f"Imported {source} into {ws.path}: root chain verified to version {report.newest_root_version} as of {report.at}"
     )
-    click.echo(f"  {len(ws.config['keys'])} keys, all held elsewhere: changes go through sign requests (--request)")
+    click.echo(
+        f"  {plural(len(ws.config['keys']), 'key')}, all held elsewhere: changes go through sign requests (--request)"
+    )
 
 
 # --------------------------------------------------------------------------- cold backup
@@ -859,29 +892,38 @@ def export(
 ) -> None:
     """Back up signed metadata as exact files, QR codes (PNG, SVG), printable PDFs and text fallbacks."""
     ws = core.Workspace.load(workspace)
-    result = core.recovery.export_workspace(
-        ws, out, versions, [f.strip() for f in formats.split(",") if f.strip()], qr_bytes, ecc, all_metadata
-    )
+    with progress("Exporting the backup"):
+        result = core.recovery.export_workspace(
+            ws, out, versions, [f.strip() for f in formats.split(",") if f.strip()], qr_bytes, ecc, all_metadata
+        )
     for b in result.backups:
-        click.echo(f"  {b.name}: set {b.set_id}, {b.parts} QR part(s), sha256 {b.sha256}")
-    click.echo(f"wrote {sum(len(b.files) for b in result.backups)} files to {out}")
-    click.echo("  print the PDFs, then prove they restore: ceremony restore --out DIR <scans or PDFs>")
+        click.echo(f"  {b.name}: set {b.set_id}, {plural(b.parts, 'QR part')}, sha256 {b.sha256}")
+    click.echo(f"wrote {plural(sum(len(b.files) for b in result.backups), 'file')} to {out}")
+    click.echo(
+        "  print the PDFs, then prove they restore: ceremony restore --out DIR <scans, PDFs, or their directory>"
+    )
     click.echo(f"transcript head: {result.transcript_head}")
 
 
 @main.command()
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Directory for the restored files.")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def restore(out: Path, inputs: tuple[Path, ...]) -> None:
-    """Restore metadata from QR scans or photos (PNG/JPEG), PDFs and text fallbacks, in any order."""
-    result = core.recovery.restore_to(list(inputs), out)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+def restore(out: Path, inputs: tuple[str, ...]) -> None:
+    """Restore metadata from QR scans or photos (PNG/JPEG), PDFs and text fallbacks, in any order.
+
+    Each INPUT is a file, a directory (its files, not its subdirectories or hidden files) or a glob:
+    the shell's ('scans/*.png'), or quoted ("scans/*.png") for ceremony to expand, as on a system without one.
+    """
+    files = core.recovery.expand_inputs(inputs)
+    with progress(f"Restoring from {plural(len(files), 'file')}"):
+        result = core.recovery.restore_to(files, out)
     for item in result.restored:
         click.echo(f"  restored {printable(item.name)} from set {printable(item.set_id)}: sha256 {item.sha256}")
         click.echo(f"    as words: {core.diff.digest_words(bytes.fromhex(item.sha256))}")
     click.echo(f"  {printable(result.chain)}")
     for warning in result.warnings:
         click.echo(f"  warning: {printable(warning)}", err=True)
-    click.echo(f"restored {len(result.restored)} file(s) into {out}, byte-identical to what was exported")
+    click.echo(f"restored {plural(len(result.restored), 'file')} into {out}, byte-identical to what was exported")
 
 
 @main.command("backup-key")
@@ -898,7 +940,8 @@ def backup_key(
     """Split a software key's protection into SLIP-39 shares, one PDF per custodian."""
     ws = core.Workspace.load(workspace)
     provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=False)
-    result = core.recovery.backup_key(ws, keyid, shares, threshold, out, provider, paper)
+    with progress("Writing the share sheets"):
+        result = core.recovery.backup_key(ws, keyid, shares, threshold, out, provider, paper)
     for name in result.files:
         click.echo(f"  wrote {out / name}")
     click.echo(
@@ -919,22 +962,34 @@ def backup_key(
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="The rebuilt encrypted key file (.p12).")
 @click.option("--keyid", help="Which key, when the directory holds several backups.")
 @click.option("--passphrase-file", type=click.Path(path_type=Path), help="Drills/automation: the new passphrase.")
-@click.argument("shares", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("shares", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="SHARE...")
 def restore_key(
     backup_dir: Path, out: Path, keyid: str | None, passphrase_file: Path | None, shares: tuple[Path, ...]
 ) -> None:
-    """Rebuild an encrypted key from K shares (text files, scans or PDFs) under a new passphrase."""
+    """Rebuild an encrypted key from K shares (text files, scans or PDFs) under a new passphrase.
+
+    The shell's globs work for SHARE ('shares/*.txt').
+    """
     provider = _passphrase_provider([passphrase_file] if passphrase_file else [], confirm=True)
-    restored = core.recovery.restore_key(backup_dir, list(shares), out, provider(f"restored key {out.name}"), keyid)
+    passphrase = provider(f"restored key {out.name}")
+    with progress("Restoring the key"):
+        restored = core.recovery.restore_key(backup_dir, list(shares), out, passphrase, keyid)
     click.echo(f"restored key {restored} into {out} (encrypted under the new passphrase); it matches its key id")
 
 
 @main.command("drill")
 @click.argument("workspace", type=click.Path(path_type=Path))
-@click.option("--backup", "backup_dir", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--backup",
+    "backup_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The directory ceremony export wrote (every backup in it is restored and checked).",
+)
 def drill_cmd(workspace: Path, backup_dir: Path) -> None:
     """Recovery drill: restore every backup into a temporary place and check it; writes a dated report."""
-    report = core.recovery.drill(core.Workspace.load(workspace), backup_dir)
+    with progress("Running the recovery drill"):
+        report = core.recovery.drill(core.Workspace.load(workspace), backup_dir)
     for check in report.checks:
         click.echo(
             f"  {'pass' if check.passed else 'FAIL'}  {printable(check.name)} ({check.seconds:.1f}s): {printable(check.detail)}"

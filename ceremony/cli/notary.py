@@ -10,24 +10,30 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import click
 
 from ceremony.cli._common import (
+    _asking,
     _passphrase_option,
     _passphrase_provider,
     _pin_option,
     _pin_prompt,
     _show_and_confirm,
     _yes_option,
+    progress,
 )
 from ceremony.core import dct, dct_changes, dct_requests, notary_bundle, notary_http
 from ceremony.core._json import read_secret_file
-from ceremony.core._text import printable
+from ceremony.core._text import plural, printable
 from ceremony.core.workspace import Workspace
 from ceremony.errors import UsageError
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _request_option = click.option(
     "--request",
@@ -36,6 +42,29 @@ _request_option = click.option(
     help="Do not sign with the current root keys here: write a sign request for keyholders elsewhere "
     "(ceremony sign REQUEST --key KEYSPEC), then: ceremony merge WS REQUEST... --out BUNDLE.",
 )
+
+
+class _BeforeFirstQuestion:
+    """The plan of a new repository, shown right before its first question (passphrase, PIN or review).
+
+    ``dct.init_dct`` makes every check that needs no key (GUN, free paths, threshold, expiries, key types,
+    custody, the fetched bundle) before it asks anything: a plan shown only then is never one it refuses
+    ("root: 5 of 3 keys"), and the rules stay in the core, once.
+    """
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines: list[str] | None = lines
+
+    def first(self, ask: Callable[P, T]) -> Callable[P, T]:
+        def asking(*args: P.args, **kwargs: P.kwargs) -> T:
+            if self.lines is not None:
+                with _asking():
+                    for line in self.lines:
+                        click.echo(line)
+                self.lines = None
+            return ask(*args, **kwargs)
+
+        return asking
 
 
 def _review(yes: bool, verb: str = "sign") -> dct.Review:
@@ -136,11 +165,24 @@ def run_init(
         no_spare_root_key=no_spare_root_key,
         ca_key_spec=root_ca,
     )
-    click.echo(f"New Docker Content Trust repository {printable(gun, 255)} in {workspace}")
-    click.echo(f"  root: {threshold} of {len(specs)} keys (ecdsa-x509, a certificate per key with CN = the GUN)")
-    click.echo("  targets: a new key for the publisher; snapshot and timestamp: the server's keys")
-    provider = _passphrase_provider(passphrase_files, confirm=True)
-    result = dct.init_dct(workspace, options, provider, _pin_prompt, module, review=_review(yes), pin_file=pin_file)
+    plan = _BeforeFirstQuestion(
+        [
+            f"New Docker Content Trust repository {printable(gun, 255)} in {workspace}",
+            f"  root: {threshold} of {plural(len(specs), 'key')} (ecdsa-x509, a certificate per key with CN = the GUN)",
+            "  targets: a new key for the publisher; snapshot and timestamp: the server's keys",
+        ]
+    )
+    provider = plan.first(_passphrase_provider(passphrase_files, confirm=True))
+    with progress("Creating the repository"):
+        result = dct.init_dct(
+            workspace,
+            options,
+            provider,
+            plan.first(_pin_prompt),
+            module,
+            review=plan.first(_review(yes)),
+            pin_file=pin_file,
+        )
     click.echo(f"Created {result.path}")
     _print_result(result)
     click.echo(
@@ -178,7 +220,8 @@ def fetch_cmd(
 
     Runs on the connected host: it talks to the notary server (nothing else in ceremony does).
     """
-    bundle = notary_http.fetch(server, gun, ca, new_server_key=new_server_key, allow_unverified=allow_unverified)
+    with progress(f"Fetching from {printable(server, 300)}"):
+        bundle = notary_http.fetch(server, gun, ca, new_server_key=new_server_key, allow_unverified=allow_unverified)
     notary_bundle.write_bundle(out, bundle)
     if bundle.note:
         click.echo(f"  note: {printable(bundle.note, 300)}")
@@ -206,7 +249,8 @@ def publish_cmd(bundle: Path, server: str, ca: Path | None) -> None:
     )
     if loaded.note:
         click.echo(f"  the bundle's note (not signed): {printable(loaded.note, 300)}")
-    result = notary_http.publish(loaded, server, ca)
+    with progress("Publishing and reading back"):
+        result = notary_http.publish(loaded, server, ca)
     for uploaded in result.uploaded:
         click.echo(f"  uploaded {printable(uploaded.name, 200)}")
     for name in result.unchanged:
@@ -268,33 +312,35 @@ def rotate_key_cmd(
         if targets_key_out is not None or empty_targets:
             raise UsageError("--targets-key-out and --empty-targets are for --role targets")
         provider = _passphrase_provider(passphrase_files, confirm=False)
-        result = dct_changes.rotate_server_key(
-            workspace,
-            role,
-            fetched,
-            out,
-            provider,
-            _pin_prompt,
-            review=_review(yes, _verb(request_out)),
-            pin_file=pin_file,
-            request_out=request_out,
-        )
+        with progress("Preparing, signing and verifying"):
+            result = dct_changes.rotate_server_key(
+                workspace,
+                role,
+                fetched,
+                out,
+                provider,
+                _pin_prompt,
+                review=_review(yes, _verb(request_out)),
+                pin_file=pin_file,
+                request_out=request_out,
+            )
         _done(result, request_out, f"Rotated the server's {role} key")
         return
     if targets_key_out is None:
         raise UsageError("a new targets key leaves as a key file for the publisher: give --targets-key-out FILE")
-    result = dct_changes.rotate_targets_key(
-        workspace,
-        fetched,
-        out,
-        targets_key_out,
-        _passphrase_provider(passphrase_files, confirm=lambda label: label == dct.PUBLISHER_LABEL),
-        _pin_prompt,
-        review=_review(yes, _verb(request_out)),
-        pin_file=pin_file,
-        request_out=request_out,
-        empty_targets=empty_targets,
-    )
+    with progress("Preparing, signing and verifying"):
+        result = dct_changes.rotate_targets_key(
+            workspace,
+            fetched,
+            out,
+            targets_key_out,
+            _passphrase_provider(passphrase_files, confirm=lambda label: label == dct.PUBLISHER_LABEL),
+            _pin_prompt,
+            review=_review(yes, _verb(request_out)),
+            pin_file=pin_file,
+            request_out=request_out,
+            empty_targets=empty_targets,
+        )
     _done(result, request_out, "Rotated the targets key")
 
 
@@ -346,17 +392,18 @@ def rotate_root_cmd(
     loaded = dct.load(workspace)
     existing = {k.label for k in dct.root_keys(loaded)} | ({"ca"} if loaded.config.get("ca") else set())
     provider = _passphrase_provider(passphrase_files, confirm=lambda label: label not in existing)
-    result = dct_changes.rotate_root(
-        workspace,
-        rotation,
-        out,
-        provider,
-        _pin_prompt,
-        review=_review(yes, _verb(request_out)),
-        pin_file=pin_file,
-        request_out=request_out,
-        fetched_path=fetched,
-    )
+    with progress("Preparing, signing and verifying"):
+        result = dct_changes.rotate_root(
+            workspace,
+            rotation,
+            out,
+            provider,
+            _pin_prompt,
+            review=_review(yes, _verb(request_out)),
+            pin_file=pin_file,
+            request_out=request_out,
+            fetched_path=fetched,
+        )
     _done(result, request_out, "Rotated the root")
 
 
@@ -401,16 +448,17 @@ def take_over_cmd(
         key_passphrase = click.prompt(
             "Passphrase of the key file (as docker or notary asked it)", hide_input=True, err=True
         )
-    result = dct_changes.take_over(
-        workspace,
-        fetched,
-        key_file,
-        key_passphrase,
-        _passphrase_provider(passphrase_files, confirm=True),
-        gun=gun,
-        trusted_root=trusted_root,
-        review=_review(yes, "take the repository over"),
-    )
+    with progress("Preparing, signing and verifying"):
+        result = dct_changes.take_over(
+            workspace,
+            fetched,
+            key_file,
+            key_passphrase,
+            _passphrase_provider(passphrase_files, confirm=True),
+            gun=gun,
+            trusted_root=trusted_root,
+            review=_review(yes, "take the repository over"),
+        )
     click.echo(f"Took over {printable(result.gun, 255)} at root version {result.root_version} into {result.path}")
     _print_result(result)
     click.echo(
@@ -476,7 +524,7 @@ def sign_request(
     req = dct_requests.load_request(request)
     lines, digest_hex, words = req.describe()
     _show_and_confirm(lines, digest_hex, words, yes, unsigned=req.summary)
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack, progress("Signing and verifying"):
         ids = dct_requests.sign_request(
             req, keyspec, _passphrase_provider(passphrase_files, confirm=False), _pin_prompt, stack, pin_file
         )
@@ -488,6 +536,7 @@ def merge_requests(ws: Workspace, requests: Sequence[Path], out: Path | None) ->
     """``ceremony merge WS REQUEST...`` of a Docker Content Trust workspace (dct_requests.merge)."""
     if out is None:
         raise UsageError("a Docker Content Trust merge writes a publish bundle: give --out BUNDLE")
-    result = dct_requests.merge(ws, requests, out)
+    with progress("Checking the signatures"):
+        result = dct_requests.merge(ws, requests, out)
     click.echo(f"Merged: root version {result.root_version} of {printable(result.gun, 255)}")
     _print_result(result)

@@ -122,4 +122,7 @@ def list_cmd(workspace: Path, role: str, as_json: bool) -> None:
     for path, info, name in rows:
         hashes = " ".join(f"{k}:{v[:16]}" for k, v in sorted(info.get("hashes", {}).items()))
         where = f"  (in {name})" if name != role else ""
-        click.echo(printable(f"{path}  {info.get('length')} bytes  {hashes}{where}", 700))
+        length = info.get("length")
+        # Digits as clients and scripts have always read them here (no thousands separator), "1 byte" apart.
+        size = f"{length} byte{'' if length == 1 else 's'}" if isinstance(length, int) else "length not given"
+        click.echo(printable(f"{path}  {size}  {hashes}{where}", 700))

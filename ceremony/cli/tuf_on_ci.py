@@ -15,7 +15,9 @@ from ceremony.cli._common import (
     _pin_option,
     _pin_prompt,
     _show_and_confirm,
+    _status_line,
     _yes_option,
+    progress,
 )
 from ceremony.core import _fs
 from ceremony.core import repo_files as _repo_files
@@ -59,11 +61,12 @@ def sign_event(
             click.echo(f"  not signed: {note}")
         lines, digest_hex, words = event.describe()
         _show_and_confirm(lines, digest_hex, words, yes)
-        result = _toc.sign_event(event, signer_for)
+        with progress("Signing and verifying"):
+            result = _toc.sign_event(event, signer_for)
     roles = ", ".join(f"{item.file.role} v{item.file.version}" for item in event.awaiting)
     click.echo(f"signed {roles}; every signature verified; written in tuf-on-ci's form")
     for status in result.statuses:
-        click.echo(f"  {status.role}: {status.describe()}")
+        click.echo(f"  {_status_line(status)}")
     for name in result.files:
         click.echo(f"  changed {name}")
     _commit_hint(result.files, "Signature (ceremony)")
@@ -123,7 +126,7 @@ def root_cmd(
     names = [_toc.check_owner(owner) for owner in owners]
     provider = _passphrase_provider(passphrase_files, confirm=lambda label: label.startswith("new key "))
     new_files: dict[Path, bytes] = {}
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack, progress("Preparing the new root"):
         new_keys = []
         for spec, owner in zip(adds, names, strict=True):
             parsed = _signers.KeySpec.parse(spec)

@@ -23,7 +23,7 @@ from ceremony.core import policy as _policy
 from ceremony.core import verify as _verify
 from ceremony.core.keys import SecretsHandler
 from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL, file_names
-from ceremony.core.signers import GENERATE, AcquiredKey, KeySpec, PassphraseProvider, acquire_key
+from ceremony.core.signers import GENERATE, PUBLIC, AcquiredKey, KeySpec, PassphraseProvider, acquire_key
 from ceremony.core.workspace import PROFILE, KeyRecord, check_new_path, create_workspace
 from ceremony.errors import UsageError
 
@@ -54,12 +54,26 @@ class InitResult:
     transcript_head: str
 
 
-def _validate_init(path: Path, options: InitOptions, module: str | None) -> dict[str, int]:
-    """Refuse, before any key is made or any token logged in to, every request that would produce a bad root.
+def check_options(path: Path, options: InitOptions, module: str | None = None) -> dict[str, int]:
+    """Refuse, before any key is made, any passphrase asked or any token logged in to, every request that
+    would produce a bad root; the CLI calls it before it shows the plan, and ``init_workspace`` again.
+
+    Everything that can be checked without a key is checked here, once: the directory is free, the
+    threshold can be met and leaves a spare key, enough root keys can sign here, key types and the
+    profile's rules, public key files of keys held elsewhere, custody, expiries and online roles.
+
+    Args:
+        path: the workspace directory to create.
+        options: what init was asked to create.
+        module: the PKCS#11 module for URIs that do not name one (custody looks tokens up).
 
     Raises:
-        WorkspaceError: the workspace exists.
-        PolicyError / UsageError: threshold, spare key, custody, expiry, key type problems.
+        WorkspaceError: the workspace exists (and is not an empty directory), or its parent does not.
+        PolicyError / UsageError: threshold, spare key, custody, expiry, key type or profile problems.
+        InputFileError: a public key file cannot be read.
+
+    Returns:
+        The expiry, in days, of every top-level role.
     """
     check_new_path(path)
     if options.profile not in (PROFILE, _policy.SIGSTORE_PROFILE):
@@ -69,13 +83,10 @@ def _validate_init(path: Path, options: InitOptions, module: str | None) -> dict
     _policy.check_profile_key(
         options.profile, f"--key-type {options.key_type}", _keys.key_type(options.key_type).scheme
     )
-    count = len(options.root_key_specs) or options.root_keys
-    _policy.check_threshold("root", options.threshold, count, options.no_spare_root_key)
     specs = [KeySpec.parse(s) for s in options.root_key_specs]
-    for spec in [*specs, *(KeySpec.parse(s) for s in options.online_keys.values())]:
-        if spec.kind == GENERATE:
-            _policy.check_profile_key(options.profile, spec.value, _keys.key_type(spec.value).scheme)
-    _policy.check_custody([(f"root-{i}", None, spec.token_identity(module)) for i, spec in enumerate(specs, start=1)])
+    count = len(specs) or options.root_keys
+    _policy.check_threshold("root", options.threshold, count, options.no_spare_root_key)
+    _policy.check_signable(len([s for s in specs if s.kind != PUBLIC]) if specs else count, options.threshold)
     unknown = set(options.expiry_days) - set(TOP_LEVEL)
     if unknown:
         raise UsageError(f"--expires names unknown role(s): {', '.join(sorted(unknown))}")
@@ -83,6 +94,13 @@ def _validate_init(path: Path, options: InitOptions, module: str | None) -> dict
     for role, value in days.items():
         _policy.check_expiry_days(role, value)
     _policy.check_online_key_roles(options.online_keys)
+    _policy.check_custody([(f"root-{i}", None, spec.token_identity(module)) for i, spec in enumerate(specs, start=1)])
+    for spec in [*specs, *(KeySpec.parse(s) for s in options.online_keys.values())]:
+        if spec.kind == GENERATE:
+            _policy.check_profile_key(options.profile, spec.value, _keys.key_type(spec.value).scheme)
+        elif spec.kind == PUBLIC:  # read now, not after the first keyholders have typed their passphrases
+            scheme = _keys.public_key_from_pem(Path(spec.value)).scheme
+            _policy.check_profile_key(options.profile, spec.value, scheme)
     return days
 
 
@@ -126,7 +144,7 @@ def init_workspace(
     """
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     path = Path(path)
-    days = _validate_init(path, options, module)
+    days = check_options(path, options, module)
     root_specs = list(options.root_key_specs) or [options.key_type] * options.root_keys
 
     with contextlib.ExitStack() as stack:
