@@ -123,3 +123,33 @@ def test_verify_of_a_workspace_names_its_metadata_directory(tmp_path: Path, caps
     assert capsys.readouterr().err == (
         f"error: {ws} is a workspace, not a metadata directory; verify its metadata: ceremony verify {ws}/metadata\n"
     )
+
+
+def test_a_small_ceremony_reads_as_an_operator_reads_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every line the CLI prints over init, status, a change, verify and the transcript, read for the defects
+    the core's messages are read for ("1 days", "key(s)", "None", a word said twice, "3 of 2")."""
+    from tests.core.test_wording import DEFECTS, _over_threshold
+
+    ws = tmp_path / "ws"
+    pf = tmp_path / "pf"
+    pf.write_text("correct horse battery staple\n")
+    (tmp_path / "a.txt").write_text("a")
+    keys = ["--passphrase-file", str(pf), "--yes"]
+    for args in (
+        ["init", str(ws), "--key-type", "ed25519", "--root-keys", "2", "--threshold", "1", "--expires", "timestamp=1",
+         *keys],
+        ["status", str(ws)],
+        ["extend", str(ws), "--role", "timestamp", "--days", "1", *keys],
+        ["targets", "add", str(ws), str(tmp_path / "a.txt"), *keys],
+        ["targets", "list", str(ws)],
+        ["verify", str(ws / "metadata")],
+        ["transcript", "verify", str(ws)],
+    ):  # fmt: skip
+        main.main(args, standalone_mode=False)
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "expires in 1 day\n" in text and "a.txt  1 byte  sha256:" in text
+    assert "timestamp role: 1 of 1" in text and "timestamp: timestamp" not in text
+    found = [(name, m.group(0)) for name, pattern in DEFECTS.items() for m in pattern.finditer(text)]
+    assert found == [], found
+    assert _over_threshold(text) == [], text
