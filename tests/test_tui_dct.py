@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, OptionList, Select, Static
+from textual.widgets import Input, OptionList, Select, Static
 
 from ceremony.core import dct, notary, notary_bundle, notary_http
 from ceremony.core.keys.dct import generate_notary_key
 from ceremony.tui.app import HomeScreen, make_app
+from ceremony.tui.widgets import GridTable
 from tests.notary import NotaryServer, notary_server
+from tests.tui_pilot import leave_backup_step
 
 __all__ = ["notary_server"]  # the fixture, imported for pytest
 
@@ -172,7 +174,7 @@ async def refused(pilot: Pilot[Any], back_to: str) -> str:
     return message
 
 
-def cells(table: DataTable) -> list[list[str]]:
+def cells(table: GridTable) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
@@ -188,10 +190,10 @@ async def test_home_shows_certificate_expiry_beside_metadata_expiry(tmp_path: Pa
         screen = app.screen
         assert isinstance(screen, HomeScreen)
         assert GUN in str(screen.query_one("#roles-title").render())
-        roles = {row[0]: row for row in cells(screen.query_one("#roles", DataTable))}
-        assert roles["root"][1:4] == ["1", "2/3", status.roles[0].expires[:10]]
+        roles = {row[0]: row for row in cells(screen.query_one("#roles", GridTable))}
+        assert roles["root"][1:4] == ["1", "2 of 3", status.roles[0].expires[:10]]
         assert roles["targets"][-1].startswith("publisher") and roles["timestamp"][-1] == "server"
-        root_keys = cells(screen.query_one("#keys", DataTable))
+        root_keys = cells(screen.query_one("#keys", GridTable))
         assert [row[0].split("\n") for row in root_keys] == [[f"root-{i}", "software"] for i in (1, 2, 3)]
         assert {row[1] for row in root_keys} == {f"{k.not_after:%Y-%m-%d}" for k in status.root_keys}
         assert [row[3].split("\n")[0] for row in root_keys] == [k.x509_id[:10] for k in status.root_keys]
@@ -260,9 +262,12 @@ async def test_new_repository_from_the_new_root_entry(tmp_path: Path) -> None:
         assert "publisher" in await keyholder_types(pilot, PUBLISHER, twice=True)  # last
         await wait_for(pilot, "ResultScreen")
         report = str(app.screen.query_one("#report").render())
-        await pilot.press("enter")  # Back to home, on the new workspace
+        await pilot.press("enter")  # on to the backup step a new root ends with
+        await wait_for(pilot, "BackupExportScreen")
+        await leave_backup_step(pilot, tmp_path / "paper")  # exported, restored from the PDFs, compared
         await wait_for(pilot, "HomeScreen")
         assert GUN in str(app.screen.query_one("#roles-title").render())
+        assert "root v1: tested" in str(app.screen.query_one("#backups").render())
 
     ws = tmp_path / "ws"
     status = dct.status(dct.load(ws))
@@ -347,8 +352,11 @@ async def test_root_rotation_from_home_adds_a_key_and_revokes_one(notary_server:
         await wait_for(pilot, "ResultScreen")
         assert "root version 2" in str(app.screen.query_one("#report").render())
         await pilot.press("enter")
+        await wait_for(pilot, "BackupExportScreen")
+        await pilot.press("escape")  # the backup later: home warns until it is made
         await wait_for(pilot, "HomeScreen")
-        roles = cells(app.screen.query_one("#roles", DataTable))
+        assert "root v2: no tested paper backup" in str(app.screen.query_one("#backups").render())
+        roles = cells(app.screen.query_one("#roles", GridTable))
         assert roles[0][:2] == ["root", "2"]
 
     workspace = dct.load(ws)
@@ -381,6 +389,8 @@ async def test_targets_key_replaced_from_home(notary_server: NotaryServer, tmp_p
         assert "publisher" in await keyholder_types(pilot, PUBLISHER, twice=True)
         await wait_for(pilot, "ResultScreen")
         await pilot.press("enter")
+        await wait_for(pilot, "BackupExportScreen")
+        await pilot.press("escape")
         await wait_for(pilot, "HomeScreen")
 
     status = dct.status(dct.load(ws))

@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ceremony.tui.app import ErrorDialog, HomeScreen, make_app, urgency_colour
+from ceremony.tui.widgets import GridTable
 
 
-def _cells(table: DataTable) -> list[list[str]]:
+def _cells(table: GridTable) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
@@ -21,10 +22,10 @@ async def test_home_shows_roles_keys_and_warnings(workspace: Path) -> None:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, HomeScreen)
-        roles = _cells(screen.query_one("#roles", DataTable))
+        roles = _cells(screen.query_one("#roles", GridTable))
         assert [r[0] for r in roles] == ["root", "targets", "snapshot", "timestamp"]
-        assert roles[0][1:3] == ["1", "2/3"]
-        keys = _cells(screen.query_one("#keys", DataTable))
+        assert roles[0][1:3] == ["1", "2 of 3"]
+        keys = _cells(screen.query_one("#keys", GridTable))
         assert {k[0] for k in keys} == {"root-1", "root-2", "root-3", "targets", "snapshot", "timestamp"}
         warnings = str(screen.query_one("#warnings", Static).render())
         assert "timestamp expires in" in warnings

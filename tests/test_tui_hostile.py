@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from securesystemslib.signer import SSlibKey
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ceremony.core import changes, diff
 from ceremony.core import guided as session
@@ -31,6 +31,7 @@ from ceremony.core import transcript as _transcript
 from ceremony.core._fs import sha256_hex
 from ceremony.core.workspace import Workspace
 from ceremony.tui.app import ErrorDialog, HomeScreen, make_app
+from ceremony.tui.widgets import GridTable
 from tests.conftest import _run
 from tests.tui_pilot import SIZE, press_button, settle, type_into
 
@@ -292,7 +293,7 @@ async def test_key_labels_with_markup_are_shown_as_written(workspace: Path) -> N
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen) and app.screen.loaded
-        table = app.screen.query_one("#keys", DataTable)
+        table = app.screen.query_one("#keys", GridTable)
         labels = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         assert "[@click=app.quit]evil[/]" in labels
         assert "[@click=app.quit]evil[/]" in _screen_text(app)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Button, Checkbox, DataTable, Input, Select
+from textual.widgets import Button, Checkbox, DataTable, Input, Select, SelectionList
 from textual.worker import WorkerState
 
 from ceremony.tui.app import make_app
@@ -35,47 +35,93 @@ async def settle(pilot: Pilot[Any], seconds: float = 120) -> None:
     raise AssertionError("a core call did not finish")
 
 
+async def tab_to(pilot: Pilot[Any], selector: str, limit: int = 60) -> Any:
+    """Press Tab until the widget ``selector`` has the focus, as an operator would; fail if Tab never gets there."""
+    target = pilot.app.screen.query_one(selector)
+    for _ in range(limit):
+        if pilot.app.focused is target:
+            return target
+        await pilot.press("tab")
+    raise AssertionError(f"{selector} cannot be reached with Tab on {type(pilot.app.screen).__name__}")
+
+
 async def type_into(pilot: Pilot[Any], selector: str, text: str) -> None:
-    """Focus a field and type ``text`` key by key (long non-secret text, like paths, is pasted)."""
-    field = pilot.app.screen.query_one(selector, Input)
-    field.focus()
-    field.value = ""
-    await pilot.pause()
-    if field.password or len(text) <= 12:
-        await pilot.press(*["space" if char == " " else char for char in text])
-    else:
-        field.insert_text_at_cursor(text)
-        await pilot.pause()
-    assert field.value == text
+    """Tab to a field, clear it (Home, Ctrl+K) and type ``text`` key by key."""
+    field = await tab_to(pilot, selector)
+    assert isinstance(field, Input)
+    await pilot.press("home", "ctrl+k")
+    await pilot.press(*["space" if char == " " else char for char in text])
+    assert field.value == text, (field.value, text)
+
+
+async def type_here(pilot: Pilot[Any], text: str) -> None:
+    """Type into whatever has the focus, without moving it (the next keyholder types at once)."""
+    await pilot.press(*["space" if char == " " else char for char in text])
 
 
 async def press_button(pilot: Pilot[Any], selector: str) -> None:
-    """Focus a button and press Enter on it, then wait for the core."""
+    """Tab to a button and press Enter on it, then wait for the core."""
     button = pilot.app.screen.query_one(selector, Button)
     if button.disabled:
         shown = pilot.app.screen.query("#progress")
         raise AssertionError(f"{selector} is disabled; {shown.first().render() if shown else ''}")
-    button.focus()
-    await pilot.pause()
+    await tab_to(pilot, selector)
     await pilot.press("enter")
     await settle(pilot)
 
 
 async def tick(pilot: Pilot[Any], selector: str) -> None:
-    """Focus a checkbox and tick it with the space bar."""
-    box = pilot.app.screen.query_one(selector, Checkbox)
-    box.focus()
-    await pilot.pause()
+    """Tab to a checkbox and tick it with the space bar."""
+    box = await tab_to(pilot, selector)
+    assert isinstance(box, Checkbox)
     if not box.value:
         await pilot.press("space")
     await pilot.pause()
     assert box.value
 
 
-def choose(pilot: Pilot[Any], selector: str, value: str) -> None:
-    """Set a drop-down to ``value`` (one of its options)."""
-    select = pilot.app.screen.query_one(selector, Select)
-    select.value = value
+async def choose(pilot: Pilot[Any], selector: str, value: str) -> None:
+    """Tab to a drop-down, open it with Enter, arrow to ``value`` and take it with Enter."""
+    select = await tab_to(pilot, selector)
+    assert isinstance(select, Select)
+    values = [v for _text, v in select._options]
+    assert value in values, f"{value} not offered in {selector}: {values}"
+    await pilot.press("enter")
+    await pilot.pause()
+    overlay = pilot.app.focused
+    for _ in range(len(values) * 2):
+        highlighted = getattr(overlay, "highlighted", None)
+        if highlighted is not None and values[highlighted] == value:
+            break
+        await pilot.press("down" if highlighted is None or values.index(value) > highlighted else "up")
+    await pilot.press("enter")
+    await pilot.pause()
+    assert select.value == value, (select.value, value)
+
+
+async def mark_rows(pilot: Pilot[Any], selector: str, labels: list[str]) -> None:
+    """Tab to a selection list, arrow to each row whose second word is a label in ``labels``, mark it with space."""
+    listing = await tab_to(pilot, selector)
+    assert isinstance(listing, SelectionList)
+    shown = [str(listing.get_option_at_index(i).prompt).split()[1] for i in range(listing.option_count)]
+    for label in labels:
+        target = shown.index(label)
+        for _ in range(2 * len(shown)):
+            if listing.highlighted == target:
+                break
+            await pilot.press("down" if listing.highlighted is None or target > listing.highlighted else "up")
+        await pilot.press("space")
+        await pilot.pause()
+    marked = sorted(shown[i] for i in listing.selected)
+    assert marked == sorted(labels), (marked, labels, listing.highlighted)
+
+
+async def row_down(pilot: Pilot[Any], selector: str, rows: int) -> None:
+    """Tab to a table and move its cursor down ``rows`` rows with the arrow key."""
+    await tab_to(pilot, selector)
+    for _ in range(rows):
+        await pilot.press("down")
+    await pilot.pause()
 
 
 def screen_name(pilot: Pilot[Any]) -> str:
@@ -124,8 +170,8 @@ async def new_root_until(pilot: Pilot[Any], ws: Path, plan: dict[str, Any], stop
     await settle(pilot)
     assert_screen(pilot, "PlanScreen")
     for index, backend in enumerate(plan["backends"], start=1):
-        choose(pilot, f"#backend-{index}", backend)
-        choose(pilot, f"#type-{index}", plan["key_type"])
+        await choose(pilot, f"#backend-{index}", backend)
+        await choose(pilot, f"#type-{index}", plan["key_type"])
     await type_into(pilot, "#threshold", str(plan["threshold"]))
     await press_button(pilot, "#accept")
     for index, secret in enumerate(plan["secrets"]):
@@ -140,7 +186,12 @@ async def generate_next_key(pilot: Pilot[Any], secret: str) -> None:
     await type_into(pilot, "#secret", secret)
     if pilot.app.screen.query("#again"):
         await type_into(pilot, "#again", secret)
-    await press_button(pilot, "#generate")
+    await pilot.press("enter")  # Enter after the last field generates
+    await settle(pilot)
+    assert_screen(pilot, "KeygenScreen")
+    report = str(pilot.app.screen.query_one("#report").render())
+    assert "test signature over the random challenge" in report, report
+    await press_button(pilot, "#continue")
 
 
 async def new_root_finish(pilot: Pilot[Any], plan: dict[str, Any], backup: Path) -> None:
@@ -179,9 +230,11 @@ async def sign_with(pilot: Pilot[Any], signers: list[tuple[str, str]], compare: 
         select = pilot.app.screen.query_one("#key", Select)
         options = {str(text).split()[0]: value for text, value in select._options if str(text).strip()}
         assert label in options, f"{label} not offered: {sorted(options)}"
-        select.value = options[label]
+        if select.value != options[label]:
+            await choose(pilot, "#key", str(options[label]))
         await type_into(pilot, "#secret", secret)
-        await press_button(pilot, "#sign")
+        await pilot.press("enter")  # Enter after the passphrase signs
+        await settle(pilot)
         assert_screen(pilot, "ReviewSignScreen")
 
 
@@ -193,13 +246,8 @@ async def rotate(pilot: Pilot[Any], label: str, source: str, secret: str, signer
     await pilot.press("e")
     await settle(pilot)
     assert_screen(pilot, "RotateScreen")
-    table = pilot.app.screen.query_one("#keys", DataTable)
-    labels = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
-    table.focus()
-    await pilot.pause()
-    for _ in range(labels.index(label)):
-        await pilot.press("down")
-    choose(pilot, ".source", source)
+    await mark_rows(pilot, "#keys", [label])
+    await choose(pilot, ".source", source)
     await type_into(pilot, "#new-secret", secret)
     if source != "import" and not source.startswith("token:"):
         await type_into(pilot, "#new-again", secret)
@@ -209,12 +257,34 @@ async def rotate(pilot: Pilot[Any], label: str, source: str, secret: str, signer
     await publish(pilot)
 
 
-async def publish(pilot: Pilot[Any]) -> None:
-    """Publish from the review-and-sign screen, read the result, go home."""
+async def publish(pilot: Pilot[Any], backup: Path | None = None) -> None:
+    """Publish from the review-and-sign screen, read the result, go home.
+
+    A change that publishes a root ends on the backup step: with ``backup`` it is
+    made there, else the operator leaves it for later (Escape) and home warns.
+    """
     await press_button(pilot, "#finish")
     assert_screen(pilot, "PublishedScreen")
     await press_button(pilot, "#done")
+    await leave_backup_step(pilot, backup)
     assert_screen(pilot, "HomeScreen")
+
+
+async def leave_backup_step(pilot: Pilot[Any], backup: Path | None = None) -> None:
+    """On the backup step a root publication ends with: make the backup into ``backup``, or leave it (Escape)."""
+    await settle(pilot)
+    if screen_name(pilot) != "BackupExportScreen":
+        return
+    if backup is None:
+        await pilot.press("escape")
+    else:
+        await type_into(pilot, "#out", str(backup))
+        await pilot.press("enter")
+        await settle(pilot)
+        report = str(pilot.app.screen.query_one("#report").render())
+        assert "byte-identical" in report, report
+        await press_button(pilot, "#done")
+    await settle(pilot)
 
 
 async def extend(pilot: Pilot[Any], role: str, days: int, signers: list[tuple[str, str]]) -> None:
@@ -224,8 +294,7 @@ async def extend(pilot: Pilot[Any], role: str, days: int, signers: list[tuple[st
     assert_screen(pilot, "ExtendScreen")
     table = pilot.app.screen.query_one("#roles", DataTable)
     roles = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
-    for _ in range(roles.index(role)):
-        await pilot.press("down")
+    await row_down(pilot, "#roles", roles.index(role))
     await type_into(pilot, "#days", str(days))
     await press_button(pilot, "#prepare")
     assert_screen(pilot, "ReviewSignScreen")
@@ -242,7 +311,7 @@ async def delegate(
     assert_screen(pilot, "DelegateScreen")
     await type_into(pilot, "#name", name)
     await type_into(pilot, "#paths", paths)
-    choose(pilot, ".source", source)
+    await choose(pilot, ".source", source)
     await type_into(pilot, "#new-secret", secret)
     if not source.startswith("token:"):
         await type_into(pilot, "#new-again", secret)

@@ -21,7 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
+from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ceremony.core import guided
@@ -29,8 +29,9 @@ from ceremony.core.workspace import Workspace
 from ceremony.errors import CeremonyError
 from ceremony.tui import dct as dct_tui
 from ceremony.tui import flows, newroot
+from ceremony.tui.picker import PathInput
 from ceremony.tui.signing import ReviewSignScreen
-from ceremony.tui.widgets import LEAVE, ConfirmDialog, ErrorDialog, held, plain, plain_lines
+from ceremony.tui.widgets import LEAVE, ConfirmDialog, ErrorDialog, GridTable, held, plain, plain_lines
 
 URGENCY = [(0, "red"), (7, "red"), (30, "yellow")]
 
@@ -70,7 +71,7 @@ class OpenDialog(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("Workspace directory to open")
-            yield Input(id="path")
+            yield PathInput(id="path", kind="dir")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())
@@ -104,10 +105,12 @@ class HomeScreen(Screen[None]):
             with VerticalScroll(id="overview"):
                 yield Static("", id="session", markup=False)
                 yield Static("Roles", id="roles-title", classes="section ws-only")
-                yield DataTable(id="roles", cursor_type="row", classes="ws-only")
+                yield GridTable("roles", classes="ws-only")
                 yield Static("", id="roles-note", markup=False)  # shown by a DCT workspace only
                 yield Static("Keys", id="keys-title", classes="section ws-only")
-                yield DataTable(id="keys", cursor_type="row", classes="ws-only")
+                yield GridTable("keys", classes="ws-only")
+                yield Static("Paper backups", id="backups-title", classes="section ws-only")
+                yield Static("", id="backups", classes="ws-only", markup=False)
                 yield Static("", id="warnings", markup=False)
             yield OptionList(id="actions")
         yield Footer()
@@ -117,12 +120,24 @@ class HomeScreen(Screen[None]):
         self.query_one("#actions", OptionList).focus()
         self.app.offer_resume()  # type: ignore[attr-defined]
 
+    def reload_when_shown(self) -> None:
+        """Redraw from home's own message loop, not from the flow worker that asks.
+
+        Tables filled from a flow's worker keep the column widths of their
+        headers (the rows are measured on the pump that runs the call), so every
+        key label read "root-" and every date "2027-12" until the operator
+        pressed r.
+        """
+        self.call_later(self.action_reload)
+
     def _actions(self) -> None:
         options = []
         if self.info is not None:
             options.append(Option(plain(f"   Resume: {self.info.title}", "bold", limit=200), id="resume"))
             if self.info.flow != "new-root":
                 options.append(Option(Text("   Discard the change"), id="discard"))
+            else:
+                options.append(Option(Text("   Discard this draft"), id="discard-draft"))
         for action, key, label, needs_ws in ACTIONS:
             if needs_ws and not (self.loaded or (self.dct and action in dct_tui.SHARED_ACTIONS)):
                 continue
@@ -141,8 +156,8 @@ class HomeScreen(Screen[None]):
         self.opened = False
         self.dct = False
         self.info = None
-        for table in self.query(DataTable):
-            table.clear(columns=True)
+        for table in self.query(GridTable):
+            table.clear()
         self.query_one("#warnings", Static).update("")
         self.query_one("#session", Static).update("")
         for section in self.query(".ws-only"):
@@ -183,38 +198,51 @@ class HomeScreen(Screen[None]):
             section.display = True
         versions = ", ".join(map(str, status.root_versions))
         title.update(plain(f"ceremony - {status.path} (root versions {versions})"))
-        roles = self.query_one("#roles", DataTable)
-        roles.add_columns("role", "ver", "thr", "days", "expires", "re-sign by")
+        role_rows = []
         for role in status.roles:
             days = "-" if role.days_left is None else f"{role.days_left:g}"
-            roles.add_row(
-                plain(role.role, limit=40),
-                plain(role.version or "-"),
-                plain(f"{role.threshold}/{len(role.keyids)}"),
-                plain(days, urgency_colour(role.days_left) if role.days_left is not None else ""),
-                plain((role.expires or "-")[:10]),
-                plain((role.resign_by or "-")[:10]),
+            role_rows.append(
+                [
+                    plain(role.role, limit=80),
+                    plain(role.version if role.version is not None else "-"),
+                    plain(f"{role.threshold} of {len(role.keyids)}"),
+                    plain(days, urgency_colour(role.days_left) if role.days_left is not None else ""),
+                    plain((role.expires or "-")[:10]),
+                    plain((role.resign_by or "-")[:10]),
+                ]
             )
-        keys = self.query_one("#keys", DataTable)
-        keys.add_columns("label", "key id", "held", "type", "roles")
-        for key in status.keys:
-            keys.add_row(
-                plain(key.label, limit=40),
-                plain(key.keyid[:10]),
-                held(key),
+        self.query_one("#roles", GridTable).show(
+            ["role", "ver", "keys", "days", "expires", "re-sign by"], role_rows, fold=[0]
+        )
+        key_rows = [
+            [
+                plain(key.label, limit=80),
+                plain(", ".join(key.roles) or "-", limit=200),
                 plain(key.key_type, limit=40),
-                plain(",".join(key.roles) or "-", limit=80),
-            )
+                plain(key.keyid[:8]),
+                held(key),
+            ]
+            for key in status.keys
+        ]
+        self.query_one("#keys", GridTable).show(["label", "roles", "type", "key id", "held"], key_rows, fold=[0, 4])
+        self.show_backups(status.backups)
         self.query_one("#warnings", Static).update(plain_lines(f"! {w}" for w in status.warnings))
         self._actions()
+
+    def show_backups(self, backups: Any) -> None:
+        """The backup ledger: each root version, with its tested paper backup or none (core/ledger.py)."""
+        lines = [] if backups is None else backups.lines()
+        if backups is not None and backups.problem:
+            lines = [f"unknown: {backups.problem}"]
+        self.query_one("#backups", Static).update(plain_lines(lines or ["no root version yet"], limit=300))
 
     def _reload_dct(self, ws: Workspace) -> None:
         """Show a Docker Content Trust workspace: roles beside root certificates (ceremony/tui/dct.py)."""
         try:
             dct_tui.show_home(self, ws, self.now or datetime.now(UTC), urgency_colour)
         except CeremonyError as err:
-            for table in self.query(DataTable):
-                table.clear(columns=True)
+            for table in self.query(GridTable):
+                table.clear()
             self.query_one("#title", Static).update(plain(f"ceremony - {self.workspace} cannot be opened"))
             self._actions()
             self.app.push_screen(ErrorDialog("Cannot open the workspace", err))
@@ -238,6 +266,8 @@ class HomeScreen(Screen[None]):
             app.resume()
         elif action == "discard":
             app.discard_change()
+        elif action == "discard-draft":
+            app.discard_draft()
         elif action == "new-root":
             app.new_root_flow(None)
         elif action in ("rotate", "extend", "delegate") and self.loaded:
@@ -250,11 +280,18 @@ class HomeScreen(Screen[None]):
             app.simple_flow(action)
 
     def _opened(self, path: str | None) -> None:
-        if path:
-            self.app.workspace = Path(path)  # type: ignore[attr-defined]
-            self.workspace = Path(path)
+        """Show the directory chosen in Open, unless it cannot be read: then the workspace open before stays."""
+        if not path:
+            return
+        previous = self.workspace
+        self.workspace = Path(path)
+        self.action_reload()
+        if not self.opened:  # the error dialog says why; home goes back to what it showed
+            self.workspace = previous
             self.action_reload()
-            self.app.offer_resume()  # type: ignore[attr-defined]
+            return
+        self.app.workspace = self.workspace  # type: ignore[attr-defined]
+        self.app.offer_resume()  # type: ignore[attr-defined]
 
 
 class CeremonyApp(App[None]):
@@ -309,7 +346,7 @@ class CeremonyApp(App[None]):
         home = self.home()
         if home is not None:
             home.workspace = self.workspace
-            home.action_reload()
+            home.reload_when_shown()
 
     # ---- resume
 
@@ -355,6 +392,56 @@ class CeremonyApp(App[None]):
             ConfirmDialog("Discard the change in progress? Nothing of it was published.", "Discard", "Keep"), answer
         )
 
+    def discard_draft(self) -> None:
+        """Delete the new root ceremony shown on home (never a published workspace), after asking."""
+        path = self.workspace
+
+        def answer(yes: bool | None) -> None:
+            if not yes or path is None:
+                return
+            try:
+                lines = guided.discard_draft(path)
+            except CeremonyError as err:
+                self.push_screen_error("Cannot discard the draft", err)
+                return
+            self.notify("\n".join(lines), title="Draft discarded", markup=False)
+            self.workspace = None
+            self.back_home()
+
+        self.push_screen(
+            ConfirmDialog(
+                f"Delete the new root ceremony in {path}?\nIts encrypted key files are deleted; no root was "
+                "published from it. This cannot be undone.",
+                "Delete the draft",
+                "Keep it",
+            ),
+            answer,
+        )
+
+    async def action_quit(self) -> None:
+        """Quit from home at once; from inside a flow only after asking, and never while the core is writing."""
+        busy = [w for w in self.workers if w.group == "core" and not w.is_finished]
+        if busy:
+            self.notify("Wait: the step on screen is still running; quit when it has finished.", markup=False)
+            return
+        if isinstance(self.screen, HomeScreen):
+            self.exit()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(
+            ConfirmDialog(
+                "Quit in the middle of this flow?\nEvery finished step is kept: open the workspace again to resume "
+                "where it stopped. What is typed on this screen is lost.",
+                "Quit",
+                "Stay",
+            ),
+            answer,
+        )
+
     # ---- flows
 
     def _load_workspace(self) -> Workspace | None:
@@ -373,6 +460,7 @@ class CeremonyApp(App[None]):
     @work(exclusive=True, group="flow")
     async def new_root_flow(self, path: Path | None) -> None:
         """The new root ceremony from its first unfinished step to sign-off."""
+        previous = self.workspace
         if path is None:
             default = "" if self.workspace is None or self.workspace.exists() else str(self.workspace)
             started = await self._step(newroot.StartScreen(self.clock, default))
@@ -402,7 +490,14 @@ class CeremonyApp(App[None]):
                 )
             else:
                 screen = newroot.STEP_SCREENS[step](ceremony, self.clock)
-            if await self._step(screen) == LEAVE or step == "signoff":
+            result = await self._step(screen)
+            if result == LEAVE and previous is not None and previous != path:
+                # Home goes back to the workspace it showed; the draft waits where it is.
+                self.workspace = previous
+                self.back_home()
+                self.notify(f"The new root ceremony in {path} is kept: open it (o) to resume.", markup=False, timeout=8)
+                return
+            if result == LEAVE or step == "signoff":
                 break
         self.back_home(path)
 
@@ -441,7 +536,17 @@ class CeremonyApp(App[None]):
         )
         if result != LEAVE:
             await self._step(flows.PublishedScreen(title, result))
+            roots = [n for n, d in result.files.items() if d is not None and n.endswith(".root.json")]
+            if roots:
+                await self.backup_step(ws, roots)
         self.back_home()
+
+    async def backup_step(self, ws: Workspace, written: list[str]) -> None:
+        """Every flow that publishes a root ends here: its paper backup, tested (Escape: later; home warns)."""
+        numbers = [Path(n).name.split(".", 1)[0] for n in written]
+        version = max((int(n) for n in numbers if n.isdigit()), default=0)
+        reason = f"Root version {version} was published: make its paper backup now." if version else ""
+        await self._step(flows.BackupExportScreen(ws, self.clock, reason))
 
     @work(exclusive=True, group="flow")
     async def dct_flow(self, action: str) -> None:

@@ -27,15 +27,17 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, LoadingIndicator, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, LoadingIndicator, Select, Static
 from textual.worker import get_current_worker
 
 from ceremony.core import dct as dct_core
-from ceremony.core import dct_changes, guided, hsm, keys, verify_workspace_transcript
+from ceremony.core import dct_changes, guided, hsm, keys, ledger, verify_workspace_transcript
+from ceremony.core._text import plural
 from ceremony.core.workspace import KeyRecord, Workspace
 from ceremony.errors import CeremonyError, UsageError
+from ceremony.tui.picker import PathInput
 from ceremony.tui.signing import word_rows
-from ceremony.tui.widgets import ErrorDialog, StepScreen, Tick, held, password, plain, plain_lines
+from ceremony.tui.widgets import ErrorDialog, GridTable, StepScreen, Tick, held, password, plain, plain_lines
 
 if TYPE_CHECKING:
     from ceremony.tui.app import CeremonyApp
@@ -111,37 +113,43 @@ def show_home(home: Screen[Any], ws: Workspace, now: datetime, colour: Callable[
         plain(f"ceremony - {status.path} (Docker Content Trust, root versions {versions})")
     )
     home.query_one("#roles-title", Static).update(plain(f"GUN {status.gun}", "bold", limit=300))
-    roles = home.query_one("#roles", DataTable)
-    roles.add_columns("role", "ver", "thr", "expires", "days", "held by")
     notes = []
+    role_rows = []
     for role in status.roles:
         days = "-" if role.days_left is None else f"{role.days_left:g}"
         holder, _space, note = role.held_by.partition(" ")  # "publisher (as last signed here)": a footnote
         if note:
             notes.append(f"* {role.role}: {role.held_by}")
-        roles.add_row(
-            plain(role.role, limit=40),
-            plain("-" if role.version is None else role.version),
-            plain(f"{role.threshold}/{len(role.keyids)}"),
-            plain((role.expires or "-")[:10]),
-            plain(days, colour(role.days_left) if role.days_left is not None else ""),
-            plain(holder + ("*" if note else ""), limit=20),
+        role_rows.append(
+            [
+                plain(role.role, limit=40),
+                plain("-" if role.version is None else role.version),
+                plain(f"{role.threshold} of {len(role.keyids)}"),
+                plain((role.expires or "-")[:10]),
+                plain(days, colour(role.days_left) if role.days_left is not None else ""),
+                plain(holder + ("*" if note else ""), limit=40),
+            ]
         )
+    home.query_one("#roles", GridTable).show(["role", "ver", "keys", "expires", "days", "held by"], role_rows)
     home.query_one("#roles-note", Static).update(plain_lines(notes, limit=200))
     home.query_one("#roles-note").display = bool(notes)
     home.query_one("#keys-title", Static).update("Root keys and their certificates")
-    table = home.query_one("#keys", DataTable)
-    table.add_columns("key / held", "cert until", "days", "cert id / canonical")
+    key_rows = []
     for key in status.root_keys:  # two lines a key: 80 columns hold the actions beside the tables
         days_left = _days_left(key.not_after, now)
-        table.add_row(
-            Text.assemble(plain(key.label, limit=40), "\n", where(key)),
-            plain(f"{key.not_after:%Y-%m-%d}"),
-            plain(f"{days_left:g}", colour(days_left)),
-            plain_lines([key.x509_id[:10], key.canonical_id[:10]]),
-            height=2,
+        key_rows.append(
+            [
+                Text.assemble(plain(key.label, limit=40), "\n", where(key)),
+                plain(f"{key.not_after:%Y-%m-%d}"),
+                plain(f"{days_left:g}", colour(days_left)),
+                plain_lines([key.x509_id[:10], key.canonical_id[:10]]),
+            ]
         )
-    home.query_one("#warnings", Static).update(plain_lines(f"! {w}" for w in status.warnings))
+    home.query_one("#keys", GridTable).show(["key / held", "cert until", "days", "cert id / canonical"], key_rows, [0])
+    backups = ledger.backup_ledger(ws)
+    home.show_backups(backups)  # type: ignore[attr-defined]
+    warnings = [*status.warnings, *[w for w in backups.warnings(str(ws.path)) if w not in status.warnings]]
+    home.query_one("#warnings", Static).update(plain_lines(f"! {w}" for w in warnings))
 
 
 # ----------------------------------------------------------------------------------------------- the core's callbacks
@@ -483,9 +491,6 @@ class _DctScreen(StepScreen[Any]):
     def submit(self) -> None:
         """Read the form and run the core's change."""
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.focus_next()
-
     def core_failed(self, error: CeremonyError) -> None:
         self.query_one("#last-error", Static).update(plain(f"Refused: {error}"))
 
@@ -550,9 +555,13 @@ class NewRepositoryScreen(_DctScreen):
         )
         with Vertical(id="form"):
             yield _field("GUN", Input(placeholder="registry.example.com/org/app", id="gun"))
-            yield _field("Fetched bundle (server keys)", Input(placeholder="fetched.bundle", id="fetched"))
-            yield _field("Publish bundle to write", Input(str(_beside(path, "root-v1.bundle")), id="bundle-out"))
-            yield _field("Targets key file to write", Input(str(_beside(path, "targets.key")), id="key-out"))
+            yield _field("Fetched bundle (server keys)", PathInput(placeholder="fetched.bundle", id="fetched"))
+            yield _field(
+                "Publish bundle to write", PathInput(str(_beside(path, "root-v1.bundle")), id="bundle-out", kind="new")
+            )
+            yield _field(
+                "Targets key file to write", PathInput(str(_beside(path, "targets.key")), id="key-out", kind="new")
+            )
             yield KeyChoices("Root keys", 3, lambda i: f"root-{i}", "root-keys")
             yield _field("Threshold (signatures needed)", Input("2", type="integer", id="threshold"))
             yield _field(
@@ -639,7 +648,7 @@ class RootRotationScreen(_WorkspaceScreen):
         yield Static(
             plain_lines(
                 [
-                    f"{self.status.gun}: root version {version}, {root.threshold} of {len(root.keyids)} keys.",
+                    f"{self.status.gun}: root version {version}, {root.threshold} of {plural(len(root.keyids), 'key')}.",
                     FETCH_FIRST,
                 ],
                 limit=400,
@@ -647,7 +656,7 @@ class RootRotationScreen(_WorkspaceScreen):
             classes="lead",
         )
         with Vertical(id="form"):
-            yield _field("Bundle fetched just now", Input(placeholder="fetched.bundle", id="fetched"))
+            yield _field("Bundle fetched just now", PathInput(placeholder="fetched.bundle", id="fetched"))
             yield Label("Revoke (Space ticks):")
             for index, key in enumerate(self.status.root_keys):
                 yield Tick(
@@ -664,7 +673,7 @@ class RootRotationScreen(_WorkspaceScreen):
             yield Tick("Allow a threshold of every root key (no spare key)", id="no-spare")
             yield _field(
                 "Publish bundle to write",
-                Input(str(_beside(self.ws.path, f"root-v{version + 1}.bundle")), id="bundle-out"),
+                PathInput(str(_beside(self.ws.path, f"root-v{version + 1}.bundle")), id="bundle-out", kind="new"),
             )
         yield Button("Review and sign", variant="primary", id="rotate", compact=True)
         yield self.last_error()
@@ -727,13 +736,14 @@ class TargetsKeyScreen(_WorkspaceScreen):
             classes="lead",
         )
         with Vertical(id="form"):
-            yield _field("Bundle fetched just now", Input(placeholder="fetched.bundle", id="fetched"))
+            yield _field("Bundle fetched just now", PathInput(placeholder="fetched.bundle", id="fetched"))
             yield _field(
                 "Publish bundle to write",
-                Input(str(_beside(self.ws.path, f"targets-v{version}.bundle")), id="bundle-out"),
+                PathInput(str(_beside(self.ws.path, f"targets-v{version}.bundle")), id="bundle-out", kind="new"),
             )
             yield _field(
-                "Publisher's new key file", Input(str(_beside(self.ws.path, f"targets-v{version}.key")), id="key-out")
+                "Publisher's new key file",
+                PathInput(str(_beside(self.ws.path, f"targets-v{version}.key")), id="key-out", kind="new"),
             )
             yield Tick("Start targets afresh: no tags, no signers (the old key could have written any)", id="empty")
         yield Button("Review and sign", variant="primary", id="rotate", compact=True)
@@ -778,7 +788,10 @@ class PinScreen(_WorkspaceScreen):
             classes="lead",
         )
         with Vertical(id="form"):
-            yield _field("Write the CA certificate to", Input(placeholder="ca.crt (workspaces with a CA)", id="ca-out"))
+            yield _field(
+                "Write the CA certificate to",
+                PathInput(placeholder="ca.crt (workspaces with a CA)", id="ca-out", kind="new"),
+            )
         with Horizontal(classes="buttons"):
             yield Button("Write CA certificate", id="write-ca", compact=True)
             yield Button("Back to home", variant="primary", id="done", compact=True)
@@ -872,6 +885,7 @@ async def new_repository(app: CeremonyApp, start: DctStart) -> Path | None:
         "docker trust signer add --key SIGNER.pub SIGNER GUN",
     )
     await app.push_screen_wait(ResultScreen("New Docker Content Trust repository", lines))
+    await app.backup_step(dct_core.load(result.path), ["1.root.json"])
     return result.path
 
 
@@ -894,3 +908,6 @@ async def run_action(app: CeremonyApp, action: str, ws: Workspace) -> None:
     if isinstance(result, dct_core.DctResult):
         title = {"dct-root": "Root rotated", "dct-targets": "Targets key replaced"}[action]
         await app.push_screen_wait(ResultScreen(title, result_lines(result)))
+        roots = [n for n in result.files if n.endswith(".root.json")]
+        if roots:
+            await app.backup_step(ws, roots)

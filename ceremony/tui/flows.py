@@ -8,6 +8,7 @@ screen. Backup, restore and drill screens call ``core.recovery`` directly.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -16,13 +17,16 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, SelectionList, Static
+from textual.widgets.selection_list import Selection
 
 from ceremony.core import changes, guided, hsm, keys, policy, recovery, roles
+from ceremony.core._text import plural
 from ceremony.core.publish import PublishResult
 from ceremony.core.status import workspace_status
 from ceremony.core.workspace import Workspace
 from ceremony.errors import CeremonyError, PassphraseError, UsageError
+from ceremony.tui.picker import PathInput
 from ceremony.tui.widgets import StepScreen, Tick, held, password, plain, plain_lines
 
 Clock = Callable[[], datetime]
@@ -31,30 +35,34 @@ Clock = Callable[[], datetime]
 class KeySource(Vertical):
     """Where a new key comes from: a software key made here, a new key on a token, or a public key file."""
 
-    def __init__(self, role: str, id: str) -> None:
+    def __init__(self, role: str, id: str, optional: bool = False) -> None:
         super().__init__(id=id, classes="key-source")
         self.role = role
+        self.optional = optional  # "no new key" is a choice (a rotation that only revokes)
 
-    def compose(self) -> ComposeResult:
-        choices = [(f"new {t} software key (passphrase)", t) for t in keys.KEY_TYPES]
-        choices.append(("public key file of a key held elsewhere", "import"))
-        yield Select(choices, value=keys.DEFAULT_KEY_TYPE, allow_blank=False, classes="source")
-        yield Input(placeholder="public key file (PEM), when importing", classes="file")
-        yield password("new key's passphrase (twice) or the token's PIN", "new-secret")
-        yield password("the same passphrase again (software keys)", "new-again")
-
-    def add_tokens(self, tokens: list[hsm.TokenInfo]) -> None:
-        """Offer a new key on each token present."""
+    def _choices(self, tokens: list[hsm.TokenInfo]) -> list[tuple[str | Text, str]]:
         choices: list[tuple[str | Text, str]] = [(f"new {t} software key (passphrase)", t) for t in keys.KEY_TYPES]
         choices += [
             (plain(f"new key on token {t.label} #{t.serial} (PIN)", limit=120), f"token:{t.serial}") for t in tokens
         ]
         choices.append(("public key file of a key held elsewhere", "import"))
-        self.query_one(".source", Select).set_options(choices)
+        if self.optional:
+            choices.append(("no new key (only revoke)", "none"))
+        return choices
+
+    def compose(self) -> ComposeResult:
+        yield Select(self._choices([]), value=keys.DEFAULT_KEY_TYPE, allow_blank=False, classes="source")
+        yield PathInput(placeholder="public key file (PEM), when importing", classes="file", suffixes=(".pem",))
+        yield password("new key's passphrase (twice) or the token's PIN", "new-secret")
+        yield password("the same passphrase again (software keys)", "new-again")
+
+    def add_tokens(self, tokens: list[hsm.TokenInfo]) -> None:
+        """Offer a new key on each token present."""
+        self.query_one(".source", Select).set_options(self._choices(tokens))
         self.query_one(".source", Select).value = keys.DEFAULT_KEY_TYPE
 
-    def read(self) -> tuple[str, str, str]:
-        """(source, public key file, secret); the secret fields are cleared.
+    def read(self) -> tuple[str, str, str] | None:
+        """(source, public key file, secret), or None for "no new key"; the secret fields are cleared.
 
         Raises:
             PassphraseError: the two passphrases of a new software key differ.
@@ -66,7 +74,7 @@ class KeySource(Vertical):
         first.value = again.value = ""
         if source in keys.KEY_TYPES and secret != repeated:
             raise PassphraseError("the two passphrases of the new key differ; type them again")
-        return source, file, secret
+        return None if source == "none" else (source, file, secret)
 
 
 def _tokens(ws: Workspace) -> list[hsm.TokenInfo]:
@@ -117,34 +125,38 @@ class _ChangeScreen(StepScreen[Any]):
 
 
 class RotateScreen(_ChangeScreen):
-    """Emergency rotation: pick the compromised key and its replacement."""
+    """Emergency rotation: mark the compromised keys of one role (space), then their replacement."""
 
     FLOW_TITLE = "Emergency rotation"
 
     def body(self) -> ComposeResult:
-        yield Label("Compromised or lost key (arrows: pick its row); it is revoked from that role")
-        yield DataTable(id="keys", cursor_type="row")
+        yield Label("Compromised or lost keys: arrows move, space marks (one role per rotation)")
+        yield SelectionList[int](id="keys")
         yield Static("", id="picked", markup=False)
         yield Label("Replacement")
-        yield KeySource("root", "replacement")
+        yield KeySource("root", "replacement", optional=True)
         with Horizontal(classes="row"):
             yield Label("New threshold (empty: unchanged)")
             yield Input(placeholder="unchanged", id="threshold", type="integer")
+        yield Tick("No spare root key: accept a threshold equal to the number of root keys", id="no-spare")
         yield Button("Prepare rotation", variant="primary", id="prepare", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
-        table = self.query_one("#keys", DataTable)
-        table.add_columns("role", "label", "key id", "held")
-        self.rows: list[tuple[str, str]] = []
+        listing = self.query_one("#keys", SelectionList)
+        self.rows: list[tuple[str, str, str]] = []
         for record in self.ws.key_records():
             for role in record.roles:
                 if role in roles.TOP_LEVEL and not record.revoked:
-                    table.add_row(
-                        plain(role, limit=40), plain(record.label, limit=40), plain(record.keyid[:12]), held(record)
+                    prompt = Text.assemble(
+                        plain(f"{role:<9} ", limit=40),
+                        plain(f"{record.label:<10} ", limit=40),
+                        plain(f"{record.keyid[:8]} "),
+                        held(record),
                     )
-                    self.rows.append((role, record.keyid))
-        table.focus()
+                    listing.add_option(Selection(prompt, len(self.rows)))
+                    self.rows.append((role, record.keyid, record.label))
+        listing.focus()
         self.run_core("Listing tokens", lambda: ("tokens", _tokens(self.ws)))
 
     def core_done(self, result: Any) -> None:
@@ -153,24 +165,33 @@ class RotateScreen(_ChangeScreen):
             return
         self.dismiss(result)
 
+    def _marked(self) -> list[tuple[str, str, str]]:
+        return [self.rows[i] for i in sorted(self.query_one("#keys", SelectionList).selected)]
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[int]) -> None:
+        marked = self._marked()
+        text = "revoke: " + (", ".join(f"{label} ({role})" for role, _k, label in marked) or "none marked yet")
+        self.query_one("#picked", Static).update(plain(text, limit=400))
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        table = self.query_one("#keys", DataTable)
-        if not self.rows:
+        marked = self._marked()
+        rows = {role for role, _k, _l in marked}
+        if not marked or len(rows) != 1:
+            problem = "mark the compromised keys with space" if not marked else "one role per rotation"
+            self.show_error(self.FAILURE, UsageError(f"{problem}: marked {', '.join(sorted(rows)) or 'nothing'}"))
             return
-        role, keyid = self.rows[table.cursor_row]
+        role = rows.pop()
+        keyids = [keyid for _r, keyid, _l in marked]
         self.query_one(KeySource).role = role
         text = self.value("#threshold")
         threshold = int(text) if text.isdigit() else None
+        no_spare = self.query_one("#no-spare", Checkbox).value
 
         def plan(ctx: Any, new: guided.NewKey | None) -> Any:
-            return changes.plan_rotation(ctx, role, [keyid], [new.spec] if new else [], threshold)
+            return changes.plan_rotation(ctx, role, keyids, [new.spec] if new else [], threshold, no_spare)
 
-        self.start_change("rotate", f"emergency rotation of {role} key {keyid[:12]}", plan, self.query_one(KeySource))
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self.rows and event.cursor_row < len(self.rows):
-            role, keyid = self.rows[event.cursor_row]
-            self.query_one("#picked", Static).update(plain(f"revoke from {role}: {keyid[:16]}", limit=120))
+        labels = ", ".join(label for _r, _k, label in marked)
+        self.start_change("rotate", f"emergency rotation of {role}: revoke {labels}", plan, self.query_one(KeySource))
 
 
 class ExtendScreen(_ChangeScreen):
@@ -214,24 +235,35 @@ class ExtendScreen(_ChangeScreen):
         text = self.value("#days")
         days = int(text) if text.isdigit() else policy.policy_days(self.ws.config, role)
         self.start_change(
-            "extend", f"extend {role} by {days} days", lambda ctx, _new: changes.plan_extension(ctx, role, days), None
+            "extend",
+            f"extend {role} to {plural(days, 'day')} from now",
+            lambda ctx, _new: changes.plan_extension(ctx, role, days),
+            None,
         )
 
 
 class DelegateScreen(_ChangeScreen):
-    """Delegate target paths to a new role with its own key."""
+    """Delegate target paths (or every path, as hash bins) to a new role: a key made here, more held elsewhere."""
 
     FLOW_TITLE = "Delegate repository keys"
 
     def body(self) -> ComposeResult:
         yield Label("New role name")
         yield Input(placeholder="releases", id="name")
-        yield Label("Target paths it may sign, comma-separated (TUF globs)")
+        yield Label("Target paths it may sign, comma-separated (TUF globs); empty with hash bins")
         yield Input(placeholder="releases/*", id="paths")
+        with Horizontal(classes="row"):
+            yield Label("Hash bins (0: none; else a power of two)")
+            yield Input("0", id="bins", type="integer")
         yield Label("Delegating role")
         yield Input("targets", id="parent")
-        yield Label("The role's key")
+        yield Label("The role's first key")
         yield KeySource("delegated", "key")
+        yield Label("More keys: public key files of keys held elsewhere (optional; ctrl+o picks several)")
+        yield PathInput(id="more-keys", kind="files", suffixes=(".pem",))
+        with Horizontal(classes="row"):
+            yield Label("Threshold (signatures needed)")
+            yield Input("1", id="threshold", type="integer")
         yield Tick("Terminating (clients stop searching other roles for these paths)", id="terminating")
         yield Button("Prepare delegation", variant="primary", id="prepare", compact=True)
 
@@ -249,17 +281,29 @@ class DelegateScreen(_ChangeScreen):
         name, parent = self.value("#name"), self.value("#parent") or "targets"
         paths = [p.strip() for p in self.value("#paths").split(",") if p.strip()]
         terminating = self.query_one("#terminating", Checkbox).value
+        try:
+            more = shlex.split(self.value("#more-keys"))
+        except ValueError as err:
+            self.show_error(self.FAILURE, UsageError(f"more keys: {err} (quote names with spaces in them)"))
+            return
+        threshold_text, bins_text = self.value("#threshold"), self.value("#bins")
+        threshold = int(threshold_text) if threshold_text.isdigit() else 0
+        bins = int(bins_text) if bins_text.isdigit() else 0
         self.query_one(KeySource).role = name or "delegated"
 
         def plan(ctx: Any, new: guided.NewKey | None) -> Any:
             specs = [new.spec] if new else []
+            specs += [str(path) for path in recovery.expand_inputs(more)] if more else []
+            if bins:
+                return changes.plan_succinct_delegation(
+                    ctx, name, bins, specs, 0, keys.DEFAULT_KEY_TYPE, threshold, None, parent
+                )
             return changes.plan_delegation(
-                ctx, name, paths, specs, 0, keys.DEFAULT_KEY_TYPE, 1, terminating, None, parent
+                ctx, name, paths, specs, 0, keys.DEFAULT_KEY_TYPE, threshold, terminating, None, parent
             )
 
-        self.start_change(
-            "delegate", f"delegate {', '.join(paths) or '?'} to {name or '?'}", plan, self.query_one(KeySource)
-        )
+        what = f"{plural(bins, 'hash bin')}" if bins else (", ".join(paths) or "?")
+        self.start_change("delegate", f"delegate {what} to {name or '?'}", plan, self.query_one(KeySource))
 
 
 class OpenRequestScreen(StepScreen[Any]):
@@ -272,19 +316,13 @@ class OpenRequestScreen(StepScreen[Any]):
 
     def body(self) -> ComposeResult:
         yield Label("Sign request file")
-        yield Input(placeholder="request.json", id="request")
+        yield PathInput(placeholder="request.json", id="request", suffixes=(".json",))
         yield Label("Save the signed request to (empty: in place)")
-        yield Input(id="out")
+        yield PathInput(id="out", kind="new")
         yield Button("Open", variant="primary", id="open", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.open_request()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "out":
-            self.open_request()
-        else:
-            self.focus_next()  # Enter in the first field must not skip "save to"
 
     def open_request(self) -> None:
         path, out = self.value("#request"), self.value("#out")
@@ -324,9 +362,25 @@ class BackupExportScreen(_WorkspaceScreen):
     FLOW_TITLE = "Backup export"
     FAILURE = "Backup failed"
 
+    def __init__(self, ws: Workspace, clock: Clock, reason: str = "") -> None:
+        super().__init__(ws, clock)
+        self.reason = reason
+
     def body(self) -> ComposeResult:
+        if self.reason:
+            yield Static(plain(self.reason, limit=400), classes="lead")
+        yield Static(
+            "Every root version from 1 to the newest is exported: a client restoring trust walks the whole chain. "
+            "The sheets are then read back from the PDFs and compared byte for byte; only then does the backup "
+            "ledger count them.",
+            markup=False,
+        )
         yield Label("Backup directory (new; removable media)")
-        yield Input(str(self.ws.path.absolute().parent / f"{self.ws.path.name}-backup-{self.clock():%Y%m%d}"), id="out")
+        yield PathInput(
+            str(self.ws.path.absolute().parent / f"{self.ws.path.name}-backup-{self.clock():%Y%m%d}"),
+            id="out",
+            kind="new",
+        )
         yield Static("", id="report", markup=False)
         yield Button("Export and test restore", variant="primary", id="export", compact=True)
 
@@ -351,10 +405,10 @@ class RestoreScreen(StepScreen[Any]):
     FAILURE = "Restore failed"
 
     def body(self) -> ComposeResult:
-        yield Label("Inputs: scans, photos, PDFs or .txt fallbacks, separated by spaces")
-        yield Input(id="inputs")
+        yield Label("Inputs: scans, photos, PDFs or .txt fallbacks; files, folders or globs (scans/*.png), any order")
+        yield PathInput(id="inputs", kind="files")
         yield Label("Restore into (new or empty directory)")
-        yield Input(id="out")
+        yield PathInput(id="out", kind="new")
         yield Static("", id="report", markup=False)
         yield Button("Restore", variant="primary", id="restore", compact=True)
 
@@ -362,15 +416,23 @@ class RestoreScreen(StepScreen[Any]):
         if event.button.id == "done":
             self.dismiss(True)
             return
-        inputs = [Path(item) for item in self.value("#inputs").split()]
+        try:
+            items = shlex.split(self.value("#inputs"))
+        except ValueError as err:
+            self.show_error(self.FAILURE, UsageError(f"inputs: {err} (quote names with spaces in them)"))
+            return
         out = self.value("#out")
-        if not inputs or not out:
+        if not items or not out:
             self.show_error(self.FAILURE, UsageError("name the inputs and the directory to restore into"))
             return
-        self.run_core("Reading QR codes and text", lambda: recovery.restore_to(inputs, Path(out)))
+
+        def restore() -> Any:
+            return recovery.restore_to(recovery.expand_inputs(items), Path(out))
+
+        self.run_core("Reading QR codes and text (a page at a time)", restore)
 
     def core_done(self, result: Any) -> None:
-        lines = [f"restored {r.name} (set {r.set_id}) sha256 {r.sha256[:16]}..." for r in result.restored]
+        lines = [line for r in result.restored for line in recovery.describe_restored(r)]
         lines += [result.chain, *[f"warning: {w}" for w in result.warnings]]
         self.show_report(lines, "restore", "Back to home")
 
@@ -383,7 +445,7 @@ class DrillScreen(_WorkspaceScreen):
 
     def body(self) -> ComposeResult:
         yield Label("Backup directory to drill")
-        yield Input(id="backup")
+        yield PathInput(id="backup", kind="dir")
         yield Static("", id="report", markup=False)
         yield Button("Run the drill", variant="primary", id="drill", compact=True)
 
@@ -409,7 +471,7 @@ class PublishedScreen(StepScreen[Any]):
         self.result = result
 
     def body(self) -> ComposeResult:
-        lines = [f"{s.role}: {s.describe()}" for s in self.result.statuses]
+        lines = [s.describe() for s in self.result.statuses]
         lines += [f"{'removed' if d is None else 'wrote'} {n}" for n, d in self.result.files.items()]
         lines += [f"warning: {w}" for w in self.result.warnings]
         lines += ["", f"Published. Transcript head: {self.result.transcript_head}"]

@@ -21,8 +21,10 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ceremony.core import guided, hsm, keys
 from ceremony.core._text import printable
+from ceremony.core.diff import digest_words
 from ceremony.errors import CeremonyError, PassphraseError, UsageError
 from ceremony.tui.dct import PROFILES, DctStart
+from ceremony.tui.picker import PathInput
 from ceremony.tui.widgets import StepScreen, Tick, password, plain, plain_lines
 
 Clock = Callable[[], datetime]
@@ -58,16 +60,10 @@ class StartScreen(StepScreen[Any]):
         yield Label("Kind of repository")
         yield Select(PROFILES, value="tuf", allow_blank=False, id="profile")
         yield Label("Directory for the new workspace (new or empty)")
-        yield Input(self.default_path, placeholder="/media/ceremony/repo", id="path")
+        yield PathInput(self.default_path, placeholder="/media/ceremony/repo", id="path", kind="new")
         yield Label("PKCS#11 module (empty: $PYKCS11LIB, else SoftHSM2)")
-        yield Input(placeholder=hsm.DEFAULT_MODULE, id="module")
+        yield PathInput(placeholder=hsm.DEFAULT_MODULE, id="module", suffixes=(".so",))
         yield Button("Start", variant="primary", id="start", compact=True)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "module":
-            self.start()
-        else:
-            self.focus_next()  # Enter in the path must not skip the module
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.start()
@@ -155,12 +151,6 @@ class ParticipantsScreen(_RootStep):
         yield Input(id="auditor")
         yield Button("Record participants", variant="primary", id="record", compact=True)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "auditor":
-            self.record()
-        else:
-            self.focus_next()
-
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.record()
 
@@ -203,6 +193,9 @@ class PlanScreen(_RootStep):
         with Horizontal(classes="row"):
             yield Label("Root expires after (days)")
             yield Input("365", id="days", type="integer")
+        yield Tick(
+            "No spare root key: accept a threshold equal to the number of keys (losing one locks)", id="no-spare"
+        )
         yield Button("Accept plan", variant="primary", id="accept", compact=True)
 
     def on_mount(self) -> None:
@@ -246,7 +239,10 @@ class PlanScreen(_RootStep):
             threshold, days = int(self.value("#threshold") or 0), int(self.value("#days") or 0)
         except ValueError:
             threshold, days = 0, 0
-        self.run_core("Checking the plan", lambda: self.ceremony.set_plan(plans, threshold, days, self.clock()))
+        no_spare = self.query_one("#no-spare", Checkbox).value
+        self.run_core(
+            "Checking the plan", lambda: self.ceremony.set_plan(plans, threshold, days, self.clock(), no_spare)
+        )
 
 
 class KeygenScreen(_RootStep):
@@ -292,15 +288,27 @@ class KeygenScreen(_RootStep):
             yield password("passphrase", "secret")
             yield password("the same passphrase again", "again")
         yield Button("Generate key", variant="primary", id="generate", compact=True)
+        yield Static("", id="report", markup=False)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "secret" and self.entry is not None and self.entry.backend != "token":
-            self.focus_next()
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "continue":
+            self.dismiss(True)
         else:
             self.generate()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.generate()
+    def core_done(self, result: Any) -> None:
+        """The keyholder and the witness read what the key generation proved before the next keyholder's turn."""
+        for field in self.query(Input):
+            field.display = False
+        following = self.ceremony.next_key_to_generate()
+        after = f"next: {following.label}, held by {following.holder}" if following else "next: the online keys"
+        lines = [*self.ceremony.keygen_report, "", f"Generated and checked. Witness: compare the key id. ({after})"]
+        self.show_report(
+            [printable(line, 400) for line in lines],
+            "generate",
+            "Next keyholder" if following else "Continue to the online keys",
+            "continue",
+        )
 
     def generate(self) -> None:
         entry = self.entry
@@ -338,7 +346,9 @@ class OnlineKeysScreen(_RootStep):
             yield Label(role)
             with Horizontal(classes="row"):
                 yield Select(self.CHOICES, value=keys.DEFAULT_KEY_TYPE, allow_blank=False, id=f"source-{role}")
-                yield Input(placeholder="public key file (PEM), when importing", id=f"file-{role}")
+                yield PathInput(
+                    placeholder="public key file (PEM), when importing", id=f"file-{role}", suffixes=(".pem",)
+                )
         yield password("passphrase for the online keys generated here", "secret")
         yield password("the same passphrase again", "again")
         yield Button("Set online keys", variant="primary", id="set", compact=True)
@@ -380,9 +390,6 @@ class VerifyScreen(_RootStep):
         if not self.ceremony.needs_online_secret:
             self.verify()
 
-    def on_input_submitted(self) -> None:
-        self.verify()
-
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "continue":
             self.dismiss(True)
@@ -411,7 +418,7 @@ class BackupScreen(_RootStep):
     def body(self) -> ComposeResult:
         default = str(self.ceremony.path.absolute().parent / f"{self.ceremony.path.name}-backup")
         yield Label("Backup directory (removable media)")
-        yield Input(default, id="out")
+        yield PathInput(default, id="out", kind="new")
         yield Static("", id="report", markup=False)
         yield Button("Export and test restore", variant="primary", id="export", compact=True)
 
@@ -441,12 +448,22 @@ class SignoffScreen(_RootStep):
     FAILURE = "Sign-off incomplete"
 
     def body(self) -> ComposeResult:
-        yield Static("Each participant reads the transcript summary and ticks their name.", classes="lead")
+        yield Static(
+            "Each participant reads the record of this ceremony below, then ticks their name. Finish adds the "
+            "sign-off line; the witness writes down the head it prints.",
+            classes="lead",
+        )
+        yield Label("[b]The transcript so far[/b]")
+        yield Static("Reading the transcript...", id="summary", markup=False)
         self.names = list(dict.fromkeys(self.ceremony.participants()))
         for index, name in enumerate(self.names):
             yield Tick(plain(f"{name} signs off", limit=320), id=f"who-{index}")
         yield Button("Finish the ceremony", variant="primary", id="finish", compact=True)
         yield Static("", id="head", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.run_core("Verifying the transcript", lambda: ("summary", self.ceremony.signoff_summary()))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "done":
@@ -456,8 +473,18 @@ class SignoffScreen(_RootStep):
         self.run_core("Recording the sign-off", lambda: self.ceremony.sign_off(names, self.clock()))
 
     def core_done(self, result: Any) -> None:
+        if isinstance(result, tuple) and result[0] == "summary":
+            self.query_one("#summary", Static).update(plain_lines(result[1], limit=400))
+            return
         self.query_one("#head", Static).update(
-            plain_lines([f"Ceremony complete. Transcript head: {result}", "Witness: write down its first 16 digits."])
+            plain_lines(
+                [
+                    f"Ceremony complete. Transcript head: {result}",
+                    f"  as words: {digest_words(bytes.fromhex(result))}",
+                    "Witness: write the head (at least its first 16 digits) on the ceremony script, then read "
+                    "the words back aloud.",
+                ]
+            )
         )
         self.query_one("#finish", Button).remove()
         button = Button("Back to home", variant="primary", id="done", compact=True)

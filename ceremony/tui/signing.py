@@ -24,6 +24,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ceremony.errors import UsageError
+from ceremony.tui.picker import PathInput
 from ceremony.tui.widgets import StepScreen, Tick, password, plain, plain_lines
 
 
@@ -64,6 +65,7 @@ class ReviewSignScreen(StepScreen[Any]):
         self.finish = finish
         self.key_typed = key_typed
         self.copies = copies
+        self._keys: list[Any] = []
 
     def body(self) -> ComposeResult:
         # Shown only for a request that describes itself; above the diff, so nothing from the file
@@ -77,15 +79,19 @@ class ReviewSignScreen(StepScreen[Any]):
         yield summary
         yield Label("[b]What will be signed[/b]")
         yield Static("", id="changes", markup=False)
-        yield Label("[b]Words to read aloud[/b] (SHA-256 of exactly what is signed, BIP-39)")
+        yield Label("[b]Words to read aloud[/b] (BIP-39 words of a SHA-256, numbered)")
+        yield Static("", id="cover", markup=False)
         yield Static("", id="words", markup=False)
         yield Static("", id="digest", markup=False)
         yield Static("", id="progress", markup=False)
         yield Tick("The keyholders compared these words with the ones read aloud", id="compared")
         if self.key_typed:
-            yield Input(placeholder="your key: software key file (.p12) or pkcs11: URI", id="keyspec")
+            yield PathInput(
+                placeholder="your key: software key file (.p12) or pkcs11: URI", id="keyspec", suffixes=(".p12",)
+            )
         else:
-            yield Select([], prompt="Key that signs now", id="key")
+            yield Select([("(reading the keys)", "")], allow_blank=False, id="key")
+        yield Static("", id="next", markup=False)
         yield password("passphrase or PIN of that key (keyholder types it)", "secret")
         with Horizontal(classes="buttons"):
             yield Button("Sign", variant="primary", id="sign", compact=True)
@@ -93,7 +99,7 @@ class ReviewSignScreen(StepScreen[Any]):
         if self.copies:
             yield Label("Signed copy from a keyholder elsewhere (path to their copy of the request)")
             with Horizontal(classes="row"):
-                yield Input(placeholder="signed-copy.json", id="copy")
+                yield PathInput(placeholder="signed-copy.json", id="copy", suffixes=(".json",))
                 yield Button("Add signatures", id="add-copy", compact=True)
 
     def on_mount(self) -> None:
@@ -101,7 +107,7 @@ class ReviewSignScreen(StepScreen[Any]):
 
         def load() -> tuple[str, Any]:
             described = self.subject.build_root(self.clock())
-            return "loaded", (*described, self.subject.unsigned_summary(), self._standing())
+            return "loaded", (*described, self.subject.unsigned_summary(), self._standing(), self.subject.cover())
 
         self.run_core("Reading what will be signed", load)
 
@@ -111,6 +117,7 @@ class ReviewSignScreen(StepScreen[Any]):
 
     def _show_progress(self, standing: tuple[list[Any], list[Any]]) -> None:
         progress, signing_keys = standing
+        self._keys = signing_keys
         self.query_one("#progress", Static).update(
             plain_lines(["Signatures:", *[f"  {'met ' if p.verified else 'need'} {p.describe()}" for p in progress]])
         )
@@ -131,14 +138,32 @@ class ReviewSignScreen(StepScreen[Any]):
                 for k in signing_keys
             ]
             select = self.query_one("#key", Select)
+            if not options:
+                options = [(plain("no key held here is still needed"), "")]
             select.set_options(options)
-            if options:
-                select.value = options[0][1]
+            select.value = options[0][1]  # the next key needed; a key being revoked is never first
+            self._show_next(signing_keys[0] if signing_keys else None)
+
+    def _show_next(self, key: Any) -> None:
+        """Say whose turn it is, so the keyholder at the keyboard knows the field below is theirs."""
+        text = ""
+        if key is not None:
+            who = f" ({key.holder})" if key.holder else ""
+            text = (
+                f"Next: {key.label}{who} types the {key.kind} of key {key.label}, then Enter (Shift+Tab: another key)"
+            )
+        self.query_one("#next", Static).update(plain(text, "bold", limit=300))
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "key" and not self.key_typed:
+            chosen = next((k for k in self._keys if k.keyid == event.value), None)
+            self._show_next(chosen)
 
     def core_done(self, result: Any) -> None:
         kind, value = result
         if kind == "loaded":
-            lines, digest_hex, words, summary, standing = value
+            lines, digest_hex, words, summary, standing, cover = value
+            self.query_one("#cover", Static).update(plain_lines(cover, limit=600))
             self.query_one("#changes", Static).update(plain_lines(lines))
             if summary:
                 self.query_one("#summary", Static).update(plain_lines(f"| {line}" for line in summary))
@@ -155,6 +180,8 @@ class ReviewSignScreen(StepScreen[Any]):
             self._show_progress(value)
             if not self.query_one("#finish", Button).disabled:
                 self.query_one("#finish", Button).focus()
+            elif not self.key_typed and self._keys:
+                self.query_one("#secret", Input).focus()  # the next keyholder types at once: their key is chosen
             elif not self.key_typed:
                 self.query_one("#key", Select).focus()
         elif kind == "finished":
@@ -167,8 +194,10 @@ class ReviewSignScreen(StepScreen[Any]):
             compared.focus()
         elif not self.query_one("#finish", Button).disabled:
             self.query_one("#finish", Button).focus()
+        elif self.key_typed:
+            self.query_one("#keyspec").focus()
         else:
-            self.query_one("#keyspec" if self.key_typed else "#key").focus()
+            self.query_one("#secret" if self._keys else "#key").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "sign":
@@ -186,10 +215,6 @@ class ReviewSignScreen(StepScreen[Any]):
                 return "added", self._standing()
 
             self.run_core("Checking the signed copy", add)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "secret":
-            self.sign()
 
     def sign(self) -> None:
         secret = self.take_secret("#secret")  # first: a refusal below must not leave it in the field

@@ -215,7 +215,20 @@ class StepScreen(Screen[T], Generic[T]):
             return
         self.query_one("#busy").display = True
         self.query_one("#busy-text", Static).update(what)
+        self._busy_what, self._busy_seconds = what, 0
+        self._busy_timer = self.set_interval(1, self._tick_busy)
         self._work(call)
+
+    def _tick_busy(self) -> None:
+        """Count the seconds on the busy line: a slow token or an RSA key is working, not stuck."""
+        self._busy_seconds += 1
+        self.query_one("#busy-text", Static).update(f"{self._busy_what} ... {self._busy_seconds} s")
+
+    def _stop_busy(self) -> None:
+        self.query_one("#busy").display = False
+        timer = getattr(self, "_busy_timer", None)
+        if timer is not None:
+            timer.stop()
 
     @work(thread=True, exclusive=True, group="core")
     def _work(self, call: Callable[[], Any]) -> None:
@@ -227,11 +240,11 @@ class StepScreen(Screen[T], Generic[T]):
         self.post_message(CoreDone(result))
 
     def on_core_done(self, message: CoreDone) -> None:
-        self.query_one("#busy").display = False
+        self._stop_busy()
         self.core_done(message.result)
 
     def on_core_failed(self, message: CoreFailed) -> None:
-        self.query_one("#busy").display = False
+        self._stop_busy()
         self.show_error(self.FAILURE, message.error)
         self.core_failed(message.error)
 
@@ -254,6 +267,25 @@ class StepScreen(Screen[T], Generic[T]):
         self.query_one("#body").mount(button)
         button.focus()
 
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in a field: on to the next field, or, after the last field of a group, its button.
+
+        One rule for every form, so a keyholder's Enter after a passphrase always
+        does the same thing: the next thing in Tab order is focused if it is a
+        field, pressed if it is a button (a disabled button is left alone).
+        """
+        event.stop()
+        chain = self.focus_chain
+        if event.input not in chain:
+            return
+        for widget in chain[chain.index(event.input) + 1 :]:
+            if isinstance(widget, Button):
+                if not widget.disabled:
+                    widget.press()
+                return
+            widget.focus()
+            return
+
     def take_secret(self, selector: str) -> str:
         """Read a password field and clear it at once."""
         field = self.query_one(selector, Input)
@@ -270,6 +302,48 @@ class StepScreen(Screen[T], Generic[T]):
             self.dismiss(LEAVE)  # type: ignore[arg-type]
 
 
+class GridTable(Static):
+    """A read-only table that wraps its cells to the width it is given, so nothing is ever cut off.
+
+    Home's tables are for reading, not for picking: at 80 columns a token's
+    serial or a key's roles wrap onto a second line instead of disappearing past
+    the edge (Textual's DataTable scrolls sideways, and home's focus never goes
+    there). Cells are ``Text`` (``plain``), never markup.
+    """
+
+    def __init__(self, id: str, classes: str = "") -> None:
+        super().__init__("", id=id, classes=classes)
+        self.headers: list[str] = []
+        self.rows: list[list[Text]] = []
+
+    @property
+    def row_count(self) -> int:
+        """How many rows the table shows."""
+        return len(self.rows)
+
+    def get_row_at(self, index: int) -> list[Text]:
+        """The cells of row ``index``, as shown."""
+        return self.rows[index]
+
+    def show(self, headers: list[str], rows: list[list[Text]], fold: Iterable[int] = ()) -> None:
+        """Replace the table; columns in ``fold`` break anywhere (ids, serials), the others at spaces."""
+        from rich.table import Table
+
+        self.headers, self.rows = headers, rows
+        table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 1, 0, 0))
+        folded = set(fold)
+        for index, header in enumerate(headers):
+            table.add_column(header, overflow="fold" if index in folded else "ellipsis", no_wrap=False)
+        for row in rows:
+            table.add_row(*row)
+        self.update(table)
+
+    def clear(self) -> None:
+        """No rows, no headers."""
+        self.headers, self.rows = [], []
+        self.update("")
+
+
 def held(key: KeyRecord) -> Text:
     """Where a key is held, short enough for the home table (plain text: a token label is not markup)."""
     if key.revoked:
@@ -277,13 +351,13 @@ def held(key: KeyRecord) -> Text:
     if key.uri is None:
         return Text("elsewhere")
     if key.uri.startswith("file:"):
-        return Text("software, encrypted")
+        return Text("software")  # a software key is only ever on disk encrypted
     if key.uri.startswith("pkcs11:"):
         try:
             uri = hsm.Pkcs11Uri.parse(key.uri)
         except UsageError:
             return Text("token (unreadable URI)")
-        return plain(f"token {uri.token} #{(uri.serial or '')[:8]}", limit=60)
+        return plain(f"token {uri.token} #{uri.serial or '?'}", limit=100)
     return plain(key.uri, limit=60)
 
 

@@ -25,7 +25,7 @@ with ``_text.printable``.
 """
 
 from ceremony.core.guided.change import ChangeSession, NewKey, new_key
-from ceremony.core.guided.new_root import KeyPlan, NewRootCeremony, backup_with_test_restore
+from ceremony.core.guided.new_root import KeyPlan, NewRootCeremony, backup_with_test_restore, discard_draft
 from ceremony.core.guided.offline import OfflineSigning
 from ceremony.core.guided.preflight import Check, preflight_checks
 from ceremony.core.guided.state import (
@@ -76,6 +76,7 @@ __all__ = [
     "SigningSubject",
     "backup_with_test_restore",
     "check_session",
+    "discard_draft",
     "is_draft",
     "load_session",
     "new_key",

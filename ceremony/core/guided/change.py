@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ceremony.core import _txn
 from ceremony.core import keys as _keys
+from ceremony.core import transcript as _transcript
 from ceremony.core._fs import make_private_dir
-from ceremony.core._text import printable
+from ceremony.core._text import plural, printable
 from ceremony.core.changes import apply
 from ceremony.core.dates import format_date
 from ceremony.core.guided.state import (
@@ -35,9 +37,11 @@ from ceremony.core.guided.subject import (
     check_request_matches,
     config_labels,
     describe_request,
+    request_cover,
     request_summary,
 )
 from ceremony.core.keys import SecretsHandler
+from ceremony.core.policy import check_request_id
 from ceremony.core.proposal import ChangeContext, Proposal, State
 from ceremony.core.publish import PublishResult
 from ceremony.core.requests import (
@@ -49,7 +53,7 @@ from ceremony.core.requests import (
     save_request,
     sign_request,
 )
-from ceremony.core.roles import REQUESTS_DIR, key_file_of
+from ceremony.core.roles import PENDING_DIR, REQUESTS_DIR, key_file_of
 from ceremony.core.signers import PassphraseProvider
 from ceremony.core.workspace import Workspace
 from ceremony.errors import SigningKeyError, ThresholdNotMetError, UsageError, WorkspaceError
@@ -156,6 +160,10 @@ class ChangeSession:
         """What will be signed: diff lines (printable), digest hex and words."""
         return describe_request(self.request())
 
+    def cover(self) -> list[str]:
+        """What the words cover, named."""
+        return request_cover(self.request())
+
     def unsigned_summary(self) -> list[str]:
         """The request's own description of the change: not signed, not covered by the words; printable."""
         return request_summary(self.request())
@@ -191,6 +199,7 @@ class ChangeSession:
                 )
                 kind = "PIN" if record.uri.startswith("pkcs11:") else "passphrase"
                 result.append(SigningKey(record.keyid, record.label, "", kind, note))
+        result.sort(key=lambda k: bool(k.note))  # a key being revoked last: it is never the one offered first
         return result
 
     def sign(self, keyid: str, secret: str, now: datetime) -> list[Progress]:
@@ -249,7 +258,7 @@ class ChangeSession:
         record_line(
             self.ws.path,
             f"tui {self.state.flow} add-copy",
-            [f"took {added} signature(s) from {Path(copy).name}", *[p.describe() for p in progress]],
+            [f"took {plural(added, 'signature')} from {Path(copy).name}", *[p.describe() for p in progress]],
             now,
         )
         return progress
@@ -269,14 +278,35 @@ class ChangeSession:
         return result
 
     def discard(self, now: datetime) -> None:
-        """Give up the change: nothing was published; the request file stays for the record."""
-        commit_step(
-            self.ws.path,
-            None,
-            f"tui {self.state.flow} discard",
-            [f"discarded request {self.state.request_id} unpublished"],
-            now,
-        )
+        """Give up the change: nothing was published, and nothing of it is left to merge by mistake.
+
+        The session, the pending record (with any new key it carried, encrypted)
+        and its transcript line go in one transaction; the request file in
+        ``requests/`` after it (outside the journal, like its writing). The
+        transcript keeps the request's digest, so the record of what was
+        discarded survives the files.
+        """
+        pending = f"{PENDING_DIR}/{check_request_id(self.state.request_id, 'sign request')}.json"
+        with _txn.transaction(self.ws.path) as txn:
+            removed: dict[str, str | None] = {}
+            if (self.ws.path / pending).is_file():
+                txn.remove(pending)
+                removed[pending] = None
+            txn.remove(SESSION_NAME)
+            _transcript.append(
+                self.ws.path,
+                f"tui {self.state.flow} discard",
+                [f"discarded request {self.state.request_id} unpublished; its pending record removed"],
+                removed,
+                [],
+                now,
+                None,
+                txn,
+            )
+        request = self.request_path
+        requests_dir = (self.ws.path / REQUESTS_DIR).resolve()
+        if not request.is_symlink() and request.is_file() and request.resolve().parent == requests_dir:
+            request.unlink()
 
 
 @dataclass(frozen=True)

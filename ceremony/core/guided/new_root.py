@@ -11,7 +11,7 @@ complete repository verifies: ``ceremony.json`` is written last
 from __future__ import annotations
 
 import contextlib
-import tempfile
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -28,8 +28,7 @@ from ceremony.core import policy as _policy
 from ceremony.core import recovery as _recovery
 from ceremony.core import verify as _verify
 from ceremony.core._fs import make_private_dir
-from ceremony.core._json import read_bytes
-from ceremony.core._text import printable
+from ceremony.core._text import plural, printable
 from ceremony.core.dates import format_date, parse_at
 from ceremony.core.guided.preflight import Check
 from ceremony.core.guided.state import (
@@ -41,17 +40,23 @@ from ceremony.core.guided.state import (
     Participant,
     PlannedKey,
     commit_step,
+    is_draft,
     load_session,
-    record_line,
     save,
 )
-from ceremony.core.guided.subject import Progress, SigningKey
+from ceremony.core.guided.subject import Progress, SigningKey, words_cover
 from ceremony.core.init import build_online_files, describe_new_keys, initial_config, merge_key_records, online_label
 from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL, key_file_rel, key_file_uri
 from ceremony.core.signers import PassphraseProvider, acquire_key, object_label, sign_as, unlock_held_key
 from ceremony.core.thresholds import Requirement, evaluate
-from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, complete_draft
-from ceremony.errors import BackupError, InputFileError, PolicyError, ThresholdNotMetError, UsageError, WorkspaceError
+from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, complete_draft, verify_workspace_transcript
+from ceremony.errors import (
+    CeremonyError,
+    PolicyError,
+    ThresholdNotMetError,
+    UsageError,
+    WorkspaceError,
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,9 @@ class NewRootCeremony:
     does its work, saves the session and appends to the transcript before
     returning, so quitting after any step loses nothing.
     """
+
+    #: What the last key generation proved, for the keyholder to read (never a secret).
+    keygen_report: list[str] = []  # noqa: RUF012 (replaced, never mutated)
 
     def __init__(self, path: Path, state: NewRootState) -> None:
         self.path = path
@@ -166,7 +174,7 @@ class NewRootCeremony:
         missing = [c.name for c in checks if not c.passed and not exceptions.get(c.name, "").strip()]
         if missing:
             raise PolicyError(
-                f"preflight check(s) failed: {', '.join(missing)}",
+                f"{plural(len(missing), 'preflight check')} failed: {', '.join(missing)}",
                 hint="fix the machine, or have the witness write down why the ceremony goes on anyway (an exception)",
             )
         lines = [f"{'ok' if c.passed else 'EXCEPTION'} {c.name}: {c.detail}" for c in checks]
@@ -248,7 +256,7 @@ class NewRootCeremony:
             PlannedKey(f"root-{i}", p.holder, p.backend, p.key_type, p.token_label, p.token_serial)
             for i, p in enumerate(keys, start=1)
         ]
-        lines = [f"root: {threshold} of {len(keys)} keys, expires after {root_days} days"]
+        lines = [f"root: {threshold} of {plural(len(keys), 'key')}, expires after {plural(root_days, 'day')}"]
         for entry in self.state.root_keys:
             where = (
                 f"token '{entry.token_label}' serial {entry.token_serial}"
@@ -289,8 +297,13 @@ class NewRootCeremony:
         details: dict[str, Any]
         if entry.backend == "software":
             key = _keys.generate_key(entry.key_type, secret, label)
-            _keys.prove_signing(key.signer)
+            challenge = _keys.prove_signing(key.signer)
             public, uri = key.public, key_file_uri(key.public.keyid)
+            self.keygen_report = [
+                f"{label}: {entry.key_type} software key {public.keyid}",
+                f"written encrypted under {entry.holder}'s passphrase to {key_file_rel(public.keyid)}",
+                f"test signature over the random challenge {challenge[:16]}... verified with the public key",
+            ]
             details = {"generated": entry.key_type}
             files = {key_file_rel(public.keyid): key.encrypted}
             line = (
@@ -304,6 +317,17 @@ class NewRootCeremony:
             )
             public, uri = token_key.public, token_key.uri
             details = token_key.transcript_details()
+            attributes = ", ".join(
+                f"{name.removeprefix('CKA_')} {'yes' if value else 'no'}"
+                for name, value in token_key.attributes.to_dict().items()
+            )
+            self.keygen_report = [
+                f"{label}: {entry.key_type} key {public.keyid} on {token_key.token.describe()}",
+                f"read back from the token: {attributes}"
+                + ("" if token_key.attributes.safe else "  <- NOT a key that can never leave the token"),
+                f"test signature over the random challenge {token_key.challenge[:16]}... verified with the public "
+                "key read from the token",
+            ]
             files = {}
             line = f"generated token key {label} {public.keyid} for {entry.holder} on {token_key.token.describe()}"
         entry = replace(entry, keyid=public.keyid, uri=uri, public={**public.to_dict(), "keyid": public.keyid})
@@ -423,12 +447,16 @@ class NewRootCeremony:
             save(self.path, self.state)
         root = self._root()
         lines = [
-            f"new repository, root version 1: {self.state.threshold} of {len(generated)} root keys",
+            f"new repository, root version 1: {self.state.threshold} of {plural(len(generated), 'root key')}",
             *[f"{k.planned.label} {k.keyid[:12]} held by {k.planned.holder}" for k in generated],
             *_diff.describe_change("1.root.json", None, _md.signed_dict(root)),
         ]
         digest = _diff.payload_digest({"root": _md.signed_bytes(root)})
         return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
+
+    def cover(self) -> list[str]:
+        """What the words cover: root version 1's signed part, as on its paper backup sheet."""
+        return words_cover({"root": (1, _md.signed_bytes(self._root()))})
 
     def unsigned_summary(self) -> list[str]:
         """Nothing: every line shown for a new root is computed from what is signed."""
@@ -573,6 +601,30 @@ class NewRootCeremony:
         self._advance("signoff", now, lines)
         return lines
 
+    def signoff_summary(self) -> list[str]:
+        """What the participants read before they sign off: every transcript line so far, and its head.
+
+        Read from the verified chain (the same bytes the check read), so what
+        they approve is the record as it stands; the sign-off line is added
+        after, and its own head is what the witness writes down.
+
+        Raises:
+            TranscriptError: the transcript does not verify.
+        """
+        self._require("signoff")
+        report = verify_workspace_transcript(Workspace.load(self.path))
+        lines = []
+        for entry in report.records:
+            recorded = entry.get("changes")
+            changes: list[Any] = recorded if isinstance(recorded, list) else []
+            first = "; ".join(printable(c, 120) for c in changes[:3]) + ("; ..." if len(changes) > 3 else "")
+            lines.append(
+                f"{printable(entry.get('seq'), 8):>3} {printable(entry.get('time'), 24)} "
+                f"{printable(entry.get('command'), 60)}: {first}"
+            )
+        words = _diff.digest_words(bytes.fromhex(report.head))
+        return [*lines, "", f"Transcript head now (SHA-256 of line {report.entries}): {report.head}", f"  {words}"]
+
     def sign_off(self, names: list[str], now: datetime) -> str:
         """Every participant confirms the record; the session ends. Returns the transcript head.
 
@@ -587,31 +639,32 @@ class NewRootCeremony:
         return commit_step(self.path, None, "tui new-root signoff", signed_off, now)
 
 
-def backup_with_test_restore(ws: Workspace, out: Path, now: datetime) -> list[str]:
-    """Export every root version, then prove the printable sheets restore byte for byte.
+def discard_draft(path: Path) -> list[str]:
+    """Delete a new root ceremony that will not be finished; what was lost, for the operator.
 
-    The test restore reads the PDFs (the pages that will be printed) into a
-    temporary directory and compares every file with the workspace's copy; a
-    transcript entry records the result.
+    Only a draft (a session file and no ``ceremony.json``) is ever deleted: a
+    workspace whose root was published is never removed here. The draft is
+    removed without following links inside it; keys made on tokens stay on the
+    tokens (a draft never held them), so the lines say so.
 
     Raises:
-        BackupError: the PDFs do not restore, or restore something else.
+        WorkspaceError: ``path`` is not a draft, or is a link.
     """
-    result = _recovery.export_workspace(ws, Path(out), "all", now=now)
-    pdfs = [Path(out) / f for b in result.backups for f in b.files if f.endswith("-a4.pdf")]
-    with tempfile.TemporaryDirectory(prefix="ceremony-test-restore-") as tmp:
-        restored = _recovery.restore_to(pdfs, Path(tmp) / "restored")
-    lines = [f"exported {b.name} as set {b.set_id} ({b.parts} QR parts) to {Path(out).name}" for b in result.backups]
-    for item in restored.restored:
-        try:
-            original = read_bytes(ws.metadata_dir / item.name, "metadata file")
-        except InputFileError as err:
-            raise BackupError(f"test restore of {printable(item.name, 80)}: {err}") from err
-        if original != item.data:
-            raise BackupError(f"test restore of {item.name} from {Path(out)} gave different bytes than the workspace")
-        lines.append(f"test restore of {item.name} from the printable PDFs: byte-identical")
-    if len(restored.restored) != len(result.backups):
-        raise BackupError(f"test restore from {Path(out)} gave {len(restored.restored)} of {len(result.backups)} files")
-    lines.append(restored.chain)
-    record_line(ws.path, "tui backup test-restore", lines[len(result.backups) :], now)
+    path = Path(path)
+    if path.is_symlink() or not is_draft(path):
+        raise WorkspaceError(f"{printable(path, 200)}: not a new root ceremony in progress; nothing deleted")
+    try:
+        state = NewRootCeremony.open(path).state
+        tokens = [f"{k.label} on {k.token_label}" for k in state.root_keys if k.backend == "token" and k.keyid]
+    except CeremonyError:
+        tokens = []  # a damaged draft is still deleted; nothing in it is trusted
+    shutil.rmtree(path)
+    lines = [f"deleted the draft {printable(path, 200)} and the key files in it"]
+    if tokens:
+        lines.append(f"keys made on tokens stay on them: {', '.join(printable(t, 60) for t in tokens)}")
     return lines
+
+
+def backup_with_test_restore(ws: Workspace, out: Path, now: datetime) -> list[str]:
+    """Export every root version and prove the printable sheets restore (recovery.py; the ledger records it)."""
+    return _recovery.export_with_test_restore(ws, Path(out), now)

@@ -10,7 +10,14 @@ import contextlib
 from datetime import datetime
 from pathlib import Path
 
-from ceremony.core.guided.subject import Progress, SigningKey, check_request_matches, describe_request, request_summary
+from ceremony.core.guided.subject import (
+    Progress,
+    SigningKey,
+    check_request_matches,
+    describe_request,
+    request_cover,
+    request_summary,
+)
 from ceremony.core.requests import SignRequest, load_request, save_request, sign_request
 
 
@@ -40,6 +47,10 @@ class OfflineSigning:
     def build_root(self, now: datetime | None = None) -> tuple[list[str], str, str]:
         """What will be signed: diff lines (printable), digest hex and words."""
         return describe_request(self.request())
+
+    def cover(self) -> list[str]:
+        """What the words cover, named."""
+        return request_cover(self.request())
 
     def unsigned_summary(self) -> list[str]:
         """The request's own description of the change: not signed, not covered by the words; printable."""

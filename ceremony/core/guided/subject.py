@@ -9,10 +9,14 @@ is ``thresholds.ThresholdResult`` with the signers' labels, the same result
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from ceremony.core import diff as _diff
+from ceremony.core import metadata as _md
 from ceremony.core._json import dumps_pretty
 from ceremony.core._text import printable
 from ceremony.core.guided.state import MAX_TEXT
@@ -22,6 +26,32 @@ from ceremony.errors import InputFileError, TamperedRequestError
 
 #: Where a threshold stands, as the signing screen shows it (the signers by label).
 Progress = ThresholdResult
+
+
+def words_cover(files: Mapping[str, tuple[int, bytes]]) -> list[str]:
+    """What the words read aloud cover, named, and root's own words when root is one of several files.
+
+    ``files``: role -> (version, canonical signed bytes). One file: its words are
+    those of the SHA-256 of its signed part, the same digest a root version's
+    paper backup sheet prints, so the keyholders can compare the sheet in the
+    safe with what they read. Several: the words cover all of them together, so
+    root's own words are shown beside them for the sheet.
+    """
+    named = [f"{printable(role, 80)} v{version}" for role, (version, _data) in sorted(files.items())]
+    if len(files) == 1:
+        ((role, (version, _data)),) = files.items()
+        lines = [f"These words cover the signed part of {named[0]} (SHA-256 of its canonical JSON)."]
+        if role == "root":
+            lines.append(f"The same words are printed on root v{version}'s paper backup sheet.")
+        return lines
+    lines = [f"These words cover every file of this change together: {', '.join(named)}."]
+    if "root" in files:
+        version, data = files["root"]
+        lines.append(
+            f"root v{version} alone (the words on its paper backup sheet): "
+            + _diff.digest_words(hashlib.sha256(data).digest())
+        )
+    return lines
 
 
 @dataclass(frozen=True)
@@ -46,6 +76,10 @@ class SigningSubject(Protocol):
 
     def build_root(self, now: datetime) -> tuple[list[str], str, str]:
         """What will be signed: diff lines (printable), digest hex and the words to read aloud."""
+        ...
+
+    def cover(self) -> list[str]:
+        """What the words cover, named (``words_cover``), after ``build_root``."""
         ...
 
     def unsigned_summary(self) -> list[str]:
@@ -103,3 +137,8 @@ def check_request_matches(request: SignRequest, request_id: str, source: str) ->
     except UnicodeEncodeError as err:
         raise InputFileError(f"{source}: holds text that cannot be written back (not UTF-8)") from err
     return request
+
+
+def request_cover(request: SignRequest) -> list[str]:
+    """``words_cover`` of a sign request's proposed files."""
+    return words_cover({role: (md.signed.version, _md.signed_bytes(md)) for role, md in request.metadata.items()})
