@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -163,12 +164,24 @@ def test_part_from_another_set_is_named(cli: CliRunner, five_key: tuple[Path, Pa
 
 
 def test_duplicate_part_is_named(cli: CliRunner, five_key: tuple[Path, Path], tmp_path: Path) -> None:
-    _ws, out = five_key
+    """The same part twice (a page scanned twice, a whole backup directory) is read once; a forged twin is named."""
+    ws, out = five_key
     pngs = _pngs(out)
     copy = tmp_path / "copy.png"
     shutil.copy(pngs[0], copy)
-    line = one_line_error(cli("restore", "--out", tmp_path / "r", *pngs, copy))
-    assert "part 1 of" in line and "appears twice" in line
+    again = cli("restore", "--out", tmp_path / "r", *pngs, copy)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "r" / "1.root.json").read_bytes() == (ws / "metadata" / "1.root.json").read_bytes()
+    whole = cli("restore", "--out", tmp_path / "d", out)  # the directory: PNG, SVG, both PDFs, the text
+    assert whole.returncode == 0, whole.stderr
+    with Image.open(pngs[0]) as image:
+        text = _qr.decode_image(image.convert("L"), "part 1")[0]
+    part = _backup.Part.from_text(text, "part 1")
+    assert part is not None
+    twin = dataclasses.replace(part, data=bytes(b ^ 0x55 for b in part.data))  # the same number, other bytes
+    _qr.qr_image(twin.to_text(), "L").save(tmp_path / "twin.png")
+    line = one_line_error(cli("restore", "--out", tmp_path / "t", *pngs, tmp_path / "twin.png"))
+    assert "part 1 of" in line and "appears twice with different contents" in line and "twin.png" in line
 
 
 def test_corrupted_part_is_named(cli: CliRunner, five_key: tuple[Path, Path], tmp_path: Path) -> None:

@@ -541,9 +541,18 @@ def collect(
                 found_any = True
                 existing = sets.get(part.set_id, {}).get(part.index)
                 if existing is not None:
+                    # The same part again (the A4 and the Letter sheet, a page scanned twice, a whole backup
+                    # directory): harmless, read once. A different part under the same number is not.
+                    if (existing.count, existing.digest_prefix, existing.data) == (
+                        part.count,
+                        part.digest_prefix,
+                        part.data,
+                    ):
+                        continue
                     raise BackupError(
-                        f"part {part.index} of {part.count} of backup set {part.set_id} appears twice "
-                        f"({printable(existing.source)} and {printable(source)}); give each part once"
+                        f"part {part.index} of {part.count} of backup set {part.set_id} appears twice with different "
+                        f"contents ({printable(existing.source)} and {printable(source)}); one of them is not this "
+                        "backup's"
                     )
                 make_room(part.set_id, len(part.data), printable(source))
                 sets.setdefault(part.set_id, {})[part.index] = part

@@ -376,6 +376,9 @@ def export_with_test_restore(ws: Workspace, out: Path, now: datetime) -> list[st
 #: versions (a root backup is 2 to 12 QR codes). Larger lists are refused before any file is read.
 MAX_INPUT_FILES = 10_000
 _GLOB_CHARS = frozenset("*?[")
+#: What a directory given as an input contributes: the kinds a restore reads (an export's SVG codes and
+#: its JSON copies are left out, so a whole backup directory restores as it is).
+RESTORABLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".txt")
 
 
 def _regular(path: Path) -> bool:
@@ -386,11 +389,12 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def expand_inputs(items: Sequence[str]) -> list[Path]:
+def expand_inputs(items: Sequence[str], suffixes: Sequence[str] | None = RESTORABLE_SUFFIXES) -> list[Path]:
     """Restore and drill inputs as typed: files, directories (their files) and globs, as a bounded list of files.
 
-    A directory gives its regular files, sorted, not its subdirectories, hidden
-    files or links (a link in a directory of scans could point anywhere). A
+    A directory gives its regular files of the kinds ``suffixes`` names (by
+    default those a restore reads; None: every file), sorted, not its subdirectories, hidden files or
+    links (a link in a directory of scans could point anywhere). A
     glob (``scans/*.png``; ``**`` is one level, not recursive) gives the
     regular files it matches, sorted. A plain file is taken as named. A file
     reached twice is given once.
@@ -423,10 +427,12 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
                         raise UsageError(
                             f"{printable(item)}: more than {MAX_INPUT_FILES:,} files in this directory; give fewer"
                         )
-                    if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                    readable = suffixes is None or Path(entry.name).suffix.lower() in suffixes
+                    if readable and not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
                         entries.append(entry.name)
             if not entries:
-                raise UsageError(f"{printable(item)}: the directory holds no files to read")
+                kinds = "" if suffixes is None else f" of the kinds read ({', '.join(suffixes)})"
+                raise UsageError(f"{printable(item)}: the directory holds no files{kinds}")
             for name in sorted(entries):
                 add(path / name, item)
         elif path.exists() or path.is_symlink() or not _GLOB_CHARS & set(item):

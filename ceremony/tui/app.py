@@ -54,6 +54,8 @@ ACTIONS: list[tuple[str, str, str, bool]] = [
     ("rotate", "e", "Emergency rotation", True),
     ("extend", "x", "Extend expiry", True),
     ("delegate", "d", "Delegate keys", True),
+    ("targets", "f", "Target files", True),
+    ("trust-root", "g", "Sigstore trust root", True),
     ("sign", "s", "Sign a request", False),
     ("backup", "b", "Backup + test restore", True),
     ("restore", "t", "Restore from backup", False),
@@ -98,6 +100,7 @@ class HomeScreen(Screen[None]):
         self.loaded = False  # a workspace is shown (not a draft)
         self.opened = False  # the directory was read without an error (a workspace or a draft)
         self.dct = False  # a Docker Content Trust workspace is shown (ceremony/tui/dct.py), not a TUF one
+        self.profile = ""  # the TUF workspace's profile ("tuf", "sigstore") once shown
 
     def compose(self) -> ComposeResult:
         yield Static("ceremony", id="title", markup=False)
@@ -141,6 +144,8 @@ class HomeScreen(Screen[None]):
         for action, key, label, needs_ws in ACTIONS:
             if needs_ws and not (self.loaded or (self.dct and action in dct_tui.SHARED_ACTIONS)):
                 continue
+            if action == "trust-root" and self.profile != "sigstore":
+                continue  # offered on a Sigstore workspace only
             options.append(Option(Text(f"{key}  {label}"), id=action))
             if action == "new-root" and self.dct:
                 options += [Option(Text(f"{k}  {text}"), id=a) for a, k, text in dct_tui.ACTIONS]
@@ -155,6 +160,7 @@ class HomeScreen(Screen[None]):
         self.loaded = False
         self.opened = False
         self.dct = False
+        self.profile = ""
         self.info = None
         for table in self.query(GridTable):
             table.clear()
@@ -194,10 +200,12 @@ class HomeScreen(Screen[None]):
             self._actions()
             return
         self.loaded = True
+        self.profile = status.profile
         for section in self.query(".ws-only"):
             section.display = True
         versions = ", ".join(map(str, status.root_versions))
-        title.update(plain(f"ceremony - {status.path} (root versions {versions})"))
+        kind = "Sigstore trust root, " if status.profile == "sigstore" else ""
+        title.update(plain(f"ceremony - {status.path} ({kind}root versions {versions})"))
         role_rows = []
         for role in status.roles:
             days = "-" if role.days_left is None else f"{role.days_left:g}"
@@ -231,10 +239,19 @@ class HomeScreen(Screen[None]):
 
     def show_backups(self, backups: Any) -> None:
         """The backup ledger: each root version, with its tested paper backup or none (core/ledger.py)."""
-        lines = [] if backups is None else backups.lines()
+        how = {"test-restore": "export + test restore", "drill": "drill"}
+        lines: list[Text] = []
         if backups is not None and backups.problem:
-            lines = [f"unknown: {backups.problem}"]
-        self.query_one("#backups", Static).update(plain_lines(lines or ["no root version yet"], limit=300))
+            lines.append(plain(f"unknown: {backups.problem}", "yellow", limit=300))
+        elif backups is not None:
+            for entry in backups.versions:
+                if entry.tested is None:
+                    lines.append(plain(f"root v{entry.version}: NO tested paper backup", "bold yellow"))
+                else:
+                    tested = entry.tested
+                    shown = f"root v{entry.version}: tested {tested.time[:10]} ({how.get(tested.how, tested.how)})"
+                    lines.append(plain(shown, limit=200))
+        self.query_one("#backups", Static).update(Text("\n").join(lines) if lines else "no root version yet")
 
     def _reload_dct(self, ws: Workspace) -> None:
         """Show a Docker Content Trust workspace: roles beside root certificates (ceremony/tui/dct.py)."""
@@ -270,7 +287,7 @@ class HomeScreen(Screen[None]):
             app.discard_draft()
         elif action == "new-root":
             app.new_root_flow(None)
-        elif action in ("rotate", "extend", "delegate") and self.loaded:
+        elif action in ("rotate", "extend", "delegate", "targets", "trust-root") and self.loaded:
             app.change_flow(action)
         elif action in dct_tui.ACTION_IDS and self.dct:
             app.dct_flow(action)
@@ -512,7 +529,13 @@ class CeremonyApp(App[None]):
         if ws is None:
             return
         if kind is not None:
-            screens = {"rotate": flows.RotateScreen, "extend": flows.ExtendScreen, "delegate": flows.DelegateScreen}
+            screens: dict[str, type[flows.ChangeScreen]] = {
+                "rotate": flows.RotateScreen,
+                "extend": flows.ExtendScreen,
+                "delegate": flows.DelegateScreen,
+                "targets": flows.TargetsScreen,
+                "trust-root": flows.TrustRootScreen,
+            }
             if await self._step(screens[kind](ws, self.clock)) == LEAVE:
                 self.back_home()
                 return

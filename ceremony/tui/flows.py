@@ -20,7 +20,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from ceremony.core import changes, guided, hsm, keys, policy, recovery, roles
+from ceremony.core import changes, guided, hsm, keys, policy, recovery, roles, targets
+from ceremony.core._json import read_bytes
 from ceremony.core._text import plural
 from ceremony.core.publish import PublishResult
 from ceremony.core.status import workspace_status
@@ -85,7 +86,7 @@ def _tokens(ws: Workspace) -> list[hsm.TokenInfo]:
         return []
 
 
-class _ChangeScreen(StepScreen[Any]):
+class ChangeScreen(StepScreen[Any]):
     STEPS = guided.CHANGE_STEPS
     STEP = "choose"
     FAILURE = "The change was not prepared"
@@ -124,7 +125,7 @@ class _ChangeScreen(StepScreen[Any]):
         self.run_core("Preparing the change (a new key is made and signs first)", call)
 
 
-class RotateScreen(_ChangeScreen):
+class RotateScreen(ChangeScreen):
     """Emergency rotation: mark the compromised keys of one role (space), then their replacement."""
 
     FLOW_TITLE = "Emergency rotation"
@@ -194,7 +195,7 @@ class RotateScreen(_ChangeScreen):
         self.start_change("rotate", f"emergency rotation of {role}: revoke {labels}", plan, self.query_one(KeySource))
 
 
-class ExtendScreen(_ChangeScreen):
+class ExtendScreen(ChangeScreen):
     """Re-sign a role with a new expiry."""
 
     FLOW_TITLE = "Extend expiry"
@@ -242,7 +243,7 @@ class ExtendScreen(_ChangeScreen):
         )
 
 
-class DelegateScreen(_ChangeScreen):
+class DelegateScreen(ChangeScreen):
     """Delegate target paths (or every path, as hash bins) to a new role: a key made here, more held elsewhere."""
 
     FLOW_TITLE = "Delegate repository keys"
@@ -293,7 +294,7 @@ class DelegateScreen(_ChangeScreen):
 
         def plan(ctx: Any, new: guided.NewKey | None) -> Any:
             specs = [new.spec] if new else []
-            specs += [str(path) for path in recovery.expand_inputs(more)] if more else []
+            specs += [str(path) for path in recovery.expand_inputs(more, suffixes=None)] if more else []
             if bins:
                 return changes.plan_succinct_delegation(
                     ctx, name, bins, specs, 0, keys.DEFAULT_KEY_TYPE, threshold, None, parent
@@ -304,6 +305,88 @@ class DelegateScreen(_ChangeScreen):
 
         what = f"{plural(bins, 'hash bin')}" if bins else (", ".join(paths) or "?")
         self.start_change("delegate", f"delegate {what} to {name or '?'}", plan, self.query_one(KeySource))
+
+
+class TargetsScreen(ChangeScreen):
+    """Target files: add files (each under its name, or a path prefix) or remove target paths, for one role."""
+
+    FLOW_TITLE = "Target files"
+
+    def body(self) -> ComposeResult:
+        yield Label("Role that lists them (targets, a delegated role, or a role with hash bins)")
+        yield Input("targets", id="role")
+        yield Label("Files to add (ctrl+o picks several; folders and globs work)")
+        yield PathInput(id="files", kind="files")
+        yield Label("Target path prefix for the added files (empty: each file's own name)")
+        yield Input(placeholder="releases/v1.2/", id="prefix")
+        yield Label("Target paths to remove, comma-separated")
+        yield Input(placeholder="releases/v1.0/app.tar.gz", id="remove")
+        yield Button("Prepare the change", variant="primary", id="prepare", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        role = self.value("#role") or "targets"
+        prefix = self.value("#prefix")
+        remove = [p.strip() for p in self.value("#remove").split(",") if p.strip()]
+        try:
+            items = shlex.split(self.value("#files"))
+        except ValueError as err:
+            self.show_error(self.FAILURE, UsageError(f"files: {err} (quote names with spaces in them)"))
+            return
+
+        def plan(ctx: Any, _new: guided.NewKey | None) -> Any:
+            add = [
+                targets.NewTarget(prefix + path.name, read_bytes(path, "target file", targets.MAX_TARGET_BYTES))
+                for path in (recovery.expand_inputs(items, suffixes=None) if items else [])
+            ]
+            return targets.plan_targets(ctx, role, add=add, remove=remove)
+
+        what = ", ".join([*(f"add {i}" for i in items[:3]), *(f"remove {r}" for r in remove[:3])]) or "?"
+        self.start_change("targets", f"target files of {role}: {what}", plan, None)
+
+
+class TrustRootScreen(ChangeScreen):
+    """A private Sigstore instance: publish a new trusted root (and signing config), checked as its clients will."""
+
+    FLOW_TITLE = "Sigstore trust root"
+
+    def body(self) -> ComposeResult:
+        yield Static(
+            "The files are checked as sigstore-python and sigstore-js read them; the review shows what changes in "
+            "the trust root first.",
+            markup=False,
+        )
+        yield Label(f"Trusted root ({sigstore_names()[0]})")
+        yield PathInput(id="trusted-root", suffixes=(".json",))
+        yield Label(f"Signing config ({sigstore_names()[1]}; empty: unchanged)")
+        yield PathInput(id="signing-config", suffixes=(".json",))
+        yield Label("Role that lists them")
+        yield Input("targets", id="role")
+        yield Button("Check and prepare", variant="primary", id="prepare", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        root_file, config_file = self.value("#trusted-root"), self.value("#signing-config")
+        role = self.value("#role") or "targets"
+        if not root_file:
+            self.show_error(self.FAILURE, UsageError("choose the trusted root file (ctrl+o)"))
+            return
+
+        def plan(ctx: Any, _new: guided.NewKey | None) -> Any:
+            from ceremony.core import sigstore
+
+            root = read_bytes(Path(root_file), "trusted root", sigstore.MAX_TRUST_FILE_BYTES)
+            config = (
+                read_bytes(Path(config_file), "signing config", sigstore.MAX_TRUST_FILE_BYTES) if config_file else None
+            )
+            return sigstore.plan_set_trust(ctx, root, config, role)
+
+        self.start_change("trust-root", f"new Sigstore trust root in {role}", plan, None)
+
+
+def sigstore_names() -> tuple[str, str]:
+    """The names Sigstore clients fetch the trust files under (read when the screen is drawn)."""
+    from ceremony.core import sigstore
+
+    return sigstore.TRUSTED_ROOT_NAME, sigstore.SIGNING_CONFIG_NAME
 
 
 class OpenRequestScreen(StepScreen[Any]):

@@ -94,7 +94,12 @@ class ChangeSession:
             ctx = ChangeContext(ws, passphrase_for, pin_for, stack, now)
             state, proposal = plan(ctx)
             make_private_dir(ws.path / REQUESTS_DIR)
-            out = ws.path / REQUESTS_DIR / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{flow}.json"
+            stem = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{flow}"
+            out = ws.path / REQUESTS_DIR / f"{stem}.json"
+            for number in range(2, 100):  # two changes in one second (or a request kept from an earlier one)
+                if not out.exists() and not out.is_symlink():
+                    break
+                out = ws.path / REQUESTS_DIR / f"{stem}-{number}.json"
             request_id = apply(ctx, state, proposal, request_out=out).request_id
         if request_id is None:  # apply with request_out writes a request, so it has an id
             raise WorkspaceError(f"{out}: the change was not kept as a sign request")

@@ -117,7 +117,7 @@ MAX_SESSION_BYTES = 8 * 1024 * 1024
 MAX_TEXT = 300
 #: A change's title (it quotes the paths a delegation names).
 MAX_TITLE = 2000
-CHANGE_FLOWS = ("rotate", "extend", "delegate")
+CHANGE_FLOWS = ("rotate", "extend", "delegate", "targets", "trust-root")
 _DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
 #: What ChangeSession.start writes: requests/<UTC time>-<flow>.json.
 _REQUEST_NAME = re.compile(rf"^{REQUESTS_DIR}/[A-Za-z0-9][A-Za-z0-9._-]{{0,127}}\.json\Z")

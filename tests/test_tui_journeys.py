@@ -1,0 +1,231 @@
+"""Operators' nights in the terminal UI, keyboard only, with home checked after every flow.
+
+Each journey runs one app at 80x24 through several flows, as an operator
+would in one sitting, and after each flow checks home at 80x24 and 120x40:
+every label, role and date shown whole (the tables once collapsed to their
+headers' widths after a flow, "root-" for every key), and the screen as its
+text snapshot in ``tests/__snapshots__/home_after_flows/``. Keys come from
+fixed seeds and the clock is fixed, so the snapshots are exact; update them
+with ``CEREMONY_UPDATE_SNAPSHOTS=1`` only after reading them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ceremony.core import InitOptions, init_workspace
+from ceremony.core.requests import load_request
+from ceremony.core.workspace import Workspace
+from ceremony.tui.app import make_app
+from tests.test_tui_flows import SOFTWARE_PLAN as FLOW_PLAN
+from tests.test_tui_snapshots import NOW, SECRET, fixed_keys  # noqa: F401 (the fixture, by usefixtures)
+from tests.tui_pilot import (
+    SIZE,
+    assert_screen,
+    check_home,
+    delegate,
+    extend,
+    leave_backup_step,
+    new_root_finish,
+    new_root_until,
+    press_button,
+    rotate,
+    row_down,
+    screen_name,
+    settle,
+    sign_with,
+    tick,
+    type_into,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fixed_keys")]
+
+ONLINE = [("targets", SECRET), ("snapshot", SECRET), ("timestamp", SECRET)]
+
+
+def _expires(ws: Path, name: str) -> str:
+    return str(json.loads((ws / "metadata" / name).read_text())["signed"]["expires"])
+
+
+async def _choose_action(pilot: Any, option_id: str) -> None:
+    """Arrow down home's action list to ``option_id`` and press Enter (the list has the focus on home)."""
+    actions = pilot.app.screen.query_one("#actions")
+    ids = [actions.get_option_at_index(i).id for i in range(actions.option_count)]
+    for _ in range(len(ids)):
+        if actions.highlighted is not None and ids[actions.highlighted] == option_id:
+            break
+        await pilot.press("down")
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def test_changes_backups_and_restores_in_one_sitting(tmp_path: Path, cli: Any) -> None:
+    ws = Path("ws")
+    init_workspace(ws, InitOptions(key_type="ed25519"), lambda _label: SECRET, now=NOW)
+    app = make_app(ws, now=NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await check_home(pilot, "start")
+
+        # An extension of targets, then a delegation: the extension survives it.
+        await extend(pilot, "targets", 180, ONLINE)
+        extended = _expires(ws, "targets.json")
+        await check_home(pilot, "extend")
+        await delegate(pilot, "releases", "releases/*", "ed25519", "releases passphrase", ONLINE)
+        assert _expires(ws, "targets.json") == extended
+        await check_home(pilot, "delegate")
+
+        # A rotation publishes root v2 and ends on the backup step: made there, so the ledger counts v1 and v2.
+        backup = tmp_path / "paper"
+        await rotate(pilot, "root-2", "ed25519", "replacement passphrase", [("root-1", SECRET), ("root-3", SECRET)])
+        assert screen_name(pilot) == "HomeScreen"
+        await pilot.press("b")  # the rotation above left its backup for later (publish's Escape); make it now
+        await settle(pilot)
+        assert_screen(pilot, "BackupExportScreen")
+        await leave_backup_step(pilot, backup)
+        home = await check_home(pilot, "rotate-backup")
+        assert "root v1: tested" in home and "root v2: tested" in home
+
+        # A change prepared, then left with Escape: home says it is in progress; discarding leaves nothing.
+        kept = sorted((ws / "requests").iterdir())  # the requests of published changes stay, for the record
+        await pilot.press("x")
+        await settle(pilot)
+        await row_down(pilot, "#roles", 3)  # timestamp
+        await type_into(pilot, "#days", "2")
+        await press_button(pilot, "#prepare")
+        assert_screen(pilot, "ReviewSignScreen")
+        await pilot.press("escape")
+        await check_home(pilot, "prepared-then-left")
+        await _choose_action(pilot, "discard")
+        assert_screen(pilot, "ConfirmDialog")
+        await pilot.press("enter")  # Discard (the focused button)
+        await check_home(pilot, "discarded")
+        assert not any((ws / "pending").iterdir()) and sorted((ws / "requests").iterdir()) == kept
+
+        # A drill of the paper backup, then a restore from its directory (no file list typed).
+        await pilot.press("l")
+        await settle(pilot)
+        await type_into(pilot, "#backup", str(backup))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "drill PASSED" in str(app.screen.query_one("#report").render())
+        await press_button(pilot, "#done")
+        await check_home(pilot, "drill")
+        await pilot.press("t")
+        await settle(pilot)
+        await type_into(pilot, "#inputs", str(backup))
+        await type_into(pilot, "#out", str(tmp_path / "restored"))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert_screen(pilot, "RestoreScreen")
+        report = str(app.screen.query_one("#report").render())
+        assert "SHA-256 of the file 2.root.json" in report, report
+        await press_button(pilot, "#done")
+        await check_home(pilot, "restore")
+
+        # A keyholder signs a request made by the CLI, right here (offline signing from home).
+        request = tmp_path / "request.json"
+        made = cli("extend", ws, "--role", "snapshot", "--days", "5", "--request", request, "--yes")
+        assert made.returncode == 0, made.stderr
+        key_file = ws / (Workspace.load(ws).find_key("snapshot").uri or "").removeprefix("file:")
+        await pilot.press("s")
+        await settle(pilot)
+        await type_into(pilot, "#request", str(request))
+        await pilot.press("enter", "enter")  # on to "save to" (empty: in place), then Open
+        await settle(pilot)
+        assert_screen(pilot, "ReviewSignScreen")
+        await tick(pilot, "#compared")
+        await type_into(pilot, "#keyspec", str(key_file))
+        await type_into(pilot, "#secret", SECRET)
+        await pilot.press("enter")
+        await settle(pilot)
+        await press_button(pilot, "#finish")
+        await check_home(pilot, "offline-signing")
+    verified = cli("verify", ws / "metadata", "--at", "2026-11-28T09:00:00Z")  # as a client at the fixed clock
+    assert verified.returncode == 0, verified.stderr
+    signed = {s.role: s.verified for s in load_request(request).statuses()}
+    assert signed["snapshot"] and not signed["timestamp"], signed  # the snapshot keyholder's part, done here
+    assert (tmp_path / "restored" / "2.root.json").read_bytes() == (ws / "metadata" / "2.root.json").read_bytes()
+
+
+# root-1 then root-2: the second is the key chosen next, so its keyholder types without touching the picker.
+SOFTWARE_PLAN = {**FLOW_PLAN, "signers": [("root-1", "kim passphrase 1"), ("root-2", "lee passphrase 2")]}
+
+
+async def test_a_new_root_then_leaving_a_second_one(tmp_path: Path) -> None:
+    """A whole ceremony; then a second one left at its first step, a mistyped Open, Ctrl+Q, a draft discarded."""
+    app = make_app(None, now=NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await check_home(pilot, "no-workspace")
+        await new_root_until(pilot, Path("repo"), SOFTWARE_PLAN)
+        await new_root_finish(pilot, SOFTWARE_PLAN, tmp_path / "paper")
+        home = await check_home(pilot, "new-root")
+        assert "root v1: tested" in home
+
+        # A second ceremony, left at preflight: home goes back to the first workspace, the draft waits.
+        await pilot.press("n")
+        await settle(pilot)
+        await type_into(pilot, "#path", "second")
+        await pilot.press("enter", "enter")
+        await settle(pilot)
+        assert_screen(pilot, "PreflightScreen")
+        await pilot.press("ctrl+q")  # inside a flow: asked first
+        await settle(pilot)
+        assert_screen(pilot, "ConfirmDialog")
+        await pilot.press("escape")  # Stay
+        await settle(pilot)
+        assert_screen(pilot, "PreflightScreen")
+        await pilot.press("escape")
+        await check_home(pilot, "new-root")  # the same home as before: the first workspace
+        assert Path("second/session.json").is_file()
+
+        # A mistyped Open keeps the workspace shown.
+        await pilot.press("o")
+        await type_into(pilot, "#path", "no-such-dir")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert_screen(pilot, "ErrorDialog")
+        await pilot.press("escape")
+        await check_home(pilot, "new-root")
+
+        # Open the draft, leave the resume question for later, discard it from home.
+        await pilot.press("o")
+        await type_into(pilot, "#path", "second")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert_screen(pilot, "ConfirmDialog")
+        await pilot.press("escape")  # Later
+        await settle(pilot)
+        await _choose_action(pilot, "discard-draft")
+        assert_screen(pilot, "ConfirmDialog")
+        await pilot.press("enter")
+        await check_home(pilot, "draft-discarded")
+        assert not Path("second").exists()
+    assert Workspace.load(Path("repo")).config["keys"]
+
+
+async def test_signing_stays_where_the_keyholder_is() -> None:
+    """Two keyholders in a row type at once; a wrong passphrase keeps the key; no key is offered twice."""
+    ws = Path("ws")
+    init_workspace(ws, InitOptions(key_type="ed25519"), lambda _label: SECRET, now=NOW)
+    app = make_app(ws, now=NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("x")  # root
+        await settle(pilot)
+        await type_into(pilot, "#days", "400")
+        await pilot.press("enter")  # the last field: prepares
+        await settle(pilot)
+        assert_screen(pilot, "ReviewSignScreen")
+        await sign_with(pilot, [("root-1", SECRET), ("root-2", SECRET)])
+        assert str(app.screen.query_one("#finish").render()) and not app.screen.query_one("#finish").disabled
+        assert app.focused is app.screen.query_one("#finish")
+        await press_button(pilot, "#finish")
+        await press_button(pilot, "#done")
+        await leave_backup_step(pilot)
+        await check_home(pilot, "extend-root-no-backup")
