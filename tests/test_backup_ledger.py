@@ -38,8 +38,8 @@ def test_status_of_a_new_workspace_warns_of_its_untested_root(base_workspace: Pa
     result = status.workspace_status(Workspace.load(tmp_path / "ws"))
     assert result.backups is not None and result.backups.untested == [1]
     assert [w for w in result.warnings if "paper backup" in w] == [
-        f"root v1 has no tested paper backup: run ceremony export {tmp_path / 'ws'} --out DIR, then ceremony drill "
-        f"{tmp_path / 'ws'} --backup DIR (or the terminal UI's backup step, which restores as it exports)"
+        f"root v1 has no tested paper backup: run ceremony export {tmp_path / 'ws'} --out DIR --test-restore (or "
+        f"ceremony drill {tmp_path / 'ws'} --backup DIR of an existing backup; in the terminal UI, b)"
     ]
     assert result.to_dict()["backup_ledger"][0]["tested"] is False
 
@@ -140,3 +140,20 @@ def test_expand_inputs_files_directories_and_globs(tmp_path: Path, monkeypatch: 
         recovery.expand_inputs([f"{scans}/*.png"])
     with pytest.raises(recovery.UsageError, match="more than 2 files"):
         recovery.expand_inputs([str(scans / "a.png"), str(scans / "b.png"), str(scans / "c.txt")])
+
+
+def test_cli_export_with_test_restore_counts_and_status_lists_it(
+    cli: CliRunner, base_workspace: Path, tmp_path: Path
+) -> None:
+    """`ceremony export --test-restore` is the CLI's tested backup; `status` lists each version's backup."""
+    shutil.copytree(base_workspace, tmp_path / "ws")
+    before = cli("status", tmp_path / "ws")
+    assert "root v1: no tested paper backup" in before.stdout, before.stdout
+    refused = cli("export", tmp_path / "ws", "--out", tmp_path / "x", "--test-restore", "--versions", "latest")
+    assert refused.returncode == 2 and "--test-restore backs up every root version" in refused.stderr
+    made = cli("export", tmp_path / "ws", "--out", tmp_path / "paper", "--test-restore")
+    assert made.returncode == 0, made.stderr
+    assert "test restore of 1.root.json from the printable PDFs: byte-identical" in made.stdout
+    after = cli("status", tmp_path / "ws")
+    assert "Paper backups" in after.stdout and "root v1: tested" in after.stdout, after.stdout
+    assert "no tested paper backup" not in after.stdout

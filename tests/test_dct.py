@@ -292,7 +292,7 @@ def test_targets_key_compromise(notary_server: NotaryServer, tmp_path: Path) -> 
     ok(site.notary(cached, "list", site.gun))  # a consumer that trusts root v1 from now on
 
     rotated, out = site.rotate_targets_key()
-    assert "root.json (root)" in rotated and "role targets: threshold 1 (unchanged), 1 keys" in rotated
+    assert "root.json (root)" in rotated and "role targets: threshold 1 (unchanged), 1 key" in rotated
     assert "re-signed by the new key AS IT IS" in rotated and "signer role targets/alice" in rotated
     site.publish(out)
 
@@ -663,7 +663,7 @@ def test_server_key_rotation(notary_server: NotaryServer, tmp_path: Path, role: 
         "--yes",
         offline=True,
     )
-    assert f"role {role}: threshold 1 (unchanged), 1 keys" in ok(rotated)
+    assert f"role {role}: threshold 1 (unchanged), 1 key" in ok(rotated)
     site.publish(out)
     ok(site.notary(cached, "list", site.gun))
     root = notary_server.get_json(f"/v2/{site.gun}/_trust/tuf/root.json")["signed"]

@@ -116,7 +116,7 @@ def test_set_trust_publishes_both_targets_and_sigstore_python_loads_the_instance
     )
     assert "trust root: new Rekor key https://log2025-1.rekor.sigstore.dev" in review
     assert "signing config: new caUrls https://fulcio.sigstore.dev (v1)" in review
-    assert "+ target trusted_root.json: 6787 bytes, sha256 6494e21ea73fa7ee" in review and "published" in review
+    assert "+ target trusted_root.json: 6,787 bytes, sha256 6494e21ea73fa7ee" in review and "published" in review
     assert "warning:" not in published.stdout + published.stderr
 
     listed = ok(cli("targets", "list", ws)).stdout

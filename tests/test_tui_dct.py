@@ -355,7 +355,7 @@ async def test_root_rotation_from_home_adds_a_key_and_revokes_one(notary_server:
         await wait_for(pilot, "BackupExportScreen")
         await pilot.press("escape")  # the backup later: home warns until it is made
         await wait_for(pilot, "HomeScreen")
-        assert "root v2: no tested paper backup" in str(app.screen.query_one("#backups").render())
+        assert "root v2: NO tested paper backup" in str(app.screen.query_one("#backups").render())
         roles = cells(app.screen.query_one("#roles", GridTable))
         assert roles[0][:2] == ["root", "2"]
 

@@ -21,7 +21,7 @@ from textual.widgets import Input
 from ceremony.core import InitOptions, init_workspace, keys
 from ceremony.core import guided as session
 from ceremony.tui.app import make_app
-from tests.tui_pilot import settle
+from tests.tui_pilot import settle, tab_to
 
 NOW = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
 SECRET = "snapshot passphrase"
@@ -89,7 +89,7 @@ def test_review_and_sign(snap_compare: Any, fixed_keys: None, size: tuple[int, i
 
 async def _sign_without_comparing(pilot: Pilot[Any]) -> None:
     await _open_review(pilot)
-    pilot.app.screen.query_one("#sign").focus()
+    await tab_to(pilot, "#sign")
     await pilot.press("enter")
     await _steady(pilot)
     assert type(pilot.app.screen).__name__ == "ErrorDialog"

@@ -106,7 +106,7 @@ def test_config_holds_no_secret_and_names_keys(workspace: Path) -> None:
     ("args", "needle"),
     [
         (["--root-keys", "3", "--threshold", "0"], "threshold 0"),
-        (["--root-keys", "3", "--threshold", "4"], "root: threshold 4 is above its 3 key(s)"),
+        (["--root-keys", "3", "--threshold", "4"], "root: threshold 4 is above its 3 keys"),
         (["--root-keys", "3", "--threshold", "3"], "no spare key"),
         (["--root-keys", "2", "--threshold", "1", "--expires", "root=0"], "root: an expiry of 0 days"),
         (["--root-keys", "2", "--threshold", "1", "--expires", "timestamp=-1"], "timestamp: an expiry of -1 days"),

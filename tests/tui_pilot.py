@@ -200,6 +200,8 @@ async def generate_next_key(pilot: Pilot[Any], secret: str) -> None:
     assert_screen(pilot, "KeygenScreen")
     report = str(pilot.app.screen.query_one("#report").render())
     assert "test signature over the random challenge" in report, report
+    if not pilot.app.screen.query("#again"):  # a token key: what the token said about it is shown
+        assert "read back from the token: LOCAL yes" in report and "EXTRACTABLE no" in report, report
     await press_button(pilot, "#continue")
 
 
@@ -392,8 +394,8 @@ if __name__ == "__main__":
 # --------------------------------------------------------------------------- home, as text snapshots after each flow
 
 HOME_SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "home_after_flows"
-#: Sizes home is checked at after every flow: the operator's 80x24, and a larger terminal.
-HOME_SIZES = ((80, 24), (120, 40))
+#: Sizes home is checked at after every flow: the operator's 80x24, and larger terminals.
+HOME_SIZES = ((80, 24), (120, 40), (200, 60))
 _HEX = re.compile(r"\b[0-9a-f]{8,64}\b")
 
 
@@ -419,7 +421,7 @@ def assert_home_whole(app: Any, text: str) -> None:
 
 
 async def check_home(pilot: Pilot[Any], name: str, mask_ids: bool = False, snapshot: bool = True) -> str:
-    """Home after a flow, at 80x24 and 120x40: shown whole, and as its snapshot (``name``-WxH.txt).
+    """Home after a flow, at 80x24, 120x40 and 200x60: shown whole, and as its snapshot (``name``-WxH.txt).
 
     ``CEREMONY_UPDATE_SNAPSHOTS=1`` writes the snapshots instead (read them before committing).
     ``mask_ids`` replaces hex ids of random keys with # (same width), for flows whose keys are not seeded;

@@ -426,6 +426,10 @@ def status(workspace: Path, as_json: bool) -> None:
             f"  {printable(key.label, 64):<14} {printable(key.keyid[:16])}  {printable(key.key_type, 40):<12} "
             f"{printable(roles, 200):<10} {printable(where, 300)}"
         )
+    if st.backups is not None and st.backups.versions:
+        click.echo("Paper backups (tested: exported and restored, or drilled):")
+        for line in st.backups.lines():
+            click.echo(f"  {printable(line, 300)}")
     if st.warnings:
         click.echo("Warnings:")
         for warning in st.warnings:
@@ -887,11 +891,39 @@ def import_cmd(workspace: Path, source: Path, trusted_root: Path | None, at: str
 )
 @click.option("--ecc", type=click.Choice(["L", "M", "Q", "H"]), default="M", show_default=True)
 @click.option("--all-metadata", is_flag=True, help="Also back up targets, snapshot, timestamp and delegated roles.")
+@click.option(
+    "--test-restore",
+    is_flag=True,
+    help="Then restore the printable PDFs and compare byte for byte; the backup ledger counts the versions.",
+)
 def export(
-    workspace: Path, out: Path, versions: str, formats: str, qr_bytes: int, ecc: str, all_metadata: bool
+    workspace: Path,
+    out: Path,
+    versions: str,
+    formats: str,
+    qr_bytes: int,
+    ecc: str,
+    all_metadata: bool,
+    test_restore: bool,
 ) -> None:
     """Back up signed metadata as exact files, QR codes (PNG, SVG), printable PDFs and text fallbacks."""
     ws = core.Workspace.load(workspace)
+    if test_restore:
+        defaults = (versions, formats, qr_bytes, ecc, all_metadata) == (
+            "all",
+            "files,png,svg,pdf,txt",
+            core.backup.DEFAULT_QR_BYTES,
+            "M",
+            False,
+        )
+        if not defaults:
+            raise UsageError("--test-restore backs up every root version in every format; drop the other options")
+        with progress("Exporting the backup, then restoring it from the printable PDFs"):
+            lines = core.recovery.export_with_test_restore(ws, out, datetime.now(UTC))
+        for line in lines:
+            click.echo(f"  {printable(line, 400)}")
+        click.echo(f"wrote the backup to {out}; print the PDFs for the safe (the ledger counts these versions)")
+        return
     with progress("Exporting the backup"):
         result = core.recovery.export_workspace(
             ws, out, versions, [f.strip() for f in formats.split(",") if f.strip()], qr_bytes, ecc, all_metadata
@@ -900,7 +932,8 @@ def export(
         click.echo(f"  {b.name}: set {b.set_id}, {plural(b.parts, 'QR part')}, sha256 {b.sha256}")
     click.echo(f"wrote {plural(sum(len(b.files) for b in result.backups), 'file')} to {out}")
     click.echo(
-        "  print the PDFs, then prove they restore: ceremony restore --out DIR <scans, PDFs, or their directory>"
+        "  print the PDFs, then prove they restore: ceremony drill WORKSPACE --backup DIR "
+        "(or export with --test-restore); the backup ledger counts a version only then"
     )
     click.echo(f"transcript head: {result.transcript_head}")
 
@@ -918,8 +951,8 @@ def restore(out: Path, inputs: tuple[str, ...]) -> None:
     with progress(f"Restoring from {plural(len(files), 'file')}"):
         result = core.recovery.restore_to(files, out)
     for item in result.restored:
-        click.echo(f"  restored {printable(item.name)} from set {printable(item.set_id)}: sha256 {item.sha256}")
-        click.echo(f"    as words: {core.diff.digest_words(bytes.fromhex(item.sha256))}")
+        for line in core.recovery.describe_restored(item):
+            click.echo(f"  {line}")
     click.echo(f"  {printable(result.chain)}")
     for warning in result.warnings:
         click.echo(f"  warning: {printable(warning)}", err=True)

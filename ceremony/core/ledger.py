@@ -108,8 +108,8 @@ class Ledger:
         shown = printable(workspace, 200)
         what = f"root v{missing[0]} has" if len(missing) == 1 else f"root versions {_condensed(missing)} have"
         return [
-            f"{what} no tested paper backup: run ceremony export {shown} --out DIR, then "
-            f"ceremony drill {shown} --backup DIR (or the terminal UI's backup step, which restores as it exports)"
+            f"{what} no tested paper backup: run ceremony export {shown} --out DIR --test-restore (or ceremony drill "
+            f"{shown} --backup DIR of an existing backup; in the terminal UI, b)"
         ]
 
     def to_dict(self) -> list[dict[str, Any]]:

@@ -204,10 +204,32 @@ class SignRequest:
                     f"{name}: the request's copy of the current version is not signed by its role's keys; "
                     "the new version is shown in full"
                 )
-            lines += _diff.describe_change(name, _md.signed_dict(old) if old is not None else None, _md.signed_dict(md))
+            delegator = self._delegator_of(role) if old is None and role != "root" else None
+            lines += _diff.describe_change(
+                name,
+                _md.signed_dict(old) if old is not None else None,
+                _md.signed_dict(md),
+                role=None if role == "root" else role,
+                delegator=delegator,
+            )
         lines += self._trust_lines(current, reqs, now or datetime.now(UTC))
         digest = self.digest()
         return [printable(line) for line in lines], digest.hex(), _diff.digest_words(digest)
+
+    def _delegator_of(self, role: str) -> dict[str, Any] | None:
+        """The proposed ``signed`` of the role in this request that delegates to ``role`` by name, if any.
+
+        Read from the request's own proposed files, which the digest covers: the keyholder's diff of a new role
+        names its keys and threshold as the delegation that will be signed lists them.
+        """
+        for other, md in self.metadata.items():
+            signed = _md.signed_dict(md)
+            delegations = signed.get("delegations")
+            listed = delegations.get("roles") if isinstance(delegations, dict) else None
+            named = isinstance(listed, list) and any(isinstance(r, dict) and r.get("name") == role for r in listed)
+            if other != role and named:
+                return dict(signed)
+        return None
 
     def _trust_lines(
         self, current: Mapping[str, object], reqs: Mapping[str, list[Requirement]], now: datetime

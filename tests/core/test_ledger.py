@@ -34,7 +34,7 @@ def test_untested_root_is_a_warning_and_a_recorded_test_clears_it(workspace: Pat
     assert before.problem is None and before.untested == [1]
     assert before.lines() == ["root v1: no tested paper backup"]
     (warning,) = before.warnings("WS")
-    assert warning.startswith("root v1 has no tested paper backup: run ceremony export WS --out DIR, then")
+    assert warning.startswith("root v1 has no tested paper backup: run ceremony export WS --out DIR --test-restore")
     assert "ceremony drill WS --backup DIR" in warning
 
     _append(workspace, ledger.details([("1.root.json", _sha(workspace / "metadata" / "1.root.json"))], "drill", "b"))
