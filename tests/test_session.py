@@ -157,3 +157,63 @@ def test_a_forged_copy_adds_no_signature_and_leaves_the_request_usable(workspace
     assert all(not p.signed for p in progress)
     reloaded = session.ChangeSession.open(Workspace.load(workspace)).request()
     assert forger.public.keyid not in md.signatures(reloaded.metadata["root"])
+
+
+def test_discarding_a_change_removes_its_files_and_a_forged_session_removes_no_one_elses(workspace: Path, cli) -> None:
+    """Discard takes this change's pending record and request with it; a session whose request file is another
+    change's (edited, or mixed up) ends alone, and the other change (made by the CLI, waiting to merge) keeps
+    its files."""
+    import json
+
+    other = workspace / "requests" / "cli-extend.json"
+    other.parent.mkdir(mode=0o700)
+    made = cli("extend", workspace, "--role", "timestamp", "--days", "2", "--request", other, "--yes")
+    assert made.returncode == 0, made.stderr
+    other_id = load_request(other).id
+    kept = sorted((workspace / "pending").iterdir())
+
+    ws = Workspace.load(workspace)
+    change = session.ChangeSession.start(
+        ws, "extend", "extend root", lambda ctx: changes.plan_extension(ctx, "root", 100), lambda _l: "", None, T0
+    )
+    ours = change.request_path
+    change.discard(T0)
+    assert not ours.exists() and sorted((workspace / "pending").iterdir()) == kept
+    assert session.session_info(workspace) is None
+
+    change = session.ChangeSession.start(
+        ws, "extend", "extend root", lambda ctx: changes.plan_extension(ctx, "root", 100), lambda _l: "", None, T0
+    )
+    state = json.loads((workspace / session.SESSION_NAME).read_text())
+    state["request"] = "requests/cli-extend.json"  # its own id, the CLI's request file
+    (workspace / session.SESSION_NAME).write_text(json.dumps(state))
+    session.ChangeSession.open(Workspace.load(workspace)).discard(T0)
+    assert other.exists() and (workspace / "pending" / f"{other_id}.json").exists()
+    assert (workspace / "pending" / f"{change.request().id}.json").exists()  # not shown to be its: kept too
+    assert "no record of it was removed" in (workspace / "transcript.jsonl").read_text()
+
+
+def test_only_a_draft_is_ever_discarded(tmp_path: Path, workspace: Path) -> None:
+    """A published workspace, a directory holding more than a draft, and a draft whose session does not read
+    are refused, with nothing deleted; a real draft is deleted entry by entry."""
+    with pytest.raises(WorkspaceError, match="not a new root ceremony in progress"):
+        session.discard_draft(workspace)
+    draft = tmp_path / "draft"
+    _at_review(draft)
+    (draft / "photos").mkdir()  # removable media: something that is not the draft's
+    with pytest.raises(WorkspaceError, match=r"holds more than a draft \(photos\)"):
+        session.discard_draft(draft)
+    (draft / "photos").rmdir()
+    (draft / "ceremony.json").symlink_to(tmp_path / "nowhere")  # a dangling link still counts as there
+    with pytest.raises(WorkspaceError, match="not a new root ceremony in progress"):
+        session.discard_draft(draft)
+    (draft / "ceremony.json").unlink()
+    assert (draft / "keys").is_dir()
+    lines = session.discard_draft(draft)
+    assert not draft.exists() and "deleted the draft" in lines[0]
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / session.SESSION_NAME).write_text("{}")
+    with pytest.raises(WorkspaceError, match="does not read as a new root ceremony"):
+        session.discard_draft(broken)
+    assert (broken / session.SESSION_NAME).exists()

@@ -4,7 +4,7 @@ Each journey runs one app at 80x24 through several flows, as an operator
 would in one sitting, and after each flow checks home at 80x24 and 120x40:
 every label, role and date shown whole (the tables once collapsed to their
 headers' widths after a flow, "root-" for every key), and the screen as its
-text snapshot in ``tests/__snapshots__/home_after_flows/``. Keys come from
+text snapshot in ``tests/home_snapshots/``. Keys come from
 fixed seeds and the clock is fixed, so the snapshots are exact; update them
 with ``CEREMONY_UPDATE_SNAPSHOTS=1`` only after reading them.
 """
@@ -35,6 +35,7 @@ from tests.tui_pilot import (
     screen_name,
     settle,
     sign_with,
+    tab_to,
     tick,
     type_into,
 )
@@ -99,7 +100,9 @@ async def test_changes_backups_and_restores_in_one_sitting(tmp_path: Path, cli: 
         await check_home(pilot, "prepared-then-left")
         await _choose_action(pilot, "discard")
         assert_screen(pilot, "ConfirmDialog")
-        await pilot.press("enter")  # Discard (the focused button)
+        assert app.focused is app.screen.query_one("#no")  # a habitual second Enter keeps the change
+        await tab_to(pilot, "#yes")
+        await pilot.press("enter")  # Discard
         await check_home(pilot, "discarded")
         assert not any((ws / "pending").iterdir()) and sorted((ws / "requests").iterdir()) == kept
 
@@ -193,17 +196,26 @@ async def test_a_new_root_left_a_mistyped_open_and_a_draft_discarded(tmp_path: P
         await settle(pilot)
         await _choose_action(pilot, "discard-draft")
         assert_screen(pilot, "ConfirmDialog")
+        await pilot.press("enter")  # the focus starts on "Keep it": the draft stays
+        await settle(pilot)
+        assert Path("second/session.json").is_file()
+        await _choose_action(pilot, "discard-draft")
+        await tab_to(pilot, "#yes")
         await pilot.press("enter")
         await check_home(pilot, "draft-discarded")
         assert not Path("second").exists()
     assert Workspace.load(Path("repo")).config["keys"]  # the first workspace untouched by all of it
 
 
+def _seeded_app() -> Any:
+    """A 2-of-3 workspace made by the core from fixed seeds at the fixed clock, and the app on it."""
+    init_workspace(Path("ws"), InitOptions(key_type="ed25519"), lambda _label: SECRET, now=NOW)
+    return make_app(Path("ws"), now=NOW)
+
+
 async def test_signing_stays_where_the_keyholder_is() -> None:
-    """Two keyholders in a row type at once; a wrong passphrase keeps the key; no key is offered twice."""
-    ws = Path("ws")
-    init_workspace(ws, InitOptions(key_type="ed25519"), lambda _label: SECRET, now=NOW)
-    app = make_app(ws, now=NOW)
+    """Two keyholders in a row: the second types at once (their key chosen, the cursor in the field)."""
+    app = _seeded_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("x")  # root
@@ -219,3 +231,24 @@ async def test_signing_stays_where_the_keyholder_is() -> None:
         await press_button(pilot, "#done")
         await leave_backup_step(pilot)
         await check_home(pilot, "extend-root-no-backup")
+
+
+async def test_enter_never_ticks_a_box_or_marks_a_key() -> None:
+    """Enter on the rotation's key list and on its "no spare root key" box moves on; only Space marks or ticks."""
+    app = _seeded_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert_screen(pilot, "RotateScreen")
+        await tab_to(pilot, "#keys")
+        await pilot.press("enter")  # on the list: moves on, marks nothing
+        assert not app.screen.query_one("#keys").selected
+        await type_into(pilot, "#threshold", "2")
+        await pilot.press("enter")  # on to the box
+        assert app.focused is app.screen.query_one("#no-spare")
+        await pilot.press("enter")  # not a tick: on to Prepare, which refuses (no key marked)
+        await settle(pilot)
+        assert not app.screen_stack[-2].query_one("#no-spare").value
+        assert_screen(pilot, "ErrorDialog")
+        assert "mark the compromised keys" in str(app.screen.query_one("#error-message").render())

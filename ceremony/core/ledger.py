@@ -159,6 +159,8 @@ def _tests(records: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Backup
         how, source, files = ledger.get("how"), ledger.get("backup"), ledger.get("files")
         if how not in HOW or not isinstance(source, str) or not isinstance(files, list):
             continue
+        if entry.get("command") != how:  # written by the test itself, never by details carried in from a file
+            continue
         for item in files:
             name = item.get("name") if isinstance(item, dict) else None
             digest = item.get("sha256") if isinstance(item, dict) else None

@@ -402,6 +402,13 @@ def expand_inputs(items: Sequence[str], suffixes: Sequence[str] | None = RESTORA
     Raises:
         UsageError: an item that matches nothing (named), or more than MAX_INPUT_FILES files.
     """
+    try:
+        return _expand_inputs(items, suffixes)
+    except OSError as err:  # an unreadable directory, a name too long: one line, never a traceback
+        raise UsageError(f"{printable(getattr(err, 'filename', '') or '')}: {err.strerror or err}") from err
+
+
+def _expand_inputs(items: Sequence[str], suffixes: Sequence[str] | None) -> list[Path]:
     found: list[Path] = []
     seen: set[str] = set()
 

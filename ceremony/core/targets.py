@@ -12,18 +12,21 @@ The change goes through ``changes.apply`` like every other: signed here, or a si
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ceremony.core import metadata as _md
 from ceremony.core import policy as _policy
-from ceremony.core._text import plural
+from ceremony.core._json import read_bytes
+from ceremony.core._text import plural, printable
 from ceremony.core.changes import cascade, copy_config
 from ceremony.core.proposal import ChangeContext, Proposal, State, load_state, successor
 from ceremony.core.roles import target_file_names
 from ceremony.core.workspace import Workspace
-from ceremony.errors import UsageError
+from ceremony.errors import InputFileError, UsageError
 
 #: Hashes of every target; sha512 too on request.
 HASHES = ("sha256",)
@@ -38,6 +41,36 @@ class NewTarget:
     path: str
     data: bytes
     custom: Any = None
+
+
+#: Bytes of all the files one change adds, read before anything is planned (a folder or glob of a large
+#: directory must not fill memory mid-ceremony); the sizes are checked before any file is read.
+MAX_CHANGE_BYTES = 4 * MAX_TARGET_BYTES
+
+
+def read_new_targets(paths: Sequence[Path], prefix: str = "") -> list[NewTarget]:
+    """The files to add under ``prefix`` + their names, their sizes bounded (each and together) before any is read.
+
+    Raises:
+        InputFileError: a file larger than MAX_TARGET_BYTES, or together more than MAX_CHANGE_BYTES, or unreadable.
+    """
+    total = 0
+    for path in paths:
+        try:
+            size = os.lstat(path).st_size
+        except OSError as err:
+            raise InputFileError(f"{printable(path)}: {err.strerror or err}") from err
+        if size > MAX_TARGET_BYTES:
+            raise InputFileError(f"{printable(path)}: {size:,} bytes, more than the {MAX_TARGET_BYTES:,} of one target")
+        total += size
+        if total > MAX_CHANGE_BYTES:
+            raise InputFileError(
+                f"{printable(path)}: the files come to more than {MAX_CHANGE_BYTES:,} bytes, the most one change "
+                "adds; add them in several changes"
+            )
+    return [
+        NewTarget(prefix + Path(path).name, read_bytes(Path(path), "target file", MAX_TARGET_BYTES)) for path in paths
+    ]
 
 
 def _role_state(state: State, role: str) -> tuple[Any, str | None]:

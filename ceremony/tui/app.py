@@ -25,6 +25,7 @@ from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ceremony.core import guided
+from ceremony.core._text import printable
 from ceremony.core.workspace import Workspace
 from ceremony.errors import CeremonyError
 from ceremony.tui import dct as dct_tui
@@ -287,6 +288,8 @@ class HomeScreen(Screen[None]):
             app.discard_draft()
         elif action == "new-root":
             app.new_root_flow(None)
+        elif action == "trust-root" and self.profile != "sigstore":
+            return  # its key too: a Sigstore trust root only on a Sigstore workspace
         elif action in ("rotate", "extend", "delegate", "targets", "trust-root") and self.loaded:
             app.change_flow(action)
         elif action in dct_tui.ACTION_IDS and self.dct:
@@ -406,7 +409,10 @@ class CeremonyApp(App[None]):
                 self.back_home()
 
         self.push_screen(
-            ConfirmDialog("Discard the change in progress? Nothing of it was published.", "Discard", "Keep"), answer
+            ConfirmDialog(
+                "Discard the change in progress? Nothing of it was published.", "Discard", "Keep", safe_default=True
+            ),
+            answer,
         )
 
     def discard_draft(self) -> None:
@@ -427,10 +433,11 @@ class CeremonyApp(App[None]):
 
         self.push_screen(
             ConfirmDialog(
-                f"Delete the new root ceremony in {path}?\nIts encrypted key files are deleted; no root was "
-                "published from it. This cannot be undone.",
+                f"Delete the new root ceremony in {printable(path, 200)}?\nIts encrypted key files are deleted; no "
+                "root was published from it. This cannot be undone.",
                 "Delete the draft",
                 "Keep it",
+                safe_default=True,
             ),
             answer,
         )
@@ -444,6 +451,8 @@ class CeremonyApp(App[None]):
         if isinstance(self.screen, HomeScreen):
             self.exit()
             return
+        if isinstance(self.screen, ConfirmDialog):
+            return  # a question is on screen already (this one, or another to answer first)
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -455,6 +464,7 @@ class CeremonyApp(App[None]):
                 "where it stopped. What is typed on this screen is lost.",
                 "Quit",
                 "Stay",
+                safe_default=True,
             ),
             answer,
         )
@@ -512,7 +522,11 @@ class CeremonyApp(App[None]):
                 # Home goes back to the workspace it showed; the draft waits where it is.
                 self.workspace = previous
                 self.back_home()
-                self.notify(f"The new root ceremony in {path} is kept: open it (o) to resume.", markup=False, timeout=8)
+                self.notify(
+                    f"The new root ceremony in {printable(path, 200)} is kept: open it (o) to resume.",
+                    markup=False,
+                    timeout=8,
+                )
                 return
             if result == LEAVE or step == "signoff":
                 break

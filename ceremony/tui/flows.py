@@ -8,6 +8,7 @@ screen. Backup, restore and drill screens call ``core.recovery`` directly.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from datetime import datetime
@@ -28,7 +29,7 @@ from ceremony.core.status import workspace_status
 from ceremony.core.workspace import Workspace
 from ceremony.errors import CeremonyError, PassphraseError, UsageError
 from ceremony.tui.picker import PathInput
-from ceremony.tui.widgets import StepScreen, Tick, held, password, plain, plain_lines
+from ceremony.tui.widgets import MarkList, StepScreen, Tick, held, password, plain, plain_lines
 
 Clock = Callable[[], datetime]
 
@@ -132,7 +133,7 @@ class RotateScreen(ChangeScreen):
 
     def body(self) -> ComposeResult:
         yield Label("Compromised or lost keys: arrows move, space marks (one role per rotation)")
-        yield SelectionList[int](id="keys")
+        yield MarkList(id="keys")
         yield Static("", id="picked", markup=False)
         yield Label("Replacement")
         yield KeySource("root", "replacement", optional=True)
@@ -144,7 +145,7 @@ class RotateScreen(ChangeScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        listing = self.query_one("#keys", SelectionList)
+        listing = self.query_one("#keys", MarkList)
         self.rows: list[tuple[str, str, str]] = []
         for record in self.ws.key_records():
             for role in record.roles:
@@ -167,7 +168,7 @@ class RotateScreen(ChangeScreen):
         self.dismiss(result)
 
     def _marked(self) -> list[tuple[str, str, str]]:
-        return [self.rows[i] for i in sorted(self.query_one("#keys", SelectionList).selected)]
+        return [self.rows[i] for i in sorted(self.query_one("#keys", MarkList).selected)]
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[int]) -> None:
         marked = self._marked()
@@ -185,7 +186,10 @@ class RotateScreen(ChangeScreen):
         keyids = [keyid for _r, keyid, _l in marked]
         self.query_one(KeySource).role = role
         text = self.value("#threshold")
-        threshold = int(text) if text.isdigit() else None
+        if text and not text.isdigit():
+            self.show_error(self.FAILURE, UsageError(f"new threshold {text!r}: a whole number, or empty for unchanged"))
+            return
+        threshold = int(text) if text else None
         no_spare = self.query_one("#no-spare", Checkbox).value
 
         def plan(ctx: Any, new: guided.NewKey | None) -> Any:
@@ -234,7 +238,10 @@ class ExtendScreen(ChangeScreen):
             return
         role = self.roles[self.query_one("#roles", DataTable).cursor_row]
         text = self.value("#days")
-        days = int(text) if text.isdigit() else policy.policy_days(self.ws.config, role)
+        if text and not text.isdigit():
+            self.show_error(self.FAILURE, UsageError(f"days {text!r}: a whole number of days, or empty for the policy"))
+            return
+        days = int(text) if text else policy.policy_days(self.ws.config, role)
         self.start_change(
             "extend",
             f"extend {role} to {plural(days, 'day')} from now",
@@ -288,8 +295,12 @@ class DelegateScreen(ChangeScreen):
             self.show_error(self.FAILURE, UsageError(f"more keys: {err} (quote names with spaces in them)"))
             return
         threshold_text, bins_text = self.value("#threshold"), self.value("#bins")
-        threshold = int(threshold_text) if threshold_text.isdigit() else 0
-        bins = int(bins_text) if bins_text.isdigit() else 0
+        for label, text in (("threshold", threshold_text), ("hash bins", bins_text)):
+            if text and not text.isdigit():
+                self.show_error(self.FAILURE, UsageError(f"{label} {text!r}: a whole number"))
+                return
+        threshold = int(threshold_text) if threshold_text else 0
+        bins = int(bins_text) if bins_text else 0
         self.query_one(KeySource).role = name or "delegated"
 
         def plan(ctx: Any, new: guided.NewKey | None) -> Any:
@@ -334,10 +345,7 @@ class TargetsScreen(ChangeScreen):
             return
 
         def plan(ctx: Any, _new: guided.NewKey | None) -> Any:
-            add = [
-                targets.NewTarget(prefix + path.name, read_bytes(path, "target file", targets.MAX_TARGET_BYTES))
-                for path in (recovery.expand_inputs(items, suffixes=None) if items else [])
-            ]
+            add = targets.read_new_targets(recovery.expand_inputs(items, suffixes=None), prefix) if items else []
             return targets.plan_targets(ctx, role, add=add, remove=remove)
 
         what = ", ".join([*(f"add {i}" for i in items[:3]), *(f"remove {r}" for r in remove[:3])]) or "?"
@@ -476,7 +484,8 @@ class BackupExportScreen(_WorkspaceScreen):
 
     def core_done(self, result: Any) -> None:
         out, lines = result
-        pdfs = sorted(p.name for p in out.glob("*.pdf"))
+        sets = set(re.findall(r" as set ([0-9A-F]{8}) ", "\n".join(lines)))  # this export's, not older ones there
+        pdfs = sorted(p.name for p in out.glob("*.pdf") if any(f"-{s}-" in p.name for s in sets))
         report = [*lines, "", "Print these sheets for the safe:", *[f"  {out / n}" for n in pdfs]]
         self.show_report(report, "export", "Back to home")
 

@@ -458,7 +458,7 @@ class SignoffScreen(_RootStep):
         self.names = list(dict.fromkeys(self.ceremony.participants()))
         for index, name in enumerate(self.names):
             yield Tick(plain(f"{name} signs off", limit=320), id=f"who-{index}")
-        yield Button("Finish the ceremony", variant="primary", id="finish", compact=True)
+        yield Button("Finish the ceremony", variant="primary", id="finish", compact=True, disabled=True)
         yield Static("", id="head", markup=False)
 
     def on_mount(self) -> None:
@@ -474,7 +474,8 @@ class SignoffScreen(_RootStep):
 
     def core_done(self, result: Any) -> None:
         if isinstance(result, tuple) and result[0] == "summary":
-            self.query_one("#summary", Static).update(plain_lines(result[1], limit=400))
+            self.query_one("#summary", Static).update(plain_lines(result[1], limit=600))
+            self.query_one("#finish", Button).disabled = False  # only once the record to sign off is on screen
             return
         self.query_one("#head", Static).update(
             plain_lines(

@@ -147,11 +147,11 @@ class ReviewSignScreen(StepScreen[Any]):
     def _show_next(self, key: Any) -> None:
         """Say whose turn it is, so the keyholder at the keyboard knows the field below is theirs."""
         text = ""
-        if key is not None:
+        if key is not None and key.note:
+            text = f"Choose the key: {key.label} is {key.note} (Shift+Tab: the key list)"
+        elif key is not None:
             who = f" ({key.holder})" if key.holder else ""
-            text = (
-                f"Next: {key.label}{who} types the {key.kind} of key {key.label}, then Enter (Shift+Tab: another key)"
-            )
+            text = f"Next: the keyholder of {key.label}{who} types the {key.kind}, then Enter (Shift+Tab: another key)"
         self.query_one("#next", Static).update(plain(text, "bold", limit=300))
 
     def on_select_changed(self, event: Select.Changed) -> None:
@@ -180,7 +180,7 @@ class ReviewSignScreen(StepScreen[Any]):
             self._show_progress(value)
             if not self.query_one("#finish", Button).disabled:
                 self.query_one("#finish", Button).focus()
-            elif not self.key_typed and self._keys:
+            elif not self.key_typed and self._keys and not self._keys[0].note:
                 self.query_one("#secret", Input).focus()  # the next keyholder types at once: their key is chosen
             elif not self.key_typed:
                 self.query_one("#key", Select).focus()
@@ -197,7 +197,7 @@ class ReviewSignScreen(StepScreen[Any]):
         elif self.key_typed:
             self.query_one("#keyspec").focus()
         else:
-            self.query_one("#secret" if self._keys else "#key").focus()
+            self.query_one("#secret" if self._keys and not self._keys[0].note else "#key").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "sign":
@@ -217,6 +217,9 @@ class ReviewSignScreen(StepScreen[Any]):
             self.run_core("Checking the signed copy", add)
 
     def sign(self) -> None:
+        if self.busy:  # the typed secret stays in its field until the running step has finished
+            self.notify("Wait: the step on screen is still running, then press Enter again.", markup=False)
+            return
         secret = self.take_secret("#secret")  # first: a refusal below must not leave it in the field
         if not self.query_one("#compared", Checkbox).value:
             self.show_error(

@@ -27,7 +27,19 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, LoadingIndicator, Static
+from textual.widget import Widget
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Footer,
+    Input,
+    Label,
+    LoadingIndicator,
+    Select,
+    SelectionList,
+    Static,
+)
 
 from ceremony.core import hsm
 from ceremony.core._text import printable
@@ -77,14 +89,19 @@ class ErrorDialog(ModalScreen[None]):
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """A yes/no question; Escape answers no."""
+    """A yes/no question; Escape answers no. ``safe_default``: the focus starts on no (a destructive question,
+    so a second Enter pressed by habit keeps what it would delete)."""
 
     BINDINGS: ClassVar = [Binding("escape", "no", "No")]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No", safe_default: bool = False) -> None:
         super().__init__()
         self.question = question
         self.labels = (yes, no)
+        self.safe_default = safe_default
+
+    def on_mount(self) -> None:
+        self.query_one("#no" if self.safe_default else "#yes", Button).focus()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -100,11 +117,43 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(False)
 
 
+def advance(widget: Widget) -> None:
+    """Enter in a form: focus the next field, or press the button that follows the last one.
+
+    One rule for every form, so a keyholder's Enter after a passphrase always
+    does the same thing. The next widget in the screen's order is taken as it
+    is: a field is focused, an enabled button is pressed, a disabled one is
+    left alone (never the button after it).
+    """
+    kinds = (Input, Select, Checkbox, Button, SelectionList, DataTable)
+    order = [w for w in widget.screen.query("*") if isinstance(w, kinds) and w.display and w.styles.display != "none"]
+    order = [w for w in order if all(a.display for a in w.ancestors_with_self if isinstance(a, Widget))]
+    if widget not in order:
+        return
+    following = order[order.index(widget) + 1 :]
+    if not following:
+        return
+    nxt = following[0]
+    if isinstance(nxt, Button):
+        if not nxt.disabled:
+            nxt.press()
+        return
+    nxt.focus()
+
+
 class Tick(Checkbox):
-    """A checkbox that reads without colour: [X] when ticked, [ ] when not (16-colour consoles)."""
+    """A checkbox that reads without colour: [X] when ticked, [ ] when not (16-colour consoles).
+
+    Space ticks; Enter moves on like Enter in any field, so an Enter meant for the
+    next step never ticks "no spare root key" or "the words were compared".
+    """
 
     BUTTON_LEFT = "["
     BUTTON_RIGHT = "]"
+    BINDINGS: ClassVar = [Binding("space", "toggle_button", "Tick", show=False), Binding("enter", "advance")]
+
+    def action_advance(self) -> None:
+        advance(self)
 
     @property
     def _button(self) -> Content:
@@ -268,23 +317,9 @@ class StepScreen(Screen[T], Generic[T]):
         button.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter in a field: on to the next field, or, after the last field of a group, its button.
-
-        One rule for every form, so a keyholder's Enter after a passphrase always
-        does the same thing: the next thing in Tab order is focused if it is a
-        field, pressed if it is a button (a disabled button is left alone).
-        """
+        """Enter in a field: on to the next field, or the button after the last one (``advance``)."""
         event.stop()
-        chain = self.focus_chain
-        if event.input not in chain:
-            return
-        for widget in chain[chain.index(event.input) + 1 :]:
-            if isinstance(widget, Button):
-                if not widget.disabled:
-                    widget.press()
-                return
-            widget.focus()
-            return
+        advance(event.input)
 
     def take_secret(self, selector: str) -> str:
         """Read a password field and clear it at once."""
@@ -300,6 +335,15 @@ class StepScreen(Screen[T], Generic[T]):
     def action_leave(self) -> None:
         if not self.busy:
             self.dismiss(LEAVE)  # type: ignore[arg-type]
+
+
+class MarkList(SelectionList[int]):
+    """A list whose rows are marked with Space; Enter moves on (it never marks a key as compromised)."""
+
+    BINDINGS: ClassVar = [Binding("enter", "advance", show=False)]
+
+    def action_advance(self) -> None:
+        advance(self)
 
 
 class GridTable(Static):

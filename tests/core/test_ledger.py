@@ -24,8 +24,13 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _append(ws: Path, details: dict[str, object], files: dict[str, str | None] | None = None) -> None:
-    transcript.append(ws, "drill", ["a test entry"], files or {}, [], NOW, details)
+def _append(
+    ws: Path, details: dict[str, object], files: dict[str, str | None] | None = None, command: str | None = None
+) -> None:
+    """An entry as the test it records appends it (its command is how it tested), or as ``command``."""
+    entry = details.get(ledger.DETAILS_KEY)
+    how = entry.get("how") if isinstance(entry, dict) else None
+    transcript.append(ws, command or str(how or "drill"), ["a test entry"], files or {}, [], NOW, details)
 
 
 def test_untested_root_is_a_warning_and_a_recorded_test_clears_it(workspace: Path) -> None:
@@ -122,3 +127,13 @@ def test_many_missing_versions_are_one_condensed_sentence() -> None:
 def test_an_unknown_way_of_testing_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown backup test"):
         ledger.details([("1.root.json", "0" * 64)], "looked at it", "b")
+
+
+def test_a_ledger_record_counts_only_in_the_entry_of_the_test_itself(workspace: Path) -> None:
+    """Details carried into another command's entry (a change's, a forged request's) prove no backup."""
+    ws = Workspace.load(workspace)
+    proof = ledger.details([("1.root.json", _sha(workspace / "metadata" / "1.root.json"))], "drill", "b")
+    _append(workspace, proof, command="extend")
+    assert ledger.backup_ledger(ws).untested == [1]
+    _append(workspace, proof)
+    assert ledger.backup_ledger(ws).untested == []

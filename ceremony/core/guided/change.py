@@ -56,7 +56,7 @@ from ceremony.core.requests import (
 from ceremony.core.roles import PENDING_DIR, REQUESTS_DIR, key_file_of
 from ceremony.core.signers import PassphraseProvider
 from ceremony.core.workspace import Workspace
-from ceremony.errors import SigningKeyError, ThresholdNotMetError, UsageError, WorkspaceError
+from ceremony.errors import CeremonyError, SigningKeyError, ThresholdNotMetError, UsageError, WorkspaceError
 
 #: Builds a change from a context: one of changes.plan_rotation / plan_extension / plan_delegation.
 Planner = Callable[[ChangeContext], tuple[State, Proposal]]
@@ -202,7 +202,9 @@ class ChangeSession:
                     if record.keyid in revoked
                     else ""
                 )
-                kind = "PIN" if record.uri.startswith("pkcs11:") else "passphrase"
+                kind = "passphrase"
+                if record.uri.startswith("pkcs11:"):  # which token, so nobody spends another token's PIN tries
+                    kind = f"PIN ({printable(record.location, 120)})"
                 result.append(SigningKey(record.keyid, record.label, "", kind, note))
         result.sort(key=lambda k: bool(k.note))  # a key being revoked last: it is never the one offered first
         return result
@@ -291,26 +293,28 @@ class ChangeSession:
         transcript keeps the request's digest, so the record of what was
         discarded survives the files.
         """
-        pending = f"{PENDING_DIR}/{check_request_id(self.state.request_id, 'sign request')}.json"
+        request_id = check_request_id(self.state.request_id, "sign request")
+        pending = f"{PENDING_DIR}/{request_id}.json"
+        # Only files shown to be this change's go: the request must read as the session's (its id and every
+        # signature checked), and the pending record must carry that id. A session file edited to name another
+        # change (or one that no longer reads) ends alone, and the other change's files stay.
+        try:
+            ours = self.request().id == request_id and self._pending().request_id == request_id
+        except CeremonyError:
+            ours = False
         with _txn.transaction(self.ws.path) as txn:
             removed: dict[str, str | None] = {}
-            if (self.ws.path / pending).is_file():
+            if ours and (self.ws.path / pending).is_file():
                 txn.remove(pending)
                 removed[pending] = None
             txn.remove(SESSION_NAME)
-            _transcript.append(
-                self.ws.path,
-                f"tui {self.state.flow} discard",
-                [f"discarded request {self.state.request_id} unpublished; its pending record removed"],
-                removed,
-                [],
-                now,
-                None,
-                txn,
-            )
+            line = f"discarded request {request_id} unpublished"
+            line += "; its pending record removed" if removed else "; no record of it was removed (not shown to be its)"
+            _transcript.append(self.ws.path, f"tui {self.state.flow} discard", [line], removed, [], now, None, txn)
+        requests_dir = self.ws.path / REQUESTS_DIR
         request = self.request_path
-        requests_dir = (self.ws.path / REQUESTS_DIR).resolve()
-        if not request.is_symlink() and request.is_file() and request.resolve().parent == requests_dir:
+        inside = not requests_dir.is_symlink() and request.parent == requests_dir and not request.is_symlink()
+        if ours and inside and request.is_file():
             request.unlink()
 
 

@@ -11,6 +11,7 @@ complete repository verifies: ``ceremony.json`` is written last
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -20,12 +21,14 @@ from typing import Any
 
 from securesystemslib.signer import Signer
 
+from ceremony.core import _txn
 from ceremony.core import diff as _diff
 from ceremony.core import hsm as _hsm
 from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
 from ceremony.core import policy as _policy
 from ceremony.core import recovery as _recovery
+from ceremony.core import transcript as _transcript
 from ceremony.core import verify as _verify
 from ceremony.core._fs import make_private_dir
 from ceremony.core._text import plural, printable
@@ -40,13 +43,12 @@ from ceremony.core.guided.state import (
     Participant,
     PlannedKey,
     commit_step,
-    is_draft,
     load_session,
     save,
 )
 from ceremony.core.guided.subject import Progress, SigningKey, words_cover
 from ceremony.core.init import build_online_files, describe_new_keys, initial_config, merge_key_records, online_label
-from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL, key_file_rel, key_file_uri
+from ceremony.core.roles import CONFIG_NAME, DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL, key_file_rel, key_file_uri
 from ceremony.core.signers import PassphraseProvider, acquire_key, object_label, sign_as, unlock_held_key
 from ceremony.core.thresholds import Requirement, evaluate
 from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, complete_draft, verify_workspace_transcript
@@ -480,7 +482,14 @@ class NewRootCeremony:
         """Root keys that have not signed yet."""
         signed = set(_md.signatures(self._root())) if self.state.root is not None else set()
         return [
-            SigningKey(k.keyid, k.label, k.holder, "PIN" if k.backend == "token" else "passphrase")
+            SigningKey(
+                k.keyid,
+                k.label,
+                k.holder,
+                f"PIN (token '{printable(k.token_label, 64)}' serial {printable(k.token_serial, 64)})"
+                if k.backend == "token"
+                else "passphrase",
+            )
             for k in self.state.root_keys
             if k.keyid and k.keyid not in signed
         ]
@@ -614,14 +623,14 @@ class NewRootCeremony:
         self._require("signoff")
         report = verify_workspace_transcript(Workspace.load(self.path))
         lines = []
-        for entry in report.records:
+        for entry in report.records:  # every line of every entry: an exception written at preflight included
             recorded = entry.get("changes")
             changes: list[Any] = recorded if isinstance(recorded, list) else []
-            first = "; ".join(printable(c, 120) for c in changes[:3]) + ("; ..." if len(changes) > 3 else "")
             lines.append(
                 f"{printable(entry.get('seq'), 8):>3} {printable(entry.get('time'), 24)} "
-                f"{printable(entry.get('command'), 60)}: {first}"
+                f"{printable(entry.get('command'), 60)}"
             )
+            lines += [f"      {printable(change, 400)}" for change in changes]
         words = _diff.digest_words(bytes.fromhex(report.head))
         return [*lines, "", f"Transcript head now (SHA-256 of line {report.entries}): {report.head}", f"  {words}"]
 
@@ -639,27 +648,49 @@ class NewRootCeremony:
         return commit_step(self.path, None, "tui new-root signoff", signed_off, now)
 
 
+#: What a new root draft holds before it becomes a workspace; a directory with anything else is not deleted.
+_DRAFT_ENTRIES = frozenset({SESSION_NAME, _transcript.TRANSCRIPT_NAME, "keys", _txn.JOURNAL_DIR})
+
+
 def discard_draft(path: Path) -> list[str]:
     """Delete a new root ceremony that will not be finished; what was lost, for the operator.
 
-    Only a draft (a session file and no ``ceremony.json``) is ever deleted: a
-    workspace whose root was published is never removed here. The draft is
-    removed without following links inside it; keys made on tokens stay on the
-    tokens (a draft never held them), so the lines say so.
+    Only a draft is ever deleted: its session must read as a new root
+    ceremony, no ``ceremony.json`` may be there (not even a dangling link),
+    and the directory may hold nothing a draft does not (a published
+    workspace has ``metadata/``; removable media holds other files). Each of
+    the draft's own entries is removed, never the directory's other contents,
+    and no link is followed. Keys made on tokens stay on the tokens (a draft
+    never held them), so the lines say so.
 
     Raises:
-        WorkspaceError: ``path`` is not a draft, or is a link.
+        WorkspaceError: ``path`` is a link, not a draft, its session cannot be read, or it holds anything else.
     """
     path = Path(path)
-    if path.is_symlink() or not is_draft(path):
-        raise WorkspaceError(f"{printable(path, 200)}: not a new root ceremony in progress; nothing deleted")
+    shown = printable(path, 200)
+    if path.is_symlink() or not path.is_dir() or os.path.lexists(path / CONFIG_NAME):
+        raise WorkspaceError(f"{shown}: not a new root ceremony in progress; nothing deleted")
     try:
         state = NewRootCeremony.open(path).state
-        tokens = [f"{k.label} on {k.token_label}" for k in state.root_keys if k.backend == "token" and k.keyid]
-    except CeremonyError:
-        tokens = []  # a damaged draft is still deleted; nothing in it is trusted
-    shutil.rmtree(path)
-    lines = [f"deleted the draft {printable(path, 200)} and the key files in it"]
+    except CeremonyError as err:
+        raise WorkspaceError(
+            f"{shown}: its session does not read as a new root ceremony ({err}); nothing deleted: check the "
+            "directory and remove it by hand if it is a draft"
+        ) from err
+    entries = sorted(os.listdir(path))
+    others = [name for name in entries if name not in _DRAFT_ENTRIES]
+    if others:
+        listed = ", ".join(printable(n, 60) for n in others[:5])
+        raise WorkspaceError(f"{shown}: holds more than a draft ({listed}); nothing deleted")
+    tokens = [f"{k.label} on {k.token_label}" for k in state.root_keys if k.backend == "token" and k.keyid]
+    for name in entries:
+        entry = path / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    path.rmdir()
+    lines = [f"deleted the draft {shown} and the key files in it"]
     if tokens:
         lines.append(f"keys made on tokens stay on them: {', '.join(printable(t, 60) for t in tokens)}")
     return lines
