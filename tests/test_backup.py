@@ -260,7 +260,7 @@ def test_sheet_numbers_its_words_pages_and_versions(five_key: tuple[Path, Path])
     assert (
         "Every root version from 1 to the newest is needed: a client that trusts an older root walks the chain" in text
     )
-    assert "This sheet is root version 1 of 1; this export holds version(s) 1 only." in text
+    assert "This sheet is root version 1 of 1; this export holds version 1 only." in text
     assert f"install kit or its source repository, version {__version__}" in text and "pip install" not in text
     # The words are those read aloud at signing: SHA-256 of the canonical signed part (what the signatures
     # cover), computed here with securesystemslib's encoder, not ceremony's.
@@ -414,7 +414,7 @@ def test_one_share_alone_fails(cli: CliRunner, key_backup: tuple[Path, Path], tm
     line = one_line_error(
         cli("restore-key", "--backup", kb, "--out", tmp_path / "k.p12", "--passphrase-file", new, one)
     )
-    assert "1 share(s) given; any 2 of 3 are needed" in line
+    assert "1 share given; any 2 of 3 are needed" in line
     assert not (tmp_path / "k.p12").exists()
 
 

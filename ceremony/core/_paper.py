@@ -20,6 +20,7 @@ import pypdfium2
 from fpdf import FPDF
 
 from ceremony import __version__
+from ceremony.core._text import plural
 from ceremony.errors import InputFileError
 
 #: Pages read from one PDF. A backup sheet is three or four pages (the newest Sigstore root: 3 on A4, 4 on
@@ -191,7 +192,7 @@ def backup_sheet(
     pdf.add_page()
     pdf.paragraph(f"TUF metadata backup: {name}", size=15, style="B", height=8)
     pdf.paragraph(
-        f"Made {created} by ceremony {__version__}. Backup set {set_id}, {len(images)} QR code(s). "
+        f"Made {created} by ceremony {__version__}. Backup set {set_id}, {plural(len(images), 'QR code')}. "
         "Signed metadata is public: this sheet protects integrity, not secrecy.",
         size=8,
     )

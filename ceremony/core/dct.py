@@ -34,7 +34,7 @@ from ceremony.core import policy as _policy
 from ceremony.core import roles as _roles
 from ceremony.core._fs import write_new
 from ceremony.core._json import read_bytes
-from ceremony.core._text import printable
+from ceremony.core._text import plural, printable
 from ceremony.core.keys import SecretsHandler
 from ceremony.core.keys import dct as dct_keys
 from ceremony.core.notary_verify import verify_notary
@@ -350,7 +350,7 @@ def describe_targets(signed: Mapping[str, Any]) -> list[str]:
     if len(lines) > MAX_LISTED_TARGETS:
         rest = len(lines) - MAX_LISTED_TARGETS
         lines = [*lines[:MAX_LISTED_TARGETS], f"  ... and {rest} more (listed by ceremony verify DIR --gun GUN)"]
-    return [f"targets.json holds {len(targets)} tag(s) and {len(roles)} signer role(s):", *lines]
+    return [f"targets.json holds {plural(len(targets), 'tag')} and {plural(len(roles), 'signer role')}:", *lines]
 
 
 def _object(value: Any) -> dict[str, Any]:

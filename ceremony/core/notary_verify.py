@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ceremony.core import notary
-from ceremony.core._text import printable
+from ceremony.core._text import plural, printable
 from ceremony.core.keys import dct as dct_keys
 from ceremony.core.verify import Check, Report
 from ceremony.errors import InputFileError, MetadataError, VerificationError
@@ -195,7 +195,7 @@ def _require(md: notary.NotaryFile, role: _Role, what: str, check: str) -> str:
     """Raise unless a threshold of ``role``'s usable keys signed ``md``; the sentence for the report."""
     signed = count(role, md)
     if len(signed) >= role.threshold:
-        return f"{what}: {len(signed)} valid of {len(role.keys)} keys, threshold {role.threshold}"
+        return f"{what}: {len(signed)} valid of {plural(len(role.keys), 'key')}, threshold {role.threshold}"
     # A key that signed validly but cannot count explains the failure better than the number alone.
     excluded = [k for k in role.keys if k.problem and k.keyid in count(role, md, usable_only=False)]
     if excluded and len(count(role, md, usable_only=False)) >= role.threshold:

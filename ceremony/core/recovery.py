@@ -31,7 +31,7 @@ from ceremony.core import transcript as _transcript
 from ceremony.core import verify as _verify
 from ceremony.core._fs import make_private_dir, sha256_hex, write_atomic
 from ceremony.core._json import dumps_pretty, read_bytes
-from ceremony.core._text import printable
+from ceremony.core._text import plural, printable
 from ceremony.core.dates import format_date
 from ceremony.core.envelope import parse_envelope
 from ceremony.core.keys import dct as dct_keys
@@ -54,13 +54,13 @@ def describe_file(name: str, data: bytes) -> list[str]:
         root = notary.parse(data, name, "root")
         lines = [
             f"{name}: Docker Content Trust (Notary v1) root of {printable(gun, 255)}, version {notary.version(root)}, "
-            f"expires {printable(root.signed['expires'], 40)}, {len(data)} bytes, {len(root.signatures)} signature(s)"
+            f"expires {printable(root.signed['expires'], 40)}, {plural(len(data), 'byte')}, {plural(len(root.signatures), 'signature')}"
         ]
         return lines + _role_lines(root.signed, {})
     signed = env.signed
     lines = [
         f"{name}: {env.type} version {env.version}, expires {printable(signed.get('expires'), 40)}, "
-        f"spec {printable(signed.get('spec_version'), 20)}, {len(data)} bytes, {len(env.signatures)} signature(s)"
+        f"spec {printable(signed.get('spec_version'), 20)}, {plural(len(data), 'byte')}, {plural(len(env.signatures), 'signature')}"
     ]
     if env.type == "root":
         found = signed.get("keys")
@@ -145,7 +145,7 @@ def _chain_block(name: str, data: bytes, versions: Sequence[int], exported: Sequ
     )
     return [
         f"Every root version from {first} to the newest is needed: {walk}. Keep every version's sheet together.",
-        f"This sheet is root version {this} of {newest}; this export holds version(s) {held}. After a new root "
+        f"This sheet is root version {this} of {newest}; this export holds {'versions' if len(exported) > 1 else 'version'} {held}. After a new root "
         "version is published, export and test a new backup: the new version's sheet joins these.",
     ]
 
@@ -587,7 +587,7 @@ def recover_private(
     mnemonics = _shares.share_texts_from(share_inputs)
     if len(mnemonics) < manifest["threshold"]:
         raise BackupError(
-            f"{len(mnemonics)} share(s) given; any {manifest['threshold']} of {manifest['shares']} are needed "
+            f"{plural(len(mnemonics), 'share')} given; any {manifest['threshold']} of {manifest['shares']} are needed "
             f"to restore key {label}"
         )
     private = _shares.combine_key(mnemonics, encrypted, str(manifest_path))

@@ -83,7 +83,8 @@ class KeyRecord:
             return f"software key {self.uri.removeprefix('file:')} (encrypted)"
         if self.uri.startswith("pkcs11:"):
             uri = _hsm.Pkcs11Uri.parse(self.uri)
-            return f"token '{uri.token}' (serial {uri.serial}) key '{uri.object}'"
+            serial = f" (serial {uri.serial})" if uri.serial else ""
+            return f"token '{uri.token}'{serial} key '{uri.object}'"
         return self.uri
 
     def to_dict(self) -> dict[str, Any]:

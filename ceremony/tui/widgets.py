@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Generic, TypeVar
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -27,6 +28,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import (
     Button,
@@ -338,12 +340,25 @@ class StepScreen(Screen[T], Generic[T]):
 
 
 class MarkList(SelectionList[int]):
-    """A list whose rows are marked with Space; Enter moves on (it never marks a key as compromised)."""
+    """A list whose rows are marked with Space; Enter moves on (it never marks a key as compromised).
+
+    Each row reads [X] or [ ] like a ``Tick``: Textual draws the same X on every row and tells them apart by
+    colour alone, which a 16-colour console (and a tired operator) cannot be trusted to show.
+    """
 
     BINDINGS: ClassVar = [Binding("enter", "advance", show=False)]
 
     def action_advance(self) -> None:
         advance(self)
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        segments = list(strip)
+        index = self.scroll_offset[1] + y
+        if len(segments) < 4 or not 0 <= index < self.option_count:
+            return strip
+        marked = self.get_option_at_index(index).value in self.selected
+        return Strip([Segment("[X]" if marked else "[ ]", segments[3].style), *segments[3:]])
 
 
 class GridTable(Static):
