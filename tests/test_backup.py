@@ -164,7 +164,8 @@ def test_part_from_another_set_is_named(cli: CliRunner, five_key: tuple[Path, Pa
 
 
 def test_duplicate_part_is_named(cli: CliRunner, five_key: tuple[Path, Path], tmp_path: Path) -> None:
-    """The same part twice (a page scanned twice, a whole backup directory) is read once; a forged twin is named."""
+    """The same part twice (a page scanned twice) is read once; a forged twin is named (a whole backup directory,
+    PDFs and all: tests/test_tui_journeys.py)."""
     ws, out = five_key
     pngs = _pngs(out)
     copy = tmp_path / "copy.png"
@@ -172,8 +173,6 @@ def test_duplicate_part_is_named(cli: CliRunner, five_key: tuple[Path, Path], tm
     again = cli("restore", "--out", tmp_path / "r", *pngs, copy)
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "r" / "1.root.json").read_bytes() == (ws / "metadata" / "1.root.json").read_bytes()
-    whole = cli("restore", "--out", tmp_path / "d", out)  # the directory: PNG, SVG, both PDFs, the text
-    assert whole.returncode == 0, whole.stderr
     with Image.open(pngs[0]) as image:
         text = _qr.decode_image(image.convert("L"), "part 1")[0]
     part = _backup.Part.from_text(text, "part 1")

@@ -126,9 +126,14 @@ def test_16384_bins(cli: CliRunner, tmp_path: Path) -> None:
     assert _signed(ws, f"{_bin_of('hello.txt')}.json")["version"] == 3
     assert not (ws / "targets" / "hello.txt").exists()
 
-    # One bin cannot go alone; the delegation goes with every bin and the files they list.
+    # One bin cannot go alone (removing them all: test_removing_the_bins, on fewer bins; the code is the same).
     single = one_line_error(cli("delegate", ws, "bins-0000", "--remove", "--passphrase-file", pf, "--yes"))
     assert "one of the hash bins bins-*" in single
+
+
+def test_removing_the_bins(cli: CliRunner, tmp_path: Path) -> None:
+    """The delegation goes with every bin and the files they list, in one change that verifies."""
+    ws, pf = _make(cli, tmp_path, 16)
     ok(cli("delegate", ws, "bins", "--remove", "--passphrase-file", pf, "--yes"))
     assert not list((ws / "metadata").glob("bins-*.json"))
     assert not any(n.startswith("bins-") for n in _signed(ws, "snapshot.json")["meta"])

@@ -24,7 +24,7 @@ from ceremony.core.keys.dct import generate_notary_key
 from ceremony.tui.app import HomeScreen, make_app
 from ceremony.tui.widgets import GridTable
 from tests.notary import NotaryServer, notary_server
-from tests.tui_pilot import leave_backup_step
+from tests.tui_pilot import check_home, leave_backup_step
 
 __all__ = ["notary_server"]  # the fixture, imported for pytest
 
@@ -266,6 +266,7 @@ async def test_new_repository_from_the_new_root_entry(tmp_path: Path) -> None:
         await wait_for(pilot, "BackupExportScreen")
         await leave_backup_step(pilot, tmp_path / "paper")  # exported, restored from the PDFs, compared
         await wait_for(pilot, "HomeScreen")
+        await check_home(pilot, "dct", snapshot=False)  # whole at 80x24, 120x40 and 200x60
         assert GUN in str(app.screen.query_one("#roles-title").render())
         assert "root v1: tested" in str(app.screen.query_one("#backups").render())
 
@@ -355,6 +356,7 @@ async def test_root_rotation_from_home_adds_a_key_and_revokes_one(notary_server:
         await wait_for(pilot, "BackupExportScreen")
         await pilot.press("escape")  # the backup later: home warns until it is made
         await wait_for(pilot, "HomeScreen")
+        await check_home(pilot, "dct", snapshot=False)  # whole at 80x24, 120x40 and 200x60
         assert "root v2: NO tested paper backup" in str(app.screen.query_one("#backups").render())
         roles = cells(app.screen.query_one("#roles", GridTable))
         assert roles[0][:2] == ["root", "2"]
@@ -392,6 +394,7 @@ async def test_targets_key_replaced_from_home(notary_server: NotaryServer, tmp_p
         await wait_for(pilot, "BackupExportScreen")
         await pilot.press("escape")
         await wait_for(pilot, "HomeScreen")
+        await check_home(pilot, "dct", snapshot=False)  # whole at 80x24, 120x40 and 200x60
 
     status = dct.status(dct.load(ws))
     assert status.root_versions == [1, 2]

@@ -22,7 +22,6 @@ from tests.tui_pilot import (
     offline_sign,
     press_button,
     publish,
-    rotate,
     settle,
     sign_with,
     tick,
@@ -103,20 +102,6 @@ async def test_new_root_ceremony_quit_resume_finish(tmp_path: Path, cli) -> None
         for path in ws.rglob("*"):
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
-
-
-async def test_emergency_rotation_software(workspace: Path) -> None:
-    app = make_app(workspace)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await rotate(
-            pilot, "root-2", "ecdsa-p256", "replacement passphrase", [("root-1", PASSPHRASE), ("root-3", PASSPHRASE)]
-        )
-    result = _assert_verifies(workspace, 2)
-    assert result["timestamp_version"] == 1
-    ws = Workspace.load(workspace)
-    assert ws.find_key("root-4").key_type == "ecdsa-p256"
-    assert [r.label for r in ws.key_records() if r.revoked] == ["root-2"]
 
 
 async def test_error_dialog_keeps_the_flow_where_it_was(workspace: Path) -> None:

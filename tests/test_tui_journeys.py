@@ -12,6 +12,7 @@ with ``CEREMONY_UPDATE_SNAPSHOTS=1`` only after reading them.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,11 @@ async def test_changes_backups_and_restores_in_one_sitting(tmp_path: Path, cli: 
         await check_home(pilot, "drill")
         await pilot.press("t")
         await settle(pilot)
-        await type_into(pilot, "#inputs", str(backup))
+        scans = tmp_path / "scans"  # a folder of scans, as a scanner leaves them (the export's PNGs)
+        scans.mkdir()
+        for png in backup.glob("*.png"):
+            shutil.copy(png, scans / png.name)
+        await type_into(pilot, "#inputs", str(scans))
         await type_into(pilot, "#out", str(tmp_path / "restored"))
         await pilot.press("enter")
         await settle(pilot)

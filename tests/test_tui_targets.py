@@ -100,5 +100,6 @@ async def test_a_sigstore_trust_root_from_home(sigstore_ws: Path, tmp_path: Path
         assert "trusted_root.json" in review and "signing_config.v0.2.json" in review, review
         await sign_with(pilot, ONLINE)
         await publish(pilot)
+        await check_home(pilot, "sigstore", snapshot=False)
     listed = json.loads((sigstore_ws / "metadata" / "2.targets.json").read_text())["signed"]["targets"]
     assert sorted(listed) == ["signing_config.v0.2.json", "trusted_root.json"]
