@@ -29,14 +29,15 @@ SIZE = (80, 24)
 
 async def settle(pilot: Pilot[Any], seconds: float = 120) -> None:
     """Wait until no core call is running (flow coroutines wait on screens, so they never finish)."""
-    for _ in range(int(seconds * 20)):
-        await pilot.pause(0.05)
+    await pilot.pause(0.01)  # the key's handler runs and starts its worker
+    for _ in range(int(seconds * 100)):
         running = [
             w for w in pilot.app.workers if w.group == "core" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
         ]
         if not running:
             await pilot.pause()
             return
+        await pilot.pause(0.01)
     raise AssertionError("a core call did not finish")
 
 
