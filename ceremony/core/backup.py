@@ -481,8 +481,12 @@ def collect(
 ) -> tuple[dict[str, dict[int, Part]], dict[str, tuple[TextFallback, str]], list[str]]:
     """QR parts by set (from images and PDFs), text fallbacks by set, and inputs with no code.
 
-    A page with no code is not an error by itself (the text pages of a printed
-    sheet have none); it is named if parts turn out to be missing.
+    Every input is read once with one fast pass first; clean scans are done
+    then. The slower passes (qr.decode_image) run only where they can still
+    help: on inputs where the fast pass saw a symbol it could not read, and,
+    if a set still lacks parts after that, on every input that showed a
+    symbol. A page with no code is not an error by itself (the text pages of
+    a printed sheet have none); it is named if parts turn out to be missing.
 
     Raises:
         BackupError: a duplicate or corrupted part, a bad text line, more than MAX_SETS sets or
@@ -515,6 +519,34 @@ def collect(
                 "reads; restore fewer files at a time"
             )
 
+    def take(found: Sequence[str], source: str) -> bool:
+        """Keep the parts among ``found``; True if any was a part (the same part again is read once)."""
+        took = False
+        for text in found:
+            part = Part.from_text(text, source)
+            if part is None:
+                continue
+            took = True
+            existing = sets.get(part.set_id, {}).get(part.index)
+            if existing is not None:
+                # The same part again (the A4 and the Letter sheet, a page scanned twice, a whole backup
+                # directory, a slower pass over a page): harmless, read once. A different one under its number is not.
+                if (existing.count, existing.digest_prefix, existing.data) == (
+                    part.count,
+                    part.digest_prefix,
+                    part.data,
+                ):
+                    continue
+                raise BackupError(
+                    f"part {part.index} of {part.count} of backup set {part.set_id} appears twice with different "
+                    f"contents ({printable(existing.source)} and {printable(source)}); one of them is not this "
+                    "backup's"
+                )
+            make_room(part.set_id, len(part.data), printable(source))
+            sets.setdefault(part.set_id, {})[part.index] = part
+        return took
+
+    shown_symbols: list[tuple[Path, bool, bool]] = []  # (input, a symbol unread by the fast pass, a part read)
     for path in inputs:
         path = Path(path)
         shown = printable(str(path))
@@ -532,33 +564,35 @@ def collect(
             make_room(fallback.set_id, len(fallback.container), shown)
             texts[fallback.set_id] = (fallback, str(path))
             continue
-        found_any = False
+        found_any = doubtful = False
         for source, image in _qr.images_of(path):
-            for text in _qr.decode_image(image, source):
-                part = Part.from_text(text, source)
-                if part is None:
-                    continue
-                found_any = True
-                existing = sets.get(part.set_id, {}).get(part.index)
-                if existing is not None:
-                    # The same part again (the A4 and the Letter sheet, a page scanned twice, a whole backup
-                    # directory): harmless, read once. A different part under the same number is not.
-                    if (existing.count, existing.digest_prefix, existing.data) == (
-                        part.count,
-                        part.digest_prefix,
-                        part.data,
-                    ):
-                        continue
-                    raise BackupError(
-                        f"part {part.index} of {part.count} of backup set {part.set_id} appears twice with different "
-                        f"contents ({printable(existing.source)} and {printable(source)}); one of them is not this "
-                        "backup's"
-                    )
-                make_room(part.set_id, len(part.data), printable(source))
-                sets.setdefault(part.set_id, {})[part.index] = part
-        if not found_any:
-            unreadable.append(path.name)
+            texts_read, complete = _qr.decode_fast(image, source)
+            doubtful = doubtful or not complete
+            found_any = take(texts_read, source) or found_any
+        if doubtful or found_any:
+            shown_symbols.append((path, doubtful, found_any))
+        else:
+            unreadable.append(path.name)  # no symbol at all, not even one it cannot read: a text page
+    # The slower passes only where they can still help: the inputs with a symbol the fast pass could not read,
+    # then, if a set still lacks parts, every input that showed a symbol (a blurred one may hide beside the rest).
+    for phase in ("doubtful", "every other"):
+        if phase == "every other" and not _incomplete(sets, texts):
+            break
+        for path, doubtful, found_any in shown_symbols:
+            if (phase == "doubtful") != doubtful:
+                continue
+            for source, image in _qr.images_of(path):
+                found_any = take(_qr.decode_image(image, source), source) or found_any
+            if phase == "doubtful" and not found_any:
+                unreadable.append(path.name)
     return sets, texts, unreadable
+
+
+def _incomplete(sets: dict[str, dict[int, Part]], texts: dict[str, tuple[TextFallback, str]]) -> bool:
+    """A backup set some of whose QR parts are missing (and no text fallback for it)."""
+    return any(
+        set_id not in texts and len(parts) < max(p.count for p in parts.values()) for set_id, parts in sets.items()
+    )
 
 
 def assemble(
