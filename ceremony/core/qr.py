@@ -147,13 +147,11 @@ def decode_image(image: Any, source: str) -> list[str]:
     Raises:
         InputFileError: the image has more than MAX_IMAGE_PIXELS pixels.
     """
-    if image.width * image.height > MAX_IMAGE_PIXELS:
-        raise InputFileError(_too_many_pixels(printable(source), image.width, image.height))
-    gray = image if image.mode == "L" else image.convert("L")
-    first = zxingcpp.read_barcodes(gray, formats=_QR, return_errors=True)
-    if not first:
+    texts, complete = decode_fast(image, source)
+    if not texts and complete:
         return []
-    found = dict.fromkeys(result.text for result in first if result.valid)
+    gray = image if image.mode == "L" else image.convert("L")
+    found = dict.fromkeys(texts)
     for prepared, binarizer in _slower_passes(gray):
         for result in zxingcpp.read_barcodes(prepared, formats=_QR, binarizer=binarizer):
             found.setdefault(result.text, None)
