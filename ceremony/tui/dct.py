@@ -337,10 +337,8 @@ class ReviewScreen(Screen[bool]):
         yield Static("Review before signing: what will be signed (arrows, PgUp/PgDn scroll)", id="flow-title")
         with VerticalScroll(id="changes-scroll"):
             yield Static(plain_lines(self.lines), id="changes")
-        yield Label(
-            "[b]Words to read aloud[/b] (BIP-39 of the SHA-256 of the signed part of what is signed; for a root "
-            "alone, the words printed on its paper backup sheet)"
-        )
+        yield Label("[b]Words to read aloud[/b] (SHA-256 of the signed part, BIP-39)")
+        yield Static("For a root signed alone, the same words are printed on its paper backup sheet.", markup=False)
         yield Static(word_rows(self.words), id="words", markup=False)
         yield Static(plain(f"hex: {self.digest_hex}"), id="digest")
         yield Tick("The keyholders compared these words with the ones read aloud", id="compared", compact=True)
