@@ -48,6 +48,10 @@ venv_install() {
   _pip .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
   # The project itself: built with the pinned setuptools from the lock, no download.
   _pip .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  # Bytecode for ceremony's own modules, as pip writes it for every installed wheel: an editable install has
+  # none, and where PYTHONDONTWRITEBYTECODE is set (this kind of machine sets it) Python never writes it, so
+  # every command would compile the CLI's sources again first (a fifth of `ceremony --version`).
+  .venv/bin/python -m compileall -q ceremony >/dev/null
 }
 
 # A venv of its own for a tool the tests run beside ceremony (tuf-on-ci-sign), from its own hash-pinned lock:

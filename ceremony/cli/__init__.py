@@ -39,7 +39,7 @@ from ceremony.cli._common import (
     _yes_option,
     progress,
 )
-from ceremony.core import _txn
+from ceremony.core import _txn, choices
 from ceremony.core._text import plural, printable
 from ceremony.errors import (
     CeremonyError,
@@ -177,8 +177,8 @@ def main(ctx: click.Context) -> None:
 @click.option("--threshold", type=int, default=2, show_default=True, help="Root signatures required (M).")
 @click.option(
     "--key-type",
-    type=click.Choice(list(core.KEY_TYPES)),
-    default=core.DEFAULT_KEY_TYPE,
+    type=click.Choice(list(choices.KEY_TYPES)),
+    default=choices.DEFAULT_KEY_TYPE,
     show_default=True,
     help="Type of every key generated here.",
 )
@@ -353,7 +353,7 @@ def init(
     for role in ("targets", "snapshot", "timestamp"):
         spec = _describe_spec(options.online_keys.get(role, key_type))
         click.echo(f"  {role}: {spec}, expires in {plural(days[role], 'day')}")
-    caveat = core.KEY_TYPES[key_type].caveat
+    caveat = choices.KEY_TYPES[key_type].caveat
     if caveat:
         click.echo(f"  warning: {caveat}", err=True)
     if len(passphrase_files) == 1 and count > 1:
@@ -388,7 +388,7 @@ def init(
 def status(workspace: Path, as_json: bool) -> None:
     """Show versions, roles, keys, thresholds, expiry and warnings of WORKSPACE."""
     ws = core.Workspace.load(workspace)
-    if core.dct.is_dct(ws):
+    if ws.is_notary:  # not core.dct.is_dct: importing dct loads DCT's whole stack (X.509, Notary v1)
         from ceremony.cli import notary as _notary_cli
 
         _notary_cli.show_status(ws, as_json)
@@ -543,7 +543,9 @@ def key_check(workspace: Path, keyid: str, passphrase_file: Path | None, pin_fil
 
 @key.command("generate")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--key-type", type=click.Choice(list(core.KEY_TYPES)), default=core.DEFAULT_KEY_TYPE, show_default=True)
+@click.option(
+    "--key-type", type=click.Choice(list(choices.KEY_TYPES)), default=choices.DEFAULT_KEY_TYPE, show_default=True
+)
 @click.option("--passphrase-file", type=click.Path(path_type=Path), help="Drills/automation: passphrase file.")
 def key_generate(out: Path, key_type: str, passphrase_file: Path | None) -> None:
     """Generate a keyholder's own software key OUT (.p12) and OUT.pub.pem, outside any workspace."""
@@ -589,7 +591,12 @@ def hsm_list(module: Path | None, as_json: bool) -> None:
 @hsm.command("keygen")
 @click.option("--token", "token_uri", required=True, metavar="URI", help="pkcs11: URI of the token (token=, serial=).")
 @click.option("--label", required=True, help="Label of the new key on the token.")
-@click.option("--key-type", type=click.Choice(list(core.hsm.TOKEN_KEY_TYPES)), default="ecdsa-p256", show_default=True)
+@click.option(
+    "--key-type",
+    type=click.Choice(choices.TOKEN_KEY_TYPE_NAMES),
+    default=choices.DEFAULT_TOKEN_KEY_TYPE,
+    show_default=True,
+)
 @click.option("--pin-file", type=click.Path(path_type=Path), help="Drills/automation: PIN file.")
 @click.option("--module", type=click.Path(path_type=Path), help="PKCS#11 module if the URI names none.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -690,7 +697,9 @@ def extend(
 @click.option("--paths", multiple=True, metavar="PATTERN", help="Target path patterns delegated (TUF spec globs).")
 @click.option("--key", "key_specs", multiple=True, metavar="KEYSPEC", help="A key of the role, repeatable.")
 @click.option("--keys", "generate", type=int, default=0, help="Generate N new software keys for the role.")
-@click.option("--key-type", type=click.Choice(list(core.KEY_TYPES)), default=core.DEFAULT_KEY_TYPE, show_default=True)
+@click.option(
+    "--key-type", type=click.Choice(list(choices.KEY_TYPES)), default=choices.DEFAULT_KEY_TYPE, show_default=True
+)
 @click.option("--threshold", type=int, default=1, show_default=True)
 @click.option("--terminating", is_flag=True, help="Clients stop searching other roles for these paths.")
 @click.option("--expires-days", type=int, help="Expiry of the role's metadata (default: the targets policy).")
@@ -885,7 +894,7 @@ def import_cmd(workspace: Path, source: Path, trusted_root: Path | None, at: str
 @click.option(
     "--qr-bytes",
     type=int,
-    default=core.backup.DEFAULT_QR_BYTES,
+    default=choices.DEFAULT_QR_BYTES,
     show_default=True,
     help="Maximum payload bytes per QR code.",
 )
@@ -912,7 +921,7 @@ def export(
         defaults = (versions, formats, qr_bytes, ecc, all_metadata) == (
             "all",
             "files,png,svg,pdf,txt",
-            core.backup.DEFAULT_QR_BYTES,
+            choices.DEFAULT_QR_BYTES,
             "M",
             False,
         )

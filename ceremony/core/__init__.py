@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ceremony.core import (
         backup,
         changes,
+        choices,
         dct,
         dct_requests,
         diff,
@@ -31,9 +32,10 @@ if TYPE_CHECKING:
         requests,
         targets,
     )
+    from ceremony.core.choices import DEFAULT_KEY_TYPE, KEY_TYPES
     from ceremony.core.dates import format_date, parse_at
     from ceremony.core.init import InitOptions, InitResult, init_workspace
-    from ceremony.core.keys import DEFAULT_KEY_TYPE, KEY_TYPES, SecretsHandler
+    from ceremony.core.keys import SecretsHandler
     from ceremony.core.repo_files import SizeLimits, read_client_files
     from ceremony.core.roles import DEFAULT_EXPIRY_DAYS
     from ceremony.core.signers import KeyCheckResult, KeySpec, PassphraseProvider, check_key
@@ -48,8 +50,8 @@ _NAMES = {
     "InitOptions": "ceremony.core.init",
     "InitResult": "ceremony.core.init",
     "init_workspace": "ceremony.core.init",
-    "DEFAULT_KEY_TYPE": "ceremony.core.keys",
-    "KEY_TYPES": "ceremony.core.keys",
+    "DEFAULT_KEY_TYPE": "ceremony.core.choices",
+    "KEY_TYPES": "ceremony.core.choices",
     "SecretsHandler": "ceremony.core.keys",
     "SizeLimits": "ceremony.core.repo_files",
     "read_client_files": "ceremony.core.repo_files",
@@ -104,6 +106,7 @@ __all__ = [
     "backup",
     "changes",
     "check_key",
+    "choices",
     "dct",
     "dct_requests",
     "diff",

@@ -110,7 +110,7 @@ class DctInitOptions:
 
 def is_dct(ws: Workspace) -> bool:
     """True for a Docker Content Trust workspace (``profile: notary``)."""
-    return ws.config.get("profile") == PROFILE
+    return ws.is_notary
 
 
 def load(path: Path) -> Workspace:

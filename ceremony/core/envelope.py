@@ -15,24 +15,23 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from securesystemslib.signer import Key
 
-from ceremony.core._json import canonical_bytes, loads_strict
+from ceremony.core._json import MAX_SAFE_INTEGER, canonical_bytes, loads_strict
 from ceremony.core._text import printable
 from ceremony.core.dates import parse_tuf_date
+from ceremony.core.keys import key_token
 from ceremony.errors import InputFileError, VerificationError
 
 # python-tuf's Signed: "major.minor[.patch]", digits only, major equal to its own ("1").
 _SPEC_VERSION = re.compile(r"^1\.[0-9]+(?:\.[0-9]+)?\Z")
 TOP_LEVEL_ROLES = ("root", "targets", "snapshot", "timestamp")
 _MAX_SUCCINCT_BITS = 16  # 65,536 bins; more than any published repository uses
-#: JavaScript's Number.MAX_SAFE_INTEGER: tuf-js parses integers as doubles, so larger ones change on re-encoding.
-_MAX_SAFE_INTEGER = 2**53 - 1
 _MAX_FILE_NAME = 255  # bytes in one file name (ext4, APFS, NTFS)
 
 
@@ -45,6 +44,11 @@ class Envelope:
     signed: dict[str, Any]
     signatures: dict[str, str]
     payload: bytes
+    #: Signatures already checked over ``payload``: (key identity, keytype, scheme, signature) -> valid. Root
+    #: N+1's keys mostly are root N's: each signature is verified once, though both thresholds count it.
+    checked: dict[tuple[bytes, str, str, str], bool] = field(default_factory=dict, compare=False, repr=False)
+    #: What verify.py worked out from this file once (a root's role keys: rotation N+1 asks for root N's again).
+    derived: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def version(self) -> int:
@@ -62,8 +66,8 @@ def _is_int(value: object, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
-def _check_safe_integers(name: str, signed: dict[str, Any]) -> None:
-    """Refuse integers JavaScript cannot hold exactly: tuf-js re-encodes ``signed`` to check signatures."""
+def _unsafe_integer_in(signed: dict[str, Any]) -> int | None:
+    """An integer of ``signed`` beyond what JavaScript holds exactly (the file had one; is it in ``signed``?)."""
     stack: list[Any] = [signed]
     while stack:
         value = stack.pop()
@@ -71,12 +75,9 @@ def _check_safe_integers(name: str, signed: dict[str, Any]) -> None:
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
-        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_SAFE_INTEGER:
-            raise VerificationError(
-                f"{name}: holds the integer {value}, beyond 2**53 - 1, which JavaScript clients (tuf-js) cannot verify",
-                name,
-                "format",
-            )
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
+            return value
+    return None
 
 
 def parse_envelope(name: str, data: bytes, expected_type: str | None = None) -> Envelope:
@@ -85,8 +86,9 @@ def parse_envelope(name: str, data: bytes, expected_type: str | None = None) -> 
     Raises:
         VerificationError: malformed, duplicate signature keyids, wrong type.
     """
+    unsafe: list[int] = []
     try:
-        obj = loads_strict(data, name)
+        obj = loads_strict(data, name, unsafe_integers=unsafe)
     except InputFileError as err:
         raise VerificationError(str(err), name, "parse") from err
     if not isinstance(obj, dict) or not isinstance(obj.get("signed"), dict):
@@ -127,9 +129,14 @@ def parse_envelope(name: str, data: bytes, expected_type: str | None = None) -> 
             name,
             "spec_version",
         )
-    _check_safe_integers(name, signed)
+    if unsafe and (value := _unsafe_integer_in(signed)) is not None:
+        raise VerificationError(
+            f"{name}: holds the integer {value}, beyond 2**53 - 1, which JavaScript clients (tuf-js) cannot verify",
+            name,
+            "format",
+        )
     try:
-        payload = canonical_bytes(signed)
+        payload = canonical_bytes(signed, parsed=True)
     except Exception as err:
         raise VerificationError(f"{name}: 'signed' cannot be canonicalised ({err})", name, "format") from err
     return Envelope(name=name, raw=data, signed=signed, signatures=signatures, payload=payload)
@@ -143,6 +150,11 @@ def _fail(env: Envelope, message: str, check: str = "format") -> VerificationErr
     return VerificationError(f"{env.name}: {message}", env.name, check)
 
 
+#: Key objects (key id, repr) already loaded by securesystemslib in this process, at most this many.
+_LOADABLE_KEYS: set[tuple[str, ...]] = set()
+_MAX_REMEMBERED_KEYS = 4096
+
+
 def _check_keys(env: Envelope, keys_dict: object, where: str) -> None:
     """Every key of a ``keys`` object must be one TUF clients load (securesystemslib's registry), used or not."""
     if not isinstance(keys_dict, dict):
@@ -150,13 +162,20 @@ def _check_keys(env: Envelope, keys_dict: object, where: str) -> None:
     for keyid, key_dict in keys_dict.items():
         if not isinstance(key_dict, dict):
             raise _fail(env, f"key {printable(keyid[:12])} in {where} is not an object", "key")
+        seen = key_token(keyid, key_dict)  # the same key object in version after version is loaded once
+        if seen in _LOADABLE_KEYS:
+            continue
         try:
-            Key.from_dict(keyid, copy.deepcopy(key_dict))
+            # from_dict takes the fields out of what it is given: it gets a copy (two levels: a key is that deep)
+            Key.from_dict(keyid, {k: copy.copy(v) for k, v in key_dict.items()})
         except Exception as err:  # whatever the key class raises, clients refuse the file
             detail = printable(str(err), 120)
             raise _fail(
                 env, f"key {printable(keyid[:12])} in {where} is not a key TUF clients can load ({detail})", "key"
             ) from err
+        if len(_LOADABLE_KEYS) >= _MAX_REMEMBERED_KEYS:
+            _LOADABLE_KEYS.clear()
+        _LOADABLE_KEYS.add(seen)
 
 
 def check_role_shape(env: Envelope, role_dict: object, role: str) -> None:

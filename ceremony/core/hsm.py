@@ -73,6 +73,8 @@ class TokenKeyType:
     hash_name: str | None  # hashed on the host: SoftHSM has no combined ECDSA-SHA2 mechanism
 
 
+#: The names are also ``choices.TOKEN_KEY_TYPE_NAMES``, which the CLI lists without loading PyKCS11;
+#: tests/test_startup_imports.py checks the two agree.
 TOKEN_KEY_TYPES: dict[str, TokenKeyType] = {
     t.name: t
     for t in (

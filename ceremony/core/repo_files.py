@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -143,6 +143,60 @@ def read_metadata_dir(directory: Path, *, limits: SizeLimits = DEFAULT_LIMITS) -
         _scan(directory)  # names what is wrong: missing, or not a directory
     limit = read_limit(limits)
     return {p.name: read_bytes(p, "metadata file", limit) for p in sorted(directory.glob("*.json"))}
+
+
+class MetadataDirectory(Mapping[str, bytes]):
+    """The ``*.json`` entries directly inside a directory, each read from disk when it is looked up.
+
+    For ``verify``: a chain of 10,000 roots is 50 MB that need not be in memory at once, since each file is
+    looked at once or twice in turn. Every entry is checked to be a regular file when the directory is opened
+    (refused, not skipped, as ``read_metadata_dir`` does); each lookup reads the file again, with the same size
+    bound, so a caller that must see the same bytes twice compares them (verify's chain does, by digest).
+    """
+
+    def __init__(self, directory: Path, limits: SizeLimits = DEFAULT_LIMITS) -> None:
+        directory = Path(directory)
+        if not directory.is_dir():
+            _scan(directory)  # names what is wrong: missing, or not a directory
+        self._directory = directory
+        self._limit = read_limit(limits)
+        self._names = sorted(p.name for p in directory.glob("*.json"))
+        self._present = frozenset(self._names)
+        for name in self._names:
+            _require_regular(directory / name)
+
+    def __getitem__(self, name: str) -> bytes:
+        if name not in self._present:
+            raise KeyError(name)
+        return read_bytes(self._directory / name, "metadata file", self._limit)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._present
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _require_regular(path: Path) -> None:
+    """Refuse ``path`` unless it is (or links to) a regular file, in read_bytes' words.
+
+    Raises:
+        InputFileError: missing (a dangling link), looping, a directory, FIFO, socket or device.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as err:
+        kind = "a dangling symbolic link" if os.path.islink(path) else "metadata file not found"
+        raise InputFileError(f"{path}: {kind}") from err
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot read metadata file ({err.strerror})") from err
+    if stat.S_ISDIR(mode):
+        raise InputFileError(f"{path}: is a directory, expected a metadata file")
+    if not stat.S_ISREG(mode):
+        raise InputFileError(f"{path}: not a regular file (a FIFO, socket or device); expected a metadata file")
 
 
 def _scan(directory: Path) -> list[str]:

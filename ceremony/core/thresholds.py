@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ceremony.core import keys as _keys
-from ceremony.core import metadata as _md
 from ceremony.core import roles as _roles
 from ceremony.errors import VerificationError
 
@@ -86,13 +85,18 @@ class Requirement:
 
 
 def count(
-    keys: Mapping[str, Key | str | None], signatures: Mapping[str, str], payload: bytes
+    keys: Mapping[str, Key | str | None],
+    signatures: Mapping[str, str],
+    payload: bytes,
+    checked: dict[tuple[bytes, str, str, str], bool] | None = None,
 ) -> tuple[list[str], list[str]]:
     """(signed, unsigned) key ids: distinct public keys with a valid signature over ``payload``, and the rest.
 
     A key that could not be loaded (given as a string saying why, or None)
     never counts as signed. The same public key under a second key id counts
-    once and is in neither list the second time.
+    once and is in neither list the second time. ``checked`` remembers the
+    signatures verified over this ``payload`` (one envelope's), so that two
+    thresholds over one file verify each signature once.
     """
     signed: list[str] = []
     counted: set[bytes] = set()
@@ -103,7 +107,14 @@ def count(
             sig = signatures.get(keyid)
             if identity is None or identity in counted or sig is None:
                 continue
-            if _keys.signature_is_valid(key, sig, payload):  # type: ignore[arg-type]
+            assert not isinstance(key, str) and key is not None  # noqa: S101 - _identity is None for those
+            memo = (identity, key.keytype, key.scheme, sig)
+            valid = checked.get(memo) if checked is not None else None
+            if valid is None:
+                valid = _keys.signature_is_valid(key, sig, payload)
+                if checked is not None:
+                    checked[memo] = valid
+            if valid:
                 signed.append(keyid)
                 counted.add(identity)
     unsigned: list[str] = []
@@ -123,6 +134,8 @@ def _identity(key: Key | str | None) -> bytes | None:
 
 def evaluate(md: Metadata, requirement: Requirement, role: str = "") -> ThresholdResult:
     """Where ``requirement`` stands for metadata ``md``."""
+    from ceremony.core import metadata as _md  # tuf's Metadata API: not needed to count a verify
+
     signed, unsigned = count(requirement.keys, _md.signatures(md), _md.signed_bytes(md))
     return ThresholdResult(requirement.label, requirement.threshold, tuple(signed), tuple(unsigned), role)
 
@@ -148,6 +161,8 @@ def requirements_for(
     Raises:
         VerificationError: no delegating metadata names a proposed delegated role.
     """
+    from ceremony.core import metadata as _md  # tuf's Metadata API: not needed to count a verify
+
     new_root = metadata.get("root")
     result: dict[str, list[Requirement]] = {}
     for role, md in metadata.items():
@@ -175,5 +190,7 @@ def requirements_for(
 
 def signed_by_own_role(md: Metadata, root: Metadata[Root], role: str) -> bool:
     """``md`` carries a threshold of the signatures ``root`` gives ``role`` (root: its own root keys)."""
+    from ceremony.core import metadata as _md  # tuf's Metadata API: not needed to count a verify
+
     keys, threshold = _md.root_role(root if role != "root" else md, role)
     return evaluate(md, Requirement(role, keys, threshold), role).verified

@@ -65,12 +65,13 @@ client state (there is none: it starts from the trusted root).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Container, Mapping
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ceremony.core import _workers
 from ceremony.core import keys as _keys
 from ceremony.core import thresholds as _thresholds
 from ceremony.core._json import read_bytes
@@ -80,11 +81,11 @@ from ceremony.core.envelope import Envelope, check_role_shape, delegations_of, l
 from ceremony.core.repo_files import (
     DEFAULT_LIMITS,
     ROOT_FILE,
+    MetadataDirectory,
     SizeLimits,
     check_size,
     client_file,
     read_limit,
-    read_metadata_dir,
 )
 from ceremony.core.thresholds import ThresholdResult
 from ceremony.errors import SigningKeyError, VerificationError
@@ -127,7 +128,7 @@ def _role_keys(source: Envelope, keys_dict: object, role_dict: object, role: str
 def count_signatures(envelope: Envelope, role_keys: RoleKeys) -> ThresholdResult:
     """Distinct role keys (by public key, not keyid) with a valid signature over the envelope (thresholds.count)."""
     keys = {keyid: role_keys.keys.get(keyid) for keyid in role_keys.keyids}
-    signed, unsigned = _thresholds.count(keys, envelope.signatures, envelope.payload)
+    signed, unsigned = _thresholds.count(keys, envelope.signatures, envelope.payload, envelope.checked)
     return ThresholdResult(envelope.name, role_keys.threshold, tuple(signed), tuple(unsigned))
 
 
@@ -208,8 +209,13 @@ def _load_root_envelope(name: str, data: bytes, limits: SizeLimits = DEFAULT_LIM
 
 
 def _root_role(env: Envelope, role: str) -> RoleKeys:
-    """The keys and threshold root ``env`` gives ``role``."""
-    return _role_keys(env, env.signed.get("keys"), env.signed["roles"].get(role), role)
+    """The keys and threshold root ``env`` gives ``role`` (worked out once per file: a chain asks twice)."""
+    found = env.derived.get(("root role", role))
+    if found is None:
+        found = env.derived[("root role", role)] = _role_keys(
+            env, env.signed.get("keys"), env.signed["roles"].get(role), role
+        )
+    return found
 
 
 def _require_root_version(env: Envelope, expected: int) -> None:
@@ -226,6 +232,67 @@ def _require_root_version(env: Envelope, expected: int) -> None:
         )
 
 
+def _rotation(files: Mapping[str, bytes], current: Envelope, name: str, limits: SizeLimits) -> tuple[Envelope, Check]:
+    """Root ``name`` (version N+1) loaded and checked against ``current`` (version N): version, both thresholds.
+
+    Raises:
+        VerificationError: any of those checks failed.
+    """
+    new = _load_root_envelope(name, files[name], limits)
+    _require_root_version(new, current.version + 1)
+    old_count = _require_threshold(new, _root_role(current, "root"), f"root version {current.version}")
+    new_count = _require_threshold(new, _root_role(new, "root"), f"its own root role (version {new.version})")
+    summary = f"old root: {old_count}; new root: {new_count}"
+    return new, Check(name, "root", new.version, str(new.signed.get("expires")), summary)
+
+
+def _previous(
+    files: Mapping[str, bytes], trusted: Envelope, names: list[str], index: int, limits: SizeLimits
+) -> Envelope:
+    """The root that rotation ``index`` (to ``names[index]``) starts from."""
+    if index == 0:
+        return trusted
+    return _load_root_envelope(names[index - 1], files[names[index - 1]], limits)
+
+
+#: One rotation as a worker reports it: its Check (None: it failed, and the caller raises its error), the
+#: digest of the new root's bytes, and for the first rotation of a run the digest of the root it started from.
+_Step = tuple[Check | None, str, str | None]
+
+
+def _rotations(
+    files: Mapping[str, bytes], trusted: Envelope, names: list[str], limits: SizeLimits
+) -> Callable[[Sequence[int]], list[_Step]]:
+    """A worker for ``_workers.split_map``: each rotation of a run of them, in order."""
+
+    def work(indices: Sequence[int]) -> list[_Step]:
+        results: list[_Step] = []
+        current: Envelope | None = None
+        for index in indices:
+            start = None
+            try:
+                if current is None:
+                    current = _previous(files, trusted, names, index, limits)
+                    start = _digest("sha256", current.raw)
+                current, check = _rotation(files, current, names[index], limits)
+            except VerificationError:
+                failed: list[_Step] = [(None, "", start)]
+                return results + failed * (len(indices) - len(results))
+            results.append((check, _digest("sha256", current.raw) or "", start))
+        return results
+
+    return work
+
+
+def _changed(name: str) -> VerificationError:
+    return VerificationError(
+        f"{name}: changed while it was being verified (read twice, with different bytes); verify a copy that "
+        "nothing else writes to",
+        name,
+        "changed",
+    )
+
+
 def verify_root_chain(
     files: Mapping[str, bytes], trusted: Envelope, report: Report, limits: SizeLimits = DEFAULT_LIMITS
 ) -> Envelope:
@@ -238,22 +305,28 @@ def verify_root_chain(
     report.checks.append(
         Check(trusted.name, "root", trusted.version, str(trusted.signed.get("expires")), count, "trusted root")
     )
-    current = trusted
-    while (name := f"{current.version + 1}.root.json") in files:
-        new = _load_root_envelope(name, files[name], limits)
-        _require_root_version(new, current.version + 1)
-        old_count = _require_threshold(new, _root_role(current, "root"), f"root version {current.version}")
-        new_count = _require_threshold(new, _root_role(new, "root"), f"its own root role (version {new.version})")
-        report.checks.append(
-            Check(
-                name,
-                "root",
-                new.version,
-                str(new.signed.get("expires")),
-                f"old root: {old_count}; new root: {new_count}",
-            )
-        )
-        current = new
+    names: list[str] = []
+    while (name := f"{trusted.version + len(names) + 1}.root.json") in files:
+        names.append(name)
+    # Each rotation depends only on two files (root N and N+1), so the two halves of a long chain are
+    # verified side by side; the results are read in chain order, so the first failure is still the one raised.
+    # Where a run starts, root N was read a second time: it must be the very bytes the run before verified.
+    steps = _workers.split_map(_rotations(files, trusted, names, limits), range(len(names)))
+    verified = _digest("sha256", trusted.raw)
+    for index, (check, digest, start) in enumerate(steps):
+        if start is not None and start != verified:
+            raise _changed(names[index - 1])
+        if check is None:  # the first failed rotation: done again here, to raise its error
+            previous = _previous(files, trusted, names, index, limits)
+            if _digest("sha256", previous.raw) != verified:
+                raise _changed(names[index - 1])
+            new, check = _rotation(files, previous, names[index], limits)
+            digest = _digest("sha256", new.raw) or ""
+        report.checks.append(check)
+        verified = digest
+    current = _previous(files, trusted, names, len(names), limits)
+    if _digest("sha256", current.raw) != verified:
+        raise _changed(current.name)
     later = sorted(int(m.group(1)) for n in files if (m := ROOT_FILE.match(n)) and int(m.group(1)) > current.version)
     if later:
         missing = f"{current.version + 1}.root.json"
@@ -517,6 +590,6 @@ def verify_directory(
         InputFileError: the directory, an entry named like metadata, or the trusted root cannot be read.
         VerificationError: the first failed check.
     """
-    files = read_metadata_dir(directory, limits=limits)
+    files = MetadataDirectory(directory, limits)
     trusted_bytes = read_bytes(trusted_root, "trusted root", read_limit(limits)) if trusted_root else None
     return verify_files(files, trusted_bytes, at, str(trusted_root) if trusted_root else None, limits=limits)

@@ -22,25 +22,20 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from securesystemslib.signer import Key
+from typing import TYPE_CHECKING, Any
 
 from ceremony import __version__
-from ceremony.core import _txn, notary
-from ceremony.core import hsm as _hsm
-from ceremony.core import keys as _keys
+from ceremony.core import _txn
 from ceremony.core import roles as _roles
 from ceremony.core import transcript as _transcript
 from ceremony.core._fs import fsync_dir, make_private_dir, sha256_hex, write_atomic
 from ceremony.core._json import dumps_pretty, read_json
 from ceremony.core.dates import format_date
 from ceremony.core.envelope import parse_envelope
-from ceremony.core.keys import dct as dct_keys
 from ceremony.core.roles import CONFIG_NAME, KEYID, KEYS_DIR, MAX_POLICY_DAYS, METADATA_DIR, TOP_LEVEL
 from ceremony.errors import (
     CeremonyError,
@@ -49,6 +44,9 @@ from ceremony.errors import (
     UsageError,
     WorkspaceError,
 )
+
+if TYPE_CHECKING:
+    from securesystemslib.signer import Key
 
 CONFIG_FORMAT = 1
 PROFILE = "tuf"
@@ -59,8 +57,9 @@ NOTARY_PROFILE = "notary"
 _STALE_STAGING_SECONDS = 60
 _STAGING_LOCK = ".lock"
 
-#: Returns the passphrase for a key, given its label ("root-1", "timestamp").
-PassphraseProvider = _keys.SecretsHandler
+#: Returns the passphrase for a key, given its label ("root-1", "timestamp"): ``keys.SecretsHandler``, named
+#: here without importing keys (and ``cryptography``), which ``status`` and ``--version`` never need.
+PassphraseProvider = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,8 @@ class KeyRecord:
         if self.uri.startswith("file:"):
             return f"software key {self.uri.removeprefix('file:')} (encrypted)"
         if self.uri.startswith("pkcs11:"):
+            from ceremony.core import hsm as _hsm  # PyKCS11 only for a workspace with token keys
+
             uri = _hsm.Pkcs11Uri.parse(self.uri)
             serial = f" (serial {uri.serial})" if uri.serial else ""
             return f"token '{uri.token}'{serial} key '{uri.object}'"
@@ -385,6 +386,12 @@ class Workspace:
         """The directory a TUF client reads."""
         return self.path / METADATA_DIR
 
+    @property
+    def is_notary(self) -> bool:
+        """A Docker Content Trust workspace (``profile: notary``; core/dct.py is its code): asked here, so that
+        a TUF workspace's ``status`` need not load DCT's whole stack to find out it is not one."""
+        return self.config.get("profile") == NOTARY_PROFILE
+
     def key_records(self) -> list[KeyRecord]:
         """Every key the workspace refers to."""
         records = []
@@ -448,16 +455,21 @@ class Workspace:
         Raises:
             InputFileError / SigningKeyError: root unreadable or key not in it.
         """
-        if self.config.get("profile") == NOTARY_PROFILE:
+        if self.is_notary:
             return self._notary_public_key(keyid)
         env = parse_envelope("root.json", self.newest_root_bytes(), "root")
         key_obj = (env.signed.get("keys") or {}).get(keyid)
         if key_obj is None:
             raise SigningKeyError(f"key {keyid[:12]} is not in the newest root")
+        from ceremony.core import keys as _keys  # cryptography's key loading, only when a key is asked for
+
         return _keys.public_key_from_metadata(keyid, key_obj)
 
     def _notary_public_key(self, canonical_id: str) -> Key:
         """A root key of a Docker Content Trust workspace, named by its canonical id, from its certificate."""
+        from ceremony.core import notary  # Notary v1 and X.509 only for a DCT workspace's keys
+        from ceremony.core.keys import dct as dct_keys
+
         ca = self.config.get("ca")
         if isinstance(ca, dict) and ca.get("keyid") == canonical_id and isinstance(ca.get("certificate"), str):
             with contextlib.suppress(CeremonyError, ValueError):  # the workspace CA: its own certificate's key
@@ -475,7 +487,7 @@ class Workspace:
         Raises:
             UsageError: the workspace's profile is ``notary``.
         """
-        if self.config.get("profile") == NOTARY_PROFILE:
+        if self.is_notary:
             raise UsageError(
                 f"{self.path}: a Docker Content Trust workspace, and {command} is for TUF workspaces only "
                 "(its changes are ceremony notary rotate-root and rotate-key; docs/dct.md)"

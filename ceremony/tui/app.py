@@ -29,7 +29,6 @@ from ceremony.core._text import printable
 from ceremony.core.workspace import Workspace
 from ceremony.errors import CeremonyError
 from ceremony.tui import dct as dct_tui
-from ceremony.tui import flows, newroot
 from ceremony.tui.picker import PathInput
 from ceremony.tui.signing import ReviewSignScreen
 from ceremony.tui.widgets import LEAVE, ConfirmDialog, ErrorDialog, GridTable, held, plain, plain_lines
@@ -487,6 +486,8 @@ class CeremonyApp(App[None]):
     @work(exclusive=True, group="flow")
     async def new_root_flow(self, path: Path | None) -> None:
         """The new root ceremony from its first unfinished step to sign-off."""
+        from ceremony.tui import newroot  # the flows' screens load when a flow starts, not before home's first frame
+
         previous = self.workspace
         if path is None:
             default = "" if self.workspace is None or self.workspace.exists() else str(self.workspace)
@@ -539,6 +540,8 @@ class CeremonyApp(App[None]):
     @work(exclusive=True, group="flow")
     async def change_flow(self, kind: str | None) -> None:
         """Rotation, extension or delegation: choose, collect signatures, publish (kind None: resume)."""
+        from ceremony.tui import flows  # see new_root_flow
+
         ws = self._load_workspace()
         if ws is None:
             return
@@ -583,6 +586,8 @@ class CeremonyApp(App[None]):
         numbers = [Path(n).name.split(".", 1)[0] for n in written]
         version = max((int(n) for n in numbers if n.isdigit()), default=0)
         reason = f"Root version {version} was published: make its paper backup now." if version else ""
+        from ceremony.tui import flows  # see new_root_flow
+
         await self._step(flows.BackupExportScreen(ws, self.clock, reason))
 
     @work(exclusive=True, group="flow")
@@ -596,6 +601,8 @@ class CeremonyApp(App[None]):
     @work(exclusive=True, group="flow")
     async def offline_sign_flow(self) -> None:
         """Open a sign request, review it, sign it with my key, save it."""
+        from ceremony.tui import flows  # see new_root_flow
+
         subject = await self._step(flows.OpenRequestScreen())
         if subject == LEAVE:
             return
@@ -616,6 +623,8 @@ class CeremonyApp(App[None]):
     @work(exclusive=True, group="flow")
     async def simple_flow(self, kind: str) -> None:
         """Backup export, restore, or a recovery drill."""
+        from ceremony.tui import flows  # see new_root_flow
+
         if kind == "restore":
             await self._step(flows.RestoreScreen())
         else:

@@ -20,24 +20,32 @@ cryptography (certificates, raw signatures, notary's key files) is ``keys/dct.py
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.serialization import pkcs12
 from securesystemslib.exceptions import UnverifiedSignatureError
 from securesystemslib.signer import CryptoSigner, Key, Signature, Signer, SSlibKey
 
 from ceremony.core._json import read_bytes
 from ceremony.core._text import printable
+
+# The key types' table lives in choices.py, which the CLI reads at start-up without loading cryptography.
+from ceremony.core.choices import DEFAULT_KEY_TYPE as DEFAULT_KEY_TYPE
+from ceremony.core.choices import KEY_TYPES as KEY_TYPES
+from ceremony.core.choices import KeyType as KeyType
 from ceremony.errors import InputFileError, PassphraseError, SigningKeyError, UsageError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.serialization import pkcs12
 
 #: A callable that returns a secret for the prompt it is given. getpass in the
 #: CLI, a closure in the TUI, a lambda in tests. The core never stores the result.
@@ -45,39 +53,6 @@ SecretsHandler = Callable[[str], str]
 
 PBKDF2_ITERATIONS = 600_000
 MIN_PASSPHRASE_LENGTH = 8
-
-
-@dataclass(frozen=True)
-class KeyType:
-    """One software key type the tool can generate, with its TUF names."""
-
-    name: str
-    keytype: str
-    scheme: str
-    description: str
-    caveat: str = ""
-
-
-KEY_TYPES: dict[str, KeyType] = {
-    kt.name: kt
-    for kt in (
-        KeyType("ed25519", "ed25519", "ed25519", "Ed25519"),
-        KeyType("ecdsa-p256", "ecdsa", "ecdsa-sha2-nistp256", "ECDSA on NIST P-256 with SHA-256"),
-        KeyType(
-            "ecdsa-p384",
-            "ecdsa",
-            "ecdsa-sha2-nistp384",
-            "ECDSA on NIST P-384 with SHA-384",
-            # Observed with tuf-js 5.0.1: @tufjs/models verifies every ECDSA
-            # signature with SHA-256, whatever the scheme says.
-            "tuf-js (npm, sigstore-js) cannot verify ecdsa-sha2-nistp384 signatures; "
-            "use ecdsa-p256 or ed25519 if JavaScript clients must trust this repository",
-        ),
-        KeyType("rsa-pss-3072", "rsa", "rsassa-pss-sha256", "RSA-3072 with PSS and SHA-256"),
-        KeyType("rsa-pss-4096", "rsa", "rsassa-pss-sha256", "RSA-4096 with PSS and SHA-256"),
-    )
-}
-DEFAULT_KEY_TYPE = "ed25519"
 
 
 def key_type_name(key: Key) -> str:
@@ -181,6 +156,10 @@ def generate_key(key_type_name_: str, passphrase: str, label: str) -> GeneratedK
 
 def encrypt_private_key(private: pkcs12.PKCS12PrivateKeyTypes, passphrase: str, label: str) -> bytes:
     """PKCS#12 bytes of ``private`` under PBES2/PBKDF2-HMAC-SHA256(600k)/AES-256-CBC."""
+    # Imported here: PKCS#12 loads cryptography's X.509, which commands that never open a key file
+    # (``status``, ``verify``) need not pay for.
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
     encryption = (
         serialization.PrivateFormat.PKCS12.encryption_builder()
         .kdf_rounds(PBKDF2_ITERATIONS)
@@ -204,6 +183,8 @@ def decrypt_private_key(data: bytes, passphrase: str) -> Any | None:
         ValueError: the passphrase is wrong, the bytes are damaged, or they use an algorithm cryptography
             does not support.
     """
+    from cryptography.hazmat.primitives.serialization import pkcs12  # see encrypt_private_key
+
     try:
         private, _cert, _extra = pkcs12.load_key_and_certificates(data, passphrase.encode("utf-8"))
     except UnsupportedAlgorithm as err:
@@ -386,6 +367,10 @@ def ecdsa_signature_from_raw(raw: bytes) -> bytes:
     return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
 
 
+#: Distinct public keys remembered per process (parsed once, for identity and for verifying).
+_KEY_CACHE_SIZE = 4096
+
+
 def public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKey:
     """Build a verifying key from a key object as real repositories publish it.
 
@@ -398,6 +383,34 @@ def public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKe
     Raises:
         SigningKeyError: the key object is malformed or of an unsupported type.
     """
+    seen = key_token(keyid, key_dict)  # a chain names the same keys in version after version: built once
+    cached = _FROM_METADATA.get(seen)
+    if cached is not None:
+        return cached
+    key = _public_key_from_metadata(keyid, key_dict)
+    if len(_FROM_METADATA) >= _KEY_CACHE_SIZE:
+        _FROM_METADATA.clear()
+    _FROM_METADATA[seen] = key
+    return key
+
+
+_FROM_METADATA: dict[tuple[str, ...], SSlibKey] = {}
+
+
+def key_token(keyid: str, key_dict: dict[str, Any]) -> tuple[str, ...]:
+    """A hashable stand-in for one key object of a metadata file, equal for equal content: the key a cache of
+    what was already loaded from it is looked up by. The usual shape (keytype, scheme and a public value,
+    nothing else) is read directly; any other is compared by its repr."""
+    keyval = key_dict.get("keyval")
+    if len(key_dict) == 3 and type(keyval) is dict and len(keyval) == 1:
+        keytype, scheme, public = key_dict.get("keytype"), key_dict.get("scheme"), keyval.get("public")
+        if type(keytype) is str and type(scheme) is str and type(public) is str:
+            return (keyid, keytype, scheme, public)
+    return (keyid, repr(key_dict))
+
+
+def _public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKey:
+    """public_key_from_metadata, uncached."""
     try:
         key = SSlibKey.from_dict(keyid, dict(key_dict))
     except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -411,7 +424,7 @@ def public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKe
             raise SigningKeyError(f"key {printable(keyid[:12])} holds an invalid ECDSA point") from err
         pem = point.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         key = SSlibKey(keyid, key.keytype, key.scheme, {**key.keyval, "public": pem})
-    return key
+    return _verifying(key)
 
 
 def public_key_identity(key: Key) -> bytes:
@@ -421,16 +434,65 @@ def public_key_identity(key: Key) -> bytes:
     string); thresholds must count keys, not keyids, or one key could sign
     twice under two names.
     """
+    if type(key) is _VerifyingKey:
+        return key.identity()
     public = key.keyval.get("public", "") if isinstance(key.keyval, dict) else ""
     if not isinstance(public, str):
         return f"unparsed:{key.keytype}:{public!r}".encode()
+    return _identity_of(key.keytype, public)
+
+
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _identity_of(keytype: str, public: str) -> bytes:
+    """public_key_identity for one encoded key, once per process: a chain of 1,000 roots names the same keys
+    in version after version, and parsing each PEM again was a fifth of verifying it."""
     try:
-        if key.keytype == "ed25519" and not public.startswith("-----BEGIN"):
+        if keytype == "ed25519" and not public.startswith("-----BEGIN"):
             return b"ed25519:" + bytes.fromhex(public)
-        loaded = serialization.load_pem_public_key(public.encode())
+        loaded = _loaded_pem(public)
         return loaded.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    except (ValueError, TypeError):
-        return f"unparsed:{key.keytype}:{public}".encode()
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return f"unparsed:{keytype}:{public}".encode()
+
+
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _loaded_pem(public: str) -> Any:
+    """A PEM public key parsed once, for its identity and for verifying with it alike."""
+    return serialization.load_pem_public_key(public.encode())
+
+
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _crypto_key_of(keytype: str, public: str) -> Any:
+    """The ``cryptography`` public key securesystemslib would load for this key, loaded once per process."""
+    return SSlibKey("-", keytype, "-", {"public": public})._crypto_key()
+
+
+class _VerifyingKey(SSlibKey):
+    """An SSlibKey that verifies with a public key parsed once (``_crypto_key_of``), not once per signature.
+
+    Everything else, the choice of hash and padding for each scheme above all, stays securesystemslib's.
+    """
+
+    _identity: bytes | None = None
+
+    def _crypto_key(self) -> Any:
+        return _crypto_key_of(self.keytype, self.keyval["public"])
+
+    def identity(self) -> bytes:
+        """public_key_identity, kept: thresholds ask it of every key of every role they count."""
+        if self._identity is None:
+            self._identity = _identity_of(self.keytype, self.keyval["public"])
+        return self._identity
+
+
+_K = TypeVar("_K", bound=Key)
+
+
+def _verifying(key: _K) -> _K:
+    """``key`` as a _VerifyingKey when it is a plain SSlibKey with a string public value (other keys as they are)."""
+    if type(key) is SSlibKey and isinstance(key.keyval.get("public"), str):
+        return _VerifyingKey(key.keyid, key.keytype, key.scheme, key.keyval, key.unrecognized_fields)  # type: ignore[return-value]
+    return key
 
 
 def signature_is_valid(key: Key, sig_hex: str, payload: bytes) -> bool:
@@ -440,15 +502,53 @@ def signature_is_valid(key: Key, sig_hex: str, payload: bytes) -> bool:
     empty signature (tuf-on-ci publishes empty placeholders for keys that have
     not signed yet).
     """
+    public = key.keyval.get("public") if isinstance(key.keyval, dict) else None
+    verifier = _fast_verifier(key.keytype, key.scheme, public) if isinstance(public, str) else None
     try:
+        if verifier is not None:
+            verifier(bytes.fromhex(sig_hex), payload)
+            return True
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            key.verify_signature(Signature(key.keyid, sig_hex), payload)
-    except (UnverifiedSignatureError, ValueError, TypeError):
+            _verifying(key).verify_signature(Signature(key.keyid, sig_hex), payload)
+    except (InvalidSignature, UnverifiedSignatureError, ValueError, TypeError):
         return False
     except Exception:  # noqa: BLE001 - an unsupported key/scheme verifies nothing
         return False
     return True
+
+
+#: securesystemslib's hash for each ECDSA scheme; the keytype may be "ecdsa" or (deprecated) the scheme itself.
+_ECDSA_HASHES = {"ecdsa-sha2-nistp256": hashes.SHA256, "ecdsa-sha2-nistp384": hashes.SHA384}
+
+
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _fast_verifier(keytype: str, scheme: str, public: str) -> Callable[[bytes, bytes], None] | None:
+    """A direct ``cryptography`` verify call for the schemes nearly every repository uses (ed25519, ECDSA P-256
+    and P-384), made once per key; None for anything else, which securesystemslib verifies.
+
+    It does what securesystemslib's SSlibKey does for these schemes, no more and no less: ed25519 keys as hex
+    of the raw 32 bytes, ECDSA keys as PEM of a key on the scheme's own curve, DER signatures, the scheme's
+    hash. A key that cannot be loaded so gets None: securesystemslib then refuses it as it always did. Its
+    per-signature overhead was a sixth of verifying a long root chain.
+    """
+    try:
+        if keytype == "ed25519" and scheme == "ed25519":
+            return ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(public)).verify
+        if scheme in _ECDSA_HASHES and keytype in ("ecdsa", scheme):
+            loaded = _loaded_pem(public)
+            if not isinstance(loaded, ec.EllipticCurvePublicKey) or loaded.curve.name != _ECDSA_CURVES[scheme].name:
+                return None
+            algorithm = ec.ECDSA(_ECDSA_HASHES[scheme]())
+            ecdsa_key = loaded
+
+            def verify(signature: bytes, data: bytes) -> None:
+                ecdsa_key.verify(signature, data, algorithm)
+
+            return verify
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    return None
 
 
 def generate_key_file(path: Path, key_type_name_: str, passphrase: str) -> SSlibKey:

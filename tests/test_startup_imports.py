@@ -1,0 +1,105 @@
+"""Start-up: each command imports only what it uses (issue 15, goal 4).
+
+``ceremony --version`` and ``ceremony status WS`` run in a fresh interpreter, which then reports every module
+loaded. Neither may load a library only other commands use: PyKCS11 (tokens), the QR and PDF stack, Textual,
+PKCS#12 and X.509 (key files, Docker Content Trust); ``--version`` loads neither python-tuf nor ``cryptography``
+at all. An eager import added anywhere on the way (a click option's default read from ``core.hsm``, a module
+that imports ``keys`` at its top for one function) fails here, naming the module. No timing is asserted: the
+figures are scripts/bench's.
+
+The option tables the CLI builds at start-up come from ``core/choices.py``; the tests at the end check that the
+modules which use those choices (``keys``, ``hsm``, ``backup``, ``signers``) agree with it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Runs the CLI as ``python -m ceremony ARGS`` would, in-process, then writes what it loaded to the file argv[1].
+PROBE = """
+import json, runpy, sys
+out = sys.argv[1]
+sys.argv = ["ceremony", *sys.argv[2:]]
+code = 0
+try:
+    runpy.run_module("ceremony", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code or 0
+with open(out, "w") as f:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+"""
+
+#: Libraries no command below uses (a module and its submodules).
+NEVER = (
+    "PyKCS11",
+    "qrcode",
+    "zxingcpp",
+    "PIL",
+    "fpdf",
+    "pypdfium2",
+    "textual",
+    "rich",
+    "shamir_mnemonic",
+    "mnemonic",
+    "base45",
+    "pydantic",
+    "sigstore_models",
+    "cryptography.hazmat.primitives.serialization.pkcs12",
+    "cryptography.x509",
+    "ceremony.tui",
+    "ceremony.core.hsm",
+    "ceremony.core.dct",
+)
+#: ``--version`` prints a constant: no TUF, no key code at all.
+NOT_FOR_VERSION = ("tuf", "cryptography", "securesystemslib.signer", "ceremony.core.keys", "ceremony.core.workspace")
+
+
+def _loaded(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    out = tmp_path / "modules.json"
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["code"] == 0, result.stderr
+    return result, report["modules"]
+
+
+def _offenders(modules: list[str], banned: tuple[str, ...]) -> list[str]:
+    return [m for m in modules if any(m == b or m.startswith(b + ".") for b in banned)]
+
+
+def test_version_imports_only_the_cli(tmp_path: Path) -> None:
+    result, modules = _loaded(tmp_path, "--version")
+    assert result.stdout.startswith("ceremony, version "), result.stdout
+    assert "click" in modules  # the probe did run the CLI
+    assert _offenders(modules, NEVER + NOT_FOR_VERSION) == []
+
+
+def test_status_imports_no_token_qr_or_ui_code(tmp_path: Path, base_workspace: Path) -> None:
+    result, modules = _loaded(tmp_path, "status", str(base_workspace))
+    assert "Root versions: 1" in result.stdout, result.stdout
+    assert "ceremony.core.status" in modules
+    assert _offenders(modules, NEVER) == []
+
+
+@pytest.mark.parametrize("modules", [["PyKCS11"], ["qrcode.main"], ["cryptography.x509.base"]])
+def test_offenders_are_found(modules: list[str]) -> None:
+    # The check above can fail: a banned module or any submodule of one is named.
+    assert _offenders(["click", *modules], NEVER) == modules
+
+
+def test_choices_agree_with_the_modules_that_use_them() -> None:
+    from ceremony.core import backup, choices, hsm, keys, signers
+
+    assert keys.KEY_TYPES is choices.KEY_TYPES
+    assert keys.DEFAULT_KEY_TYPE in choices.KEY_TYPES
+    assert tuple(hsm.TOKEN_KEY_TYPES) == choices.TOKEN_KEY_TYPE_NAMES
+    assert choices.DEFAULT_TOKEN_KEY_TYPE in hsm.TOKEN_KEY_TYPES
+    assert signers.TOKEN_KEY_TYPE == choices.DEFAULT_TOKEN_KEY_TYPE
+    assert backup.DEFAULT_QR_BYTES == choices.DEFAULT_QR_BYTES
