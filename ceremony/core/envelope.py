@@ -44,9 +44,6 @@ class Envelope:
     signed: dict[str, Any]
     signatures: dict[str, str]
     payload: bytes
-    #: Signatures already checked over ``payload``: (key identity, keytype, scheme, signature) -> valid. Root
-    #: N+1's keys mostly are root N's: each signature is verified once, though both thresholds count it.
-    checked: dict[tuple[bytes, str, str, str], bool] = field(default_factory=dict, compare=False, repr=False)
     #: What verify.py worked out from this file once (a root's role keys: rotation N+1 asks for root N's again).
     derived: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -18,6 +18,7 @@ from the previous root, the new root, or the delegating metadata
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -88,18 +89,18 @@ def count(
     keys: Mapping[str, Key | str | None],
     signatures: Mapping[str, str],
     payload: bytes,
-    checked: dict[tuple[bytes, str, str, str], bool] | None = None,
 ) -> tuple[list[str], list[str]]:
     """(signed, unsigned) key ids: distinct public keys with a valid signature over ``payload``, and the rest.
 
     A key that could not be loaded (given as a string saying why, or None)
     never counts as signed. The same public key under a second key id counts
-    once and is in neither list the second time. ``checked`` remembers the
-    signatures verified over this ``payload`` (one envelope's), so that two
-    thresholds over one file verify each signature once.
+    once and is in neither list the second time. Each signature is verified
+    once per process, however many thresholds count it (keys.signature_is_valid
+    remembers): root N+1's keys mostly are root N's.
     """
     signed: list[str] = []
     counted: set[bytes] = set()
+    digest = hashlib.sha256(payload).digest()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # securesystemslib on keytype "ecdsa-sha2-nistp256"
         for keyid, key in keys.items():
@@ -107,14 +108,7 @@ def count(
             sig = signatures.get(keyid)
             if identity is None or identity in counted or sig is None:
                 continue
-            assert not isinstance(key, str) and key is not None  # noqa: S101 - _identity is None for those
-            memo = (identity, key.keytype, key.scheme, sig)
-            valid = checked.get(memo) if checked is not None else None
-            if valid is None:
-                valid = _keys.signature_is_valid(key, sig, payload)
-                if checked is not None:
-                    checked[memo] = valid
-            if valid:
+            if _keys.signature_is_valid(key, sig, payload, payload_digest=digest):  # type: ignore[arg-type]
                 signed.append(keyid)
                 counted.add(identity)
     unsigned: list[str] = []

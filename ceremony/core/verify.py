@@ -128,7 +128,7 @@ def _role_keys(source: Envelope, keys_dict: object, role_dict: object, role: str
 def count_signatures(envelope: Envelope, role_keys: RoleKeys) -> ThresholdResult:
     """Distinct role keys (by public key, not keyid) with a valid signature over the envelope (thresholds.count)."""
     keys = {keyid: role_keys.keys.get(keyid) for keyid in role_keys.keyids}
-    signed, unsigned = _thresholds.count(keys, envelope.signatures, envelope.payload, envelope.checked)
+    signed, unsigned = _thresholds.count(keys, envelope.signatures, envelope.payload)
     return ThresholdResult(envelope.name, role_keys.threshold, tuple(signed), tuple(unsigned))
 
 

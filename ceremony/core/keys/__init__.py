@@ -21,6 +21,7 @@ cryptography (certificates, raw signatures, notary's key files) is ``keys/dct.py
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import warnings
 from collections.abc import Callable
@@ -495,13 +496,43 @@ def _verifying(key: _K) -> _K:
     return key
 
 
-def signature_is_valid(key: Key, sig_hex: str, payload: bytes) -> bool:
+def signature_is_valid(key: Key, sig_hex: str, payload: bytes, *, payload_digest: bytes | None = None) -> bool:
     """True when ``sig_hex`` is a valid signature by ``key`` over ``payload``.
 
     A status check for reports, not for signing: it never raises for a bad or
     empty signature (tuf-on-ci publishes empty placeholders for keys that have
     not signed yet).
+
+    Each answer is remembered for this process, by the key's public material, its scheme, the signature and
+    the SHA-256 of ``payload`` (given as ``payload_digest`` by a caller that asks about several signatures
+    over one payload): the same question has the same answer, and a change of 16,384 hash bins asked it three
+    times per bin (right after signing, when counting thresholds, and when verifying the result as a client).
     """
+    if not isinstance(sig_hex, str):
+        return False
+    memo = (
+        payload_digest or hashlib.sha256(payload).digest(),
+        public_key_identity(key),
+        key.keytype,
+        key.scheme,
+        sig_hex,
+    )
+    known = _VERIFIED.get(memo)
+    if known is None:
+        known = _verify_once(key, sig_hex, payload)
+        if len(_VERIFIED) >= _MAX_VERIFIED:
+            _VERIFIED.clear()
+        _VERIFIED[memo] = known
+    return known
+
+
+#: signature_is_valid's answers, at most this many (a few hundred bytes each).
+_VERIFIED: dict[tuple[bytes, bytes, str, str, str], bool] = {}
+_MAX_VERIFIED = 32_768
+
+
+def _verify_once(key: Key, sig_hex: str, payload: bytes) -> bool:
+    """signature_is_valid, asked of cryptography (or securesystemslib) itself."""
     public = key.keyval.get("public") if isinstance(key.keyval, dict) else None
     verifier = _fast_verifier(key.keytype, key.scheme, public) if isinstance(public, str) else None
     try:
