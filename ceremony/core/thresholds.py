@@ -19,7 +19,6 @@ from the previous root, the new root, or the delegating metadata
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -101,19 +100,16 @@ def count(
     signed: list[str] = []
     counted: set[bytes] = set()
     digest = hashlib.sha256(payload).digest()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # securesystemslib on keytype "ecdsa-sha2-nistp256"
-        for keyid, key in keys.items():
-            identity = _identity(key)
-            sig = signatures.get(keyid)
-            if identity is None or identity in counted or sig is None:
-                continue
-            if _keys.signature_is_valid(key, sig, payload, payload_digest=digest):  # type: ignore[arg-type]
-                signed.append(keyid)
-                counted.add(identity)
+    identities = [(keyid, key, _identity(key)) for keyid, key in keys.items()]
+    for keyid, key, identity in identities:  # (signature_is_valid silences securesystemslib's deprecations)
+        sig = signatures.get(keyid)
+        if identity is None or identity in counted or sig is None:
+            continue
+        if _keys.signature_is_valid(key, sig, payload, payload_digest=digest):  # type: ignore[arg-type]
+            signed.append(keyid)
+            counted.add(identity)
     unsigned: list[str] = []
-    for keyid, key in keys.items():
-        identity = _identity(key)
+    for keyid, _key, identity in identities:
         if keyid in signed or (identity is not None and identity in counted):
             continue
         if identity is not None:
