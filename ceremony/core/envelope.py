@@ -149,7 +149,7 @@ def _fail(env: Envelope, message: str, check: str = "format") -> VerificationErr
 
 #: Key objects (key id, repr) already loaded by securesystemslib in this process, at most this many.
 _LOADABLE_KEYS: set[tuple[str, ...]] = set()
-_MAX_REMEMBERED_KEYS = 4096
+_MAX_REMEMBERED_KEYS = 512
 
 
 def _check_keys(env: Envelope, keys_dict: object, where: str) -> None:

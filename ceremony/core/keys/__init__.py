@@ -369,7 +369,7 @@ def ecdsa_signature_from_raw(raw: bytes) -> bytes:
 
 
 #: Distinct public keys remembered per process (parsed once, for identity and for verifying).
-_KEY_CACHE_SIZE = 4096
+_KEY_CACHE_SIZE = 512
 
 
 def public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKey:
@@ -510,13 +510,9 @@ def signature_is_valid(key: Key, sig_hex: str, payload: bytes, *, payload_digest
     """
     if not isinstance(sig_hex, str):
         return False
-    memo = (
-        payload_digest or hashlib.sha256(payload).digest(),
-        public_key_identity(key),
-        key.keytype,
-        key.scheme,
-        sig_hex,
-    )
+    question = (payload_digest or hashlib.sha256(payload).digest(), public_key_identity(key), key.keytype, key.scheme)
+    # 32 bytes remembered, not the key and the signature themselves (repr: one text for one question)
+    memo = hashlib.sha256(repr((*question, sig_hex)).encode("utf-8", "surrogatepass")).digest()
     known = _VERIFIED.get(memo)
     if known is None:
         known = _verify_once(key, sig_hex, payload)
@@ -526,9 +522,10 @@ def signature_is_valid(key: Key, sig_hex: str, payload: bytes, *, payload_digest
     return known
 
 
-#: signature_is_valid's answers, at most this many (a few hundred bytes each).
-_VERIFIED: dict[tuple[bytes, bytes, str, str, str], bool] = {}
-_MAX_VERIFIED = 32_768
+#: signature_is_valid's answers, by the digest of the question, at most this many (a hundred bytes each):
+#: more than a change of 16,384 hash bins asks, signing, counting and verifying each bin.
+_VERIFIED: dict[bytes, bool] = {}
+_MAX_VERIFIED = 65_536
 
 
 def _verify_once(key: Key, sig_hex: str, payload: bytes) -> bool:
