@@ -95,6 +95,25 @@ def test_restore_from_text_fallback(cli: CliRunner, five_key: tuple[Path, Path],
     assert (tmp_path / "r" / "1.root.json").read_bytes() == (ws / "metadata" / "1.root.json").read_bytes()
 
 
+def test_pdfs_and_images_read_together_on_two_threads(five_key: tuple[Path, Path], tmp_path: Path) -> None:
+    """The fast pass reads images two at a time; PDFs (PDFium is not thread-safe) never render concurrently, even
+    when named as images. Before the lock, this crashed the process."""
+    _ws, out = five_key
+    (a4,) = out.glob("*-a4.pdf")
+    (letter,) = out.glob("*-letter.pdf")
+    inputs = []
+    for index in range(3):
+        for pdf in (a4, letter):
+            disguised = tmp_path / f"{index}-{pdf.stem}.png"
+            shutil.copyfile(pdf, disguised)
+            inputs += [disguised, pdf]
+    inputs += _pngs(out)
+    for _ in range(3):
+        sets, _texts, _unreadable = _backup.collect(inputs)
+        ((_set_id, parts),) = sets.items()
+        assert sorted(parts) == list(range(1, len(_pngs(out)) + 1))
+
+
 def test_restore_from_pdf_printed_at_150_dpi(cli: CliRunner, five_key: tuple[Path, Path], tmp_path: Path) -> None:
     if shutil.which("pdftoppm") is None:
         pytest.fail("pdftoppm (Debian poppler-utils) is required; scripts/test installs it")
@@ -530,3 +549,23 @@ def test_share_secrets_stay_out_of_reprs_and_errors() -> None:
     # Whole words: a share word such as "type" is a substring of the message's own "typed shares".
     shown = set(re.findall(r"[a-z]+", message.lower()))
     assert not any(word in shown for word in [*mistyped, *backup.shares[1].split()] if len(word) > 3)
+
+
+def test_a_long_label_leaves_page_numbers_on_every_page(tmp_path: Path) -> None:
+    """The footer of a key-share sheet carries the key's label: one of the 128 characters a label may have must
+    not push "page N of M" (what puts loose pages back in order) off the page. The long unbroken word is
+    cut across lines (measuring each prefix anew once made 5,000 characters take 20 seconds)."""
+    from ceremony.core import _paper
+    from ceremony.core import qr as _qr
+
+    label = "W" * 128
+    pdf = _paper.share_sheet(
+        paper="a4", label=label, keyid="ab" * 32, index=1, count=3, threshold=2, words="word " * 5000 + "x" * 4000,
+        qr=_qr.symbol("CRMY1 TEST", "M"), created="2026-12-02",
+    )  # fmt: skip
+    (tmp_path / "share.pdf").write_bytes(pdf)
+    pages = _sheet_text(tmp_path / "share.pdf")
+    assert len(pages) > 1
+    for number, text in enumerate(pages, start=1):
+        assert f"page {number} of {len(pages)}" in text
+        assert "ceremony key share 1 of 3 for WWW" in text

@@ -302,7 +302,7 @@ def test_bad_pdfs_are_one_sentence(tmp_path: Path, kind: str, expected: str) -> 
         sha256="0" * 64,
         words="words",
         summary=[],
-        images=[_qr.qr_image("CRMY1:X", "M")],
+        images=[_qr.symbol("CRMY1:X", "M")],
         fallback="",
         created="today",
     )

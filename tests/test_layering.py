@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import re
 import tomllib
 from pathlib import Path
 
@@ -91,6 +92,23 @@ def test_type_checking_imports_are_skipped_and_nothing_else() -> None:
         "fpdf",
     ]
     assert _imports_in(source, "sample.py") == ["typing", "typing", "tuf", "base45", "tuf.api", "qrcode", "PIL", "fpdf"]
+
+
+#: Libraries the tests use as references for what ceremony writes itself (QR symbols, PDFs): test-only in
+#: pyproject.toml and the locks, so nothing in the package may import them, not even their owner.
+TEST_ONLY = ("qrcode", "fpdf")
+
+
+def test_nothing_imports_a_test_only_library() -> None:
+    offenders = [
+        f"{path.relative_to(CORE.parent)} imports {name}"
+        for path in CORE.parent.rglob("*.py")
+        for name in _imports(path)
+        if name.split(".")[0] in TEST_ONLY
+    ]
+    assert offenders == []
+    runtime = {re.split(r"[<>=!~;\[ ]", d)[0].lower() for d in PYPROJECT["project"]["dependencies"]}
+    assert not runtime & {"qrcode", "fpdf2"}  # the distributions of TEST_ONLY
 
 
 def test_owners_exist() -> None:

@@ -14,6 +14,7 @@ import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -81,6 +82,42 @@ def write_atomic(path: Path, data: bytes) -> str:
         raise
     fsync_dir(path.parent)
     return sha256_hex(data)
+
+
+def write_atomic_many(directory: Path, files: Mapping[str, bytes]) -> None:
+    """Write each of ``files`` (name -> bytes) into ``directory`` as write_atomic does, with one directory flush.
+
+    Each file is complete or absent and 0600 from the start, as with write_atomic; the directory entries are
+    flushed once for all of them instead of once per file (an export writes twenty files: half its flushes).
+    A name is one path component, never a path.
+
+    Raises:
+        ValueError: a name with a separator, or ``.``/``..``.
+        OSError: a write failed; the files renamed before it stay (each complete), the rest are absent.
+    """
+    directory = Path(directory)
+    for name in files:
+        if not name or name in (".", "..") or "/" in name or "\0" in name or (os.sep != "/" and os.sep in name):
+            raise ValueError(f"not a file name: {name!r}")
+    written: list[tuple[str, str]] = []
+    try:
+        for name, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+            written.append((tmp, name))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, FILE_MODE)
+        while written:
+            tmp, name = written[0]
+            os.replace(tmp, directory / name)
+            written.pop(0)
+    finally:
+        for tmp, _ in written:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    fsync_dir(directory)
 
 
 def write_new(path: Path, data: bytes) -> str:

@@ -1,8 +1,12 @@
-"""Printable sheets (fpdf2) and reading PDFs back as images (pypdfium2).
+"""Printable sheets (a small PDF writer of our own) and reading PDFs back as images (pypdfium2).
 
-The only importer of fpdf2 and pypdfium2. Sheets use the PDF core fonts
-(Helvetica, Courier), so every string is reduced to Latin-1 first: a sheet
-must print on any printer without embedded fonts.
+The only importer of pypdfium2. Sheets use the PDF core fonts (Helvetica,
+Courier; PDF 1.7 section 9.6.2.2), so every string is reduced to Latin-1
+first: a sheet must print on any printer without embedded fonts. The writer
+knows only what a sheet needs (lines of text wrapped to the page, boxes, QR
+symbols as 1-bit images, a footer with "page N of M"): fpdf2 did the same
+with a second of imports and line breaking, more than all the QR codes of an
+export cost.
 
 A PDF given to restore may have been made by anyone: its page count and each
 page's size are checked before anything is rendered, pages are rendered one at
@@ -11,13 +15,12 @@ a time, and PDFium's refusals (damaged, encrypted) become one sentence.
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Generator
+import re
+import threading
+import zlib
+from collections.abc import Generator, Sequence
 from typing import Any
-
-import pypdfium2
-from fpdf import FPDF
 
 from ceremony import __version__
 from ceremony.core._text import plural
@@ -35,50 +38,245 @@ PAPER = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
 MARGIN = 15.0
 QR_SIZE = 75.0  # mm: at 150 dpi a version-15 symbol gets about 5.5 pixels per module, enough to survive blur
 GAP = 6.0
+#: Pixels per module of the QR images in a sheet: enough that any renderer's scaling keeps the edges sharp.
+QR_BOX = 10
+
+_PT = 72 / 25.4  # points per millimetre
+_PDFIUM_LOCK = threading.Lock()
+_CELL_PADDING = 1.0  # mm left of text in a line, as a typewriter's margin
+_BOTTOM = MARGIN + 5  # mm below which no line of text goes (the footer's room)
+
+# Advance widths of the core fonts' characters 32 to 255 in WinAnsiEncoding (0 to 31 draw nothing), in thousandths of the font
+# size: Adobe's AFM metrics for Helvetica and Helvetica-Bold (Courier is 600 throughout).
+_HELVETICA = (
+    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556, 556, 556, 556,
+    556, 556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667,
+    556, 833, 722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556, 333, 556,
+    556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333, 500, 278, 556, 500, 722,
+    500, 500, 500, 334, 260, 334, 584, 350, 556, 350, 222, 556, 333, 1000, 556, 556, 333, 1000, 667, 333, 1000,
+    350, 611, 350, 350, 222, 222, 333, 333, 350, 556, 1000, 333, 1000, 500, 333, 944, 350, 500, 667, 278, 333,
+    556, 556, 556, 556, 260, 556, 333, 737, 370, 556, 584, 333, 737, 333, 400, 584, 333, 333, 333, 556, 537, 278,
+    333, 333, 365, 556, 834, 834, 834, 611, 667, 667, 667, 667, 667, 667, 1000, 722, 667, 667, 667, 667, 278, 278,
+    278, 278, 722, 722, 778, 778, 778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611, 556, 556, 556, 556,
+    556, 556, 889, 500, 556, 556, 556, 556, 278, 278, 278, 278, 556, 556, 556, 556, 556, 556, 556, 584, 611, 556,
+    556, 556, 556, 500, 556, 500,
+)  # fmt: skip
+_HELVETICA_BOLD = (
+    278, 333, 474, 556, 556, 889, 722, 238, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556, 556, 556, 556,
+    556, 556, 556, 556, 333, 333, 584, 584, 584, 611, 975, 722, 722, 722, 722, 667, 611, 778, 722, 278, 556, 722,
+    611, 833, 722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 333, 278, 333, 584, 556, 333, 556,
+    611, 556, 611, 556, 333, 611, 611, 278, 278, 556, 278, 889, 611, 611, 611, 611, 389, 556, 333, 611, 556, 778,
+    556, 556, 500, 389, 280, 389, 584, 350, 556, 350, 278, 556, 500, 1000, 556, 556, 333, 1000, 667, 333, 1000,
+    350, 611, 350, 350, 278, 278, 500, 500, 350, 556, 1000, 333, 1000, 556, 333, 944, 350, 500, 667, 278, 333,
+    556, 556, 556, 556, 280, 556, 333, 737, 370, 556, 584, 333, 737, 333, 400, 584, 333, 333, 333, 611, 556, 278,
+    333, 333, 365, 556, 834, 834, 834, 611, 722, 722, 722, 722, 722, 722, 1000, 722, 667, 667, 667, 667, 278, 278,
+    278, 278, 722, 722, 778, 778, 778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611, 556, 556, 556, 556,
+    556, 556, 889, 556, 556, 556, 556, 556, 278, 278, 278, 278, 611, 611, 611, 611, 611, 611, 611, 584, 611, 611,
+    611, 611, 611, 556, 611, 556,
+)  # fmt: skip
+#: Resource name, PDF base font and widths of each (family, style) a sheet uses.
+_FONTS = {
+    ("Helvetica", ""): ("F1", "Helvetica", (0,) * 32 + _HELVETICA),
+    ("Helvetica", "B"): ("F2", "Helvetica-Bold", (0,) * 32 + _HELVETICA_BOLD),
+    ("Courier", ""): ("F3", "Courier", (0,) * 32 + (600,) * 224),
+}
+_WORD = re.compile(r" *[^ ]+")
+_ESCAPES = str.maketrans({"\\": "\\\\", "(": "\\(", ")": "\\)", "\r": "\\r"})
 
 
 def _latin1(text: str) -> str:
-    """Core PDF fonts are Latin-1 only."""
-    return text.replace("\u2014", "-").replace("\u2192", "->").encode("latin-1", "replace").decode("latin-1")
+    """Core PDF fonts are Latin-1 only (control characters, which WinAnsi maps elsewhere, become '?')."""
+    text = text.replace("\u2014", "-").replace("\u2192", "->").encode("latin-1", "replace").decode("latin-1")
+    return "".join(c if c == "\n" or " " <= c <= "~" or c >= "\xa0" else "?" for c in text)
 
 
-class _Sheet(FPDF):
-    """A page setup with a footer naming the sheet, so loose pages can be put back in order."""
+class _Sheet:
+    """Pages of a sheet being laid out top to bottom (millimetres from the top left), with a footer naming it,
+    so loose pages can be put back in order."""
 
     def __init__(self, paper: str, footer: str) -> None:
-        width, height = PAPER[paper]
-        super().__init__(unit="mm", format=(width, height))
+        self.w, self.h = PAPER[paper]
         self.footer_text = _latin1(footer)
-        self.set_margins(MARGIN, MARGIN, MARGIN)
-        self.set_auto_page_break(True, margin=MARGIN + 5)
+        self.pages: list[list[str]] = []
+        self.images: list[tuple[int, bytes]] = []  # (side in pixels, PNG-predicted zlib data)
+        self.x = self.y = MARGIN
+        self.font: tuple[str, str] = ("Helvetica", "")
+        self.size = 9.0
 
-    def footer(self) -> None:
-        self.set_y(-MARGIN)
-        self.set_font("Helvetica", size=7)
-        # {nb} is fpdf2's alias for the page count, filled in when the document is written.
-        self.cell(0, 5, f"{self.footer_text} - page {self.page_no()} of {{nb}}", align="C")
+    def add_page(self) -> None:
+        self.pages.append([])
+        self.x = self.y = MARGIN
+
+    def set_font(self, family: str, style: str = "", size: float = 9) -> None:
+        self.font, self.size = (family, style), size
+
+    def get_y(self) -> float:
+        return self.y
+
+    def set_xy(self, x: float, y: float) -> None:
+        self.x, self.y = x, y
+
+    def ln(self, height: float) -> None:
+        self.x, self.y = MARGIN, self.y + height
+
+    def width(self, text: str) -> float:
+        """The width of ``text`` (Latin-1, as _latin1 leaves it) in the current font, in millimetres."""
+        widths = _FONTS[self.font][2]
+        return sum(map(widths.__getitem__, text.encode("latin-1"))) * self.size / 1000 / _PT
+
+    def _footer(self, number: int) -> str:
+        """The footer of page ``number``: its text cut with "..." where it would not fit between the margins, so
+        that "page N of M", which puts loose pages back in order, is always on the page."""
+        pages = f" - page {number} of {len(self.pages)}"
+        room = self.w - 2 * MARGIN
+        text = _latin1(self.footer_text)
+        if self.width(text + pages) <= room:
+            return text + pages
+        keep = self._fits(text, max(0.0, room - self.width("..." + pages)))
+        return text[:keep] + "..." + pages
+
+    def _text_op(self, x: float, y: float, height: float, text: str) -> str:
+        """The drawing of one line of text at (x, y), centred vertically in a line ``height`` high."""
+        name = _FONTS[self.font][0]
+        baseline = y + height / 2 + 0.3 * self.size / _PT
+        return (
+            f"BT /{name} {self.size:.2f} Tf {x * _PT:.2f} {(self.h - baseline) * _PT:.2f} Td "
+            f"({text.translate(_ESCAPES)}) Tj ET"
+        )
+
+    def _text(self, x: float, y: float, height: float, text: str) -> None:
+        self.pages[-1].append(self._text_op(x, y, height, text))
+
+    def cell(self, width: float, height: float, text: str, align: str = "L") -> None:
+        """One line in a box ``width`` wide (0: to the right margin), aligned left or centred; x moves on."""
+        width = width or self.w - MARGIN - self.x
+        text = _latin1(text)
+        offset = (width - self.width(text)) / 2 if align == "C" else _CELL_PADDING
+        self._text(self.x + offset, self.y, height, text)
+        self.x += width
+
+    def _fits(self, text: str, width: float) -> int:
+        """How many characters of ``text`` (at least one) fit ``width``: widths add up glyph by glyph, so one
+        pass finds the cut (measuring every prefix anew made a 5,000-character word take 20 seconds)."""
+        widths = _FONTS[self.font][2]
+        scale = self.size / 1000 / _PT
+        used = 0.0
+        for count, code in enumerate(text.encode("latin-1")):
+            used += widths[code] * scale
+            if used > width:
+                return max(1, count)
+        return len(text)
+
+    def _lines(self, text: str, width: float) -> list[str]:
+        """``text`` broken into lines that fit ``width``: at spaces, and inside a word only if it alone is wider."""
+        lines = []
+        for paragraph in text.split("\n"):
+            line, used = "", 0.0
+            for word in _WORD.findall(paragraph):  # each with the spaces before it, so indents stay
+                wide = self.width(word)
+                if used + wide <= width:
+                    line, used = line + word, used + wide
+                    continue
+                if line:
+                    lines.append(line)
+                    word = word.lstrip(" ")
+                while self.width(word) > width:  # a word wider than the line is cut where it must be
+                    cut = self._fits(word, width)
+                    lines.append(word[:cut])
+                    word = word[cut:]
+                line, used = word, self.width(word)
+            lines.append(line)
+        return lines
 
     def paragraph(
         self, value: str, size: float = 9, style: str = "", font: str = "Helvetica", height: float = 4.5
     ) -> None:
-        self.set_font(font, style=style, size=size)
-        self.multi_cell(0, height, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        """Text wrapped to the margins, a new page whenever the next line would reach the footer."""
+        self.set_font(font, style, size)
+        for line in self._lines(_latin1(value), self.w - 2 * MARGIN - 2 * _CELL_PADDING):
+            if self.y + height > self.h - _BOTTOM:
+                self.add_page()
+            self._text(MARGIN + _CELL_PADDING, self.y, height, line)
+            self.y += height
+        self.x = MARGIN
 
     def heading(self, value: str) -> None:
         self.ln(2)
         self.paragraph(value, size=11, style="B", height=6)
 
+    def rect(self, x: float, y: float, width: float, height: float) -> None:
+        self.pages[-1].append(
+            f"0.2 w {x * _PT:.2f} {(self.h - y - height) * _PT:.2f} {width * _PT:.2f} {height * _PT:.2f} re S"
+        )
 
-def _png(image: Any) -> io.BytesIO:
-    """A PIL image as an in-memory PNG for fpdf2."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    buffer.seek(0)
-    return buffer
+    def image(self, symbol: Any, x: float, y: float, side: float) -> None:
+        """A QR symbol (qr.Symbol) as a 1-bit image ``side`` millimetres square."""
+        self.images.append(symbol.raster(QR_BOX))
+        size = side * _PT
+        self.pages[-1].append(
+            f"q {size:.2f} 0 0 {size:.2f} {x * _PT:.2f} {(self.h - y - side) * _PT:.2f} cm /Im{len(self.images)} Do Q"
+        )
+
+    def output(self) -> bytes:
+        """The PDF: every page with its footer, the fonts and images they use; catalog and page tree last, so a
+        cut-off copy never opens as a shorter sheet."""
+        objects: list[bytes] = []
+
+        def add(body: bytes) -> int:
+            objects.append(body)
+            return len(objects)
+
+        def stream(header: str, data: bytes) -> int:
+            return add(f"<< {header} /Length {len(data)} >>\nstream\n".encode() + data + b"\nendstream")
+
+        fonts = " ".join(
+            f"/{name} {add(f'<< /Type /Font /Subtype /Type1 /BaseFont /{base} /Encoding /WinAnsiEncoding >>'.encode())} 0 R"
+            for name, base, _widths in _FONTS.values()
+        )
+        images = " ".join(
+            f"/Im{index} "
+            + str(
+                stream(
+                    f"/Type /XObject /Subtype /Image /Width {side} /Height {side} /ColorSpace /DeviceGray "
+                    f"/BitsPerComponent 1 /Filter /FlateDecode /DecodeParms << /Predictor 15 /Colors 1 "
+                    f"/BitsPerComponent 1 /Columns {side} >>",
+                    data,
+                )
+            )
+            + " 0 R"
+            for index, (side, data) in enumerate(self.images, start=1)
+        )
+        resources = add(f"<< /Font << {fonts} >> /XObject << {images} >> >>".encode())
+        pages_id = len(objects) + 2 * len(self.pages) + 1
+        kids = []
+        self.set_font("Helvetica", "", 7)
+        for number, content in enumerate(self.pages, start=1):
+            footer = self._footer(number)
+            drawn = [*content, self._text_op((self.w - self.width(footer)) / 2, self.h - MARGIN, 5, footer)]
+            body = zlib.compress("\n".join(drawn).encode("latin-1"), 6)
+            contents = stream("/Filter /FlateDecode", body)
+            kids.append(
+                add(
+                    f"<< /Type /Page /Parent {pages_id} 0 R /MediaBox [0 0 {self.w * _PT:.2f} {self.h * _PT:.2f}] "
+                    f"/Resources {resources} 0 R /Contents {contents} 0 R >>".encode()
+                )
+            )
+        add(f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {len(kids)} >>".encode())
+        catalog = add(f"<< /Type /Catalog /Pages {pages_id} 0 R >>".encode())
+        out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        offsets = []
+        for number, body in enumerate(objects, start=1):
+            offsets.append(len(out))
+            out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+        xref = len(out)
+        out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+        out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+        out += f"trailer\n<< /Size {len(objects) + 1} /Root {catalog} 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+        return bytes(out)
 
 
-def _qr_grid(pdf: _Sheet, images: list[Any], caption: str) -> None:
-    """QR codes in a grid, each captioned with its part number."""
+def _qr_grid(pdf: _Sheet, images: Sequence[Any], caption: str) -> None:
+    """QR symbols (qr.Symbol) in a grid, each captioned with its part number."""
     usable = pdf.w - 2 * MARGIN
     columns = max(1, int((usable + GAP) // (QR_SIZE + GAP)))
     rows = math.ceil(len(images) / columns)
@@ -91,7 +289,7 @@ def _qr_grid(pdf: _Sheet, images: list[Any], caption: str) -> None:
             if index >= len(images):
                 break
             x = MARGIN + column * (QR_SIZE + GAP)
-            pdf.image(_png(images[index]), x=x, y=top, w=QR_SIZE, h=QR_SIZE)
+            pdf.image(images[index], x, top, QR_SIZE)
             pdf.set_xy(x, top + QR_SIZE)
             pdf.set_font("Helvetica", size=8)
             pdf.cell(QR_SIZE, 4, _latin1(caption.format(i=index + 1, n=len(images))), align="C")
@@ -232,7 +430,7 @@ def backup_sheet(
     pdf.heading("Text fallback (each line: number, base32 data, CRC-32 of number and data)")
     pdf.paragraph(fallback, font="Courier", size=7.5, height=3.4)
     _signoff(pdf)
-    return bytes(pdf.output())
+    return pdf.output()
 
 
 def share_sheet(
@@ -264,7 +462,7 @@ def share_sheet(
         size=9,
     )
     _signoff(pdf)
-    return bytes(pdf.output())
+    return pdf.output()
 
 
 def render_pdf(data: bytes, source: str, max_pixels: int, dpi: int = RENDER_DPI) -> Generator[Any, None, None]:
@@ -280,17 +478,23 @@ def render_pdf(data: bytes, source: str, max_pixels: int, dpi: int = RENDER_DPI)
         InputFileError: not a PDF PDFium can open, encrypted, more than MAX_PDF_PAGES pages or none,
             a page that renders to more than ``max_pixels`` or a damaged page.
     """
+    import pypdfium2  # loaded only to read PDFs back
+
+    # PDFium is not thread-safe (pypdfium2's documentation): every call into it holds one lock, and each page
+    # leaves as a copy, so no PDFium bitmap is freed later in whatever thread drops the image.
+    with _PDFIUM_LOCK:
+        try:
+            document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as err:
+            reasons = {
+                pypdfium2.raw.FPDF_ERR_PASSWORD: "it is encrypted (password-protected); give an unprotected copy",
+                pypdfium2.raw.FPDF_ERR_SECURITY: "it is encrypted with a scheme PDFium does not support",
+            }
+            reason = reasons.get(getattr(err, "err_code", None), "it is damaged or not a PDF")
+            raise InputFileError(f"{source}: cannot read this PDF: {reason}") from err
     try:
-        document = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as err:
-        reasons = {
-            pypdfium2.raw.FPDF_ERR_PASSWORD: "it is encrypted (password-protected); give an unprotected copy",
-            pypdfium2.raw.FPDF_ERR_SECURITY: "it is encrypted with a scheme PDFium does not support",
-        }
-        reason = reasons.get(getattr(err, "err_code", None), "it is damaged or not a PDF")
-        raise InputFileError(f"{source}: cannot read this PDF: {reason}") from err
-    try:
-        count = len(document)
+        with _PDFIUM_LOCK:
+            count = len(document)
         if count > MAX_PDF_PAGES:
             raise InputFileError(
                 f"{source}: {count} pages is more than {MAX_PDF_PAGES}, the most read from one PDF; "
@@ -300,20 +504,24 @@ def render_pdf(data: bytes, source: str, max_pixels: int, dpi: int = RENDER_DPI)
             raise InputFileError(f"{source}: the PDF has no pages")
         scale = dpi / 72
         for index in range(count):
-            try:
-                page = document[index]
-                width, height = page.get_size()
-                sane = all(math.isfinite(side) and side > 0 for side in (width, height))
-                pixels = math.ceil(width * scale) * math.ceil(height * scale) if sane else 0
-                if not 0 < pixels <= max_pixels:
-                    raise InputFileError(
-                        f"{source} page {index + 1}: a page of {width:.0f} x {height:.0f} points renders to "
-                        f"{pixels:,} pixels at {dpi} dpi; pages of up to {max_pixels:,} are read"
-                    )
-                image = page.render(scale=scale, grayscale=True).to_pil()
-                page.close()
-            except (pypdfium2.PdfiumError, ValueError) as err:
-                raise InputFileError(f"{source} page {index + 1}: a damaged page that cannot be rendered") from err
+            with _PDFIUM_LOCK:
+                try:
+                    page = document[index]
+                    width, height = page.get_size()
+                    sane = all(math.isfinite(side) and side > 0 for side in (width, height))
+                    pixels = math.ceil(width * scale) * math.ceil(height * scale) if sane else 0
+                    if not 0 < pixels <= max_pixels:
+                        raise InputFileError(
+                            f"{source} page {index + 1}: a page of {width:.0f} x {height:.0f} points renders to "
+                            f"{pixels:,} pixels at {dpi} dpi; pages of up to {max_pixels:,} are read"
+                        )
+                    bitmap = page.render(scale=scale, grayscale=True)
+                    image = bitmap.to_pil().copy()
+                    bitmap.close()
+                    page.close()
+                except (pypdfium2.PdfiumError, ValueError) as err:
+                    raise InputFileError(f"{source} page {index + 1}: a damaged page that cannot be rendered") from err
             yield image
     finally:
-        document.close()
+        with _PDFIUM_LOCK:
+            document.close()

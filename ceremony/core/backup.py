@@ -32,8 +32,8 @@ shares.py's. This module is the only importer of base45.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
-import io
 import itertools
 import re
 import secrets
@@ -47,7 +47,7 @@ import base45
 
 from ceremony.core import diff as _diff
 from ceremony.core import qr as _qr
-from ceremony.core._fs import make_private_dir, sha256_hex, write_atomic
+from ceremony.core._fs import make_private_dir, sha256_hex, write_atomic_many
 from ceremony.core._json import read_bytes
 from ceremony.core._text import printable
 from ceremony.errors import BackupError, UsageError
@@ -382,7 +382,8 @@ def export_files(
 
     Raises:
         UsageError: unknown format or ECC level, or a file that needs more than MAX_PARTS parts.
-        BackupError: a file larger than MAX_FILE_BYTES (it would not restore).
+        BackupError: a file larger than MAX_FILE_BYTES (it would not restore), or a drawn symbol that does
+            not read back as its part.
         QrCapacityError: a part does not fit one symbol.
     """
     from ceremony.core import _paper
@@ -415,25 +416,27 @@ def export_files(
         digest = sha256_hex(data)
         result = ExportedBackup(name, set_id, digest, len(parts))
         stem = f"{name.removesuffix('.json')}-{set_id}"
-        images = [_qr.qr_image(part.to_text(), ecc) for part in parts]  # also checks capacity before writing
+        # Each part is encoded once, read back once (before any file is written), and every format is drawn
+        # from that one symbol.
+        images = [_qr.symbol(part.to_text(), ecc) for part in parts]
+        _qr.check_reads(images)
+        pending: dict[str, bytes] = {}  # one set's files, written together: one directory flush for them all
         if "files" in formats:
-            write_atomic(out / name, data)
+            pending[name] = data
             result.files.append(name)
         if "png" in formats:
             for part, image in zip(parts, images, strict=True):
-                buffer = io.BytesIO()
-                image.save(buffer, format="PNG")
                 file = f"{stem}-part{part.index:02d}of{part.count:02d}.png"
-                write_atomic(out / file, buffer.getvalue())
+                pending[file] = image.png()
                 result.files.append(file)
         if "svg" in formats:
-            for part in parts:
+            for part, image in zip(parts, images, strict=True):
                 file = f"{stem}-part{part.index:02d}of{part.count:02d}.svg"
-                write_atomic(out / file, _qr.qr_svg(part.to_text(), ecc))
+                pending[file] = image.svg()
                 result.files.append(file)
         fallback = text_fallback(name, set_id, container, digest)
         if "txt" in formats:
-            write_atomic(out / f"{stem}.txt", fallback.encode())
+            pending[f"{stem}.txt"] = fallback.encode()
             result.files.append(f"{stem}.txt")
         if "pdf" in formats:
             text: SheetText = describe(name, data)
@@ -456,8 +459,9 @@ def export_files(
                     words_digest=text.words_digest,
                     chain=text.chain,
                 )
-                write_atomic(out / file, pdf)
+                pending[file] = pdf
                 result.files.append(file)
+        write_atomic_many(out, pending)
         results.append(result)
     return results
 
@@ -547,32 +551,33 @@ def collect(
         return took
 
     shown_symbols: list[tuple[Path, bool, bool]] = []  # (input, a symbol unread by the fast pass, a part read)
-    for path in inputs:
-        path = Path(path)
-        shown = printable(str(path))
-        if path.suffix.lower() == ".txt":
-            data = read_bytes(path, "backup text", MAX_TEXT_FILE_BYTES)
-            fallback = parse_text_fallback(data.decode("utf-8", "replace"), str(path))
-            if fallback.set_id in texts:
-                earlier, earlier_source = texts[fallback.set_id]
-                if earlier.container != fallback.container:
-                    raise BackupError(
-                        f"two different text fallbacks claim backup set {fallback.set_id} "
-                        f"({printable(earlier_source)} and {shown}); give each once"
-                    )
+    paths = [Path(path) for path in inputs]
+    # The fast pass, two inputs at a time and taken in input order; closed (the rest not read) on an error.
+    with contextlib.closing(_qr.read_fast([path for path in paths if path.suffix.lower() != ".txt"])) as fast:
+        for path in paths:
+            shown = printable(str(path))
+            if path.suffix.lower() == ".txt":
+                data = read_bytes(path, "backup text", MAX_TEXT_FILE_BYTES)
+                fallback = parse_text_fallback(data.decode("utf-8", "replace"), str(path))
+                if fallback.set_id in texts:
+                    earlier, earlier_source = texts[fallback.set_id]
+                    if earlier.container != fallback.container:
+                        raise BackupError(
+                            f"two different text fallbacks claim backup set {fallback.set_id} "
+                            f"({printable(earlier_source)} and {shown}); give each once"
+                        )
+                    continue
+                make_room(fallback.set_id, len(fallback.container), shown)
+                texts[fallback.set_id] = (fallback, str(path))
                 continue
-            make_room(fallback.set_id, len(fallback.container), shown)
-            texts[fallback.set_id] = (fallback, str(path))
-            continue
-        found_any = doubtful = False
-        for source, image in _qr.images_of(path):
-            texts_read, complete = _qr.decode_fast(image, source)
-            doubtful = doubtful or not complete
-            found_any = take(texts_read, source) or found_any
-        if doubtful or found_any:
-            shown_symbols.append((path, doubtful, found_any))
-        else:
-            unreadable.append(path.name)  # no symbol at all, not even one it cannot read: a text page
+            found_any = doubtful = False
+            for source, texts_read, complete in next(fast):
+                doubtful = doubtful or not complete
+                found_any = take(texts_read, source) or found_any
+            if doubtful or found_any:
+                shown_symbols.append((path, doubtful, found_any))
+            else:
+                unreadable.append(path.name)  # no symbol at all, not even one it cannot read: a text page
     # The slower passes only where they can still help: the inputs with a symbol the fast pass could not read,
     # then, if a set still lacks parts, every input that showed a symbol (a blurred one may hide beside the rest).
     for phase in ("doubtful", "every other"):

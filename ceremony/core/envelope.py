@@ -20,12 +20,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from securesystemslib.signer import Key
-
 from ceremony.core._json import MAX_SAFE_INTEGER, canonical_bytes, loads_strict
 from ceremony.core._text import printable
 from ceremony.core.dates import parse_tuf_date
-from ceremony.core.keys import key_token
 from ceremony.errors import InputFileError, VerificationError
 
 # python-tuf's Signed: "major.minor[.patch]", digits only, major equal to its own ("1").
@@ -147,6 +144,18 @@ def _fail(env: Envelope, message: str, check: str = "format") -> VerificationErr
     return VerificationError(f"{env.name}: {message}", env.name, check)
 
 
+def key_token(keyid: str, key_dict: dict[str, Any]) -> tuple[str, ...]:
+    """A hashable stand-in for one key object of a metadata file, equal for equal content: the key a cache of
+    what was already loaded from it is looked up by. The usual shape (keytype, scheme and a public value,
+    nothing else) is read directly; any other is compared by its repr."""
+    keyval = key_dict.get("keyval")
+    if len(key_dict) == 3 and type(keyval) is dict and len(keyval) == 1:
+        keytype, scheme, public = key_dict.get("keytype"), key_dict.get("scheme"), keyval.get("public")
+        if type(keytype) is str and type(scheme) is str and type(public) is str:
+            return (keyid, keytype, scheme, public)
+    return (keyid, repr(key_dict))
+
+
 #: Key objects (key id, repr) already loaded by securesystemslib in this process, at most this many.
 _LOADABLE_KEYS: set[tuple[str, ...]] = set()
 _MAX_REMEMBERED_KEYS = 512
@@ -162,6 +171,8 @@ def _check_keys(env: Envelope, keys_dict: object, where: str) -> None:
         seen = key_token(keyid, key_dict)  # the same key object in version after version is loaded once
         if seen in _LOADABLE_KEYS:
             continue
+        from securesystemslib.signer import Key  # here, not at the top: a file only parsed (status, export) needs none
+
         try:
             # from_dict takes the fields out of what it is given: it gets a copy (two levels: a key is that deep)
             Key.from_dict(keyid, {k: copy.copy(v) for k, v in key_dict.items()})

@@ -8,6 +8,7 @@ proves a backup restores before anyone needs it to.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -20,22 +21,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ceremony.core import _txn, notary
+from ceremony.core import _txn
 from ceremony.core import backup as _backup
 from ceremony.core import diff as _diff
-from ceremony.core import keys as _keys
 from ceremony.core import ledger as _ledger
 from ceremony.core import qr as _qr
-from ceremony.core import shares as _shares
 from ceremony.core import transcript as _transcript
-from ceremony.core import verify as _verify
 from ceremony.core._fs import make_private_dir, sha256_hex, write_atomic
 from ceremony.core._json import dumps_pretty, read_bytes
 from ceremony.core._text import plural, printable
 from ceremony.core.dates import format_date
 from ceremony.core.envelope import parse_envelope
-from ceremony.core.keys import dct as dct_keys
-from ceremony.core.notary_verify import verify_notary
 from ceremony.core.roles import DRILLS_DIR
 from ceremony.core.workspace import PassphraseProvider, Workspace
 from ceremony.errors import BackupError, CeremonyError, InputFileError, UsageError, VerificationError
@@ -48,6 +44,8 @@ def describe_file(name: str, data: bytes) -> list[str]:
     try:
         env = parse_envelope(name, data)
     except VerificationError as err:
+        from ceremony.core import notary  # Notary v1 (and X.509) load only for what is not TUF
+
         gun = _notary_gun({name: data}) if name.endswith("root.json") else None
         if gun is None:
             return [f"{name}: {err}"]
@@ -102,6 +100,8 @@ def signing_digest(name: str, data: bytes) -> tuple[str, bytes] | None:
         env = parse_envelope(name, data)
         payload, version = env.payload, env.version
     except VerificationError:
+        from ceremony.core import notary  # Notary v1 (and X.509) load only for what is not TUF
+
         if not name.endswith("root.json") or _notary_gun({name: data}) is None:
             return None
         try:
@@ -237,9 +237,17 @@ def _notary_gun(files: dict[str, bytes]) -> str | None:
     A Notary root says which repository it is the root of only through its certificates, which
     notary_verify then checks: every root certificate's CN must be this GUN.
     """
+
     for name in sorted(files):
         if not name.endswith("root.json"):
             continue
+        # A TUF root (_type "root") is never a Notary one (_type "Root"): no need to load Notary's code and X.509.
+        with contextlib.suppress(CeremonyError, KeyError, IndexError, TypeError, ValueError):
+            parse_envelope(name, files[name], "root")
+            return None
+        from ceremony.core import notary
+        from ceremony.core.keys import dct as dct_keys
+
         try:
             root = notary.parse(files[name], name, "root")
             keyid = root.signed["roles"]["root"]["keyids"][0]
@@ -256,6 +264,9 @@ def _check_restored_notary(files: dict[str, bytes], gun: str, at: datetime) -> t
     Raises:
         VerificationError: they do not form a valid chain for the GUN their certificates name.
     """
+    from ceremony.core import notary
+    from ceremony.core.notary_verify import verify_notary
+
     versions = sorted((int(n.split(".")[0]), n) for n in files if n.split(".")[0].isdigit())
     trusted = files[versions[0][1]] if versions else files.get("root.json")
     warnings = []
@@ -276,6 +287,8 @@ def check_restored(restored: Sequence[_backup.Restored], at: datetime | None = N
     Raises:
         VerificationError: the restored files do not form a valid chain.
     """
+    from ceremony.core import verify as _verify
+
     files = {r.name: r.data for r in restored}
     if not any(name.endswith("root.json") for name in files):
         return "no root metadata restored; nothing to chain", []
@@ -491,7 +504,9 @@ def backup_key(
         PassphraseError: the keyholder's passphrase is wrong.
         UsageError: bad share counts.
     """
-    from ceremony.core import _paper  # fpdf and pypdfium2 load only when sheets are made
+    from ceremony.core import _paper  # sheets, and pypdfium2 when one is read, load only when needed
+    from ceremony.core import keys as _keys  # key files and shares: only the key backup paths
+    from ceremony.core import shares as _shares  # key files and shares: only the key backup paths
 
     now = (now or datetime.now(UTC)).astimezone(UTC)
     record = ws.find_key(keyid_prefix)
@@ -513,7 +528,7 @@ def backup_key(
     files = {f"{stem}.p12": backup.encrypted, f"{stem}.json": _shares.key_backup_manifest(backup, record.label)}
     created = format_date(now)
     for index, words in enumerate(backup.shares, start=1):
-        qr = _qr.qr_image(words.upper(), "M")
+        qr = _qr.symbol(words.upper(), "M")
         files[f"{stem}-share-{index}of{shares}.pdf"] = _paper.share_sheet(
             paper=paper,
             label=record.label,
@@ -546,6 +561,8 @@ def _manifest_in(backup_dir: Path, keyid_prefix: str | None) -> tuple[Path, dict
         BackupError: no manifest, or several and none chosen.
         InputFileError: the manifest is unreadable or not valid (see shares.read_key_manifest).
     """
+    from ceremony.core import shares as _shares  # key files and shares: only the key backup paths
+
     manifests = sorted(Path(backup_dir).glob("key-*.json"))
     chosen = [m for m in manifests if keyid_prefix is None or m.name.startswith(f"key-{keyid_prefix[:16]}")]
     if len(chosen) != 1:
@@ -573,6 +590,9 @@ def recover_private(
             not the one named.
         InputFileError: the manifest, the encrypted key or a share is unreadable or not valid.
     """
+    from ceremony.core import keys as _keys  # key files and shares: only the key backup paths
+    from ceremony.core import shares as _shares  # key files and shares: only the key backup paths
+
     manifest_path, manifest = _manifest_in(Path(backup_dir), keyid_prefix)
     label = printable(manifest["label"])
     encrypted_path = manifest_path.parent / manifest["encrypted_key"]  # a plain name: read_key_manifest checks
@@ -613,6 +633,8 @@ def restore_key(
         PassphraseError: the new passphrase is too short.
         UsageError: ``out`` exists.
     """
+    from ceremony.core import keys as _keys  # key files and shares: only the key backup paths
+
     _keys.refuse_existing_key_file(Path(out))
     private, manifest = recover_private(backup_dir, share_inputs, keyid_prefix)
     _keys.check_passphrase(new_passphrase, printable(manifest["label"]))
@@ -680,6 +702,9 @@ def drill(ws: Workspace, backup_dir: Path, now: datetime | None = None) -> Drill
     records every metadata file it restored byte-identical, for the backup
     ledger (ledger.py).
     """
+    from ceremony.core import keys as _keys  # key files and shares: only the key backup paths
+    from ceremony.core import shares as _shares  # key files and shares: only the key backup paths
+
     now = (now or datetime.now(UTC)).astimezone(UTC)
     backup_dir = Path(backup_dir)
     report = DrillReport(format_date(now), str(backup_dir), [])

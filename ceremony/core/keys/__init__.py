@@ -43,6 +43,7 @@ from ceremony.core._text import printable
 from ceremony.core.choices import DEFAULT_KEY_TYPE as DEFAULT_KEY_TYPE
 from ceremony.core.choices import KEY_TYPES as KEY_TYPES
 from ceremony.core.choices import KeyType as KeyType
+from ceremony.core.envelope import key_token
 from ceremony.errors import InputFileError, PassphraseError, SigningKeyError, UsageError
 
 if TYPE_CHECKING:
@@ -396,18 +397,6 @@ def public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKe
 
 
 _FROM_METADATA: dict[tuple[str, ...], SSlibKey] = {}
-
-
-def key_token(keyid: str, key_dict: dict[str, Any]) -> tuple[str, ...]:
-    """A hashable stand-in for one key object of a metadata file, equal for equal content: the key a cache of
-    what was already loaded from it is looked up by. The usual shape (keytype, scheme and a public value,
-    nothing else) is read directly; any other is compared by its repr."""
-    keyval = key_dict.get("keyval")
-    if len(key_dict) == 3 and type(keyval) is dict and len(keyval) == 1:
-        keytype, scheme, public = key_dict.get("keytype"), key_dict.get("scheme"), keyval.get("public")
-        if type(keytype) is str and type(scheme) is str and type(public) is str:
-            return (keyid, keytype, scheme, public)
-    return (keyid, repr(key_dict))
 
 
 def _public_key_from_metadata(keyid: str, key_dict: dict[str, object]) -> SSlibKey:
