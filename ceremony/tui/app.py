@@ -10,10 +10,12 @@ a dialog; anything else is a bug and ends the app, so a ceremony fails closed.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import work
@@ -26,12 +28,12 @@ from textual.widgets.option_list import Option
 
 from ceremony.core import guided
 from ceremony.core._text import printable
-from ceremony.core.workspace import Workspace
 from ceremony.errors import CeremonyError
-from ceremony.tui import dct as dct_tui
-from ceremony.tui.picker import PathInput
-from ceremony.tui.signing import ReviewSignScreen
+from ceremony.tui import dct_entry
 from ceremony.tui.widgets import LEAVE, ConfirmDialog, ErrorDialog, GridTable, held, plain, plain_lines
+
+if TYPE_CHECKING:
+    from ceremony.core.workspace import Workspace
 
 URGENCY = [(0, "red"), (7, "red"), (30, "yellow")]
 
@@ -65,6 +67,19 @@ ACTIONS: list[tuple[str, str, str, bool]] = [
 ]
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What home read of its directory: the title to show, and one of a DCT workspace, an overview or an error."""
+
+    title: Text
+    session: Text = field(
+        default_factory=Text
+    )  # the line above the tables: what to do first, or the ceremony in progress
+    dct: Workspace | None = None
+    opened: guided.Overview | None = None
+    error: CeremonyError | None = None
+
+
 class OpenDialog(ModalScreen[str]):
     """Ask for a workspace directory."""
 
@@ -72,6 +87,8 @@ class OpenDialog(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
+            from ceremony.tui.picker import PathInput  # the picker loads when Open is chosen, not before home
+
             yield Label("Workspace directory to open")
             yield PathInput(id="path", kind="dir")
 
@@ -87,7 +104,7 @@ class HomeScreen(Screen[None]):
 
     BINDINGS: ClassVar = [
         *[Binding(key, f"run('{action}')", label, show=False) for action, key, label, _ws in ACTIONS if key != "q"],
-        *[Binding(key, f"run('{action}')", label, show=False) for action, key, label in dct_tui.ACTIONS],
+        *[Binding(key, f"run('{action}')", label, show=False) for action, key, label in dct_entry.ACTIONS],
         Binding("r", "reload", "Reload"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -103,10 +120,13 @@ class HomeScreen(Screen[None]):
         self.profile = ""  # the TUF workspace's profile ("tuf", "sigstore") once shown
 
     def compose(self) -> ComposeResult:
-        yield Static("ceremony", id="title", markup=False)
+        # The directory is read before the first frame, and the title and session line composed with what it
+        # says: set later, in on_mount, they are left out of Textual's first paint and drawn one frame late.
+        self._reading = self._read()
+        yield Static(self._reading.title, id="title", markup=False)
         with Horizontal(id="main"):
             with VerticalScroll(id="overview"):
-                yield Static("", id="session", markup=False)
+                yield Static(self._reading.session, id="session", markup=False)
                 yield Static("Roles", id="roles-title", classes="section ws-only")
                 yield GridTable("roles", classes="ws-only")
                 yield Static("", id="roles-note", markup=False)  # shown by a DCT workspace only
@@ -119,7 +139,7 @@ class HomeScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.action_reload()
+        self._show(self._reading)
         self.query_one("#actions", OptionList).focus()
         self.app.offer_resume()  # type: ignore[attr-defined]
 
@@ -142,13 +162,13 @@ class HomeScreen(Screen[None]):
             else:
                 options.append(Option(Text("   Discard this draft"), id="discard-draft"))
         for action, key, label, needs_ws in ACTIONS:
-            if needs_ws and not (self.loaded or (self.dct and action in dct_tui.SHARED_ACTIONS)):
+            if needs_ws and not (self.loaded or (self.dct and action in dct_entry.SHARED_ACTIONS)):
                 continue
             if action == "trust-root" and self.profile != "sigstore":
                 continue  # offered on a Sigstore workspace only
             options.append(Option(Text(f"{key}  {label}"), id=action))
             if action == "new-root" and self.dct:
-                options += [Option(Text(f"{k}  {text}"), id=a) for a, k, text in dct_tui.ACTIONS]
+                options += [Option(Text(f"{k}  {text}"), id=a) for a, k, text in dct_entry.ACTIONS]
         actions = self.query_one("#actions", OptionList)
         actions.clear_options()
         actions.add_options(options)
@@ -156,7 +176,38 @@ class HomeScreen(Screen[None]):
 
     def action_reload(self) -> None:
         """Read the workspace again and redraw."""
-        title = self.query_one("#title", Static)
+        self._show(self._read())
+
+    def _read(self) -> _Reading:
+        """What the directory holds, read (and verified, by the core) before any of it is drawn."""
+        if self.workspace is None:
+            hint = (
+                "Start a new root ceremony (n), open a workspace (o), sign a request someone sent you (s), "
+                "or restore metadata from a paper backup (t)."
+            )
+            return _Reading(Text("ceremony - no workspace open"), Text(hint))
+        dct_ws = dct_entry.open_dct(self.workspace)
+        if dct_ws is not None:
+            return _Reading(Text("ceremony"), dct=dct_ws)  # its title comes with its verified status (dct.py)
+        try:
+            opened = guided.overview(self.workspace, self.now or datetime.now(UTC))
+        except CeremonyError as err:
+            return _Reading(plain(f"ceremony - {self.workspace} cannot be opened"), error=err)
+        session = plain(f"In progress: {opened.info.describe()}") if opened.info is not None else Text()
+        status = opened.status
+        if status is None:
+            title = plain(f"ceremony - {self.workspace} (new root ceremony in progress)")
+            return _Reading(title, session, opened=opened)
+        versions = ", ".join(map(str, status.root_versions))
+        kind = "Sigstore trust root, " if status.profile == "sigstore" else ""
+        return _Reading(plain(f"ceremony - {status.path} ({kind}root versions {versions})"), session, opened=opened)
+
+    def _show(self, reading: _Reading) -> None:
+        """Redraw home from what ``_read`` found."""
+        for shown, text in (("#title", reading.title), ("#session", reading.session)):
+            widget = self.query_one(shown, Static)
+            if widget.content != text:  # what compose drew for the first frame is not drawn again (compose)
+                widget.update(text)
         self.loaded = False
         self.opened = False
         self.dct = False
@@ -165,47 +216,33 @@ class HomeScreen(Screen[None]):
         for table in self.query(GridTable):
             table.clear()
         self.query_one("#warnings", Static).update("")
-        self.query_one("#session", Static).update("")
         for section in self.query(".ws-only"):
             section.display = False
         self.query_one("#roles-title", Static).update("Roles")
         self.query_one("#keys-title", Static).update("Keys")
         self.query_one("#roles-note").display = False
         if self.workspace is None:
-            title.update("ceremony - no workspace open")
-            self.query_one("#session", Static).update(
-                "Start a new root ceremony (n), open a workspace (o), sign a request someone sent you (s), "
-                "or restore metadata from a paper backup (t)."
-            )
             self._actions()
             return
-        dct_ws = dct_tui.open_dct(self.workspace)
-        if dct_ws is not None:
-            self._reload_dct(dct_ws)
+        if reading.dct is not None:
+            self._reload_dct(reading.dct)
             return
-        try:
-            opened = guided.overview(self.workspace, self.now or datetime.now(UTC))
-        except CeremonyError as err:
-            title.update(plain(f"ceremony - {self.workspace} cannot be opened"))
+        opened = reading.opened
+        if opened is None:  # the directory cannot be opened: the core's error says why
             self._actions()
-            self.app.push_screen(ErrorDialog("Cannot open the workspace", err))
+            if reading.error is not None:
+                self.app.push_screen(ErrorDialog("Cannot open the workspace", reading.error))
             return
         self.opened = True
         self.info = opened.info
-        if self.info is not None:
-            self.query_one("#session", Static).update(plain(f"In progress: {self.info.describe()}"))
         status = opened.status
         if status is None:
-            title.update(plain(f"ceremony - {self.workspace} (new root ceremony in progress)"))
             self._actions()
             return
         self.loaded = True
         self.profile = status.profile
         for section in self.query(".ws-only"):
             section.display = True
-        versions = ", ".join(map(str, status.root_versions))
-        kind = "Sigstore trust root, " if status.profile == "sigstore" else ""
-        title.update(plain(f"ceremony - {status.path} ({kind}root versions {versions})"))
         role_rows = []
         for role in status.roles:
             days = "-" if role.days_left is None else f"{role.days_left:g}"
@@ -255,6 +292,8 @@ class HomeScreen(Screen[None]):
 
     def _reload_dct(self, ws: Workspace) -> None:
         """Show a Docker Content Trust workspace: roles beside root certificates (ceremony/tui/dct.py)."""
+        from ceremony.tui import dct as dct_tui  # DCT's stack loads for a DCT workspace only (dct_entry.py)
+
         try:
             dct_tui.show_home(self, ws, self.now or datetime.now(UTC), urgency_colour)
         except CeremonyError as err:
@@ -291,7 +330,7 @@ class HomeScreen(Screen[None]):
             return  # its key too: a Sigstore trust root only on a Sigstore workspace
         elif action in ("rotate", "extend", "delegate", "targets", "trust-root") and self.loaded:
             app.change_flow(action)
-        elif action in dct_tui.ACTION_IDS and self.dct:
+        elif action in dct_entry.ACTION_IDS and self.dct:
             app.dct_flow(action)
         elif action == "sign":
             app.offline_sign_flow()
@@ -324,6 +363,33 @@ class CeremonyApp(App[None]):
         self.workspace = workspace
         self.now = now
         self.theme = "ansi-dark"
+        self._gc_paused = False  # run() paused the garbage collector until the first frame
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """Run in the terminal, with the garbage collector paused until the first frame is on screen.
+
+        Start-up makes a few hundred thousand objects (the modules and classes of Textual, TUF and the core)
+        and next to no garbage, yet one full collection walking them all took some 40 ms (of about 450) just
+        before the first frame. The collector runs again once that frame is drawn (``on_ready``), or when the
+        app ends before it, as it was before (Textual pauses it the same way while scrolling,
+        ``App.PAUSE_GC_ON_SCROLL``).
+        """
+        self._gc_paused = gc.isenabled()
+        gc.disable()
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            self.first_frame_shown()
+
+    def on_ready(self) -> None:
+        """Textual writes no frame before it is ready: the next refresh is the first the terminal shows."""
+        self.call_after_refresh(self.first_frame_shown)
+
+    def first_frame_shown(self) -> None:
+        """The first frame is drawn: the collector runs again, if ``run`` paused it."""
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
 
     def _fatal_error(self) -> None:
         """A bug ends the app with a traceback, but never with local variables in it.
@@ -401,6 +467,8 @@ class CeremonyApp(App[None]):
 
         def answer(yes: bool | None) -> None:
             if yes and self.workspace is not None:
+                from ceremony.core.workspace import Workspace  # see _load_workspace
+
                 try:
                     guided.ChangeSession.open(Workspace.load(self.workspace)).discard(self.clock())
                 except CeremonyError as err:
@@ -474,6 +542,8 @@ class CeremonyApp(App[None]):
         """The open workspace, or None (a dialog says why)."""
         if self.workspace is None:
             return None
+        from ceremony.core.workspace import Workspace  # not at the top: home without a workspace reads none
+
         try:
             return Workspace.load(self.workspace)
         except CeremonyError as err:
@@ -487,6 +557,7 @@ class CeremonyApp(App[None]):
     async def new_root_flow(self, path: Path | None) -> None:
         """The new root ceremony from its first unfinished step to sign-off."""
         from ceremony.tui import newroot  # the flows' screens load when a flow starts, not before home's first frame
+        from ceremony.tui.signing import ReviewSignScreen
 
         previous = self.workspace
         if path is None:
@@ -494,7 +565,9 @@ class CeremonyApp(App[None]):
             started = await self._step(newroot.StartScreen(self.clock, default))
             if started == LEAVE:
                 return
-            if isinstance(started, dct_tui.DctStart):  # Docker Content Trust: one form, no session
+            if isinstance(started, dct_entry.DctStart):  # Docker Content Trust: one form, no session
+                from ceremony.tui import dct as dct_tui  # see new_root_flow's first line
+
                 self.back_home(await dct_tui.new_repository(self, started))
                 return
             path = started.path
@@ -541,6 +614,7 @@ class CeremonyApp(App[None]):
     async def change_flow(self, kind: str | None) -> None:
         """Rotation, extension or delegation: choose, collect signatures, publish (kind None: resume)."""
         from ceremony.tui import flows  # see new_root_flow
+        from ceremony.tui.signing import ReviewSignScreen
 
         ws = self._load_workspace()
         if ws is None:
@@ -593,6 +667,8 @@ class CeremonyApp(App[None]):
     @work(exclusive=True, group="flow")
     async def dct_flow(self, action: str) -> None:
         """A Docker Content Trust rotation or the pinning snippet, from home (ceremony/tui/dct.py)."""
+        from ceremony.tui import dct as dct_tui  # see new_root_flow
+
         ws = self._load_workspace()
         if ws is not None:
             await dct_tui.run_action(self, action, ws)
@@ -602,6 +678,7 @@ class CeremonyApp(App[None]):
     async def offline_sign_flow(self) -> None:
         """Open a sign request, review it, sign it with my key, save it."""
         from ceremony.tui import flows  # see new_root_flow
+        from ceremony.tui.signing import ReviewSignScreen
 
         subject = await self._step(flows.OpenRequestScreen())
         if subject == LEAVE:

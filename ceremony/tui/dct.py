@@ -10,6 +10,9 @@ is dismissed. Leaving a dialog (Escape) raises the core's own kind of error, so 
 Nothing here decides anything: every refusal is the core's, shown as its sentence over the form, which
 stays as it was (the core writes only once everything is signed and verified). What is shown comes from
 ``core.dct.status`` (metadata and certificates verified first) or from the core's result.
+
+This module loads when a DCT workspace is shown or a DCT flow starts: what home needs of DCT before that (its
+actions, whether a directory is a DCT workspace) is in ``dct_entry.py``, so a TUF home never loads ``core.dct``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,10 +33,11 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, LoadingIndic
 from textual.worker import get_current_worker
 
 from ceremony.core import dct as dct_core
-from ceremony.core import dct_changes, guided, hsm, keys, ledger, verify_workspace_transcript
+from ceremony.core import dct_changes, hsm, keys, ledger, verify_workspace_transcript
 from ceremony.core._text import plural
 from ceremony.core.workspace import KeyRecord, Workspace
 from ceremony.errors import CeremonyError, UsageError
+from ceremony.tui.dct_entry import DctStart
 from ceremony.tui.picker import PathInput
 from ceremony.tui.signing import word_rows
 from ceremony.tui.widgets import ErrorDialog, GridTable, StepScreen, Tick, held, password, plain, plain_lines
@@ -44,48 +47,13 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 
-#: The new root entry's first choice (newroot.StartScreen): what kind of repository the workspace roots.
-PROFILES: list[tuple[str, str]] = [
-    ("TUF repository: the guided ceremony, preflight to sign-off", "tuf"),
-    ("Docker Content Trust (Notary v1): the root of one GUN", dct_core.PROFILE),
-]
-
-#: Home's actions on a DCT workspace: id, key, label (the TUF changes are not offered there).
-ACTIONS: list[tuple[str, str, str]] = [
-    ("dct-root", "c", "Rotate root / certs"),
-    ("dct-targets", "k", "Replace targets key"),
-    ("dct-pin", "p", "Client trust pinning"),
-]
-ACTION_IDS = frozenset(action for action, _key, _label in ACTIONS)
-#: Home's TUF-workspace actions that serve a DCT workspace too (core.recovery knows Notary roots).
-SHARED_ACTIONS = frozenset({"backup", "drill"})
 #: What a change needs first: the server's state, fetched on the connected host (a change starts from it).
 FETCH_FIRST = "On the connected host first: ceremony notary fetch --server URL --gun GUN --out FILE"
 #: The most keys one form makes (a form limit, not a rule: the core decides what a threshold allows).
 MAX_KEY_ROWS = 20
 
 
-@dataclass(frozen=True)
-class DctStart:
-    """The start screen's answer when the operator chose a Docker Content Trust repository."""
-
-    path: Path
-    module: str | None
-
-
 # ----------------------------------------------------------------------------------------------- home
-
-
-def open_dct(path: Path) -> Workspace | None:
-    """The DCT workspace at ``path``, or None: anything else (a TUF workspace, a draft, a damaged directory)
-    is home's TUF overview to open, and to name the problem of."""
-    if guided.is_draft(path):
-        return None
-    try:
-        ws = Workspace.load(path)
-    except CeremonyError:
-        return None
-    return ws if dct_core.is_dct(ws) else None
 
 
 def _days_left(when: datetime, now: datetime) -> float:

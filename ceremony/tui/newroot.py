@@ -22,12 +22,19 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from ceremony.core import guided, hsm, keys
 from ceremony.core._text import printable
 from ceremony.core.diff import digest_words
+from ceremony.core.workspace import NOTARY_PROFILE
 from ceremony.errors import CeremonyError, PassphraseError, UsageError
-from ceremony.tui.dct import PROFILES, DctStart
+from ceremony.tui.dct_entry import DctStart
 from ceremony.tui.picker import PathInput
 from ceremony.tui.widgets import StepScreen, Tick, password, plain, plain_lines
 
 Clock = Callable[[], datetime]
+
+#: The start screen's first choice: what kind of repository the workspace roots.
+PROFILES: list[tuple[str, str]] = [
+    ("TUF repository: the guided ceremony, preflight to sign-off", "tuf"),
+    ("Docker Content Trust (Notary v1): the root of one GUN", NOTARY_PROFILE),
+]
 
 
 class _RootStep(StepScreen[Any]):

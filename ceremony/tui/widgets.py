@@ -17,7 +17,7 @@ shown as those characters and does nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from rich.segment import Segment
 from rich.text import Text
@@ -43,10 +43,11 @@ from textual.widgets import (
     Static,
 )
 
-from ceremony.core import hsm
 from ceremony.core._text import printable
-from ceremony.core.workspace import KeyRecord
 from ceremony.errors import CeremonyError, UsageError
+
+if TYPE_CHECKING:
+    from ceremony.core.workspace import KeyRecord
 
 T = TypeVar("T")
 
@@ -412,6 +413,8 @@ def held(key: KeyRecord) -> Text:
     if key.uri.startswith("file:"):
         return Text("software")  # a software key is only ever on disk encrypted
     if key.uri.startswith("pkcs11:"):
+        from ceremony.core import hsm  # PyKCS11 loads when home lists a token key, not before every first frame
+
         try:
             uri = hsm.Pkcs11Uri.parse(key.uri)
         except UsageError:

@@ -22,35 +22,86 @@ Modules: ``state`` (the session file, typed and checked as hostile), ``preflight
 against), ``new_root``, ``change`` and ``offline`` (a keyholder signing a
 request away from the workspace). Lines shown to a keyholder are escaped
 with ``_text.printable``.
+
+Names load on first use (PEP 562), from the module that defines them: home in the terminal UI needs only
+``state`` (the session file and the workspace overview), and a change or a new root brings in signing, sign
+requests, backups and tokens (``change``, ``new_root``) only when one starts.
 """
 
-from ceremony.core.guided.change import ChangeSession, NewKey, new_key
-from ceremony.core.guided.new_root import KeyPlan, NewRootCeremony, backup_with_test_restore, discard_draft
-from ceremony.core.guided.offline import OfflineSigning
-from ceremony.core.guided.preflight import Check, preflight_checks
-from ceremony.core.guided.state import (
-    CHANGE_STEPS,
-    NEW_ROOT_STEPS,
-    SESSION_NAME,
-    ChangeState,
-    NewRootState,
-    OnlineKey,
-    Overview,
-    Participant,
-    PlannedKey,
-    SessionInfo,
-    SessionState,
-    check_session,
-    is_draft,
-    load_session,
-    overview,
-    parse_session,
-    read_session,
-    session_info,
-    step_titles,
-)
-from ceremony.core.guided.subject import Progress, SigningKey, SigningSubject
-from ceremony.core.roles import ONLINE_ROLES
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ceremony.core.guided.change import ChangeSession, NewKey, new_key
+    from ceremony.core.guided.new_root import KeyPlan, NewRootCeremony, backup_with_test_restore, discard_draft
+    from ceremony.core.guided.offline import OfflineSigning
+    from ceremony.core.guided.preflight import Check, preflight_checks
+    from ceremony.core.guided.state import (
+        CHANGE_STEPS,
+        NEW_ROOT_STEPS,
+        SESSION_NAME,
+        ChangeState,
+        NewRootState,
+        OnlineKey,
+        Overview,
+        Participant,
+        PlannedKey,
+        SessionInfo,
+        SessionState,
+        check_session,
+        is_draft,
+        load_session,
+        overview,
+        parse_session,
+        read_session,
+        session_info,
+        step_titles,
+    )
+    from ceremony.core.guided.subject import Progress, SigningKey, SigningSubject
+    from ceremony.core.roles import ONLINE_ROLES
+
+_MODULES = {
+    "ceremony.core.guided.change": ("ChangeSession", "NewKey", "new_key"),
+    "ceremony.core.guided.new_root": ("KeyPlan", "NewRootCeremony", "backup_with_test_restore", "discard_draft"),
+    "ceremony.core.guided.offline": ("OfflineSigning",),
+    "ceremony.core.guided.preflight": ("Check", "preflight_checks"),
+    "ceremony.core.guided.state": (
+        "CHANGE_STEPS",
+        "NEW_ROOT_STEPS",
+        "SESSION_NAME",
+        "ChangeState",
+        "NewRootState",
+        "OnlineKey",
+        "Overview",
+        "Participant",
+        "PlannedKey",
+        "SessionInfo",
+        "SessionState",
+        "check_session",
+        "is_draft",
+        "load_session",
+        "overview",
+        "parse_session",
+        "read_session",
+        "session_info",
+        "step_titles",
+    ),
+    "ceremony.core.guided.subject": ("Progress", "SigningKey", "SigningSubject"),
+    "ceremony.core.roles": ("ONLINE_ROLES",),
+}
+_NAMES = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module a re-exported name lives in, the first time the name is asked for."""
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CHANGE_STEPS",

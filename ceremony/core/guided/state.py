@@ -25,13 +25,13 @@ from typing import Any, TypeGuard
 from securesystemslib.signer import Key
 
 from ceremony.core import _txn
-from ceremony.core import hsm as _hsm
 from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
 from ceremony.core import transcript as _transcript
 from ceremony.core._fs import write_atomic
 from ceremony.core._json import dumps_pretty, read_json
 from ceremony.core._text import printable
+from ceremony.core.choices import TOKEN_KEY_TYPE_NAMES
 from ceremony.core.roles import CONFIG_NAME, KEYID, KEYS_DIR, ONLINE_ROLES, REQUEST_ID, REQUESTS_DIR, TOP_LEVEL
 from ceremony.core.status import Status, workspace_status
 from ceremony.core.workspace import Workspace, verify_workspace_transcript
@@ -282,9 +282,11 @@ def _check_key_entry(entry: Mapping[str, Any], where: str, token: bool | None, s
         pass  # an online key held by the online service
     elif isinstance(uri, str) and uri == f"file:{KEYS_DIR}/{keyid}.p12" and token is not True:
         pass
-    elif isinstance(uri, str) and _hsm.is_pkcs11_uri(uri) and token is not False:
+    elif isinstance(uri, str) and uri.startswith("pkcs11:") and token is not False:
+        from ceremony.core import hsm  # PyKCS11 loads for a session with token keys only, not for every home
+
         try:
-            parsed = _hsm.Pkcs11Uri.parse(uri)
+            parsed = hsm.Pkcs11Uri.parse(uri)
         except UsageError as err:
             raise _session_error(source, f"{where}: {err}") from err
         if parsed.id is None and parsed.object is None:
@@ -358,7 +360,7 @@ class PlannedKey:
             ):
                 raise _session_error(source, f"{where}: not a software key type this tool makes")
         elif backend == "token":
-            if not isinstance(key_type, str) or key_type not in _hsm.TOKEN_KEY_TYPES:
+            if not isinstance(key_type, str) or key_type not in TOKEN_KEY_TYPE_NAMES:
                 raise _session_error(source, f"{where}: not a key type a token makes")
             token_label = _text(obj.get("token_label"), source, f"{where}: the token label", limit=64)
             token_serial = _text(obj.get("token_serial"), source, f"{where}: the token serial", limit=64)
