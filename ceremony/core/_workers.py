@@ -13,6 +13,7 @@ fails for any reason costs only time: its half is then done here, so the results
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -80,15 +81,20 @@ def split_map(work: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> lis
 
     split = (len(items) + 1) // 2
     read_fd, write_fd = os.pipe()
+    # What exists now is shared with the child page by page until either writes to it; a collection in the
+    # child would write to every object it walks, copying them all, so it walks only what the child makes.
+    gc.freeze()
     try:
         pid = os.fork()
     except OSError:  # no process to spare (EAGAIN, ENOMEM): the work is done here
+        gc.unfreeze()
         os.close(read_fd)
         os.close(write_fd)
         return work(items)
     if pid == 0:  # pragma: no cover - the child's lines run in the forked process
         os.close(read_fd)
         _run_child(work, items[split:], write_fd)
+    gc.unfreeze()
     os.close(write_fd)
     reaped = False
     try:

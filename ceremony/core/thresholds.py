@@ -88,6 +88,7 @@ def count(
     keys: Mapping[str, Key | str | None],
     signatures: Mapping[str, str],
     payload: bytes,
+    payload_digest: bytes | None = None,
 ) -> tuple[list[str], list[str]]:
     """(signed, unsigned) key ids: distinct public keys with a valid signature over ``payload``, and the rest.
 
@@ -99,7 +100,7 @@ def count(
     """
     signed: list[str] = []
     counted: set[bytes] = set()
-    digest = hashlib.sha256(payload).digest()
+    digest = payload_digest or hashlib.sha256(payload).digest()
     identities = [(keyid, key, _identity(key)) for keyid, key in keys.items()]
     for keyid, key, identity in identities:  # (signature_is_valid silences securesystemslib's deprecations)
         sig = signatures.get(keyid)

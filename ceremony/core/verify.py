@@ -128,7 +128,10 @@ def _role_keys(source: Envelope, keys_dict: object, role_dict: object, role: str
 def count_signatures(envelope: Envelope, role_keys: RoleKeys) -> ThresholdResult:
     """Distinct role keys (by public key, not keyid) with a valid signature over the envelope (thresholds.count)."""
     keys = {keyid: role_keys.keys.get(keyid) for keyid in role_keys.keyids}
-    signed, unsigned = _thresholds.count(keys, envelope.signatures, envelope.payload)
+    digest = envelope.derived.get(("payload", "sha256"))
+    if digest is None:
+        digest = envelope.derived[("payload", "sha256")] = hashlib.sha256(envelope.payload).digest()
+    signed, unsigned = _thresholds.count(keys, envelope.signatures, envelope.payload, digest)
     return ThresholdResult(envelope.name, role_keys.threshold, tuple(signed), tuple(unsigned))
 
 

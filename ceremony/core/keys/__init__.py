@@ -499,22 +499,28 @@ def signature_is_valid(key: Key, sig_hex: str, payload: bytes, *, payload_digest
     """
     if not isinstance(sig_hex, str):
         return False
-    question = (payload_digest or hashlib.sha256(payload).digest(), public_key_identity(key), key.keytype, key.scheme)
-    # 32 bytes remembered, not the key and the signature themselves (repr: one text for one question)
-    memo = hashlib.sha256(repr((*question, sig_hex)).encode("utf-8", "surrogatepass")).digest()
+    # The identity is the key's cached bytes object and the type names are shared strings: an answer costs
+    # the payload digest, the signature text and the entry (about 400 bytes).
+    memo = (
+        payload_digest or hashlib.sha256(payload).digest(),
+        public_key_identity(key),
+        key.keytype,
+        key.scheme,
+        sig_hex,
+    )
     known = _VERIFIED.get(memo)
     if known is None:
         known = _verify_once(key, sig_hex, payload)
         if len(_VERIFIED) >= _MAX_VERIFIED:
-            _VERIFIED.clear()
+            del _VERIFIED[next(iter(_VERIFIED))]  # the oldest answer goes first
         _VERIFIED[memo] = known
     return known
 
 
-#: signature_is_valid's answers, by the digest of the question, at most this many (a hundred bytes each):
-#: more than a change of 16,384 hash bins asks, signing, counting and verifying each bin.
-_VERIFIED: dict[bytes, bool] = {}
-_MAX_VERIFIED = 65_536
+#: signature_is_valid's answers, at most this many: a little more than a change of 16,384 hash bins asks about
+#: in each of its three rounds (signing, counting, verifying as a client), which ask in the same order.
+_VERIFIED: dict[tuple[bytes, bytes, str, str, str], bool] = {}
+_MAX_VERIFIED = 20_000
 
 
 def _verify_once(key: Key, sig_hex: str, payload: bytes) -> bool:
