@@ -686,18 +686,21 @@ def _open_image(data: bytes, shown: str) -> Any:
 
 
 _PILLOW_QUIET = threading.Lock()
+_pillow_quieted = False
 
 
 def _quiet_pillow(image_module: Any) -> None:
     """Keep Pillow's warnings (its own bomb check, malformed metadata) off stderr for good: an operator sees
     one sentence or none. Set once, for the process, and never with ``warnings.catch_warnings``, which swaps
-    the process's whole warning state and so must not run in read_fast's threads. Pillow's bomb limit is ours:
-    the checks above refuse a larger image before Pillow could only warn about it."""
+    the process's whole warning state and so must not run in read_fast's threads. Pillow's own bomb limit is
+    higher than MAX_IMAGE_PIXELS (tests/test_backup_hostile.py checks it): the checks above refuse an image
+    before Pillow could warn about it."""
+    global _pillow_quieted  # once per process, under the lock
     with _PILLOW_QUIET:
-        if image_module.MAX_IMAGE_PIXELS != MAX_IMAGE_PIXELS:
-            image_module.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+        if not _pillow_quieted:
             warnings.filterwarnings("ignore", category=image_module.DecompressionBombWarning)
             warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
+            _pillow_quieted = True
 
 
 def images_of(path: Path) -> Iterator[tuple[str, Any]]:
