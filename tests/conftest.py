@@ -160,6 +160,7 @@ EXTERNAL_HELPERS = {
 # Modules whose processes the rules above cannot see (repository-relative path: reason).
 EXTERNAL_MODULES = {
     "tests/test_fuzz_verify.py": "tuf-js under Node, through tests/fuzz_oracle.py, and a 20-second fuzz campaign",
+    "tests/test_targets_clients.py": "a module-wide workspace made by the CLI in a subprocess (conftest._run)",
 }
 
 
