@@ -125,7 +125,7 @@ class _ChangingFiles(Mapping[str, bytes]):
 
     def __init__(self, files: dict[str, bytes], name: str, *, in_child: bool = False) -> None:
         self._files, self._name, self._in_child = files, name, in_child
-        self._reads = 0
+        self.reads = 0
         self._parent = os.getpid()
         self._other = json.dumps(json.loads(files[name]), indent=1).encode() if name in files else b""
 
@@ -135,8 +135,8 @@ class _ChangingFiles(Mapping[str, bytes]):
     def __getitem__(self, name: str) -> bytes:
         if name != self._name:
             return self._files[name]
-        self._reads += 1
-        changed = os.getpid() != self._parent if self._in_child else self._reads > 1
+        self.reads += 1
+        changed = os.getpid() != self._parent if self._in_child else self.reads > 1
         return self._other if changed else self._files[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -149,10 +149,16 @@ class _ChangingFiles(Mapping[str, bytes]):
 def test_the_newest_root_read_again_must_be_the_one_verified(
     chain: tuple[dict[str, bytes], list[list[CryptoSigner]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CEREMONY_WORKERS", "1")  # both reads in this process
+    """The child verifies the last rotation; this process reads the newest root again to go on from it, and
+    those bytes must be the ones the child verified."""
     files, _ = chain
     with pytest.raises(VerificationError, match=rf"^{LENGTH}\.root\.json: changed while it was being verified"):
-        verify_files(_ChangingFiles(files, f"{LENGTH}.root.json"), None, AT)
+        verify_files(_ChangingFiles(files, f"{LENGTH}.root.json", in_child=True), None, AT)
+    # On one core nothing is read twice: the newest root is the one just verified.
+    monkeypatch.setenv("CEREMONY_WORKERS", "1")
+    reads = _ChangingFiles(files, f"{LENGTH}.root.json")
+    assert verify_files(reads, None, AT).newest_root_version == LENGTH
+    assert reads.reads == 1
 
 
 def test_where_the_child_starts_it_must_see_the_bytes_the_parent_verified(
@@ -165,3 +171,58 @@ def test_where_the_child_starts_it_must_see_the_bytes_the_parent_verified(
         verify_files(_ChangingFiles(files, f"{boundary}.root.json", in_child=True), None, AT)
     # Unchanged, the same mapping type verifies.
     assert verify_files(_ChangingFiles(files, "no such file"), None, AT).newest_root_version == LENGTH
+
+
+def test_a_thread_the_fork_may_leave_is_no_reason_for_one_core() -> None:
+    import threading
+
+    stop = threading.Event()
+    beside = threading.Thread(target=stop.wait, daemon=True)
+    _workers.fork_beside(beside)  # as the CLI's progress line is
+    other = threading.Thread(target=stop.wait, daemon=True)
+    try:
+        beside.start()
+        assert _workers.can_fork()
+        other.start()
+        assert not _workers.can_fork()  # any other thread: its locks could be held in the child
+    finally:
+        stop.set()
+        beside.join()
+        other.join()
+
+
+class _Unreadable(Mapping[str, bytes]):
+    """A directory where one file cannot be read (as one over the size bound, or without permission)."""
+
+    def __init__(self, files: dict[str, bytes], name: str) -> None:
+        self._files, self._name = files, name
+
+    def __getitem__(self, name: str) -> bytes:
+        if name == self._name:
+            from ceremony.errors import InputFileError
+
+            raise InputFileError(f"{name}: cannot read metadata file (Permission denied)")
+        return self._files[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._files
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_first_refusal_in_chain_order_whichever_half_meets_which(
+    chain: tuple[dict[str, bytes], list[list[CryptoSigner]]], monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """A bad root early and an unreadable one late: the early one is reported, on one core as on two."""
+    files, history = chain
+    if workers == "1":
+        monkeypatch.setenv("CEREMONY_WORKERS", "1")
+    tampered = dict(files)
+    tampered["3.root.json"] = _unsigned_by_old_root(files, history, 3)
+    with pytest.raises(VerificationError, match=r"^3\.root\.json: signed by 1 of the 2 required keys"):
+        verify_files(_Unreadable(tampered, f"{LENGTH - 2}.root.json"), None, AT)

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import click
 
 from ceremony import core
+from ceremony.core import _workers
 from ceremony.core._json import read_secret_file
 from ceremony.core._text import printable
 from ceremony.errors import PassphraseError, UsageError
@@ -89,6 +90,7 @@ def progress(what: str) -> Iterator[None]:
         return
     line = _ProgressLine(what, sys.stderr)
     _active.append(line)
+    _workers.fork_beside(line.thread)  # a verify may still use both cores: the line's thread is nothing a child needs
     line.thread.start()
     try:
         yield

@@ -68,13 +68,8 @@ def write_atomic(path: Path, data: bytes) -> str:
     key file is never readable by others, not even for an instant.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _complete_temporary(path.parent, path.name, data)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -82,6 +77,23 @@ def write_atomic(path: Path, data: bytes) -> str:
         raise
     fsync_dir(path.parent)
     return sha256_hex(data)
+
+
+def _complete_temporary(directory: Path, name: str, data: bytes) -> str:
+    """A temporary file beside ``name`` in ``directory`` holding ``data``, flushed to disk, mode 0600 from its
+    creation (mkstemp): what a rename then puts in place, complete. Removed again if anything fails."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return tmp
 
 
 def write_atomic_many(directory: Path, files: Mapping[str, bytes]) -> None:
@@ -102,13 +114,7 @@ def write_atomic_many(directory: Path, files: Mapping[str, bytes]) -> None:
     written: list[tuple[str, str]] = []
     try:
         for name, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-            written.append((tmp, name))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, FILE_MODE)
+            written.append((_complete_temporary(directory, name, data), name))
         while written:
             tmp, name = written[0]
             os.replace(tmp, directory / name)

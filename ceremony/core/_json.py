@@ -152,6 +152,40 @@ def _unreadable(path: Path | str, what: str, err: OSError) -> InputFileError:
     return InputFileError(f"{path}: cannot read {what} ({err.strerror})")
 
 
+def _missing(path: Path | str, what: str) -> InputFileError:
+    """The one sentence for a name that leads to no file."""
+    kind = "a dangling symbolic link" if os.path.islink(path) else f"{what} not found"
+    return InputFileError(f"{path}: {kind}")
+
+
+def _require_regular_mode(path: Path | str, what: str, mode: int) -> None:
+    """Refuse a directory, a FIFO, a socket or a device where a regular file is expected.
+
+    Raises:
+        InputFileError: ``mode`` is not a regular file's.
+    """
+    if stat.S_ISDIR(mode):
+        raise InputFileError(f"{path}: is a directory, expected a {what}")
+    if not stat.S_ISREG(mode):
+        raise InputFileError(f"{path}: not a regular file (a FIFO, socket or device); expected a {what}")
+
+
+def require_regular_file(path: Path, what: str = "file") -> None:
+    """Refuse ``path`` unless it is (or links to) a regular file, without opening it, in read_bytes' words: for
+    a directory checked whole before any of its files is read.
+
+    Raises:
+        InputFileError: missing (or a dangling link), looping, unreadable, or not a regular file.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as err:
+        raise _missing(path, what) from err
+    except OSError as err:
+        raise _unreadable(path, what, err) from err
+    _require_regular_mode(path, what, mode)
+
+
 def read_bytes(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES, follow_symlinks: bool = True) -> bytes:
     """Read a regular file of at most ``limit`` bytes, turning OS errors into one sentence that names it.
 
@@ -170,18 +204,13 @@ def read_bytes(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES, foll
     try:
         fd = os.open(path, flags)
     except FileNotFoundError as err:
-        kind = "a dangling symbolic link" if os.path.islink(path) else f"{what} not found"
-        raise InputFileError(f"{path}: {kind}") from err
+        raise _missing(path, what) from err
     except OSError as err:
         if not follow_symlinks and os.path.islink(path):
             raise InputFileError(f"{path}: is a symbolic link; {what}s are read only from regular files") from err
         raise _unreadable(path, what, err) from err
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise InputFileError(f"{path}: is a directory, expected a {what}")
-        if not stat.S_ISREG(mode):
-            raise InputFileError(f"{path}: not a regular file (a FIFO, socket or device); expected a {what}")
+        _require_regular_mode(path, what, os.fstat(fd).st_mode)
         os.set_blocking(fd, True)
         chunks, size = [], 0
         while size <= limit:

@@ -45,6 +45,7 @@ from typing import Any
 
 import base45
 
+from ceremony.core import choices as _choices
 from ceremony.core import diff as _diff
 from ceremony.core import qr as _qr
 from ceremony.core._fs import make_private_dir, sha256_hex, write_atomic_many
@@ -57,7 +58,7 @@ CONTAINER_VERSION = 1
 QR_PREFIX = "CRMY1"
 TEXT_HEADER = "ceremony backup text v1"
 TEXT_LINE_BYTES = 30  # 48 base32 characters per line
-DEFAULT_QR_BYTES = 300
+DEFAULT_QR_BYTES = _choices.DEFAULT_QR_BYTES  # the CLI's default too, named where no library loads
 _PART = re.compile(r"^CRMY1:([0-9A-F]{8}):([0-9]{1,4})/([0-9]{1,4}):([0-9A-F]{16}):([0-9A-F]{8}):(.*)$", re.DOTALL)
 # Line numbers are written with at least four digits (six for the largest backups); ASCII only, so no
 # other script's digits are read as numbers.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from ceremony.core._fs import sha256_hex
-from ceremony.core._json import MAX_FILE_BYTES, read_bytes
+from ceremony.core._json import MAX_FILE_BYTES, read_bytes, require_regular_file
 from ceremony.core._text import printable
 from ceremony.core.envelope import Envelope, delegations_of, load_envelope, parse_envelope
 from ceremony.errors import InputFileError, UsageError, VerificationError
@@ -150,8 +150,10 @@ class MetadataDirectory(Mapping[str, bytes]):
 
     For ``verify``: a chain of 10,000 roots is 50 MB that need not be in memory at once, since each file is
     looked at once or twice in turn. Every entry is checked to be a regular file when the directory is opened
-    (refused, not skipped, as ``read_metadata_dir`` does); each lookup reads the file again, with the same size
-    bound, so a caller that must see the same bytes twice compares them (verify's chain does, by digest).
+    (a directory, FIFO or dangling link named like metadata is refused, not skipped, as ``read_metadata_dir``
+    does); an entry that is unreadable or over the size bound is refused when it is looked up, so one that no
+    client would fetch is never looked at. Each lookup reads the file again: a caller that must see the same
+    bytes twice compares them (verify's chain does, by digest).
     """
 
     def __init__(self, directory: Path, limits: SizeLimits = DEFAULT_LIMITS) -> None:
@@ -163,7 +165,7 @@ class MetadataDirectory(Mapping[str, bytes]):
         self._names = sorted(p.name for p in directory.glob("*.json"))
         self._present = frozenset(self._names)
         for name in self._names:
-            _require_regular(directory / name)
+            require_regular_file(directory / name, "metadata file")
 
     def __getitem__(self, name: str) -> bytes:
         if name not in self._present:
@@ -178,25 +180,6 @@ class MetadataDirectory(Mapping[str, bytes]):
 
     def __len__(self) -> int:
         return len(self._names)
-
-
-def _require_regular(path: Path) -> None:
-    """Refuse ``path`` unless it is (or links to) a regular file, in read_bytes' words.
-
-    Raises:
-        InputFileError: missing (a dangling link), looping, a directory, FIFO, socket or device.
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError as err:
-        kind = "a dangling symbolic link" if os.path.islink(path) else "metadata file not found"
-        raise InputFileError(f"{path}: {kind}") from err
-    except OSError as err:
-        raise InputFileError(f"{path}: cannot read metadata file ({err.strerror})") from err
-    if stat.S_ISDIR(mode):
-        raise InputFileError(f"{path}: is a directory, expected a metadata file")
-    if not stat.S_ISREG(mode):
-        raise InputFileError(f"{path}: not a regular file (a FIFO, socket or device); expected a metadata file")
 
 
 def _scan(directory: Path) -> list[str]:

@@ -88,7 +88,7 @@ from ceremony.core.repo_files import (
     read_limit,
 )
 from ceremony.core.thresholds import ThresholdResult
-from ceremony.errors import SigningKeyError, VerificationError
+from ceremony.errors import CeremonyError, SigningKeyError, VerificationError
 
 #: python-tuf's UpdaterConfig.max_root_rotations: its client stops updating the root after this many.
 MAX_ROOT_ROTATIONS = 256
@@ -264,9 +264,11 @@ _Step = tuple[Check | None, str, str | None]
 
 
 def _rotations(
-    files: Mapping[str, bytes], trusted: Envelope, names: list[str], limits: SizeLimits
+    files: Mapping[str, bytes], trusted: Envelope, names: list[str], limits: SizeLimits, newest: dict[int, Envelope]
 ) -> Callable[[Sequence[int]], list[_Step]]:
-    """A worker for ``_workers.split_map``: each rotation of a run of them, in order."""
+    """A worker for ``_workers.split_map``: each rotation of a run of them, in order. Any refusal (a check, an
+    unreadable or oversized file) ends the run as a failure, so the caller raises the first one in chain order
+    whichever process met it. ``newest`` receives the last root this process verified, by index."""
 
     def work(indices: Sequence[int]) -> list[_Step]:
         results: list[_Step] = []
@@ -278,10 +280,13 @@ def _rotations(
                     current = _previous(files, trusted, names, index, limits)
                     start = _digest("sha256", current.raw)
                 current, check = _rotation(files, current, names[index], limits)
-            except VerificationError:
+            except CeremonyError:
                 failed: list[_Step] = [(None, "", start)]
                 return results + failed * (len(indices) - len(results))
             results.append((check, _digest("sha256", current.raw) or "", start))
+        if current is not None and indices:
+            newest.clear()
+            newest[indices[-1]] = current
         return results
 
     return work
@@ -314,7 +319,8 @@ def verify_root_chain(
     # Each rotation depends only on two files (root N and N+1), so the two halves of a long chain are
     # verified side by side; the results are read in chain order, so the first failure is still the one raised.
     # Where a run starts, root N was read a second time: it must be the very bytes the run before verified.
-    steps = _workers.split_map(_rotations(files, trusted, names, limits), range(len(names)))
+    newest: dict[int, Envelope] = {}
+    steps = _workers.split_map(_rotations(files, trusted, names, limits, newest), range(len(names)))
     verified = _digest("sha256", trusted.raw)
     for index, (check, digest, start) in enumerate(steps):
         if start is not None and start != verified:
@@ -327,7 +333,8 @@ def verify_root_chain(
             digest = _digest("sha256", new.raw) or ""
         report.checks.append(check)
         verified = digest
-    current = _previous(files, trusted, names, len(names), limits)
+    # The newest root as verified here, or, when the other process verified it, read again and compared.
+    current = newest.get(len(names) - 1) or _previous(files, trusted, names, len(names), limits)
     if _digest("sha256", current.raw) != verified:
         raise _changed(current.name)
     later = sorted(int(m.group(1)) for n in files if (m := ROOT_FILE.match(n)) and int(m.group(1)) > current.version)
@@ -338,8 +345,9 @@ def verify_root_chain(
             missing,
             "gap",
         )
-    if "root.json" in files and files["root.json"] != current.raw:
-        plain = _load_root_envelope("root.json", files["root.json"], limits)
+    plain_bytes = files.get("root.json")  # read once: a directory may be read as it is looked up
+    if plain_bytes is not None and plain_bytes != current.raw:
+        plain = _load_root_envelope("root.json", plain_bytes, limits)
         if plain.version != current.version or plain.payload != current.payload:
             raise VerificationError(
                 f"root.json: is root version {plain.version} but the newest in the chain is "

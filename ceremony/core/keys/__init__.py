@@ -20,6 +20,7 @@ cryptography (certificates, raw signatures, notary's key files) is ``keys/dct.py
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -501,18 +502,16 @@ def signature_is_valid(key: Key, sig_hex: str, payload: bytes, *, payload_digest
         return False
     # The identity is the key's cached bytes object and the type names are shared strings: an answer costs
     # the payload digest, the signature text and the entry (about 400 bytes).
-    memo = (
-        payload_digest or hashlib.sha256(payload).digest(),
-        public_key_identity(key),
-        key.keytype,
-        key.scheme,
-        sig_hex,
-    )
+    identity = public_key_identity(key)
+    if identity.startswith(b"unparsed:"):  # no public material to tell two such keys apart: not remembered
+        return _verify_once(key, sig_hex, payload)
+    memo = (payload_digest or hashlib.sha256(payload).digest(), identity, key.keytype, key.scheme, sig_hex)
     known = _VERIFIED.get(memo)
     if known is None:
         known = _verify_once(key, sig_hex, payload)
         if len(_VERIFIED) >= _MAX_VERIFIED:
-            del _VERIFIED[next(iter(_VERIFIED))]  # the oldest answer goes first
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread evicted it first
+                del _VERIFIED[next(iter(_VERIFIED))]  # the oldest answer goes first
         _VERIFIED[memo] = known
     return known
 
