@@ -16,7 +16,6 @@ import importlib
 import json
 import os
 import sys
-import traceback
 import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -74,6 +73,8 @@ def _os_error_line(err: OSError) -> str:
 
 def _internal_error_line(err: BaseException) -> str:
     """A bug, reported without the exception's message or locals (either could hold a secret)."""
+    import traceback  # only to name where a bug happened
+
     frames = traceback.extract_tb(err.__traceback__)
     ours = [f for f in frames if "/ceremony/" in f.filename.replace("\\", "/")] or frames
     where = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""

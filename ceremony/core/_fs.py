@@ -13,7 +13,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -82,6 +81,8 @@ def write_atomic(path: Path, data: bytes) -> str:
 def _complete_temporary(directory: Path, name: str, data: bytes) -> str:
     """A temporary file beside ``name`` in ``directory`` holding ``data``, flushed to disk, mode 0600 from its
     creation (mkstemp): what a rename then puts in place, complete. Removed again if anything fails."""
+    import tempfile  # only when writing: read-only commands never load it
+
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -136,6 +137,8 @@ def write_new(path: Path, data: bytes) -> str:
     Raises:
         FileExistsError: ``path`` exists.
     """
+    import tempfile  # only when writing: read-only commands never load it
+
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -40,8 +40,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
-import shutil
 import signal
 import stat
 import time
@@ -136,7 +134,7 @@ class Transaction:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.id = secrets.token_hex(8)
+        self.id = os.urandom(8).hex()
         # Path -> its operation, the last one staged for it last: a change of 16,385 hash bins stages as many
         # files, and finding an earlier operation on the same path must not walk the list each time.
         self._ops: dict[str, dict[str, Any]] = {}
@@ -177,7 +175,7 @@ class Transaction:
         check_rel_path(rel)
         if self._staged >= MAX_OPS:
             raise WorkspaceError(f"{self.root}: one change may write at most {MAX_OPS:,} files; nothing changed")
-        name = f"{self.id}-{self._staged}-{secrets.token_hex(2)}"
+        name = f"{self.id}-{self._staged}-{os.urandom(2).hex()}"
         self._staged += 1
         # The first files are flushed one by one; past SYNC_EACH, one sync() at commit flushes the rest together
         # (16,385 fsyncs took 18 s on a loaded disk, one sync() a fraction of that).
@@ -237,6 +235,8 @@ class Transaction:
 
     def abort(self) -> None:
         """Forget the staged files; the workspace never saw them (not even a journal directory it did not have)."""
+        import shutil  # only to clear staging: read-only commands never load it
+
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None
@@ -291,6 +291,8 @@ def _write_new(path: Path, data: bytes, flush: bool = True) -> None:
 
 def _apply(root: Path, entry: Path, intent: dict[str, Any]) -> None:
     """Carry out a committed entry's operations (idempotent), then delete the entry."""
+    import shutil  # only to clear staging: read-only commands never load it
+
     touched: set[Path] = set()
     for op in intent["ops"]:  # every path first: a refusal must not leave the entry half applied
         _check_way(root, op["path"])
@@ -414,6 +416,8 @@ def recover(root: Path, locked: bool = False) -> list[str]:
     root = Path(root)
     if not needs_recovery(root):
         return []
+    import shutil  # only to clear what a killed change left: a clean workspace's load never needs it
+
     fd = None
     try:
         fd = None if locked else lock(root)

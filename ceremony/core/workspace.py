@@ -19,8 +19,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -116,6 +114,9 @@ def create_workspace(
     Raises:
         WorkspaceError: the workspace exists or cannot be created here.
     """
+    import shutil  # only when creating a workspace
+    import tempfile  # only when creating a workspace
+
     path = Path(path)
     check_new_path(path)
     for keyid in key_files:
@@ -216,6 +217,8 @@ def remove_stale_staging(path: Path) -> list[str]:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # a live init
+            import shutil  # only when there is something to remove: every load calls this
+
             shutil.rmtree(staging, ignore_errors=True)
             removed.append(name)
         finally:
