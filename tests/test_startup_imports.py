@@ -34,17 +34,13 @@ with open(out, "w") as f:
     json.dump({"code": code, "modules": sorted(sys.modules)}, f)
 """
 
-#: Libraries no command below uses (a module and its submodules).
+#: Tokens, QR codes, PDFs and key shares: what only a ceremony's own steps use (a module and its submodules).
+TOKEN_AND_PAPER = ("PyKCS11", "qrcode", "zxingcpp", "PIL", "fpdf", "pypdfium2", "shamir_mnemonic")
+#: Libraries no command below uses.
 NEVER = (
-    "PyKCS11",
-    "qrcode",
-    "zxingcpp",
-    "PIL",
-    "fpdf",
-    "pypdfium2",
+    *TOKEN_AND_PAPER,
     "textual",
     "rich",
-    "shamir_mnemonic",
     "mnemonic",
     "base45",
     "pydantic",
@@ -112,13 +108,7 @@ def test_choices_agree_with_the_modules_that_use_them() -> None:
 #: shown. Neither does the import read a workspace's files, so TUF, securesystemslib and ``cryptography`` wait
 #: for home's first read of one: home without a workspace never loads them.
 NOT_FOR_TUI_HOME = (
-    "PyKCS11",
-    "qrcode",
-    "zxingcpp",
-    "PIL",
-    "fpdf",
-    "pypdfium2",
-    "shamir_mnemonic",
+    *TOKEN_AND_PAPER,
     "tuf",
     "securesystemslib",
     "cryptography",

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ceremony.core import choices as _choices
 from ceremony.core import hsm as _hsm
 from ceremony.core import keys as _keys
 from ceremony.core import roles as _roles
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 #: Returns the passphrase for a key, given its label ("root-1", "timestamp").
 PassphraseProvider = _keys.SecretsHandler
 #: Keys generated on a token: ECDSA P-256, which every TUF client verifies (docs/interop.md).
-TOKEN_KEY_TYPE = "ecdsa-p256"  # noqa: S105 (a key type, not a secret)
+TOKEN_KEY_TYPE = _choices.DEFAULT_TOKEN_KEY_TYPE  # a token key made for a KEYSPEC: choices' default, as the CLI's
 _OBJECT_LABEL = re.compile(r"[^A-Za-z0-9._-]+")
 
 GENERATE = "generate"
