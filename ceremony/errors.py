@@ -113,11 +113,31 @@ class QrCapacityError(BackupError):
     """The data for one QR symbol does not fit at the chosen error correction level."""
 
 
+class PlanError(CeremonyError):
+    """A ceremony plan is malformed, incomplete, or asks for what policy refuses."""
+
+
 class TranscriptError(CeremonyError):
     """The transcript's hash chain or the files it names do not match."""
 
 
+class AuditError(CeremonyError):
+    """An audit bundle cannot be written, or a bundle does not verify.
+
+    ``member`` names the file inside the bundle that failed (``metadata/2.root.json``), when one did.
+    """
+
+    def __init__(self, message: str, member: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.member = member
+
+
+class SignoffError(CeremonyError):
+    """A sign-off of the transcript head is malformed, forged, of another head, or contradicts the plan."""
+
+
 __all__ = [
+    "AuditError",
     "BackupError",
     "CeremonyError",
     "HsmError",
@@ -128,9 +148,11 @@ __all__ = [
     "PassphraseError",
     "PinIncorrectError",
     "PinLockedError",
+    "PlanError",
     "PolicyError",
     "QrCapacityError",
     "SigningKeyError",
+    "SignoffError",
     "TamperedRequestError",
     "ThresholdNotMetError",
     "TokenNotFoundError",

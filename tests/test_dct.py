@@ -775,3 +775,32 @@ def test_take_over_after_the_laptop_rotated_its_root(notary_server: NotaryServer
     (inspected,) = json.loads(ok(notary_server.docker(laptop, "trust", "inspect", gun)))
     admin = {a["Name"]: sorted(k["ID"] for k in a["Keys"]) for a in inspected["AdministrativeKeys"]}
     assert admin["Root"] == root_ids(site.status())
+
+
+def test_a_dct_root_ceremony_from_its_plan_offline(notary_server: NotaryServer, tmp_path: Path) -> None:
+    """docs/examples/dct-new-root.toml with this server's GUN, run by init --plan in a network namespace: the
+    preflight's network check passes there, the plan is kept and its step recorded, and the server accepts the
+    published root, byte for byte."""
+    site = new_site(notary_server, tmp_path)
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "dct-new-root.toml"
+    plan_file = tmp_path / "dct-plan.toml"
+    text = example.read_text().replace("registry.example.com/org/app", site.gun)
+    plan_file.write_text(text.replace('workspace = "example-dct-root"', f'workspace = "{site.ws.name}"'))
+    fetched, out = site.fetch(), site.bundle("v1")
+    shutil.copyfile(fetched, tmp_path / "server-keys.json")  # where the plan says the fetched bundle is
+    done = site.ceremony(
+        "init", site.ws, "--plan", plan_file, "--out", out,
+        "--targets-key-out", site.top / "targets.key", *site.passphrases("root-1", "root-2", "root-3", "publisher"),
+        "--yes", "--exception", "test host: disk and install are a developer's", offline=True,
+    )  # fmt: skip
+    ok(done)
+    assert "ok   network: no interface up besides loopback" in done.stdout, done.stdout
+    entry = json.loads((site.ws / "transcript.jsonl").read_text().splitlines()[-1])
+    sha = __import__("hashlib").sha256(plan_file.read_bytes()).hexdigest()
+    assert entry["details"]["plan"]["sha256"] == sha and entry["details"]["plan"]["kind"] == "dct-new-root"
+    assert (site.ws / "plans" / f"{sha}.toml").read_bytes() == plan_file.read_bytes()
+    site.publish(out)
+    code, served = notary_server.get(f"/v2/{site.gun}/_trust/tuf/root.json")
+    assert code == 200 and served == (site.ws / "metadata" / "root.json").read_bytes()
+    status = site.status()
+    assert status["roles"][0]["threshold"] == 2 and len(status["root_keys"]) == 3

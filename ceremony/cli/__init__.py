@@ -36,6 +36,7 @@ from ceremony.cli._common import (
     _show_and_confirm,
     _status_line,
     _yes_option,
+    plan_options,
     progress,
 )
 from ceremony.core import _txn, choices
@@ -91,6 +92,9 @@ _LAZY_GROUPS = {
     "targets": ("ceremony.cli.targets", "targets"),
     "sigstore": ("ceremony.cli.sigstore", "sigstore"),
     "tuf-on-ci": ("ceremony.cli.tuf_on_ci", "tuf_on_ci"),
+    "transcript": ("ceremony.cli.transcript", "transcript"),
+    "audit": ("ceremony.cli.audit", "audit"),
+    "plan": ("ceremony.cli.plan", "plan"),
 }
 
 
@@ -254,6 +258,7 @@ def main(ctx: click.Context) -> None:
     "token:SERIAL), so clients can pin the CA (trust_pinning.ca).",
 )
 @_pin_option
+@plan_options
 def init(
     workspace: Path,
     root_keys: int,
@@ -275,11 +280,17 @@ def init(
     certificate_days: int | None,
     root_ca: str | None,
     pin_file: Path | None,
+    plan_file: Path | None,
+    trusted_time: str | None,
+    exception: str | None,
 ) -> None:
     """Create WORKSPACE with repository version 1 (root, targets, snapshot, timestamp).
 
     With --profile notary: the offline root of a Docker Content Trust repository (root.json and
     targets.json version 1 in a publish bundle; the notary server keeps snapshot and timestamp).
+
+    With --plan: keys, thresholds, expiries and profile come from the ceremony plan (checked again first),
+    the preflight runs, and the plan is kept in plans/ with its hash and step recorded in the transcript.
     """
     expiry: dict[str, int] = {}
     for role, text in _parse_pairs(expires, "--expires").items():
@@ -288,6 +299,32 @@ def init(
         except ValueError:
             raise UsageError(f"--expires {role}={text}: DAYS must be a whole number") from None
     ctx = click.get_current_context()
+    run = None
+    if plan_file is not None:
+        from ceremony.cli import plan as _plan_cli
+
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("root_keys", "threshold", "key_type", "root_key_specs", "online_keys", "expires",
+                         "consistent_snapshot", "profile", "gun", "certificate_days", "root_ca",
+                         "no_spare_root_key")
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        ]  # fmt: skip
+        if given:
+            raise UsageError(f"{given[0]}: with --plan, the plan says it (change the plan, and check it again)")
+        run = _plan_cli.plan_run(plan_file, "init", trusted_time, workspace, module, exception)
+        if run.plan.kind == "dct-new-root":
+            dct_plan = run.plan.change
+            profile, gun, certificate_days = "notary", dct_plan["gun"], dct_plan.get("certificate_days")
+            if dct_plan.get("server_keys"):
+                if server_keys is not None:
+                    raise UsageError("--server-keys: the plan names the fetched bundle (beside it); give one, not both")
+                server_keys = run.plan.directory / dct_plan["server_keys"]
+            root_key_specs = tuple(k.keyspec(run.plan.directory) for k in run.plan.root_keys())
+            threshold = run.plan.thresholds["root"]
+            expiry = dict(run.plan.expiry_days)
+    elif trusted_time is not None or exception is not None:
+        raise UsageError("--time and --exception are for a step run from a plan (--plan)")
     key_type_given = ctx.get_parameter_source("key_type") is not click.core.ParameterSource.DEFAULT
     if profile == "notary":
         if consistent_snapshot:
@@ -315,6 +352,7 @@ def init(
             yes,
             pin_file=pin_file,
             root_ca=root_ca,
+            plan_run=run,
         )
         return
     for name, value in (
@@ -342,6 +380,15 @@ def init(
         consistent_snapshot=consistent_snapshot,
         profile=profile,
     )
+    if run is not None:
+        options = core.plan.init_options(run.plan)
+        threshold, root_key_specs, key_type, consistent_snapshot = (
+            options.threshold,
+            options.root_key_specs,
+            options.key_type,
+            options.consistent_snapshot,
+        )
+        profile = options.profile
     # Every refusal that needs no key comes before the plan is shown and before anyone is asked anything.
     days = core.init.check_options(workspace, options, str(module) if module else None)
     count = len(root_key_specs) or root_keys
@@ -373,6 +420,7 @@ def init(
             pin_for=_pin_prompt,
             module=str(module) if module else None,
             pin_file=pin_file,
+            plan_run=run,
         )
     click.echo(f"Created {result.path}")
     for record in result.keys:
@@ -505,22 +553,39 @@ def verify(
     click.echo(f"valid: root chain to version {report.newest_root_version}")
 
 
-@main.group()
-def transcript() -> None:
-    """The workspace's hash-chained transcript."""
+@main.command()
+@click.option(
+    "--plan", "plan_file", type=click.Path(path_type=Path), help="The ceremony plan (its tokens, its clock tolerance)."
+)
+@click.option("--time", "trusted_time", metavar="'YYYY-MM-DD HH:MM'", help="The UTC time read from a trusted source.")
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path),
+    help="Where the workspace is or will be (its disk is checked; default: here).",
+)
+@click.option("--module", type=click.Path(path_type=Path), help="PKCS#11 module to list tokens with.")
+def preflight(plan_file: Path | None, trusted_time: str | None, workspace: Path | None, module: Path | None) -> None:
+    """Check the air-gapped host before a ceremony: network, swap, clock, tokens, disk, the tool's own files.
 
+    Exits 1 if any check fails: the witness then records an exception (``--exception`` of the step run from
+    the plan) or the host is fixed first.
+    """
+    from ceremony.cli import plan as _plan_cli
 
-@transcript.command("verify")
-@click.argument("workspace", type=click.Path(path_type=Path))
-@click.option("--expect-head", metavar="HASH", help="A head hash a witness noted; it must still be in the chain.")
-def transcript_verify(workspace: Path, expect_head: str | None) -> None:
-    """Check the transcript's hash chain and that the files it names still match."""
-    report = core.verify_workspace_transcript(core.Workspace.load(workspace), expect_head)
-    click.echo(
-        f"transcript ok: {plural(report.entries, 'entry', 'entries')}; {plural(len(report.files_checked), 'file')} "
-        "checked, each matches the last SHA-256 recorded for it"
-    )
-    click.echo(f"transcript head: {report.head}")
+    checked = None
+    if plan_file is not None:
+        checked, _data = core.plan.read_plan(plan_file)
+        core.plan.check_plan(checked, str(module) if module else None)
+        click.echo(f"Plan {printable(checked.name)}, sha256 {checked.sha256[:16]}...")
+    failed = _plan_cli.show_checks(_plan_cli.preflight_for(checked, trusted_time, workspace, module))
+    if failed:
+        click.echo(
+            f"preflight: {plural(len(failed), 'check')} failed ({', '.join(c.name for c in failed)}); fix the host, "
+            "or the witness records an exception",
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
+    click.echo("preflight: every check passed")
 
 
 @main.group()
@@ -630,9 +695,28 @@ def hsm_keygen(
 # --------------------------------------------------------------------------- changes to a live repository
 
 
+def _from_plan(plan_file: Path | None, command: str, workspace: Path, given: Sequence[str], **run: Any) -> Any:
+    """The plan step ``command`` runs (None without --plan), refusing options the plan decides."""
+    if plan_file is None:
+        if run.get("trusted_time") is not None or run.get("exception") is not None:
+            raise UsageError("--time and --exception are for a step run from a plan (--plan)")
+        return None
+    ctx = click.get_current_context()
+    for name in given:
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+            raise UsageError(
+                f"--{name.replace('_', '-')}: with --plan, the plan says it (change the plan, and check it again)"
+            )
+    from ceremony.cli import plan as _plan_cli
+
+    return _plan_cli.plan_run(
+        plan_file, command, run.get("trusted_time"), workspace, run.get("module"), run.get("exception")
+    )
+
+
 @main.command()
 @click.argument("workspace", type=click.Path(path_type=Path))
-@click.option("--role", required=True, help="root, targets, snapshot or timestamp.")
+@click.option("--role", help="root, targets, snapshot or timestamp.")
 @click.option("--revoke", multiple=True, metavar="KEYID", help="Key to remove (id prefix or label), repeatable.")
 @click.option("--add", multiple=True, metavar="KEYSPEC", help="Key to add: key type, pkcs11: URI or public key file.")
 @click.option("--threshold", type=int, help="New threshold (default: unchanged).")
@@ -641,9 +725,10 @@ def hsm_keygen(
 @_passphrase_option
 @_pin_option
 @_yes_option
+@plan_options
 def rotate(
     workspace: Path,
-    role: str,
+    role: str | None,
     revoke: tuple[str, ...],
     add: tuple[str, ...],
     threshold: int | None,
@@ -652,8 +737,19 @@ def rotate(
     passphrase_files: tuple[Path, ...],
     pin_file: Path | None,
     yes: bool,
+    plan_file: Path | None,
+    trusted_time: str | None,
+    exception: str | None,
 ) -> None:
     """Replace keys of a role: root N+1 signed by a threshold of root N's keys and of its own."""
+    given = ("role", "revoke", "add", "threshold", "no_spare_root_key")
+    run = _from_plan(plan_file, "rotate", workspace, given, trusted_time=trusted_time, exception=exception)
+    if run is not None:
+        change = run.plan.change
+        role, revoke, threshold = change["role"], tuple(change.get("revoke", ())), change.get("threshold")
+        add = tuple(run.plan.key(name).keyspec(run.plan.directory) for name in change.get("add", ()))
+    if role is None:
+        raise UsageError("--role: which role's keys to replace (root, targets, snapshot or timestamp)")
     _run_change(
         workspace,
         lambda ctx: core.changes.plan_rotation(ctx, role, list(revoke), list(add), threshold, no_spare_root_key),
@@ -661,27 +757,37 @@ def rotate(
         yes,
         passphrase_files,
         pin_file,
+        run,
     )
 
 
 @main.command()
 @click.argument("workspace", type=click.Path(path_type=Path))
-@click.option("--role", required=True, help="root, targets, snapshot, timestamp or a delegated role.")
-@click.option("--days", type=int, required=True, help="New expiry, in days from now.")
+@click.option("--role", help="root, targets, snapshot, timestamp or a delegated role.")
+@click.option("--days", type=int, help="New expiry, in days from now.")
 @_request_option
 @_passphrase_option
 @_pin_option
 @_yes_option
+@plan_options
 def extend(
     workspace: Path,
-    role: str,
-    days: int,
+    role: str | None,
+    days: int | None,
     request_out: Path | None,
     passphrase_files: tuple[Path, ...],
     pin_file: Path | None,
     yes: bool,
+    plan_file: Path | None,
+    trusted_time: str | None,
+    exception: str | None,
 ) -> None:
     """Re-sign ROLE with a new expiry (version + 1), and the files that list it."""
+    run = _from_plan(plan_file, "extend", workspace, ("role", "days"), trusted_time=trusted_time, exception=exception)
+    if run is not None:
+        role, days = run.plan.change["role"], run.plan.change["days"]
+    if role is None or days is None:
+        raise UsageError("--role and --days: which role to re-sign, and its new expiry in days from now")
     _run_change(
         workspace,
         lambda ctx: core.changes.plan_extension(ctx, role, days),
@@ -689,6 +795,7 @@ def extend(
         yes,
         passphrase_files,
         pin_file,
+        run,
     )
 
 
@@ -717,6 +824,7 @@ def extend(
 @_passphrase_option
 @_pin_option
 @_yes_option
+@plan_options
 def delegate(
     workspace: Path,
     role: str,
@@ -734,8 +842,22 @@ def delegate(
     passphrase_files: tuple[Path, ...],
     pin_file: Path | None,
     yes: bool,
+    plan_file: Path | None,
+    trusted_time: str | None,
+    exception: str | None,
 ) -> None:
     """Delegate target paths to a new role ROLE, or every path to hash bins ROLE-<hex> (or remove it with --remove)."""
+    given = ("paths", "key_specs", "generate", "key_type", "threshold", "terminating", "expires_days", "parent",
+             "bins", "remove")  # fmt: skip
+    run = _from_plan(plan_file, "delegate", workspace, given, trusted_time=trusted_time, exception=exception)
+    if run is not None:
+        change = run.plan.change
+        if role != change["role"]:
+            raise UsageError(f"{role}: the plan delegates to {printable(change['role'])!r}")
+        paths, threshold = tuple(change["paths"]), change.get("threshold", 1)
+        key_specs = tuple(run.plan.key(name).keyspec(run.plan.directory) for name in change["keys"])
+        terminating, expires_days = bool(change.get("terminating", False)), change.get("expires_days")
+        parent = change.get("from", "targets")
     if remove:
         plan = lambda ctx: core.changes.plan_undelegation(ctx, role)  # noqa: E731
     elif bins is not None:
@@ -747,7 +869,7 @@ def delegate(
         plan = lambda ctx: core.changes.plan_delegation(  # noqa: E731
             ctx, role, list(paths), list(key_specs), generate, key_type, threshold, terminating, expires_days, parent
         )
-    _run_change(workspace, plan, request_out, yes, passphrase_files, pin_file)
+    _run_change(workspace, plan, request_out, yes, passphrase_files, pin_file, run)
 
 
 @main.command()
@@ -1045,10 +1167,20 @@ def drill_cmd(workspace: Path, backup_dir: Path) -> None:
 
 @main.command()
 @click.argument("workspace", required=False, type=click.Path(path_type=Path))
-def tui(workspace: Path | None = None) -> None:
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path),
+    help="A new-root ceremony plan: the new root ceremony (n) runs from it, each step held to it and recorded.",
+)
+def tui(workspace: Path | None = None, plan_file: Path | None = None) -> None:
     """Open the terminal UI on WORKSPACE (or with none: create or open one there)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the terminal UI needs a terminal; the other commands serve scripts (ceremony --help)")
+    if plan_file is not None:  # a plan that would not run is refused here, before the screen opens
+        checked, _data = core.plan.read_plan(plan_file)
+        core.plan.check_plan(checked)
+        core.guided.check_guided_plan(checked)
     from ceremony.tui import make_app  # only the UI command loads Textual
 
-    make_app(workspace).run()
+    make_app(workspace, plan=plan_file).run()

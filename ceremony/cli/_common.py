@@ -258,12 +258,16 @@ def _run_change(
     yes: bool,
     passphrase_files: Sequence[Path],
     pin_file: Path | None,
+    plan_run: Any = None,
 ) -> None:
-    """Plan a change, show it, then sign and publish it here or write a sign request."""
+    """Plan a change, show it, then sign and publish it here or write a sign request (``plan_run``: the step of a
+    ceremony plan it is, recorded with it)."""
     ws = core.Workspace.load(workspace)
     provider = _passphrase_provider(passphrase_files, confirm=_is_new_key)
     with contextlib.ExitStack() as stack:
-        ctx = core.proposal.ChangeContext(ws, provider, _pin_prompt, stack, datetime.now(UTC), pin_file)
+        ctx = core.proposal.ChangeContext(
+            ws, provider, _pin_prompt, stack, datetime.now(UTC), pin_file, plan_run=plan_run
+        )
         with progress("Preparing the change"):
             state, proposal = plan(ctx)
             lines, digest_hex, words = core.proposal.describe_proposal(state, proposal)
@@ -294,3 +298,25 @@ def _print_published(result: Any) -> None:
         click.echo(f"  warning: {warning}", err=True)
     click.echo("published")
     click.echo(f"transcript head: {result.transcript_head}")
+
+
+def plan_options(func: Any) -> Any:
+    """--plan, --time and --exception, for every command a plan's step runs."""
+    func = click.option(
+        "--exception",
+        metavar="TEXT",
+        help="With --plan: the witness's reason to go on although a preflight check failed (recorded).",
+    )(func)
+    func = click.option(
+        "--time",
+        "trusted_time",
+        metavar="'YYYY-MM-DD HH:MM'",
+        help="With --plan: the UTC time read from a trusted source.",
+    )(func)
+    return click.option(
+        "--plan",
+        "plan_file",
+        type=click.Path(path_type=Path),
+        help="Run this step of a ceremony plan: options from the plan, preflight first, the plan's hash and the "
+        "step recorded in the transcript.",
+    )(func)

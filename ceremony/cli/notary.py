@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
@@ -131,8 +131,9 @@ def run_init(
     yes: bool,
     pin_file: Path | None = None,
     root_ca: str | None = None,
+    plan_run: Any = None,
 ) -> None:
-    """``ceremony init WS --profile notary``: a new DCT repository (dct.init_dct)."""
+    """``ceremony init WS --profile notary`` (or ``--plan`` a dct-new-root plan): a new DCT repository (dct.init_dct)."""
     missing = [
         name
         for name, value in (
@@ -182,6 +183,7 @@ def run_init(
             module,
             review=plan.first(_review(yes)),
             pin_file=pin_file,
+            plan_run=plan_run,
         )
     click.echo(f"Created {result.path}")
     _print_result(result)

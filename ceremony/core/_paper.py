@@ -465,6 +465,126 @@ def share_sheet(
     return pdf.output()
 
 
+def _boxes(pdf: _Sheet, labels: Sequence[str], height: float = 9) -> None:
+    """A row of boxes side by side, each with a small label, for initials and times written by hand."""
+    if pdf.get_y() + height + 2 > pdf.h - _BOTTOM:
+        pdf.add_page()
+    y, width = pdf.get_y(), (pdf.w - 2 * MARGIN) / len(labels)
+    pdf.set_font("Helvetica", size=6.5)
+    for index, label in enumerate(labels):
+        x = MARGIN + index * width
+        pdf.rect(x, y, width, height)
+        pdf.set_xy(x + 0.5, y + 0.3)
+        pdf.cell(width - 1, 3, label)
+    pdf.set_xy(MARGIN, y + height + 2)
+
+
+def _lines_box(pdf: _Sheet, label: str, lines: int = 2) -> None:
+    """A labelled box with room for ``lines`` handwritten lines."""
+    height = 4 + 7 * lines
+    if pdf.get_y() + height + 2 > pdf.h - _BOTTOM:
+        pdf.add_page()
+    y = pdf.get_y()
+    pdf.rect(MARGIN, y, pdf.w - 2 * MARGIN, height)
+    pdf.set_font("Helvetica", size=7.5)
+    pdf.set_xy(MARGIN + 1, y + 0.5)
+    pdf.cell(0, 3.5, label)
+    pdf.set_xy(MARGIN, y + height + 2)
+
+
+def ceremony_script(
+    *,
+    paper: str,
+    title: str,
+    kind: str,
+    plan_file: str,
+    plan_sha256: str,
+    planned: str,
+    participants: Sequence[tuple[str, str]],
+    keys: Sequence[str],
+    settings: Sequence[str],
+    steps: Sequence[tuple[str, str, str, str, Sequence[str], Sequence[str]]],
+    keyholders: Sequence[tuple[str, Sequence[str]]],
+) -> bytes:
+    """The printed ceremony script: the plan it was made from (by SHA-256), who takes part, every step with what
+    is typed and what the screen shows and boxes for the administrator's and the witness's initials and the
+    time, the transcript head written by hand, blank exception records, and a sign-off page per keyholder.
+
+    The IANA root KSK scripts are the model: the script is read aloud step by step, each step initialled, each
+    deviation written down as an exception rather than silently fixed (ceremony-practice.md, items 2-3).
+
+    Args:
+        steps: (id, title, who, what is done, lines typed, lines the screen shows) in order.
+        keyholders: (name, the keys they hold, described) per keyholder.
+    """
+    pdf = _Sheet(paper, f"ceremony script {title} plan {plan_sha256[:16]}")
+    pdf.add_page()
+    pdf.paragraph(f"Ceremony script: {title}", size=15, style="B", height=8)
+    pdf.paragraph(
+        f"Kind: {kind}. Planned for {planned or '(no date in the plan)'}. Made by ceremony {__version__} from the "
+        f"plan {plan_file}, whose SHA-256 is below; a script with another hash is not this ceremony's.",
+        size=8.5,
+    )
+    pdf.heading("SHA-256 of the plan")
+    pdf.paragraph(_hex_groups(plan_sha256), font="Courier", size=9)
+    pdf.heading("Participants")
+    for name, role in participants:
+        pdf.paragraph(f"{role:<14} {name}", font="Courier", size=9, height=4.4)
+    pdf.heading("Keys")
+    for line in keys:
+        pdf.paragraph(line, size=8.5, height=4.2)
+    if settings:
+        pdf.heading("Thresholds and expiries")
+        pdf.paragraph("; ".join(settings), size=8.5, height=4.2)
+    pdf.heading("How to use this script")
+    pdf.paragraph(
+        "The administrator reads each step aloud, types exactly what it says, and reads the screen aloud; the "
+        "witness compares the screen with what the step says it should show, then both initial the step and "
+        "write the time (UTC). Anything that differs is an exception: write it on the exceptions page (what was "
+        "expected, what happened, what was decided) and put its number in the step's box. Nobody reads a PIN or "
+        "passphrase aloud or writes one here.",
+        size=8.5,
+    )
+    for step_id, step_title, who, does, types, shows in steps:
+        pdf.heading(f"{step_id}  {step_title}   ({who})")
+        pdf.paragraph(does, size=8.5, height=4.2)
+        for line in types:
+            pdf.paragraph(f"type:   {line}", font="Courier", size=8, height=4)
+        for line in shows:
+            pdf.paragraph(f"shows:  {line}", font="Courier", size=8, height=4)
+        _boxes(pdf, ["Administrator initials", "Witness initials", "Time (UTC)", "Exception no. (if any)"])
+    pdf.heading("Transcript head at the end of the ceremony")
+    _lines_box(pdf, "Transcript head, hex (ceremony transcript verify prints it): all 64 digits", 2)
+    _lines_box(pdf, "The same head as words (the first 8 at least)", 1)
+    _boxes(pdf, ["Administrator initials", "Witness initials", "Time (UTC)"])
+    pdf.add_page()
+    pdf.paragraph("Exceptions", size=13, style="B", height=7)
+    for number in range(1, 4):
+        pdf.paragraph(f"Exception {number}", size=9, style="B", height=5)
+        _lines_box(pdf, "Step, and what was expected", 2)
+        _lines_box(pdf, "What happened", 2)
+        _lines_box(pdf, "What was decided, and by whom", 2)
+    for name, held in keyholders:
+        pdf.add_page()
+        pdf.paragraph(f"Keyholder sign-off: {name}", size=13, style="B", height=7)
+        pdf.paragraph(f"Ceremony {title}, plan SHA-256 {plan_sha256[:16]}...", size=8.5)
+        pdf.heading("Keys held")
+        for line in held or ["(none named in the plan)"]:
+            pdf.paragraph(line, size=8.5, height=4.2)
+        pdf.heading("Statement")
+        pdf.paragraph(
+            f"I, {name}, typed my own PIN or passphrase and told it to nobody; the key ids the screen showed for my "
+            "keys are the ones written below; I heard the words of what was signed read aloud and they matched "
+            "the screen; I saw the transcript head written below on the screen at the end of the ceremony.",
+            size=9,
+        )
+        _lines_box(pdf, "Key id(s) shown for my keys (first 16 hex digits each)", 2)
+        _lines_box(pdf, "Transcript head (first 16 hex digits) and its first 4 words", 1)
+        _lines_box(pdf, "Token bag serial(s), old and new (if any)", 1)
+        _boxes(pdf, ["Signature", "Date and time (UTC)", "Witness initials"], height=14)
+    return pdf.output()
+
+
 def render_pdf(data: bytes, source: str, max_pixels: int, dpi: int = RENDER_DPI) -> Generator[Any, None, None]:
     """Each page of a PDF as a grayscale PIL image, one at a time, as a scanner would see it.
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.core import _txn, notary
 from ceremony.core import diff as _diff
@@ -42,6 +42,9 @@ from ceremony.core.signers import GENERATE, PKCS11, TOKEN, KeySpec, PassphrasePr
 from ceremony.core.verify import Report
 from ceremony.core.workspace import NOTARY_PROFILE, KeyRecord, Workspace, check_new_path, create_workspace
 from ceremony.errors import CeremonyError, InputFileError, SigningKeyError, UsageError, WorkspaceError
+
+if TYPE_CHECKING:
+    from ceremony.core.plan import PlanRun
 
 PROFILE = NOTARY_PROFILE
 #: Docker's and notary's defaults: root 10 years, targets 3 years (the server re-signs snapshot and timestamp).
@@ -566,6 +569,7 @@ def init_dct(
     now: datetime | None = None,
     review: Review | None = None,
     pin_file: Path | None = None,
+    plan_run: PlanRun | None = None,
 ) -> DctResult:
     """A new DCT repository: root m-of-n with a certificate per key, a targets key for the publisher, v1 files.
 
@@ -716,10 +720,13 @@ def init_dct(
         f"targets key {targets_canonical} made for the publisher; only its key file holds it (not kept here)",
         *[f"{role} key of the server: {notary.key_id(obj)}" for role, obj in server.items()],
     ]
-    details = {"gun": gun, "server": fetched.server, "fetched_at": fetched.fetched_at}
+    details: dict[str, Any] = {"gun": gun, "server": fetched.server, "fetched_at": fetched.fetched_at}
+    if plan_run is not None:  # the ceremony plan this init ran from: kept in plans/, named in the transcript
+        details["plan"] = plan_run.details()
+    plans = plan_run.files() if plan_run is not None else None
     with handed_out(options.targets_key_out, key_file):
         _ws, written, head = create_workspace(
-            path, files, encrypted, config, "init --profile notary", changes, details, now
+            path, files, encrypted, config, "init --profile notary", changes, details, now, plans
         )
     uploads = ("root.json", "targets.json")
     write_publish_bundle(

@@ -295,11 +295,18 @@ class TokenKey:
     def transcript_details(self) -> dict[str, Any]:
         """What the transcript records about this key: serial and attributes, never a PIN."""
         return {
+            "keyid": self.public.keyid,
             "uri": self.uri,
             "token_serial": self.token.serial,
             "token_label": self.token.label,
             "token_model": self.token.model,
+            "token_manufacturer": self.token.manufacturer,
             "attributes": self.attributes.to_dict(),
+            # PKCS#11 has no standard attestation; vendors' (YubiKey PIV, YubiHSM) come through their own
+            # interfaces, which this tool does not read. The audit bundle says so rather than imply one.
+            "attestation": None,
+            "attestation_note": f"{self.token.manufacturer} {self.token.model}: no key attestation read "
+            "(none is offered through PKCS#11; SoftHSM2 offers none at all)",
         }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
@@ -26,6 +26,9 @@ from ceremony.core.roles import DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL, fi
 from ceremony.core.signers import GENERATE, PUBLIC, AcquiredKey, KeySpec, PassphraseProvider, acquire_key
 from ceremony.core.workspace import PROFILE, KeyRecord, check_new_path, create_workspace
 from ceremony.errors import UsageError
+
+if TYPE_CHECKING:
+    from ceremony.core.plan import PlanRun
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,15 @@ def check_options(path: Path, options: InitOptions, module: str | None = None) -
         The expiry, in days, of every top-level role.
     """
     check_new_path(path)
+    return check_root_options(options, module)
+
+
+def check_root_options(options: InitOptions, module: str | None = None) -> dict[str, int]:
+    """check_options without the directory: what a ceremony plan is held to before the day (plan.check_plan).
+
+    Raises:
+        PolicyError / UsageError / InputFileError: as check_options.
+    """
     if options.profile not in (PROFILE, _policy.SIGSTORE_PROFILE):
         raise UsageError(f"unknown profile {options.profile!r} for a TUF repository")
     if options.profile == _policy.SIGSTORE_PROFILE and not options.consistent_snapshot:
@@ -112,6 +124,7 @@ def init_workspace(
     pin_for: SecretsHandler | None = None,
     module: str | None = None,
     pin_file: Path | None = None,
+    plan_run: PlanRun | None = None,
 ) -> InitResult:
     """Create a new workspace with repository version 1.
 
@@ -129,6 +142,7 @@ def init_workspace(
         pin_for: asks for a token PIN (the prompt names the token and its PIN flags).
         module: the PKCS#11 module for URIs that do not name one.
         pin_file: drills: a file with the PIN of every token key (else ``pin_for`` asks).
+        plan_run: the ceremony plan step this init runs (kept in plans/, recorded in the transcript).
 
     Raises:
         WorkspaceError: the workspace exists or cannot be created.
@@ -187,7 +201,9 @@ def init_workspace(
     summary = f"root {options.threshold}-of-{len(root_specs)}"
     if options.consistent_snapshot:
         summary += ", consistent snapshots"
-    written, head = _write_new_workspace(path, files, generated, config, records, skipped, summary, details, now)
+    written, head = _write_new_workspace(
+        path, files, generated, config, records, skipped, summary, details, now, plan_run
+    )
     return InitResult(path=path, files=written, keys=records, skipped_roles=skipped, transcript_head=head)
 
 
@@ -279,11 +295,18 @@ def _write_new_workspace(
     summary: str,
     key_details: dict[str, dict[str, Any]],
     now: datetime,
+    plan_run: PlanRun | None = None,
 ) -> tuple[dict[str, str], str]:
     """Write a workspace made by init; return the file hashes and the transcript head."""
     changes = [f"created repository version 1: {summary}", *describe_new_keys(records, skipped)]
-    details = {"expiry_days": {r: v["expiry_days"] for r, v in config["roles"].items()}, "keys": key_details}
-    _ws, written, head = create_workspace(path, files, generated, config, "init", changes, details, now)
+    details: dict[str, Any] = {
+        "expiry_days": {r: v["expiry_days"] for r, v in config["roles"].items()},
+        "keys": key_details,
+    }
+    if plan_run is not None:
+        details["plan"] = plan_run.details()
+    plans = plan_run.files() if plan_run is not None else None
+    _ws, written, head = create_workspace(path, files, generated, config, "init", changes, details, now, plans)
     return written, head
 
 

@@ -190,12 +190,20 @@ def backup_ledger(ws: Workspace, files: Mapping[str, bytes] | None = None) -> Le
             }
         except InputFileError as err:
             return Ledger((), f"the root metadata cannot be read ({err})")
-    roots = sorted((int(m.group(1)), name) for name in files if (m := _ROOT_FILE.fullmatch(name)))
-    problem = None
     try:
-        tests = _tests(verify_workspace_transcript(ws).records)
+        records = verify_workspace_transcript(ws).records
     except TranscriptError as err:
-        problem, tests = f"the transcript does not verify ({err})", {}
+        return ledger_from_records([], files, f"the transcript does not verify ({err})")
+    return ledger_from_records(records, files)
+
+
+def ledger_from_records(
+    records: Sequence[Mapping[str, Any]], files: Mapping[str, bytes], problem: str | None = None
+) -> Ledger:
+    """The ledger from verified transcript records and the root files (name -> bytes), wherever they come from: a
+    workspace (``backup_ledger``) or an audit bundle, which has no workspace to read."""
+    roots = sorted((int(m.group(1)), name) for name in files if (m := _ROOT_FILE.fullmatch(name)))
+    tests = _tests(records)
     versions = []
     for version, name in roots:
         digest = sha256_hex(files[name])

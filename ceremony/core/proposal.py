@@ -32,6 +32,8 @@ from ceremony.errors import InputFileError
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Root  # noqa: TID251 - types only
 
+    from ceremony.core.plan import PlanRun
+
 
 @dataclass
 class State:
@@ -130,6 +132,7 @@ class ChangeContext:
     now: datetime
     pin_file: Path | None = None
     module: str | None = None
+    plan_run: PlanRun | None = None  # the ceremony plan step this change runs (recorded with it)
 
 
 def successor(ctx: ChangeContext, current: Metadata, policy_role: str) -> Metadata:

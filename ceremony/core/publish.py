@@ -211,6 +211,16 @@ def publish(
             if (ctx.ws.path / pending).exists():
                 txn.remove(pending)
                 written[pending] = None
+        details: dict[str, Any] = {
+            "signed_by": signed_by,
+            "signers": used,
+            "thresholds": [s.describe() for s in all_statuses],
+            "keys": {k: v for k, v in proposal.details.items() if k != "request_id"},
+            "notes": proposal.notes,
+        }
+        if ctx.plan_run is not None:
+            written.update(ctx.plan_run.stage(ctx.ws.path, txn))
+            details["plan"] = ctx.plan_run.details()
         head = _transcript.append(
             ctx.ws.path,
             proposal.command,
@@ -222,13 +232,7 @@ def publish(
             written,
             sorted({k for keys in signed_by.values() for k in keys}),
             ctx.now,
-            {
-                "signed_by": signed_by,
-                "signers": used,
-                "thresholds": [s.describe() for s in all_statuses],
-                "keys": {k: v for k, v in proposal.details.items() if k != "request_id"},
-                "notes": proposal.notes,
-            },
+            details,
             txn,
         )
         if also is not None:  # a caller's own files of the same change (a guided session that ends with it)

@@ -535,14 +535,19 @@ def write_request(ctx: ChangeContext, state: State, proposal: Proposal, out: Pat
         )
     with _txn.transaction(ctx.ws.path) as txn:
         digest = txn.write(f"{PENDING_DIR}/{request_id}.json", record)
+        files = {f"{PENDING_DIR}/{request_id}.json": digest}
+        details: dict[str, Any] = {"request_digest": request.digest().hex(), "notes": proposal.notes}
+        if ctx.plan_run is not None:
+            files.update(ctx.plan_run.stage(ctx.ws.path, txn))
+            details["plan"] = ctx.plan_run.details()
         head = _transcript.append(
             ctx.ws.path,
             f"{proposal.command} --request",
             [*proposal.summary, f"wrote sign request {request_id} to {out.name}"],
-            {f"{PENDING_DIR}/{request_id}.json": digest},
+            files,
             [],
             ctx.now,
-            {"request_digest": request.digest().hex(), "notes": proposal.notes},
+            details,
             txn,
         )
     write_atomic(out, request.to_json())

@@ -15,6 +15,8 @@ TOP_LEVEL = ("root", "targets", "snapshot", "timestamp")
 #: The roles whose keys an online service usually holds; each later one lists the one before it
 #: (snapshot lists targets, timestamp hashes snapshot).
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
+#: The people of a ceremony (ceremony-practice.md: IANA's roles, scaled down), as plans, sessions and sign-offs name them.
+PARTICIPANT_ROLES = ("administrator", "witness", "keyholder", "auditor")
 
 #: Days a new version of each role is valid for unless ceremony.json says otherwise; a delegated
 #: role is treated like targets.
@@ -36,6 +38,8 @@ KEYS_DIR = "keys"
 PENDING_DIR = "pending"
 REQUESTS_DIR = "requests"
 DRILLS_DIR = "drills"
+#: Every ceremony plan the workspace ran a step of, as plans/<SHA-256>.toml (the transcript names the step).
+PLANS_DIR = "plans"
 #: The target files a static web server serves beside metadata/ (targets/<target path>).
 TARGETS_DIR = "targets"
 

@@ -159,7 +159,7 @@ def _before_last_rotation(files: dict[str, bytes]) -> dict[str, bytes] | None:
     return before
 
 
-def _held_elsewhere(ws: Workspace) -> Callable[[str], bool]:
+def held_elsewhere(ws: Workspace) -> Callable[[str], bool]:
     """Whether every key ceremony.json lists for a role is held by someone else (no key reference here)."""
     keys = ws.config.get("keys", {})
 
@@ -184,7 +184,7 @@ def workspace_status(ws: Workspace, now: datetime | None = None) -> Status:
     now = (now or datetime.now(UTC)).astimezone(UTC)
     # Read once: what is verified is what is shown (a second read could see other bytes).
     files = _files.read_metadata_dir(ws.metadata_dir)
-    problem, pending = check_published(files, now, _held_elsewhere(ws))
+    problem, pending = check_published(files, now, held_elsewhere(ws))
     if "root.json" not in files:
         raise InputFileError(f"{ws.metadata_dir / 'root.json'}: root metadata not found")
     root = parse_envelope("root.json", files["root.json"], "root")

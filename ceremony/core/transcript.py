@@ -14,7 +14,7 @@ passphrase or PIN arguments by construction.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ MAX_TRANSCRIPT_BYTES = 64 * 1024 * 1024
 #: Top-level files and directories a transcript line may name; anything else (an absolute path,
 #: ``..``, another directory) is refused before it is opened.
 TRACKED_FILES = ("ceremony.json",)
-TRACKED_DIRS = ("metadata", "keys", "pending", "drills", "requests")
+TRACKED_DIRS = ("metadata", "keys", "pending", "drills", "requests", "plans")
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -134,6 +134,54 @@ class TranscriptReport:
     #: Every entry as parsed, in order, from the same bytes the chain check read (the backup ledger reads
     #: them here, so what it trusts is what was verified).
     records: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: The lines checked, as stored.
+    lines: list[bytes] = field(default_factory=list, repr=False)
+    #: Each file name the lines record -> the SHA-256 the last of them recorded (None: removed).
+    latest: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+
+def check_lines(lines: Sequence[bytes], source: str) -> TranscriptReport:
+    """The hash chain of transcript lines (as stored, each with its newline), without the files they name: what a
+    workspace's transcript and an audit bundle's are both held to.
+
+    Raises:
+        TranscriptError: an empty transcript, a broken chain, or a malformed line (naming ``source`` and the line).
+    """
+    if not lines:
+        raise TranscriptError(f"{source}: the transcript is empty")
+    prev = GENESIS
+    latest: dict[str, str | None] = {}
+    report = TranscriptReport(entries=len(lines))
+    for number, line in enumerate(lines, start=1):
+        if not line.endswith(b"\n"):
+            raise TranscriptError(f"{source}: line {number} is incomplete (no newline)")
+        try:
+            entry = loads_strict(line, f"{source} line {number}")
+        except InputFileError as err:
+            raise TranscriptError(str(err)) from err
+        if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
+            raise TranscriptError(f"{source}: line {number} is not a transcript entry")
+        for name, digest in entry["files"].items():
+            check_tracked_name(name, f"{source} line {number}")
+            if digest is not None and not (isinstance(digest, str) and len(digest) == 64):
+                raise TranscriptError(f"{source}: line {number} records {name!r} with a malformed SHA-256")
+        if entry.get("prev") != prev:
+            raise TranscriptError(
+                f"{source}: line {number} does not follow line {number - 1} "
+                "(the chain is broken: a line was edited, removed or reordered)"
+            )
+        if entry.get("seq") != number:
+            raise TranscriptError(f"{source}: line {number} carries sequence number {entry.get('seq')}")
+        for name, digest in entry["files"].items():
+            if name in latest:
+                report.superseded += 1
+            latest[name] = digest
+        report.records.append(entry)
+        prev = sha256_hex(line)
+    report.head = prev
+    report.lines = list(lines)
+    report.latest = latest
+    return report
 
 
 def verify_transcript(workspace: Path, tracked: list[str], expect_head: str | None = None) -> TranscriptReport:
@@ -157,39 +205,8 @@ def verify_transcript(workspace: Path, tracked: list[str], expect_head: str | No
     path = Path(workspace) / TRANSCRIPT_NAME
     if not path.exists():
         raise TranscriptError(f"{path}: transcript not found")
-    lines = _lines(path)
-    if not lines:
-        raise TranscriptError(f"{path}: the transcript is empty")
-    prev = GENESIS
-    latest: dict[str, str | None] = {}
-    report = TranscriptReport(entries=len(lines))
-    for number, line in enumerate(lines, start=1):
-        if not line.endswith(b"\n"):
-            raise TranscriptError(f"{path}: line {number} is incomplete (no newline)")
-        try:
-            entry = loads_strict(line, f"{path} line {number}")
-        except InputFileError as err:
-            raise TranscriptError(str(err)) from err
-        if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
-            raise TranscriptError(f"{path}: line {number} is not a transcript entry")
-        for name, digest in entry["files"].items():
-            check_tracked_name(name, f"{path} line {number}")
-            if digest is not None and not (isinstance(digest, str) and len(digest) == 64):
-                raise TranscriptError(f"{path}: line {number} records {name!r} with a malformed SHA-256")
-        if entry.get("prev") != prev:
-            raise TranscriptError(
-                f"{path}: line {number} does not follow line {number - 1} "
-                "(the chain is broken: a line was edited, removed or reordered)"
-            )
-        if entry.get("seq") != number:
-            raise TranscriptError(f"{path}: line {number} carries sequence number {entry.get('seq')}")
-        for name, digest in entry["files"].items():
-            if name in latest:
-                report.superseded += 1
-            latest[name] = digest
-        report.records.append(entry)
-        prev = sha256_hex(line)
-    report.head = prev
+    report = check_lines(_lines(path), str(path))
+    lines, latest = report.lines, report.latest
     if expect_head is not None:
         wanted = expect_head.strip().lower()
         if len(wanted) < 12:

@@ -100,6 +100,7 @@ def create_workspace(
     changes: list[str],
     details: dict[str, Any],
     now: datetime,
+    plan_files: Mapping[str, bytes] | None = None,
 ) -> tuple[Workspace, dict[str, str], str]:
     """Assemble a workspace in a hidden sibling directory, then rename it into place in one step.
 
@@ -110,6 +111,7 @@ def create_workspace(
         config: the config without format/profile/tool/created (added here).
         command, changes, details: the first transcript entry.
         now: the time recorded.
+        plan_files: name -> bytes for plans/ (the ceremony plan this init ran from).
 
     Raises:
         WorkspaceError: the workspace exists or cannot be created here.
@@ -140,6 +142,10 @@ def create_workspace(
         written = _write_metadata(staging, metadata_files)
         for keyid, encrypted in key_files.items():
             written[f"{KEYS_DIR}/{keyid}.p12"] = write_atomic(staging / KEYS_DIR / f"{keyid}.p12", encrypted)
+        if plan_files:
+            make_private_dir(staging / _roles.PLANS_DIR)
+            for name, data in plan_files.items():
+                written[f"{_roles.PLANS_DIR}/{name}"] = write_atomic(staging / _roles.PLANS_DIR / name, data)
         written[CONFIG_NAME] = write_atomic(staging / CONFIG_NAME, dumps_pretty(config))
         first = _transcript.build_entry([], command, changes, written, sorted(config.get("keys", {})), now, details)
         write_atomic(staging / _transcript.TRANSCRIPT_NAME, first)
@@ -445,7 +451,7 @@ class Workspace:
     def tracked_files(self) -> list[str]:
         """Workspace-relative paths the transcript must account for."""
         names = [CONFIG_NAME]
-        for sub in (METADATA_DIR, KEYS_DIR, _roles.PENDING_DIR, _roles.DRILLS_DIR):
+        for sub in (METADATA_DIR, KEYS_DIR, _roles.PENDING_DIR, _roles.DRILLS_DIR, _roles.PLANS_DIR):
             directory = self.path / sub
             if directory.is_dir():
                 names += [f"{sub}/{p.name}" for p in sorted(directory.iterdir()) if p.is_file()]

@@ -358,10 +358,11 @@ class CeremonyApp(App[None]):
     CSS_PATH = "ceremony.tcss"
     TITLE = "ceremony"
 
-    def __init__(self, workspace: Path | None = None, now: datetime | None = None) -> None:
+    def __init__(self, workspace: Path | None = None, now: datetime | None = None, plan: Path | None = None) -> None:
         super().__init__()
         self.workspace = workspace
         self.now = now
+        self.plan_file = plan  # ``ceremony tui --plan``: the new root ceremony runs from this plan
         self.theme = "ansi-dark"
         self._gc_paused = False  # run() paused the garbage collector until the first frame
 
@@ -562,7 +563,7 @@ class CeremonyApp(App[None]):
         previous = self.workspace
         if path is None:
             default = "" if self.workspace is None or self.workspace.exists() else str(self.workspace)
-            started = await self._step(newroot.StartScreen(self.clock, default))
+            started = await self._step(newroot.StartScreen(self.clock, default, self.plan_file))
             if started == LEAVE:
                 return
             if isinstance(started, dct_entry.DctStart):  # Docker Content Trust: one form, no session
@@ -713,6 +714,7 @@ class CeremonyApp(App[None]):
         self.back_home()
 
 
-def make_app(workspace: Path | None = None, now: datetime | None = None) -> CeremonyApp:
-    """The app for the CLI and the tests (``now`` fixed in tests for deterministic screens)."""
-    return CeremonyApp(Path(workspace) if workspace else None, now)
+def make_app(workspace: Path | None = None, now: datetime | None = None, plan: Path | None = None) -> CeremonyApp:
+    """The app for the CLI and the tests (``now`` fixed in tests for deterministic screens; ``plan``: the new root
+    ceremony runs from this ceremony plan)."""
+    return CeremonyApp(Path(workspace) if workspace else None, now, Path(plan) if plan else None)

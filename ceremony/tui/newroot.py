@@ -9,6 +9,7 @@ step, and reopening the directory offers to resume.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -57,17 +58,31 @@ class StartScreen(StepScreen[Any]):
     FLOW_TITLE = "New root ceremony"
     FAILURE = "Cannot start the ceremony here"
 
-    def __init__(self, clock: Clock, default_path: str = "") -> None:
+    def __init__(self, clock: Clock, default_path: str = "", plan_file: Path | None = None) -> None:
         super().__init__()
         self.clock = clock
         self.default_path = default_path
+        self.plan_file = plan_file
 
     def body(self) -> ComposeResult:
         yield Static("[b]New root ceremony[/b]: a new repository and its root keys.", classes="lead")
+        default = self.default_path
+        if self.plan_file is not None:
+            yield Static(
+                plain(
+                    f"From the ceremony plan {self.plan_file}: its participants, keys, threshold and expiry are "
+                    "filled in on each step, and each step is recorded against the plan.",
+                    limit=600,
+                ),
+                id="plan",
+            )
+            if not default:
+                with contextlib.suppress(CeremonyError):  # a bad plan is refused, in one line, by Start
+                    default = str(Path.cwd() / guided.plan_of(self.plan_file).workspace)
         yield Label("Kind of repository")
-        yield Select(PROFILES, value="tuf", allow_blank=False, id="profile")
+        yield Select(PROFILES, value="tuf", allow_blank=False, id="profile", disabled=self.plan_file is not None)
         yield Label("Directory for the new workspace (new or empty)")
-        yield PathInput(self.default_path, placeholder="/media/ceremony/repo", id="path", kind="new")
+        yield PathInput(default, placeholder="/media/ceremony/repo", id="path", kind="new")
         yield Label("PKCS#11 module (empty: $PYKCS11LIB, else SoftHSM2)")
         yield PathInput(placeholder=hsm.DEFAULT_MODULE, id="module", suffixes=(".so",))
         yield Button("Start", variant="primary", id="start", compact=True)
@@ -83,9 +98,13 @@ class StartScreen(StepScreen[Any]):
         if self.query_one("#profile", Select).value != "tuf":
             self.dismiss(DctStart(Path(path), module))
             return
-        self.run_core(
-            "Creating the draft directory", lambda: guided.NewRootCeremony.start(Path(path), self.clock(), module)
-        )
+        plan_file = self.plan_file
+
+        def start() -> guided.NewRootCeremony:
+            run = guided.plan_run_for(plan_file, Path(path), module) if plan_file is not None else None
+            return guided.NewRootCeremony.start(Path(path), self.clock(), module, run)
+
+        self.run_core("Creating the draft directory", start)
 
 
 class PreflightScreen(_RootStep):
@@ -99,8 +118,8 @@ class PreflightScreen(_RootStep):
         yield Static("", id="clock", markup=False)
         yield Tick("Administrator: this clock matches a trusted clock", id="clock-ok")
         yield Static("", id="exception-help")
-        yield Input(placeholder="network: why the ceremony goes on anyway (witness writes)", id="exception-network")
-        yield Input(placeholder="swap: why the ceremony goes on anyway (witness writes)", id="exception-swap")
+        for name in guided.PREFLIGHT_CHECKS:
+            yield Input(placeholder=f"{name}: why the ceremony goes on anyway (witness writes)", id=f"exception-{name}")
         yield Button("Record preflight and continue", variant="primary", id="record", compact=True)
 
     def on_mount(self) -> None:
@@ -108,9 +127,16 @@ class PreflightScreen(_RootStep):
         self.checks: list[guided.Check] = []
         self._show_clock()
         self.set_interval(1, self._show_clock)
-        for name in ("network", "swap"):
+        for name in guided.PREFLIGHT_CHECKS:
             self.query_one(f"#exception-{name}").display = False
-        self.run_core("Checking network, swap and tokens", lambda: guided.preflight_checks(self.ceremony.module))
+        plan = self.ceremony.plan
+        path, module = self.ceremony.path, self.ceremony.module
+        tokens = plan.expected_tokens() if plan is not None else None
+        # As `ceremony preflight` checks, but the clock: the administrator compares it, ticking, with a trusted one.
+        self.run_core(
+            "Checking network, swap, tokens, disk and the install",
+            lambda: guided.preflight_checks(module, expected_tokens=tokens, workspace_dir=path, full=True, clock=False),
+        )
 
     def _show_clock(self) -> None:
         """The clock in UTC, ticking, for the administrator to compare with a trusted clock."""
@@ -119,7 +145,7 @@ class PreflightScreen(_RootStep):
     def core_done(self, result: Any) -> None:
         if isinstance(result, list):
             self.checks = result
-            text = plain_lines(f"{'ok  ' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in result)
+            text = plain_lines(c.line() for c in result)
             self.query_one("#checks", Static).update(text)
             failed = [c.name for c in result if not c.passed]
             for name in failed:
@@ -148,14 +174,19 @@ class ParticipantsScreen(_RootStep):
 
     def body(self) -> ComposeResult:
         yield Static("Each root key gets its own keyholder. Names are recorded in the transcript.", classes="lead")
+        plan = self.ceremony.plan
+        roles = ("administrator", "witness", "keyholder", "auditor")
+        named = {role: [p.name for p in plan.people(role)] for role in roles} if plan else {}
+        if plan is not None:
+            yield Static(plain(f"As the plan names them ({plan.name}): check each person against it.", limit=400))
         yield Label("Ceremony administrator (drives this tool)")
-        yield Input(id="administrator")
+        yield Input(", ".join(named.get("administrator", [])), id="administrator")
         yield Label("Witness (checks each step; not the administrator)")
-        yield Input(id="witness")
+        yield Input(", ".join(named.get("witness", [])), id="witness")
         yield Label("Keyholders, comma-separated (one root key each)")
-        yield Input(placeholder="Alice, Bob, Carol", id="keyholders")
+        yield Input(", ".join(named.get("keyholder", [])), placeholder="Alice, Bob, Carol", id="keyholders")
         yield Label("Auditor (optional)")
-        yield Input(id="auditor")
+        yield Input(", ".join(named.get("auditor", [])), id="auditor")
         yield Button("Record participants", variant="primary", id="record", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -180,9 +211,19 @@ class PlanScreen(_RootStep):
 
     def body(self) -> ComposeResult:
         self.holders = self.ceremony.participants("keyholder")
+        plan = self.ceremony.plan
+        #: holder -> (store, key type, token serial) as the plan gives their root key
+        self.planned = {}
+        if plan is not None:
+            for key in plan.root_keys():
+                person = plan.holder_of(key)
+                if person is not None:
+                    self.planned[person.name] = (key.store, key.key_type, key.token_serial)
+            yield Static(plain(f"As the plan gives them ({plan.name}).", limit=400))
         yield Static("Listing tokens...", id="tokens", markup=False)
         for index, holder in enumerate(self.holders, start=1):
             yield Label(plain(f"root-{index}: held by {holder}", limit=320))
+            key_type = self.planned.get(holder, ("", keys.DEFAULT_KEY_TYPE, None))[1]
             with Horizontal(classes="row"):
                 yield Select(
                     [("software key (passphrase)", "software")],
@@ -191,15 +232,20 @@ class PlanScreen(_RootStep):
                     id=f"backend-{index}",
                 )
                 yield Select(
-                    [(t, t) for t in keys.KEY_TYPES], value=keys.DEFAULT_KEY_TYPE, allow_blank=False, id=f"type-{index}"
+                    [(t, t) for t in keys.KEY_TYPES],
+                    value=key_type if key_type in keys.KEY_TYPES else keys.DEFAULT_KEY_TYPE,
+                    allow_blank=False,
+                    id=f"type-{index}",
                 )
         with Horizontal(classes="row"):
             yield Label("Threshold (signatures needed)")
             default = max(1, min(len(self.holders) - 1, (len(self.holders) // 2) + 1))
+            if plan is not None:
+                default = plan.thresholds.get("root", default)
             yield Input(str(default), id="threshold", type="integer")
         with Horizontal(classes="row"):
             yield Label("Root expires after (days)")
-            yield Input("365", id="days", type="integer")
+            yield Input(str(plan.expiry_days.get("root", 365)) if plan else "365", id="days", type="integer")
         yield Tick(
             "No spare root key: accept a threshold equal to the number of keys (losing one locks)", id="no-spare"
         )
@@ -226,8 +272,13 @@ class PlanScreen(_RootStep):
             )
             options: list[tuple[str | Text, str]] = [("software key (passphrase)", "software")]
             options += [(plain(f"token {t.label} #{t.serial}", limit=120), f"token:{t.serial}") for t in result]
-            for index in range(1, len(self.holders) + 1):
-                self.query_one(f"#backend-{index}", Select).set_options(options)
+            present = {t.serial for t in result}
+            for index, holder in enumerate(self.holders, start=1):
+                select = self.query_one(f"#backend-{index}", Select)
+                select.set_options(options)
+                store, _type, serial = self.planned.get(holder, ("software", "", None))
+                if store == "token" and serial in present:
+                    select.value = f"token:{serial}"  # the plan's token; a missing one stays for the operator to see
             return
         self.dismiss(True)
 
@@ -349,12 +400,18 @@ class OnlineKeysScreen(_RootStep):
             "verification. Imported public keys belong to the online service, which signs its own files.",
             classes="lead",
         )
+        plan = self.ceremony.plan
+        planned = {role: k for k in (plan.keys if plan else ()) for role in k.roles if role != "root"}
+        plan_dir = self.app.plan_file.parent if getattr(self.app, "plan_file", None) else Path()  # type: ignore[attr-defined]
         for role in guided.ONLINE_ROLES:
             yield Label(role)
+            key = planned.get(role)
+            source = keys.DEFAULT_KEY_TYPE if key is None else "import" if key.store == "elsewhere" else key.key_type
+            path = str(plan_dir / str(key.public_key)) if key is not None and key.store == "elsewhere" else ""
             with Horizontal(classes="row"):
-                yield Select(self.CHOICES, value=keys.DEFAULT_KEY_TYPE, allow_blank=False, id=f"source-{role}")
+                yield Select(self.CHOICES, value=source, allow_blank=False, id=f"source-{role}")
                 yield PathInput(
-                    placeholder="public key file (PEM), when importing", id=f"file-{role}", suffixes=(".pem",)
+                    path, placeholder="public key file (PEM), when importing", id=f"file-{role}", suffixes=(".pem",)
                 )
         yield password("passphrase for the online keys generated here", "secret")
         yield password("the same passphrase again", "again")

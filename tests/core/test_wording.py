@@ -155,7 +155,7 @@ MESSAGES: dict[str, tuple[Callable[[Path], str], str]] = {
     "preflight: network up": (lambda t: _preflight(t, ["eth0"], [], "network"),
                               "network: interface up besides loopback: eth0"),
     "preflight: network down": (lambda t: _preflight(t, [], [], "network"), "network: no interface up besides loopback"),
-    "preflight: swap on": (lambda t: _preflight(t, [], ["/dev/sda2"], "swap"), "swap: in use (/dev/sda2)"),
+    "preflight: swap on": (lambda t: _preflight(t, [], ["/dev/sda2"], "swap"), "swap: in use, not encrypted (/dev/sda2)"),
     "preflight: swap off": (lambda t: _preflight(t, [], [], "swap"), "swap: off"),
 }  # fmt: skip
 

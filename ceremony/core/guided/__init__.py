@@ -35,9 +35,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ceremony.core.guided.change import ChangeSession, NewKey, new_key
-    from ceremony.core.guided.new_root import KeyPlan, NewRootCeremony, backup_with_test_restore, discard_draft
+    from ceremony.core.guided.new_root import (
+        KeyPlan,
+        NewRootCeremony,
+        backup_with_test_restore,
+        check_guided_plan,
+        discard_draft,
+        plan_of,
+        plan_run_for,
+    )
     from ceremony.core.guided.offline import OfflineSigning
-    from ceremony.core.guided.preflight import Check, preflight_checks
+    from ceremony.core.guided.preflight import PREFLIGHT_CHECKS, Check, preflight_checks
     from ceremony.core.guided.state import (
         CHANGE_STEPS,
         NEW_ROOT_STEPS,
@@ -64,9 +72,17 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "ceremony.core.guided.change": ("ChangeSession", "NewKey", "new_key"),
-    "ceremony.core.guided.new_root": ("KeyPlan", "NewRootCeremony", "backup_with_test_restore", "discard_draft"),
+    "ceremony.core.guided.new_root": (
+        "KeyPlan",
+        "NewRootCeremony",
+        "backup_with_test_restore",
+        "check_guided_plan",
+        "discard_draft",
+        "plan_of",
+        "plan_run_for",
+    ),
     "ceremony.core.guided.offline": ("OfflineSigning",),
-    "ceremony.core.guided.preflight": ("Check", "preflight_checks"),
+    "ceremony.core.guided.preflight": ("PREFLIGHT_CHECKS", "Check", "preflight_checks"),
     "ceremony.core.guided.state": (
         "CHANGE_STEPS",
         "NEW_ROOT_STEPS",
@@ -107,6 +123,7 @@ __all__ = [
     "CHANGE_STEPS",
     "NEW_ROOT_STEPS",
     "ONLINE_ROLES",
+    "PREFLIGHT_CHECKS",
     "SESSION_NAME",
     "ChangeSession",
     "ChangeState",
@@ -126,6 +143,7 @@ __all__ = [
     "SigningKey",
     "SigningSubject",
     "backup_with_test_restore",
+    "check_guided_plan",
     "check_session",
     "discard_draft",
     "is_draft",
@@ -133,6 +151,8 @@ __all__ = [
     "new_key",
     "overview",
     "parse_session",
+    "plan_of",
+    "plan_run_for",
     "preflight_checks",
     "read_session",
     "session_info",

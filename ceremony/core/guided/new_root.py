@@ -26,6 +26,7 @@ from ceremony.core import diff as _diff
 from ceremony.core import hsm as _hsm
 from ceremony.core import keys as _keys
 from ceremony.core import metadata as _md
+from ceremony.core import plan as _plan
 from ceremony.core import policy as _policy
 from ceremony.core import recovery as _recovery
 from ceremony.core import transcript as _transcript
@@ -33,7 +34,7 @@ from ceremony.core import verify as _verify
 from ceremony.core._fs import make_private_dir
 from ceremony.core._text import plural, printable
 from ceremony.core.dates import format_date, parse_at
-from ceremony.core.guided.preflight import Check
+from ceremony.core.guided.preflight import Check, excused
 from ceremony.core.guided.state import (
     MAX_TEXT,
     PARTICIPANT_ROLES,
@@ -48,12 +49,21 @@ from ceremony.core.guided.state import (
 )
 from ceremony.core.guided.subject import Progress, SigningKey, words_cover
 from ceremony.core.init import build_online_files, describe_new_keys, initial_config, merge_key_records, online_label
-from ceremony.core.roles import CONFIG_NAME, DEFAULT_EXPIRY_DAYS, ONLINE_ROLES, TOP_LEVEL, key_file_rel, key_file_uri
+from ceremony.core.roles import (
+    CONFIG_NAME,
+    DEFAULT_EXPIRY_DAYS,
+    ONLINE_ROLES,
+    PLANS_DIR,
+    TOP_LEVEL,
+    key_file_rel,
+    key_file_uri,
+)
 from ceremony.core.signers import PassphraseProvider, acquire_key, object_label, sign_as, unlock_held_key
 from ceremony.core.thresholds import Requirement, evaluate
 from ceremony.core.workspace import KeyRecord, Workspace, check_new_path, complete_draft, verify_workspace_transcript
 from ceremony.errors import (
     CeremonyError,
+    PlanError,
     PolicyError,
     ThresholdNotMetError,
     UsageError,
@@ -99,19 +109,56 @@ class NewRootCeremony:
     # ---- opening
 
     @classmethod
-    def start(cls, path: Path, now: datetime, module: str | None = None) -> NewRootCeremony:
-        """Create the draft directory for a new repository.
+    def start(
+        cls, path: Path, now: datetime, module: str | None = None, plan_run: _plan.PlanRun | None = None
+    ) -> NewRootCeremony:
+        """Create the draft directory for a new repository (run from a ceremony plan: kept in plans/, and every
+        step then holds to it and records which of its steps it was).
 
         Raises:
             WorkspaceError: the directory exists and is not empty, or cannot be made.
+            PlanError: the plan is not a new TUF root's.
         """
         path = Path(path)
+        if plan_run is not None and plan_run.plan.kind != "new-root":
+            raise PlanError(f"{plan_run.plan.source}: a {plan_run.plan.kind} plan is not a new root ceremony's")
         check_new_path(path, "a new root ceremony")
         make_private_dir(path)
         state = NewRootState("preflight", title="new root ceremony", started=format_date(now), module=module)
+        lines = [f"new root ceremony started in {path.name}"]
+        files: dict[str, bytes] = {}
+        if plan_run is not None:
+            state.plan = plan_run.plan.sha256
+            files = {f"{PLANS_DIR}/{name}": data for name, data in plan_run.files().items()}
+            lines.append(f"from the ceremony plan {plan_run.plan.name} (sha256 {plan_run.plan.sha256})")
         ceremony = cls(path, state)
-        commit_step(path, state, "tui new-root start", [f"new root ceremony started in {path.name}"], now)
+        details = (
+            {"plan": {**plan_run.details(), "step": _plan.guided_step(plan_run.plan, "start")}} if plan_run else None
+        )
+        commit_step(path, state, "tui new-root start", lines, now, details, files)
         return ceremony
+
+    @property
+    def plan(self) -> _plan.Plan | None:
+        """The ceremony plan this ceremony runs, read from plans/ (its bytes must still have the recorded hash).
+
+        Raises:
+            PlanError: the plan file is missing or changed.
+        """
+        if self.state.plan is None:
+            return None
+        cached = getattr(self, "_plan_cache", None)
+        if cached is not None:
+            return cached
+        path = self.path / PLANS_DIR / f"{self.state.plan}.toml"
+        try:
+            found, _data = _plan.read_plan(path)
+        except CeremonyError as err:
+            raise PlanError(f"{path}: the ceremony plan this ceremony runs cannot be read ({err})") from err
+        if found.sha256 != self.state.plan:
+            raise PlanError(f"{path}: the ceremony plan changed since the ceremony started")
+        self._plan_cache: _plan.Plan | None = found
+        return found
 
     @classmethod
     def open(cls, path: Path) -> NewRootCeremony:
@@ -151,7 +198,16 @@ class NewRootCeremony:
         """Save the session at the next step and record the step just done (named by the current one), together."""
         done = self.step
         self.state.step = step
+        details = self._with_plan(done, details)
         return commit_step(self.path, self.state, f"tui new-root {done}", lines, now, details, new_files)
+
+    def _with_plan(self, step: str, details: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``details`` of step ``step``'s transcript line, with the plan's hash and step when run from a plan."""
+        plan = self.plan
+        if plan is None:
+            return details
+        run = {"sha256": plan.sha256, "name": plan.name, "kind": plan.kind, "step": _plan.guided_step(plan, step)}
+        return {**(details or {}), "plan": run}
 
     def _require(self, step: str) -> None:
         if self.step != step:
@@ -173,18 +229,14 @@ class NewRootCeremony:
                 "the administrator has not confirmed the clock",
                 hint="compare it with a trusted clock, then tick the box",
             )
-        missing = [c.name for c in checks if not c.passed and not exceptions.get(c.name, "").strip()]
-        if missing:
-            raise PolicyError(
-                f"{plural(len(missing), 'preflight check')} failed: {', '.join(missing)}",
-                hint="fix the machine, or have the witness write down why the ceremony goes on anyway (an exception)",
-            )
+        plan = self.plan
+        exceptions = excused(checks, exceptions, _plan.planned_exceptions(plan) if plan is not None else None)
         lines = [f"{'ok' if c.passed else 'EXCEPTION'} {c.name}: {c.detail}" for c in checks]
-        lines += [f"exception for {name}: {text.strip()}" for name, text in exceptions.items() if text.strip()]
+        lines += [f"exception for {name}: {text}" for name, text in exceptions.items()]
         lines.append(f"clock confirmed by the administrator: {format_date(now)}")
         self.state.preflight = {
             "checks": [c.__dict__ for c in checks],
-            "exceptions": {k: v.strip() for k, v in exceptions.items() if v.strip()},
+            "exceptions": exceptions,
             "clock": format_date(now),
         }
         self._advance("participants", now, lines)
@@ -210,6 +262,9 @@ class NewRootCeremony:
             seen.add((p.name.strip(), p.role))
         by_role = {role: [p.name.strip() for p in participants if p.role == role] for role in PARTICIPANT_ROLES}
         _policy.check_participants(by_role)
+        plan = self.plan
+        if plan is not None:
+            _plan.check_guided_participants(plan, [(p.name.strip(), p.role) for p in participants])
         self.state.participants = [Participant(p.name.strip(), p.role) for p in participants]
         self._advance("plan", now, [f"participant {p.name.strip()}: {p.role}" for p in participants])
 
@@ -228,6 +283,11 @@ class NewRootCeremony:
             UsageError: a holder who is not a keyholder, an unknown key type or backend.
         """
         self._require("plan")
+        ceremony_plan = self.plan
+        if ceremony_plan is not None:
+            _plan.check_guided_keys(
+                ceremony_plan, [(k.holder, k.backend, k.key_type, k.token_serial) for k in keys], threshold, root_days
+            )
         _policy.check_threshold("root", threshold, len(keys), no_spare)
         _policy.check_expiry_days("root", root_days)
         keyholders = set(self.participants("keyholder"))
@@ -336,7 +396,8 @@ class NewRootCeremony:
         self.state.root_keys[index] = entry
         done = self.next_key_to_generate() is None
         self.state.step = "online" if done else "keygen"
-        commit_step(self.path, self.state, "tui new-root keygen", [line], now, {label: details}, files)
+        step_details = self._with_plan("keygen", {label: details})
+        commit_step(self.path, self.state, "tui new-root keygen", [line], now, step_details, files)
         return entry
 
     # ---- online keys
@@ -354,6 +415,9 @@ class NewRootCeremony:
             UsageError / InputFileError / PassphraseError: a spec cannot be used.
         """
         self._require("online")
+        plan = self.plan
+        if plan is not None:
+            _check_online_against(plan, specs)
         acquired = {}
         with contextlib.ExitStack() as stack:
             for role in ONLINE_ROLES:
@@ -528,6 +592,7 @@ class NewRootCeremony:
             "tui new-root sign",
             [f"{entry.planned.label} ({entry.planned.holder}) signed root version 1; {progress[0].describe()}"],
             now,
+            self._with_plan("sign", None),
         )
         return progress
 
@@ -591,7 +656,12 @@ class NewRootCeremony:
             *[f"signed {name} (version 1)" for name in files if not name.endswith("root.json")],
             *[_policy.left_to_online_line(role) for role in skipped],
         ]
-        details = {"participants": [p.to_dict() for p in self.state.participants], "digest": self.state.digest}
+        details = (
+            self._with_plan(
+                "verify", {"participants": [p.to_dict() for p in self.state.participants], "digest": self.state.digest}
+            )
+            or {}
+        )
         ws, _written, _head = complete_draft(self.path, files, config, "tui new-root verify", lines, details, now)
         summary = [f"ok {c.file} {c.role} v{c.version} {c.signatures}" for c in report.checks]
         self.state.step = "backup"
@@ -645,11 +715,68 @@ class NewRootCeremony:
         if missing:
             raise PolicyError(f"not signed off yet: {', '.join(missing)}")
         signed_off = [f"signed off by {n}" for n in dict.fromkeys(self.participants())]
-        return commit_step(self.path, None, "tui new-root signoff", signed_off, now)
+        return commit_step(self.path, None, "tui new-root signoff", signed_off, now, self._with_plan("signoff", None))
 
 
 #: What a new root draft holds before it becomes a workspace; a directory with anything else is not deleted.
-_DRAFT_ENTRIES = frozenset({SESSION_NAME, _transcript.TRANSCRIPT_NAME, "keys", _txn.JOURNAL_DIR})
+_DRAFT_ENTRIES = frozenset({SESSION_NAME, _transcript.TRANSCRIPT_NAME, "keys", PLANS_DIR, _txn.JOURNAL_DIR})
+
+
+def _check_online_against(plan: _plan.Plan, specs: Mapping[str, str]) -> None:
+    """Each online role's key as the plan gives it: its key type, or the very public key file it names.
+
+    Raises:
+        PlanError: another key type, or a public key file with other bytes.
+    """
+    planned = {role: k for k in plan.keys for role in k.roles if role != "root"}
+    for role, wanted in _plan.online_specs(plan).items():
+        given = specs.get(role, "")
+        key = planned.get(role)
+        if key is not None and key.store == "elsewhere":
+            _plan.check_public_key_file(key, Path(given))
+        elif given != wanted:
+            raise PlanError(f"{role}: the plan's key is a new {printable(wanted, 40)} key, not {printable(given, 200)}")
+
+
+def plan_of(plan_file: Path) -> _plan.Plan:
+    """A ceremony plan, read and parsed (not yet checked against policy: ``plan_run_for`` does that).
+
+    Raises:
+        InputFileError / PlanError: see plan.read_plan.
+    """
+    return _plan.read_plan(plan_file)[0]
+
+
+def plan_run_for(plan_file: Path, path: Path, module: str | None) -> _plan.PlanRun:
+    """A new root ceremony's run of ``plan_file`` in ``path``: read, held to every policy rule, a plan for this
+    workspace, and a new plain TUF root's (the guided ceremony makes no other; ``ceremony init --plan`` does).
+
+    Raises:
+        InputFileError / PlanError / PolicyError / UsageError: the plan would not run here.
+    """
+    found, data = _plan.read_plan(plan_file)
+    _plan.check_plan(found, module)
+    check_guided_plan(found)
+    _plan.check_workspace_name(found, path)
+    return _plan.PlanRun(found, data, _plan.guided_step(found, "start"))
+
+
+def check_guided_plan(plan: _plan.Plan) -> None:
+    """The guided new root ceremony runs new-root plans of profile tuf, with software or generated token keys.
+
+    Raises:
+        PlanError: another kind or profile, or a root key it cannot make (held elsewhere, or an existing token key).
+    """
+    if plan.kind != "new-root" or plan.profile != "tuf":
+        raise PlanError(
+            f"{plan.source}: the guided new root ceremony runs new-root plans of profile tuf; run this "
+            f"{plan.kind} ({plan.profile}) plan with the CLI"
+        )
+    for key in plan.root_keys():
+        if key.store == "elsewhere" or key.uri:
+            raise PlanError(
+                f"{plan.source}: key {key.name!r}: the guided ceremony generates its root keys; use the CLI"
+            )
 
 
 def discard_draft(path: Path) -> list[str]:

@@ -32,7 +32,16 @@ from ceremony.core._fs import write_atomic
 from ceremony.core._json import dumps_pretty, read_json
 from ceremony.core._text import printable
 from ceremony.core.choices import TOKEN_KEY_TYPE_NAMES
-from ceremony.core.roles import CONFIG_NAME, KEYID, KEYS_DIR, ONLINE_ROLES, REQUEST_ID, REQUESTS_DIR, TOP_LEVEL
+from ceremony.core.roles import (
+    CONFIG_NAME,
+    KEYID,
+    KEYS_DIR,
+    ONLINE_ROLES,
+    PARTICIPANT_ROLES,
+    REQUEST_ID,
+    REQUESTS_DIR,
+    TOP_LEVEL,
+)
 from ceremony.core.status import Status, workspace_status
 from ceremony.core.workspace import Workspace, verify_workspace_transcript
 from ceremony.errors import InputFileError, SigningKeyError, UsageError
@@ -40,7 +49,6 @@ from ceremony.errors import InputFileError, SigningKeyError, UsageError
 SESSION_NAME = "session.json"
 SESSION_TYPE = "ceremony-session"
 SESSION_FORMAT = 1
-PARTICIPANT_ROLES = ("administrator", "witness", "keyholder", "auditor")
 
 #: The new root ceremony's steps, in order, with the title shown to operators.
 NEW_ROOT_STEPS: tuple[tuple[str, str], ...] = (
@@ -439,6 +447,7 @@ class NewRootState:
     online: dict[str, OnlineKey] = field(default_factory=dict)
     root: dict[str, Any] | None = None  # root version 1 as metadata JSON, once built at review
     digest: str | None = None  # the digest the keyholders compared, once reviewed
+    plan: str | None = None  # SHA-256 of the ceremony plan this ceremony runs (plans/<SHA-256>.toml), if any
 
     @property
     def flow(self) -> str:
@@ -456,6 +465,10 @@ class NewRootState:
         if module is not None and (not isinstance(module, str) or "\x00" in module):  # the operator's choice
             raise _session_error(source, "'module' is not a file name")
         state = cls(header.step, header.title, header.started, module)
+        plan = data.get("plan")
+        if plan is not None and not (isinstance(plan, str) and _DIGEST.match(plan)):
+            raise _session_error(source, "'plan' is not the SHA-256 of a ceremony plan")
+        state.plan = plan
         preflight = data.get("preflight")
         if at > steps.index("preflight") and not isinstance(preflight, dict):
             raise _session_error(source, "the preflight record is missing")
@@ -531,6 +544,8 @@ class NewRootState:
     def to_dict(self) -> dict[str, Any]:
         data = _Header("new-root", self.step, self.title, self.started).to_dict()
         data["module"] = self.module
+        if self.plan is not None:
+            data["plan"] = self.plan
         if self.preflight is not None:
             data["preflight"] = copy.deepcopy(self.preflight)
         if self.participants:
