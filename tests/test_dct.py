@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -795,6 +796,13 @@ def test_a_dct_root_ceremony_from_its_plan_offline(notary_server: NotaryServer, 
     )  # fmt: skip
     ok(done)
     assert "ok   network: no interface up besides loopback" in done.stdout, done.stdout
+    # What the printed script says the screen shows (the workspace named as it was typed here: in full).
+    from ceremony.core import plan as _plan
+
+    (create,) = [s for s in _plan.script_steps(_plan.read_plan(plan_file)[0]) if s.command == "init"]
+    for shown in create.shows:
+        wanted = ".*".join(map(re.escape, shown.replace(f" {site.ws.name}", f" {site.ws}").split("...")))
+        assert any(re.search(wanted, line) for line in done.stdout.splitlines()), (shown, done.stdout)
     entry = json.loads((site.ws / "transcript.jsonl").read_text().splitlines()[-1])
     sha = __import__("hashlib").sha256(plan_file.read_bytes()).hexdigest()
     assert entry["details"]["plan"]["sha256"] == sha and entry["details"]["plan"]["kind"] == "dct-new-root"

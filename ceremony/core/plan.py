@@ -622,15 +622,6 @@ def _check_new_root(plan: Plan, module: str | None) -> list[str]:
     return []
 
 
-def _token_of(key: PlanKey) -> str | None:
-    if key.token_serial:
-        return key.token_serial
-    if key.uri:
-        found = re.search(r"(?:^|[:;])(serial|token)=([^;?]+)", key.uri)
-        return found[2] if found else key.uri
-    return None
-
-
 def init_options(plan: Plan) -> Any:
     """``init.InitOptions`` for a new-root plan (keys in plan order: root-1, root-2, ...)."""
     from ceremony.core import init as _init
@@ -767,7 +758,10 @@ def script_steps(plan: Plan, plan_file: str = "PLAN") -> list[Step]:
         )
     steps.extend(_kind_steps(plan, plan_file, ws, admin))
     if plan.kind == "dct-new-root":  # the server's snapshot and timestamp are not here: status checks what is
-        verify_types, verify_shows = (f"ceremony status {ws}",), (f"Workspace {ws} (profile notary)",)
+        verify_types, verify_shows = (
+            (f"ceremony status {ws}",),
+            (f"Workspace {ws} (profile notary, GUN {plan.change.get('gun')})",),
+        )
     else:
         verify_types, verify_shows = (f"ceremony verify {ws}/metadata",), ("valid: root chain to version ...",)
     n = len(steps)
