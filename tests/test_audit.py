@@ -150,6 +150,8 @@ def test_bundle_verifies_offline_without_the_workspace(made: tuple[Path, Path, P
     assert cannot[0].startswith("  - that a software key was never copied")
     assert any("not rewritten before the first sign-off" in line for line in cannot)
     assert any(f"is {WITNESS}'s: neither the plan nor the metadata names it" in line for line in cannot)
+    assert any(line.startswith("  - that the printed sheets in the safe restore:") for line in cannot), cannot
+    assert not any("holds no drill report" in line for line in cannot), cannot
 
 
 def test_the_archive_is_deterministic_and_plain(made: tuple[Path, Path, Path], tmp_path: Path) -> None:

@@ -955,8 +955,12 @@ def _statements(
         "who holds each key: the bundle ties names to keys (through the plan and the config), not keys to people"
     )
     cannot.append("that no other copy of the workspace went on to a different history after this bundle")
-    if not any(n.startswith(f"{DRILLS}/") for n in members):
-        cannot.append("that any paper backup restores: the bundle holds no drill report")
+    cannot.append(
+        "that the printed sheets in the safe restore: a test restore read the PDFs the tool wrote, a drill the "
+        "scans it was given; neither saw the paper kept since"
+        if any(n.startswith(f"{DRILLS}/") for n in members) or any(v.tested for v in ledger.versions)
+        else "that any paper backup restores: the bundle holds no drill report and the ledger no tested backup"
+    )
 
 
 # --------------------------------------------------------------------------- verifying a bundle
