@@ -185,8 +185,18 @@ def installed(kit: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
         # never changes the host's packages.
         lacking = [deb for deb in (unpacked / "debs").glob("*.deb") if not _deb_installed(deb)]
         extra = ["--no-debs"] if lacking else []
-        script = f'{SYSTEM_PYTHON} -c "$1" "$2" && exec "$3" "$4" --no-demo {" ".join(extra)}'
-        done = offline("bash", "-c", script, "probe", PROBE, _pypi_address(), unpacked / "install", target)
+        # Run from a directory holding a hostile venv/ package, a sitecustomize and a pip/, also on PYTHONPATH:
+        # the install must import none of them (each would leave a mark in host/marks).
+        hostile = host / "cwd"
+        marks = host / "marks"
+        marks.mkdir()
+        for module in ("venv/__init__.py", "venv/__main__.py", "sitecustomize.py", "pip/__init__.py", "ensurepip.py"):
+            (hostile / module).parent.mkdir(parents=True, exist_ok=True)
+            (hostile / module).write_text(f"open({str(marks / module.replace('/', '-'))!r}, 'w').close()\n")
+        script = (
+            f'{SYSTEM_PYTHON} -c "$1" "$2" && cd "$5" && PYTHONPATH="$5" exec "$3" "$4" --no-demo {" ".join(extra)}'
+        )
+        done = offline("bash", "-c", script, "probe", PROBE, _pypi_address(), unpacked / "install", target, hostile)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout + done.stderr
 
@@ -213,6 +223,33 @@ def test_the_namespace_has_no_network_and_the_install_needs_none(installed: Inst
     assert "install: the kit matches MANIFEST.sha256 (" in installed.install
     assert "install check: ceremony " in installed.install and "matches its install kit" in installed.install
     assert "installing" not in installed.install  # no dpkg run: every package present, or --no-debs
+
+
+def test_no_module_of_the_operators_directory_or_pythonpath_runs(installed: Installed) -> None:
+    # The fixture ran the install from a directory with venv/, pip/, ensurepip.py and sitecustomize.py in it,
+    # that directory also on PYTHONPATH: had Python imported any of them, it would have left its mark.
+    marks = installed.target.parent / "marks"
+    assert sorted(p.name for p in marks.iterdir()) == []
+    # The marks work: a python run there without -I does import the directory's venv/.
+    hostile = installed.target.parent / "cwd"
+    subprocess.run([str(SYSTEM_PYTHON), "-c", "import venv"], cwd=hostile, env=_env(), check=True, timeout=60)
+    assert sorted(p.name for p in marks.iterdir()) == ["venv-__init__.py"]
+    (marks / "venv-__init__.py").unlink()
+
+
+def test_the_install_shows_both_hashes_to_compare(installed: Installed) -> None:
+    def sha(path: Path) -> str:
+        return subprocess.run(["sha256sum", str(path)], capture_output=True, text=True, check=True).stdout.split()[0]
+
+    lines = [line for line in installed.install.splitlines() if line.startswith("install")]
+    assert lines[0].startswith(f"install: MANIFEST.sha256 sha256 {sha(installed.kit / 'MANIFEST.sha256')}: compare")
+    assert (
+        f"install: INSTALLED.sha256 sha256 {sha(installed.target / 'INSTALLED.sha256')}: write it down; the preflight shows it"
+        in lines
+    )
+    kept = sorted(p.name for p in (installed.target / "wheels").iterdir())
+    assert kept == sorted(p.name for p in (installed.kit / "wheels").iterdir())
+    assert not (installed.target / "bin" / "pip").exists()
 
 
 def test_the_installed_ceremony_makes_and_verifies_a_workspace_offline(installed: Installed, tmp_path: Path) -> None:
@@ -271,6 +308,31 @@ def test_a_changed_file_of_the_installed_package_fails_the_check(installed: Inst
     pyc.write_bytes(pyc.read_bytes() + b"\0")
     check = offline(installed.python, "-I", "-c", CHECK, copy)
     assert check.stdout.strip() == f"False {pyc.relative_to(copy)} does not match INSTALLED.sha256"
+
+
+def test_files_added_anywhere_and_a_changed_dependency_fail_the_check(installed: Installed, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(installed.target, copy, symlinks=True)
+    site = copy / SITE
+    for added, said in (
+        (f"{SITE}/zz-added.pth", "unexpected start-up hook"),
+        (f"{SITE}/.pth", "unexpected start-up hook"),
+        (f"{SITE}/click/extra.py", "unexpected file"),  # another distribution's directory
+    ):
+        (copy / added).write_text("import os\n")
+        check = offline(installed.python, "-I", "-c", CHECK, copy)
+        assert check.stdout.strip() == f"False {said} {added}: no record lists it"
+        (copy / added).unlink()
+
+    # A dependency changed, and INSTALLED.sha256 rewritten to match: the kept click wheel's RECORD still tells.
+    changed = site / "click" / "core.py"
+    with changed.open("a") as handle:
+        handle.write("# changed after the install\n")
+    rewrite = "import sys\nfrom pathlib import Path\nfrom ceremony.core.install_check import write_install_record\n"
+    done = offline(installed.python, "-I", "-c", rewrite + "write_install_record(Path(sys.argv[1]))\n", copy)
+    assert done.returncode == 0, done.stderr
+    check = offline(installed.python, "-I", "-c", CHECK, copy)
+    assert check.stdout.strip() == f"False {changed.relative_to(copy)} does not match the kit's click wheel"
 
 
 def test_the_terminal_ui_draws_its_first_frame_offline(installed: Installed) -> None:
@@ -339,6 +401,38 @@ def test_a_kit_with_a_file_missing_or_added_is_refused_naming_it(installed: Inst
         _refused(copy, tmp_path)
         == "install: wheels/extra-1.0-py3-none-any.whl is in the kit but not in MANIFEST.sha256"
     )
+
+
+def test_a_kit_with_a_file_that_is_not_regular_is_refused(installed: Installed, tmp_path: Path) -> None:
+    copy = _tampered(installed, tmp_path)
+    os.mkfifo(copy / "wheels" / "fifo")
+    assert _refused(copy, tmp_path) == "install: wheels/fifo in the kit is not a regular file"
+    (copy / "wheels" / "fifo").unlink()
+    (copy / "wheels" / "link.whl").symlink_to(next((copy / "wheels").glob("click-*.whl")).name)
+    assert _refused(copy, tmp_path) == "install: wheels/link.whl in the kit is not a regular file"
+    (copy / "wheels" / "link.whl").unlink()
+    (copy / "extra").mkdir()
+    assert _refused(copy, tmp_path) == "install: directory extra in the kit holds no file MANIFEST.sha256 lists"
+
+
+def _refused_target(kit: Path, target: Path) -> str:
+    done = offline(kit / "install", target, "--no-demo", "--no-debs")
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_a_linked_or_group_writable_target_is_refused(installed: Installed, tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    assert _refused_target(installed.kit, link) == f"install: {link} is a symbolic link: give a new directory"
+    assert list(real.iterdir()) == []
+    real.chmod(0o775)
+    assert _refused_target(installed.kit, real) == f"install: {real} is writable by group or others (mode 775)"
+    assert list(real.iterdir()) == []
 
 
 def test_the_kit_carries_the_listed_debian_packages(installed: Installed) -> None:

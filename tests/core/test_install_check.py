@@ -21,6 +21,7 @@ from ceremony.errors import InputFileError
 
 SITE = "lib/python3.11/site-packages"
 WHEEL = "wheels/ceremony-0.1.0-py3-none-any.whl"
+DEP_WHEEL = "wheels/dep-1.0-py3-none-any.whl"
 
 PACKAGE = {
     "ceremony/__init__.py": b'__version__ = "0.1.0"\n',
@@ -47,12 +48,12 @@ def _record(files: dict[str, bytes], unhashed: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _wheel() -> bytes:
+def _wheel(files: dict[str, bytes], info: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in PACKAGE.items():
+        for name, data in files.items():
             archive.writestr(name, data)
-        archive.writestr("ceremony-0.1.0.dist-info/RECORD", _record(PACKAGE, ["ceremony-0.1.0.dist-info/RECORD"]))
+        archive.writestr(f"{info}/RECORD", _record(files, [f"{info}/RECORD"]))
     return buffer.getvalue()
 
 
@@ -77,11 +78,20 @@ def prefix(tmp_path: Path) -> Path:
     )
     _write(site / "dep-1.0.dist-info/RECORD", _record(DEPENDENCY, ["dep-1.0.dist-info/RECORD"]))
     _write(root / "pyvenv.cfg", b"home = /usr/bin\ninclude-system-site-packages = false\n")
-    wheel = _wheel()
+    _write(root / "bin" / "activate", b"# source bin/activate\n")
+    (root / "bin" / "python3").symlink_to("/usr/bin/python3")
+    (root / "bin" / "python").symlink_to("python3")
+    wheel = _wheel(PACKAGE, "ceremony-0.1.0.dist-info")
+    dep_wheel = _wheel(DEPENDENCY, "dep-1.0.dist-info")
     _write(root / WHEEL, wheel)
-    manifest = f"{hashlib.sha256(b'#!/bin/sh').hexdigest()}  install\n{hashlib.sha256(wheel).hexdigest()}  {WHEEL}\n"
+    _write(root / DEP_WHEEL, dep_wheel)
+    manifest = (
+        f"{hashlib.sha256(b'#!/bin/sh').hexdigest()}  install\n"
+        f"{hashlib.sha256(wheel).hexdigest()}  {WHEEL}\n"
+        f"{hashlib.sha256(dep_wheel).hexdigest()}  {DEP_WHEEL}\n"
+    )
     _write(root / "MANIFEST.sha256", manifest.encode())
-    assert install_check.write_install_record(root) == 14
+    assert install_check.write_install_record(root) == 15
     return root
 
 
@@ -107,10 +117,15 @@ def test_a_development_install_is_not_from_a_kit(tmp_path: Path) -> None:
 
 
 def test_the_record_is_sha256sum_format_relative_to_the_prefix(prefix: Path) -> None:
-    record = (prefix / "INSTALLED.sha256").read_text().splitlines()
+    lines = (prefix / "INSTALLED.sha256").read_text().splitlines()
+    record = [line for line in lines if not line.startswith("#")]
+    assert [line for line in lines if line.startswith("#")] == [
+        "# link bin/python -> python3",
+        "# link bin/python3 -> /usr/bin/python3",
+    ]
     names = [line.split("  ", 1)[1] for line in record]
     assert names == sorted(names)
-    assert "bin/ceremony" in names and "pyvenv.cfg" in names
+    assert "bin/ceremony" in names and "pyvenv.cfg" in names and "bin/activate" in names
     assert f"{SITE}/ceremony/core/__pycache__/roles.cpython-311.pyc" in names
     assert f"{SITE}/dep/__init__.py" in names
     for line in record:
@@ -125,8 +140,9 @@ def test_the_record_is_sha256sum_format_relative_to_the_prefix(prefix: Path) -> 
         (f"{SITE}/ceremony/core/roles.py", "does not match the kit's ceremony wheel"),
         (f"{SITE}/ceremony/core/__pycache__/roles.cpython-311.pyc", "does not match INSTALLED.sha256"),
         ("bin/ceremony", "does not match ceremony's installed RECORD"),
-        (f"{SITE}/dep/__init__.py", "does not match INSTALLED.sha256"),
+        (f"{SITE}/dep/__init__.py", "does not match the kit's dep wheel"),
         ("pyvenv.cfg", "does not match INSTALLED.sha256"),
+        ("bin/activate", "does not match INSTALLED.sha256"),
     ],
 )
 def test_a_changed_file_is_named(prefix: Path, name: str, said: str) -> None:
@@ -149,17 +165,88 @@ def test_a_file_swapped_for_a_link_is_refused(prefix: Path) -> None:
     assert _fails(prefix) == f"{SITE}/ceremony/core/roles.py is a symbolic link; the kit installs none"
 
 
-def test_an_added_module_in_the_package_is_named(prefix: Path) -> None:
-    _write(prefix / SITE / "ceremony/core/extra.py", b"import os\n")
-    assert _fails(prefix) == f"unexpected file {SITE}/ceremony/core/extra.py: not in ceremony's RECORD"
+@pytest.mark.parametrize(
+    "name",
+    [
+        f"{SITE}/ceremony/core/extra.py",
+        f"{SITE}/dep/extra.py",  # another distribution's directory
+        f"{SITE}/ceremony/core/__init__.cpython-311-x86_64-linux-gnu.so",  # beside the package's __init__.py
+        f"{SITE}/ceremony/core/roles/__init__.py",  # a package directory shadowing roles.py
+        f"{SITE}/newtop.py",
+        "bin/pip",
+    ],
+)
+def test_an_added_file_anywhere_is_named(prefix: Path, name: str) -> None:
+    _write(prefix / name, b"import os\n")
+    assert _fails(prefix) == f"unexpected file {name}: no record lists it"
 
 
-def test_an_added_startup_hook_is_named(prefix: Path) -> None:
-    _write(prefix / SITE / "zz-hook.pth", b"import os\n")
-    assert _fails(prefix) == f"unexpected start-up hook {SITE}/zz-hook.pth: not in INSTALLED.sha256"
-    (prefix / SITE / "zz-hook.pth").unlink()
-    _write(prefix / SITE / "sitecustomize.py", b"import os\n")
-    assert _fails(prefix) == f"unexpected start-up hook {SITE}/sitecustomize.py: not in INSTALLED.sha256"
+@pytest.mark.parametrize("name", ["zz-hook.pth", ".pth", "sitecustomize.py", "usercustomize/__init__.py"])
+def test_an_added_startup_hook_is_named(prefix: Path, name: str) -> None:
+    _write(prefix / SITE / name, b"import os\n")
+    assert _fails(prefix) == f"unexpected start-up hook {SITE}/{name}: no record lists it"
+
+
+def test_a_changed_dependency_fails_even_with_the_record_rewritten(prefix: Path) -> None:
+    with (prefix / SITE / "dep/__init__.py").open("ab") as handle:
+        handle.write(b"import os\n")
+    install_check.write_install_record(prefix)  # whoever changed it rewrote the record too
+    assert _fails(prefix) == f"{SITE}/dep/__init__.py does not match the kit's dep wheel"
+
+
+def test_the_passing_line_shows_the_record_hash(prefix: Path) -> None:
+    passed, why = install_check.check_install(prefix)
+    assert passed, why
+    record_sha = hashlib.sha256((prefix / "INSTALLED.sha256").read_bytes()).hexdigest()
+    assert f"INSTALLED.sha256 sha256 {record_sha}: compare it" in why
+
+
+def test_a_python_link_pointing_elsewhere_is_refused(prefix: Path) -> None:
+    link = prefix / "bin" / "python3"
+    link.unlink()
+    link.symlink_to("/tmp/python3")
+    assert _fails(prefix) == "bin/python3 points to /tmp/python3, not where INSTALLED.sha256 says"
+    install_check.write_install_record(prefix)
+    assert _fails(prefix) == "bin/python3 points to /tmp/python3, not a python in /usr/bin"
+    (prefix / "bin" / "python3.11").symlink_to("python3")
+    assert _fails(prefix) == "bin/python3 points to /tmp/python3, not a python in /usr/bin"
+
+
+def test_an_unrecorded_link_or_system_site_packages_is_refused(prefix: Path) -> None:
+    (prefix / "bin" / "python3.11").symlink_to("python3")
+    assert _fails(prefix) == "bin/python3.11 is a link INSTALLED.sha256 does not record"
+    (prefix / "bin" / "python3.11").unlink()
+    (prefix / "bin" / "tool").symlink_to("/bin/sh")
+    assert _fails(prefix) == "bin/tool is a symbolic link; the kit installs none"
+    (prefix / "bin" / "tool").unlink()
+    (prefix / "pyvenv.cfg").write_bytes(b"home = /usr/bin\ninclude-system-site-packages = true\n")
+    install_check.write_install_record(prefix)
+    assert _fails(prefix) == "pyvenv.cfg puts the system's site-packages on the path"
+
+
+def test_the_demo_is_required_when_the_manifest_lists_it(prefix: Path) -> None:
+    demo = b"#!/bin/sh\necho demo\n"
+    with (prefix / "MANIFEST.sha256").open("a") as handle:
+        handle.write(f"{hashlib.sha256(demo).hexdigest()}  demo\n")
+    assert _fails(prefix) == "bin/ceremony-demo is missing"
+    _write(prefix / "bin/ceremony-demo", demo + b"# changed\n")
+    assert _fails(prefix) == "bin/ceremony-demo does not match the kit's demo in MANIFEST.sha256"
+    _write(prefix / "bin/ceremony-demo", demo)
+    assert install_check.check_install(prefix)[0]
+
+
+def test_every_wheel_is_kept_and_nothing_else(prefix: Path) -> None:
+    _write(prefix / "wheels/extra-1.0-py3-none-any.whl", b"PK")
+    assert _fails(prefix) == "unexpected file wheels/extra-1.0-py3-none-any.whl: not in MANIFEST.sha256"
+    (prefix / "wheels/extra-1.0-py3-none-any.whl").unlink()
+    (prefix / DEP_WHEEL).unlink()
+    assert _fails(prefix) == f"{DEP_WHEEL} is missing: every wheel the kit installed is kept there"
+
+
+def test_a_distribution_no_kit_wheel_holds_is_refused(prefix: Path) -> None:
+    _write(prefix / SITE / "other-2.0.dist-info/RECORD", b"other-2.0.dist-info/RECORD,,\n")
+    install_check.write_install_record(prefix)
+    assert _fails(prefix) == f"{SITE}/other-2.0.dist-info is installed but no wheel in wheels/ holds it"
 
 
 def test_the_kept_wheel_must_match_the_manifest(prefix: Path) -> None:
@@ -183,10 +270,10 @@ def test_a_manifest_without_this_version_is_refused(prefix: Path) -> None:
     [
         (
             f"{'0' * 64}  ../outside.whl",
-            "MANIFEST.sha256 line 3 names ../outside.whl, which is not a plain relative path",
+            "MANIFEST.sha256 line 4 names ../outside.whl, which is not a plain relative path",
         ),
-        (f"{'0' * 64}  /etc/passwd", "MANIFEST.sha256 line 3 names /etc/passwd, which is not a plain relative path"),
-        (f"{'0' * 63}  short", "MANIFEST.sha256 line 3 is not 'SHA256  NAME'"),
+        (f"{'0' * 64}  /etc/passwd", "MANIFEST.sha256 line 4 names /etc/passwd, which is not a plain relative path"),
+        (f"{'0' * 63}  short", "MANIFEST.sha256 line 4 is not 'SHA256  NAME'"),
         (f"{'0' * 64}  install", "MANIFEST.sha256 names install twice"),
     ],
 )
