@@ -368,7 +368,7 @@ def init(
     if profile == core.policy.SIGSTORE_PROFILE:
         consistent_snapshot = True
         if not key_type_given:
-            key_type = "ecdsa-p256"  # what Sigstore's own root uses, and every Sigstore client verifies
+            key_type = choices.default_key_type(profile)
     options = core.InitOptions(
         root_keys=root_keys,
         threshold=threshold,

@@ -54,6 +54,17 @@ DEFAULT_KEY_TYPE = "ed25519"
 TOKEN_KEY_TYPE_NAMES = ("ecdsa-p256", "ecdsa-p384", "ed25519")
 DEFAULT_TOKEN_KEY_TYPE = "ecdsa-p256"  # noqa: S105 (a key type, not a secret: "TOKEN" fools the check)
 
+#: The key type generated where none is named, by profile: ed25519 for TUF; for a private Sigstore instance
+#: ECDSA P-256, what Sigstore's own root uses and every Sigstore client verifies; for Docker Content Trust root
+#: keys ECDSA P-256, the only type notary's root certificates take.
+PROFILE_KEY_TYPES = {"tuf": DEFAULT_KEY_TYPE, "sigstore": "ecdsa-p256", "notary": "ecdsa-p256"}
+
+
+def default_key_type(profile: str) -> str:
+    """The key type generated for ``profile`` where none is named (init, a ceremony plan)."""
+    return PROFILE_KEY_TYPES.get(profile, DEFAULT_KEY_TYPE)
+
+
 #: Maximum payload bytes per QR code of a metadata backup (``ceremony export --qr-bytes``; why 300:
 #: docs/backup.md).
 DEFAULT_QR_BYTES = 300
@@ -63,6 +74,8 @@ __all__ = [
     "DEFAULT_QR_BYTES",
     "DEFAULT_TOKEN_KEY_TYPE",
     "KEY_TYPES",
+    "PROFILE_KEY_TYPES",
     "TOKEN_KEY_TYPE_NAMES",
     "KeyType",
+    "default_key_type",
 ]

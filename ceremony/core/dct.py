@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ceremony.core import _txn, notary
+from ceremony.core import choices as _choices
 from ceremony.core import diff as _diff
 from ceremony.core import notary_bundle as _bundle
 from ceremony.core import policy as _policy
@@ -53,7 +54,7 @@ DEFAULT_DAYS = {"root": 3650, "targets": 1095}
 PUBLISHER_LABEL = "the publisher's targets key file"
 SERVER_ROLES = ("snapshot", "timestamp")
 #: The one key type of Notary root keys made here (``ecdsa-x509`` over P-256), in software or on a token.
-ROOT_KEY_TYPE = "ecdsa-p256"
+ROOT_KEY_TYPE = _choices.default_key_type("notary")
 
 
 @dataclass(frozen=True)

@@ -338,7 +338,7 @@ def _key(index: int, obj: object, source: str, profile: str) -> PlanKey:
             )
     elif public is not None or digest is not None:
         raise PlanError(f'{where}: public_key and public_key_sha256 are for store = "elsewhere"')
-    if profile == "notary" and "root" in key_roles and key_type != "ecdsa-p256":
+    if profile == "notary" and "root" in key_roles and key_type != choices.default_key_type("notary"):
         raise PlanError(f"{where}: Docker Content Trust root keys are ecdsa-p256")
     return PlanKey(name, tuple(key_roles), str(store), str(key_type), serial, uri, public, digest)
 
@@ -989,8 +989,8 @@ def online_specs(plan: Plan) -> dict[str, str]:
 
 
 def _default_key_type(plan: Plan) -> str:
-    """The key type init generates where a plan names none: what every client of the profile verifies."""
-    return choices.DEFAULT_KEY_TYPE if plan.profile == "tuf" else choices.DEFAULT_TOKEN_KEY_TYPE
+    """The key type init generates where a plan names none (choices' rule, as for init without a plan)."""
+    return choices.default_key_type(plan.profile)
 
 
 def script_pdf(plan: Plan, plan_file: str, paper: str = "a4") -> bytes:
