@@ -406,3 +406,21 @@ def test_a_key_held_elsewhere_is_the_reviewed_file(tmp_path: Path, cli) -> None:
     )
     line = one_line_error(cli("plan", "check", plan_file))
     assert "is not the public key file the plan names (its SHA-256 differs)" in line, line
+
+
+def test_a_kept_plan_changed_in_the_workspace_is_refused_not_rewritten(
+    base_workspace: Path, tmp_path: Path, cli
+) -> None:
+    ws = tmp_path / "example-root"
+    shutil.copytree(base_workspace, ws)
+    secret = tmp_path / "passphrase"
+    secret.write_text(PASSPHRASE + "\n")
+    args = ("--plan", EXAMPLES / "extend.toml", "--passphrase-file", secret, "--yes", "--exception", "test host")
+    assert cli("extend", ws, *args).returncode == 0
+    loaded, _data = _plan.read_plan(EXAMPLES / "extend.toml")
+    kept = ws / "plans" / f"{loaded.sha256}.toml"
+    kept.write_bytes(kept.read_bytes() + b"# edited\n")
+    before = (ws / "transcript.jsonl").read_bytes()
+    line = one_line_error(cli("extend", ws, *args))
+    assert "plans/" in line, line
+    assert (ws / "transcript.jsonl").read_bytes() == before  # nothing published

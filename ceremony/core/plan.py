@@ -198,10 +198,16 @@ class PlanRun:
         Raises:
             PlanError: plans/<SHA-256>.toml is there with other bytes (changed outside the tool).
         """
+        from ceremony.core._json import read_bytes  # bounded, no link followed: a workspace file is read as any
+
         rel = f"{_roles.PLANS_DIR}/{self.plan.sha256}.toml"
         kept = Path(workspace) / rel
-        if kept.is_file() and not kept.is_symlink():
-            if hashlib.sha256(kept.read_bytes()).hexdigest() != self.plan.sha256:
+        if kept.exists() or kept.is_symlink():
+            try:
+                data = read_bytes(kept, "kept plan", MAX_PLAN_BYTES, follow_symlinks=False)
+            except CeremonyError as err:
+                raise PlanError(f"{kept}: the kept plan cannot be read ({err})") from err
+            if hashlib.sha256(data).hexdigest() != self.plan.sha256:
                 raise PlanError(f"{kept}: differs from the plan its name is the SHA-256 of (changed outside the tool)")
             return {}
         return {rel: txn.write(rel, self.data)}
